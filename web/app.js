@@ -1,0 +1,264 @@
+// SparkQ web UI: shared helpers, the API client, the hash router and the
+// live-update wiring. Every value that came from the spool or the user is put
+// into the page as a text node (see `h`); nothing here ever assigns innerHTML.
+
+const routes = {};
+let current = { refresh: null, name: "" };
+let refreshTimer = null;
+
+/// Builds an element. Children that are strings or numbers become text nodes,
+/// so user data can never become markup. Attributes starting with "on" are
+/// event listeners; "class" and plain attributes go through setAttribute.
+export function h(tag, attrs, ...children) {
+  const el = tag.startsWith("svg:")
+    ? document.createElementNS("http://www.w3.org/2000/svg", tag.slice(4))
+    : document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === "value" && "value" in el) {
+      el.value = value;
+    } else if (key === "checked" || key === "selected" || key === "disabled") {
+      el[key] = Boolean(value);
+    } else {
+      el.setAttribute(key, value === true ? "" : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else if (child instanceof Node) el.appendChild(child);
+    else el.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+/// Replaces all children of `el` with `children`.
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+/// An in-app link. Only ever built from a fixed route plus encoded parts, so
+/// a `javascript:` string from the spool can never become an href.
+export function link(route, parts, ...children) {
+  const path = [route, ...parts.map((p) => encodeURIComponent(String(p)))].join("/");
+  return h("a", { href: "#/" + path }, ...children);
+}
+
+/// A link to the task list filtered by one stream.
+export function streamLink(name, ...children) {
+  return h("a", { href: "#/tasks?stream=" + encodeURIComponent(String(name)) }, ...(children.length ? children : [String(name)]));
+}
+
+/// Error raised for any failed API call, carrying the server's code and message.
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/// Calls the JSON API. State-changing calls always send
+/// `Content-Type: application/json`, which the server requires.
+export async function api(method, path, body) {
+  const init = { method, headers: { Accept: "application/json" } };
+  if (method !== "GET") {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body === undefined ? {} : body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, "network", "Cannot reach the SparkQ server: " + err.message);
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const e = data && data.error ? data.error : {};
+    throw new ApiError(res.status, e.code || "http_" + res.status, e.message || text || res.statusText);
+  }
+  return data;
+}
+
+/// Picks a list out of a response that is either an array or `{key: [...]}`.
+export function listOf(data, key) {
+  if (Array.isArray(data)) return data;
+  if (data && Array.isArray(data[key])) return data[key];
+  if (data && Array.isArray(data.items)) return data.items;
+  return [];
+}
+
+/// Shows a message in the banner; errors stay until dismissed.
+export function notify(message, kind = "error") {
+  const box = document.getElementById("notice");
+  const close = h("button", { class: "link", type: "button", "aria-label": "Dismiss", onclick: () => box.replaceChildren() }, "×");
+  fill(box, h("div", { class: "notice " + kind, role: kind === "error" ? "alert" : "status" }, h("span", {}, message), close));
+  if (kind !== "error") setTimeout(() => box.contains(close) && box.replaceChildren(), 4000);
+}
+
+/// Runs an async action and reports any failure in the banner.
+export async function attempt(action) {
+  try {
+    return await action();
+  } catch (err) {
+    const code = err instanceof ApiError ? " (" + err.code + ")" : "";
+    notify((err && err.message ? err.message : String(err)) + code);
+    return undefined;
+  }
+}
+
+export function parseTime(value) {
+  if (!value) return null;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? null : t;
+}
+
+export function formatTime(value) {
+  const t = parseTime(value);
+  if (t === null) return "—";
+  const d = new Date(t);
+  const today = new Date();
+  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  if (d.toDateString() === today.toDateString()) return time;
+  return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + time;
+}
+
+export function formatDuration(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return "—";
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return s + "s";
+  const m = Math.floor(s / 60);
+  if (m < 60) return m + "m " + String(s % 60).padStart(2, "0") + "s";
+  const hr = Math.floor(m / 60);
+  if (hr < 48) return hr + "h " + String(m % 60).padStart(2, "0") + "m";
+  return Math.floor(hr / 24) + "d " + (hr % 24) + "h";
+}
+
+/// Run time of a task: started → finished, or started → now while running.
+export function taskDuration(task) {
+  const start = parseTime(task.started_at);
+  if (start === null) return null;
+  const end = parseTime(task.finished_at);
+  if (end !== null) return end - start;
+  return task.status === "running" ? Date.now() - start : null;
+}
+
+/// SPEC 4.6: stale when now − max(started_at, heartbeat_at) > timeout.
+/// The server's own `stale` flag wins when it sends one.
+export function isStale(task) {
+  if (typeof task.stale === "boolean") return task.stale;
+  if (task.status !== "running") return false;
+  const last = Math.max(parseTime(task.started_at) || 0, parseTime(task.heartbeat_at) || 0);
+  return last > 0 && Number(task.timeout) > 0 && Date.now() - last > Number(task.timeout) * 1000;
+}
+
+export function isAutoFailed(task) {
+  return task.status === "failed" && typeof task.error === "string" && task.error.startsWith("Auto-failed:");
+}
+
+/// Status badge plus the stale and auto-failed markers.
+export function statusBadges(task) {
+  const out = [h("span", { class: "badge status-" + String(task.status || "unknown") }, task.status || "unknown")];
+  if (isStale(task)) out.push(h("span", { class: "badge stale", title: "Running past its timeout" }, "stale"));
+  if (isAutoFailed(task)) out.push(h("span", { class: "badge autofailed", title: task.error }, "auto-failed"));
+  return out;
+}
+
+export function pretty(value) {
+  if (value === undefined) return "";
+  if (typeof value === "string") return value;
+  return JSON.stringify(value, null, 2);
+}
+
+/// Reads `#/route/a/b?x=1` into its parts.
+export function currentRoute() {
+  const raw = location.hash.replace(/^#\/?/, "");
+  const [path, query = ""] = raw.split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  return { name: parts[0] || "dashboard", args: parts.slice(1), params: new URLSearchParams(query) };
+}
+
+/// Rewrites the query of the current route without adding history entries.
+export function setParams(params) {
+  const raw = location.hash.replace(/^#\/?/, "").split("?")[0];
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+  const qs = q.toString();
+  history.replaceState(null, "", "#/" + raw + (qs ? "?" + qs : ""));
+}
+
+/// Registers a page. `render(main, route)` draws it and may return a
+/// `refresh()` that redraws only its data; live events call that.
+export function route(name, title, render) {
+  routes[name] = { title, render };
+}
+
+async function show() {
+  const r = currentRoute();
+  const page = routes[r.name] || routes.dashboard;
+  const main = document.getElementById("main");
+  for (const a of document.querySelectorAll("nav a")) {
+    a.classList.toggle("active", a.getAttribute("data-route") === r.name);
+  }
+  document.title = page.title + " · SparkQ";
+  fill(main);
+  current = { name: r.name, refresh: null };
+  const refresh = await page.render(main, r);
+  if (currentRoute().name === r.name) current.refresh = typeof refresh === "function" ? refresh : null;
+}
+
+/// Redraws the current page's data soon, coalescing bursts of events.
+export function scheduleRefresh(delay = 250) {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(async () => {
+    refreshTimer = null;
+    if (current.refresh) await current.refresh();
+  }, delay);
+}
+
+function connectEvents() {
+  const dot = document.getElementById("live");
+  if (!window.EventSource) {
+    fill(dot, "polling");
+    setInterval(() => scheduleRefresh(0), 5000);
+    return;
+  }
+  const source = new EventSource("/api/events");
+  const setState = (state, label) => {
+    dot.className = "live " + state;
+    fill(dot, label);
+  };
+  source.onopen = () => setState("on", "live");
+  source.onerror = () => setState("off", "reconnecting…");
+  source.onmessage = () => scheduleRefresh();
+  for (const name of ["task", "stream", "session", "reload"]) {
+    source.addEventListener(name, () => scheduleRefresh());
+  }
+}
+
+export function start() {
+  // A bug in a page must show up as a message, not as a silently blank page.
+  window.addEventListener("error", (ev) => notify("Page error: " + ev.message));
+  window.addEventListener("unhandledrejection", (ev) => notify("Page error: " + (ev.reason && ev.reason.message ? ev.reason.message : String(ev.reason))));
+  window.addEventListener("hashchange", show);
+  connectEvents();
+  // Running durations and stale markers age without any event.
+  setInterval(() => scheduleRefresh(0), 30000);
+  show();
+}
