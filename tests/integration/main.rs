@@ -1,0 +1,6 @@
+//! The one integration-test binary: each module is an area, and every test
+//! spawns the real `sparkq` binary on a real temp project.
+
+mod support;
+
+mod cli_basics;
