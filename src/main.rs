@@ -1,1 +1,19 @@
-fn main() {}
+//! The `sparkq` binary: parse the command line, run it, report errors as
+//! `Error: ...` on stderr with exit 1 (clap's usage errors exit 2).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use sparkq::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The command line: clap definitions and dispatch, one file per command
+//! group, output formatting in [`output`]. Every command is a thin call into
+//! [`crate::queue`].
+
+mod input;
+mod output;
+mod project;
+mod sessions;
+mod setup;
+mod tasks;
+mod views;
+mod worker;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use output::is_broken_pipe;
+
+/// SparkQ: queue work for AI coding agents, walk away, review results later.
+#[derive(Debug, Parser)]
+#[command(name = "sparkq", version, about, long_about = None)]
+#[command(
+    after_help = "Example:\n  sparkq setup --yes\n  sparkq session create api-v2\n  sparkq stream create auth --session api-v2 --instructions \"Add OAuth login\"\n  sparkq enqueue run-bash '{\"script_path\": \"scripts/migrate.sh\"}' --stream auth\n  sparkq claim --stream auth"
+)]
+pub struct Cli {
+    /// The sparkq.yml to use (default: $SPARKQ_CONFIG, else the nearest
+    /// sparkq.yml in this folder or above).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Setup(setup::SetupArgs),
+    Teardown(setup::TeardownArgs),
+    #[command(subcommand)]
+    Session(sessions::SessionCommand),
+    #[command(subcommand)]
+    Stream(sessions::StreamCommand),
+    Enqueue(worker::EnqueueArgs),
+    Peek(worker::PeekArgs),
+    Claim(worker::ClaimArgs),
+    Complete(worker::CompleteArgs),
+    Fail(worker::FailArgs),
+    Heartbeat(worker::HeartbeatArgs),
+    Requeue(tasks::RequeueArgs),
+    Tasks(tasks::TasksArgs),
+    Task(tasks::TaskArgs),
+    Purge(tasks::PurgeArgs),
+    Status(views::StatusArgs),
+    Completions(views::CompletionsArgs),
+}
+
+/// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Setup(args) => setup::setup(config, args),
+        Command::Teardown(args) => setup::teardown(config, args),
+        Command::Session(cmd) => sessions::session(&project::open(config)?, cmd),
+        Command::Stream(cmd) => sessions::stream(&project::open(config)?, cmd),
+        Command::Enqueue(args) => worker::enqueue(&project::open(config)?, args),
+        Command::Peek(args) => worker::peek(&project::open(config)?, args),
+        Command::Claim(args) => worker::claim(&project::open(config)?, args),
+        Command::Complete(args) => worker::complete(&project::open(config)?, args),
+        Command::Fail(args) => worker::fail(&project::open(config)?, args),
+        Command::Heartbeat(args) => worker::heartbeat(&project::open(config)?, args),
+        Command::Requeue(args) => tasks::requeue(&project::open(config)?, args),
+        Command::Tasks(args) => tasks::tasks(&project::open(config)?, args),
+        Command::Task(args) => tasks::task(&project::open(config)?, args),
+        Command::Purge(args) => tasks::purge(&project::open(config)?, args),
+        Command::Status(args) => views::status(&project::open(config)?, args),
+        Command::Completions(args) => views::completions(args),
+    }
+}

@@ -1,0 +1,40 @@
+//! Opening the project a command works on, and facts about the caller.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::queue::Queue;
+
+/// The queue of the project found from `config` (see `config::discover`).
+pub(super) fn open(config: Option<&Path>) -> anyhow::Result<Queue> {
+    Ok(Queue::new(Config::discover(config)?))
+}
+
+/// The default worker name: `<hostname>:<pid of the caller's parent
+/// shell>`, so every claim from one agent session carries the same name.
+pub(super) fn default_worker() -> String {
+    format!("{}:{}", hostname(), std::os::unix::process::parent_id())
+}
+
+/// This machine's host name.
+pub(super) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Whether process `pid` is alive.
+pub(super) fn pid_alive(pid: u32) -> bool {
+    if Path::new("/proc/self").exists() {
+        return Path::new(&format!("/proc/{pid}")).exists();
+    }
+    std::process::Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

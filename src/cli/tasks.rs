@@ -1,0 +1,256 @@
+//! `sparkq tasks`, `task`, `requeue`, `purge`: reading and tidying tasks.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::output::{
+    ago, paint, print, print_json, short_duration, status_colour, table, truncate, use_colour,
+};
+use crate::model::{Task, TaskStatus, Timestamp};
+use crate::queue::{Queue, TaskFilter};
+
+/// List tasks, newest first.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  sparkq tasks --stream auth --status failed\n  sparkq tasks --stale\n  sparkq tasks --json --limit 200"
+)]
+pub(super) struct TasksArgs {
+    /// queued, running, succeeded or failed.
+    #[arg(long, value_parser = parse_status)]
+    status: Option<TaskStatus>,
+    #[arg(long, short)]
+    stream: Option<String>,
+    /// Only running tasks past their timeout.
+    #[arg(long)]
+    stale: bool,
+    /// At most this many (1-1000).
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Only tasks older than this id (paging).
+    #[arg(long, value_name = "ID")]
+    before: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_status(s: &str) -> Result<TaskStatus, String> {
+    TaskStatus::parse(s)
+        .ok_or_else(|| format!("'{s}' is not a status; use queued, running, succeeded or failed"))
+}
+
+pub(super) fn tasks(queue: &Queue, args: TasksArgs) -> anyhow::Result<ExitCode> {
+    let filter = TaskFilter {
+        status: args.status,
+        stream: args.stream,
+        stale: args.stale,
+        limit: Some(args.limit),
+        before: args.before,
+    };
+    let page = queue.list_tasks(&filter)?;
+    if args.json {
+        print_json(&page)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if page.tasks.is_empty() {
+        print("No tasks match.\n")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let colour = use_colour();
+    let now = Timestamp::now();
+    let rows: Vec<Vec<String>> = page.tasks.iter().map(|t| task_row(t, now, colour)).collect();
+    let mut out = table(
+        &[
+            "ID",
+            "STATUS",
+            "STREAM",
+            "TOOL",
+            "CREATED",
+            "DURATION",
+            "SUMMARY / ERROR",
+        ],
+        &rows,
+    );
+    if let Some(cursor) = &page.next_cursor {
+        out.push_str(&format!("More: sparkq tasks --before {cursor}\n"));
+    }
+    print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn task_row(t: &Task, now: Timestamp, colour: bool) -> Vec<String> {
+    let mut status = paint(t.status.as_str(), status_colour(t.status), colour);
+    if t.is_stale_at(now) {
+        status.push_str(&paint(" (stale)", "33;1", colour));
+    }
+    let note = t
+        .summary()
+        .map(str::to_owned)
+        .or_else(|| t.error.clone())
+        .unwrap_or_default();
+    vec![
+        t.id.to_string(),
+        status,
+        t.stream.to_string(),
+        t.tool_name.clone(),
+        ago(t.created_at),
+        t.duration().map(short_duration).unwrap_or_else(|| "-".to_owned()),
+        truncate(&note, 60),
+    ]
+}
+
+/// Show one task with everything it holds, stdout and stderr included.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  sparkq task tsk_01jd...")]
+pub(super) struct TaskArgs {
+    id: String,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn task(queue: &Queue, args: TaskArgs) -> anyhow::Result<ExitCode> {
+    let task = queue.get_task(&args.id)?;
+    if args.json {
+        print_json(&task)?;
+    } else {
+        print(&task_detail(&task, use_colour()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn task_detail(t: &Task, colour: bool) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{:<12} {v}\n", format!("{k}:")));
+    line(&mut out, "id", t.id.to_string());
+    let mut status = paint(t.status.as_str(), status_colour(t.status), colour);
+    if t.is_stale_at(Timestamp::now()) {
+        status.push_str(" (stale: past its timeout)");
+    }
+    line(&mut out, "status", status);
+    line(
+        &mut out,
+        "stream",
+        format!("{} (session {})", t.stream, t.session),
+    );
+    line(
+        &mut out,
+        "tool",
+        format!("{} ({}, timeout {}s)", t.tool_name, t.task_class, t.timeout),
+    );
+    line(
+        &mut out,
+        "attempts",
+        format!("{} of {}", t.attempts, t.max_attempts),
+    );
+    if let Some(w) = &t.claimed_by {
+        line(&mut out, "claimed by", w.clone());
+    }
+    line(
+        &mut out,
+        "created",
+        format!("{} ({})", t.created_at, ago(t.created_at)),
+    );
+    for (k, v) in [
+        ("started", t.started_at),
+        ("heartbeat", t.heartbeat_at),
+        ("finished", t.finished_at),
+    ] {
+        if let Some(v) = v {
+            line(&mut out, k, format!("{v} ({})", ago(v)));
+        }
+    }
+    if let Some(d) = t.duration() {
+        line(&mut out, "duration", short_duration(d));
+    }
+    if let Some(summary) = t.summary() {
+        out.push_str(&format!("\nSummary:\n  {}\n", summary.replace('\n', "\n  ")));
+    }
+    if let Some(error) = &t.error {
+        out.push_str(&format!("\nError:\n  {}\n", error.replace('\n', "\n  ")));
+    }
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    out.push_str(&format!("\nPayload:\n{}\n", pretty(&t.payload)));
+    if let Some(result) = &t.result {
+        out.push_str(&format!("\nResult:\n{}\n", pretty(result)));
+    }
+    for (name, text) in [
+        ("Stdout", &t.stdout),
+        ("Stderr", &t.stderr),
+        ("Original file", &t.original),
+    ] {
+        if let Some(text) = text.as_deref().filter(|s| !s.is_empty()) {
+            out.push_str(&format!("\n{name}:\n{text}"));
+            if !text.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+    }
+    if !t.history.is_empty() {
+        out.push_str("\nHistory:\n");
+        for a in &t.history {
+            let worker = a.worker.as_deref().unwrap_or("?");
+            let outcome = serde_json::to_value(a.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  attempt {} by {worker}: {outcome} at {}\n",
+                a.attempt, a.ended_at
+            ));
+        }
+    }
+    out
+}
+
+/// Queue a failed or succeeded task again, as a new task.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  sparkq requeue tsk_01jd...")]
+pub(super) struct RequeueArgs {
+    id: String,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn requeue(queue: &Queue, args: RequeueArgs) -> anyhow::Result<ExitCode> {
+    let task = queue.requeue(&args.id)?;
+    if args.json {
+        print_json(&task)?;
+    } else {
+        print(&format!("{}\n", task.id))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Delete finished tasks older than a limit (never queued or running ones).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  sparkq purge                 # older than purge.older_than_days in sparkq.yml\n  sparkq purge --older-than 12h"
+)]
+pub(super) struct PurgeArgs {
+    /// Age limit: 3d, 12h, 30m ...
+    #[arg(long, value_parser = parse_age)]
+    older_than: Option<Duration>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_age(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("'{s}' is not an age ({e}); use e.g. 3d, 12h or 30m"))
+}
+
+pub(super) fn purge(queue: &Queue, args: PurgeArgs) -> anyhow::Result<ExitCode> {
+    let older_than = args.older_than.unwrap_or(queue.config().purge_older_than);
+    let report = queue.purge(older_than).context("purge stopped")?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print(&format!(
+            "Removed {} finished task(s) older than {}\n",
+            report.removed.len(),
+            humantime::format_duration(older_than)
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

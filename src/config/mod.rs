@@ -1,0 +1,136 @@
+//! `sparkq.yml`: finding it, reading it, and validating it.
+//!
+//! The file is parsed into [`raw::RawConfig`], a serde mirror that refuses
+//! unknown keys, then resolved into a [`Config`] whose every value has been
+//! checked; all problems are reported at once, each with its YAML path.
+//! Sections left out take the documented defaults of SPEC 2.
+
+mod discover;
+mod raw;
+mod render;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use discover::{CONFIG_ENV, CONFIG_FILE_NAME, find_config_file};
+pub use render::{SetupAnswers, render_config};
+
+/// The default server port.
+pub const DEFAULT_PORT: u16 = 8420;
+
+/// Something wrong with finding or reading `sparkq.yml`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "no sparkq.yml in {start} or any folder above it\n  Run 'sparkq setup' here to create a project, or pass --config PATH."
+    )]
+    NotFound { start: PathBuf },
+    #[error("could not read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid { path: PathBuf, problems: Vec<String> },
+}
+
+/// A registered tool: what a task's `tool_name` may be.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tool {
+    pub name: String,
+    pub description: String,
+    pub task_class: String,
+    /// Seconds: the tool's own timeout, else its class's.
+    pub timeout: u64,
+    /// A JSON object the enqueue page pre-fills.
+    pub payload_template: Option<Value>,
+}
+
+/// Size limits for what a task may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Largest payload or result, in bytes of JSON.
+    pub payload_bytes: usize,
+    /// Largest stdout or stderr, in bytes.
+    pub output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            payload_bytes: 1024 * 1024,
+            output_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// A validated `sparkq.yml`, paths resolved from the file's own folder.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The `sparkq.yml` this came from.
+    pub path: PathBuf,
+    /// The project folder (where `sparkq.yml` is).
+    pub root: PathBuf,
+    pub project_name: String,
+    pub repo_path: PathBuf,
+    pub prd_path: Option<PathBuf>,
+    pub port: u16,
+    pub spool_path: PathBuf,
+    /// Flush every task write to disk before renaming it into place.
+    pub fsync: bool,
+    pub purge_older_than: Duration,
+    /// How many claims a task gets before a dead claim fails it.
+    pub max_attempts: u32,
+    pub script_dirs: Vec<PathBuf>,
+    /// Class name → timeout in seconds.
+    pub task_classes: BTreeMap<String, u64>,
+    pub tools: BTreeMap<String, Tool>,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Finds `sparkq.yml` (see [`find_config_file`]) and loads it.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config, Error> {
+        let path = find_config_file(explicit)?;
+        Config::load(&path)
+    }
+
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        Config::from_yaml(&text, &path)
+    }
+
+    /// Parses and validates YAML text as if read from `path`.
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Config, Error> {
+        let raw: raw::RawConfig = serde_saphyr::from_str(text).map_err(|e| Error::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        raw.resolve(path, &root).map_err(|problems| Error::Invalid {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+
+    /// The tool named `name`, if registered.
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tools.get(name)
+    }
+
+    /// The names of all registered tools, for error messages.
+    pub fn tool_names(&self) -> Vec<&str> {
+        self.tools.keys().map(String::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,70 @@
+use std::path::Path;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, Error> {
+    Config::from_yaml(text, Path::new("/p/sparkq.yml"))
+}
+
+#[test]
+fn rendered_defaults_parse_back_to_the_spec_defaults() {
+    let config = parse(&render_config(&SetupAnswers::defaults("my-app"))).unwrap();
+    assert_eq!(config.project_name, "my-app");
+    assert_eq!(config.port, 8420);
+    assert_eq!(config.spool_path, Path::new("/p/spool"));
+    assert_eq!(config.prd_path.as_deref(), Some(Path::new("/p/docs/PRD.md")));
+    assert_eq!(
+        config.script_dirs,
+        [Path::new("/p/scripts"), Path::new("/p/tools")]
+    );
+    assert_eq!(config.max_attempts, 2);
+    assert!(config.fsync);
+    assert_eq!(config.tool("run-bash").unwrap().timeout, 300);
+    assert_eq!(config.tool("validate-outputs").unwrap().timeout, 60);
+    assert_eq!(config.tool("llm-sonnet").unwrap().timeout, 900);
+    assert_eq!(config.tools.len(), 7);
+    let template = config
+        .tool("llm-haiku")
+        .unwrap()
+        .payload_template
+        .clone()
+        .unwrap();
+    assert_eq!(template["context_files"], serde_json::json!([]));
+}
+
+#[test]
+fn an_empty_file_takes_every_default() {
+    let config = parse("{}").unwrap();
+    assert_eq!(config.project_name, "p");
+    assert_eq!(config.tools.len(), 7);
+    assert_eq!(config.task_classes["FAST_SCRIPT"], 30);
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let err = parse("server: { port: 1, colour: red }").unwrap_err().to_string();
+    assert!(err.contains("colour"), "{err}");
+    let err = parse("servers: {}").unwrap_err().to_string();
+    assert!(err.contains("servers"), "{err}");
+}
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let text = "server: { port: 70000 }\nstale: { max_attempts: 0 }\ntask_classes: { A: { timeout: 0 } }\ntools:\n  x: { task_class: NOPE }\n";
+    let Err(Error::Invalid { problems, .. }) = parse(text) else {
+        panic!("expected invalid");
+    };
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    assert!(problems[0].starts_with("server.port"));
+    assert!(problems[1].starts_with("stale.max_attempts"));
+    assert!(problems[2].starts_with("task_classes.A.timeout"));
+    assert!(problems[3].starts_with("tools.x.task_class: unknown class 'NOPE' (known: A)"));
+}
+
+#[test]
+fn a_tool_timeout_overrides_its_class() {
+    let text = "task_classes: { A: { timeout: 10 } }\ntools: { t: { task_class: A, timeout: 5 }, u: { task_class: A } }";
+    let config = parse(text).unwrap();
+    assert_eq!(config.tool("t").unwrap().timeout, 5);
+    assert_eq!(config.tool("u").unwrap().timeout, 10);
+}

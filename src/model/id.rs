@@ -1,0 +1,129 @@
+//! Task ids: `tsk_` + 11 characters of time + 8 random characters.
+//!
+//! Ids sort, as plain strings, in enqueue order: the time part is the
+//! enqueue time in microseconds, written in fixed-width lowercase Crockford
+//! base32 (whose alphabet is in ASCII order). Within one process the time
+//! part never repeats or goes back, so a batch keeps its order; the random
+//! tail keeps two machines from ever minting the same id.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::Timestamp;
+
+const PREFIX: &str = "tsk_";
+const TIME_CHARS: usize = 11;
+const RANDOM_CHARS: usize = 8;
+const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// The last time part handed out by this process, for monotonic ids.
+static LAST_MICROS: AtomicU64 = AtomicU64::new(0);
+
+/// A validated task id; safe to use as a file name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TaskId(String);
+
+impl TaskId {
+    /// A fresh id for a task enqueued now.
+    pub fn generate() -> TaskId {
+        Self::generate_at(Timestamp::now())
+    }
+
+    /// A fresh id whose time part is `at` (or just after the last id this
+    /// process made, if that is later), used to keep a dropped file's
+    /// arrival order.
+    pub fn generate_at(at: Timestamp) -> TaskId {
+        let wanted = at.unix_micros();
+        let mut last = LAST_MICROS.load(Ordering::Relaxed);
+        let micros = loop {
+            let next = wanted.max(last + 1);
+            match LAST_MICROS.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break next,
+                Err(actual) => last = actual,
+            }
+        };
+        let mut id = String::with_capacity(PREFIX.len() + TIME_CHARS + RANDOM_CHARS);
+        id.push_str(PREFIX);
+        for i in (0..TIME_CHARS).rev() {
+            id.push(ALPHABET[((micros >> (5 * i)) & 31) as usize] as char);
+        }
+        for _ in 0..RANDOM_CHARS {
+            id.push(ALPHABET[fastrand::usize(..32)] as char);
+        }
+        TaskId(id)
+    }
+
+    /// Validates an id given by a user or found as a file name.
+    pub fn parse(s: &str) -> Option<TaskId> {
+        let body = s.strip_prefix(PREFIX)?;
+        let valid = (1..=64).contains(&body.len())
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        valid.then(|| TaskId(s.to_owned()))
+    }
+
+    /// The id of the task whose file is named `file_name` (`<id>.json`).
+    pub fn from_file_name(file_name: &str) -> Option<TaskId> {
+        Self::parse(file_name.strip_suffix(".json")?)
+    }
+
+    /// The file name a task with this id is stored under.
+    pub fn file_name(&self) -> String {
+        format!("{}.json", self.0)
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        TaskId::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid task id {s:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_in_generation_order() {
+        let ids: Vec<TaskId> = (0..1000).map(|_| TaskId::generate()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(ids.iter().all(|id| id.as_str().len() == 23));
+    }
+
+    #[test]
+    fn parse_accepts_ids_and_rejects_paths() {
+        let id = TaskId::generate();
+        assert_eq!(TaskId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(TaskId::from_file_name(&id.file_name()), Some(id));
+        for bad in [
+            "",
+            "tsk_",
+            "task_1",
+            "tsk_../x",
+            "tsk_a/b",
+            "tsk_A",
+            "../tsk_a",
+            "tsk_a.json",
+        ] {
+            assert_eq!(TaskId::parse(bad), None, "{bad:?}");
+        }
+    }
+}

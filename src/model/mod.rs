@@ -1,0 +1,17 @@
+//! Domain types: tasks, sessions, streams, ids, names and timestamps.
+//!
+//! Everything here is plain data with validation; nothing does I/O.
+
+mod id;
+mod name;
+mod session;
+mod stream;
+mod task;
+mod time;
+
+pub use id::TaskId;
+pub use name::{InvalidName, Name};
+pub use session::{Session, SessionStatus};
+pub use stream::{Stream, StreamRef, StreamStatus};
+pub use task::{Attempt, AttemptEnd, Task, TaskStatus};
+pub use time::Timestamp;

@@ -1,0 +1,183 @@
+//! The task: one unit of work and everything that happened to it.
+//!
+//! The struct is the task file's format. Its field order is the order the
+//! keys are written in, so files diff well; do not reorder fields.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Name, TaskId, Timestamp};
+
+/// Where a task is in its life. On disk the folder a file is in is the
+/// truth; this field mirrors it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    /// Waiting in `pending/`.
+    Queued,
+    /// Claimed by a worker, in `claimed/`.
+    Running,
+    /// Completed with a result, in `done/`.
+    Succeeded,
+    /// Failed with an error, in `failed/`.
+    Failed,
+}
+
+impl TaskStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [TaskStatus; 4] = [
+        TaskStatus::Queued,
+        TaskStatus::Running,
+        TaskStatus::Succeeded,
+        TaskStatus::Failed,
+    ];
+
+    /// The name used in files, flags and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Running => "running",
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses `queued|running|succeeded|failed`.
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        TaskStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether the task has finished (succeeded or failed).
+    pub fn is_finished(self) -> bool {
+        matches!(self, TaskStatus::Succeeded | TaskStatus::Failed)
+    }
+}
+
+/// How one claim of a task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptEnd {
+    /// The worker completed it.
+    Succeeded,
+    /// The worker failed it.
+    Failed,
+    /// No report within twice the timeout; the task went back to the queue.
+    Requeued,
+    /// No report within twice the timeout and no attempts left.
+    AutoFailed,
+}
+
+/// One past claim, kept in the task's `history`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 1 for the first claim.
+    pub attempt: u32,
+    /// Who held the claim.
+    pub worker: Option<String>,
+    /// When it was claimed.
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    pub ended_at: Timestamp,
+    /// How it ended.
+    pub outcome: AttemptEnd,
+}
+
+/// A task, exactly as stored in its JSON file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub stream: Name,
+    pub session: Name,
+    pub tool_name: String,
+    pub task_class: String,
+    pub payload: Value,
+    pub status: TaskStatus,
+    /// Seconds a claim may run before the task is stale.
+    pub timeout: u64,
+    /// How many times the task has been claimed.
+    #[serde(default)]
+    pub attempts: u32,
+    pub max_attempts: u32,
+    #[serde(default)]
+    pub claimed_by: Option<String>,
+    /// Fresh for every claim; `complete`/`fail`/`heartbeat` may present it to
+    /// prove the caller still holds the claim.
+    #[serde(default)]
+    pub claim_token: Option<String>,
+    #[serde(default)]
+    pub result: Option<Value>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub stdout: Option<String>,
+    #[serde(default)]
+    pub stderr: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub heartbeat_at: Option<Timestamp>,
+    #[serde(default)]
+    pub finished_at: Option<Timestamp>,
+    #[serde(default)]
+    pub history: Vec<Attempt>,
+    /// For a dropped-in file that was rejected: its bytes, as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+}
+
+impl Task {
+    /// When the worker last showed signs of life: the later of `started_at`
+    /// and `heartbeat_at`, else the last update.
+    pub fn last_alive(&self) -> Timestamp {
+        self.started_at.max(self.heartbeat_at).unwrap_or(self.updated_at)
+    }
+
+    /// The task's timeout as a duration.
+    pub fn timeout_duration(&self) -> Duration {
+        Duration::from_secs(self.timeout)
+    }
+
+    /// A running task is stale once `now − last_alive > timeout`.
+    pub fn is_stale_at(&self, now: Timestamp) -> bool {
+        self.status == TaskStatus::Running && now.since(self.last_alive()) > self.timeout_duration()
+    }
+
+    /// A running task is dead once `now − last_alive > 2 × timeout`: its
+    /// worker is presumed gone and the claim is taken back.
+    pub fn is_dead_at(&self, now: Timestamp) -> bool {
+        self.status == TaskStatus::Running && now.since(self.last_alive()) > 2 * self.timeout_duration()
+    }
+
+    /// The summary of a finished task's result, if it has one.
+    pub fn summary(&self) -> Option<&str> {
+        self.result.as_ref()?.get("summary")?.as_str()
+    }
+
+    /// Run time: from start to finish, or to now while running.
+    pub fn duration(&self) -> Option<Duration> {
+        let start = self.started_at?;
+        Some(self.finished_at.unwrap_or_else(Timestamp::now).since(start))
+    }
+}
+
+impl Task {
+    /// Where this copy stands in the task's history, for deciding which of
+    /// two copies of one task is newer (SPEC 9): higher wins.
+    ///
+    /// The first number is the attempt the copy belongs to (a queued copy
+    /// waits for attempt `attempts + 1`, so a re-queued task is newer than
+    /// any state of the attempt before), the second the state within that
+    /// attempt: queued < running < finished. `status` is the folder the copy
+    /// was found in, which outranks the copy's own `status` field.
+    pub fn lattice_key(&self, status: TaskStatus) -> (u32, u8) {
+        match status {
+            TaskStatus::Queued => (self.attempts + 1, 0),
+            TaskStatus::Running => (self.attempts, 1),
+            TaskStatus::Succeeded | TaskStatus::Failed => (self.attempts, 2),
+        }
+    }
+}

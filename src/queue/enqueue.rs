@@ -1,0 +1,234 @@
+//! Enqueueing: one task, a batch, and turning dropped-in files into tasks.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Error, Queue, Result};
+use crate::model::{Stream, Task, TaskId, TaskStatus, Timestamp};
+use crate::spool::DroppedFile;
+
+/// A task to enqueue, as a caller describes it. This is also the shape of a
+/// batch line and of a file dropped into `pending/`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NewTask {
+    pub tool_name: String,
+    pub payload: Value,
+    /// Seconds; overrides the tool's and class's timeout.
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    /// Overrides the tool's class (and so its timeout, unless `timeout` is given).
+    #[serde(default)]
+    pub task_class: Option<String>,
+}
+
+impl Queue {
+    /// Validates and writes one queued task into the stream's `pending/`.
+    pub fn enqueue(&self, stream: &str, new: NewTask) -> Result<Task> {
+        let stream = self.active_stream(stream)?;
+        let task = self.build_task(&stream, TaskId::generate(), Timestamp::now(), new)?;
+        self.spool.write_task(&task)?;
+        Ok(task)
+    }
+
+    /// Enqueues every task of `batch` in order, or none of them: all are
+    /// validated before the first is written, and if a write fails the ones
+    /// already written are removed again.
+    pub fn enqueue_batch(&self, stream: &str, batch: Vec<NewTask>) -> Result<Vec<Task>> {
+        let stream = self.active_stream(stream)?;
+        let mut tasks = Vec::with_capacity(batch.len());
+        for (i, new) in batch.into_iter().enumerate() {
+            let task = self
+                .build_task(&stream, TaskId::generate(), Timestamp::now(), new)
+                .map_err(|e| {
+                    Error::invalid(
+                        "batch",
+                        format!("line {}: {e}", i + 1),
+                        "Nothing was queued; fix that line and run the batch again.",
+                    )
+                })?;
+            tasks.push(task);
+        }
+        for (written, task) in tasks.iter().enumerate() {
+            if let Err(e) = self.spool.write_task(task) {
+                for done in &tasks[..written] {
+                    let _ = self.spool.remove_task(&done.stream, TaskStatus::Queued, &done.id);
+                }
+                return Err(e.into());
+            }
+        }
+        Ok(tasks)
+    }
+
+    /// A queued task for `stream`, with class and timeout filled from the
+    /// registry; every field checked.
+    fn build_task(&self, stream: &Stream, id: TaskId, created: Timestamp, new: NewTask) -> Result<Task> {
+        let tool = self
+            .config
+            .tool(&new.tool_name)
+            .ok_or_else(|| Error::UnknownTool {
+                name: new.tool_name.clone(),
+                known: self.config.tool_names().iter().map(|s| s.to_string()).collect(),
+            })?;
+        let (task_class, class_timeout) = match &new.task_class {
+            None => (tool.task_class.clone(), tool.timeout),
+            Some(class) => match self.config.task_classes.get(class) {
+                Some(t) => (class.clone(), *t),
+                None => {
+                    return Err(Error::invalid(
+                        "task_class",
+                        format!(
+                            "unknown class '{class}' (known: {})",
+                            self.config
+                                .task_classes
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        "Leave task_class out to use the tool's class.",
+                    ));
+                }
+            },
+        };
+        if new.timeout == Some(0) {
+            return Err(Error::invalid(
+                "timeout",
+                "0 seconds",
+                "Give a timeout of at least 1 second, or leave it out.",
+            ));
+        }
+        let size = serde_json::to_string(&new.payload).map(|s| s.len()).unwrap_or(0);
+        let limit = self.config.limits.payload_bytes;
+        if size > limit {
+            return Err(Error::TooLarge {
+                what: "payload",
+                size,
+                limit,
+            });
+        }
+        Ok(Task {
+            id,
+            stream: stream.name.clone(),
+            session: stream.session.clone(),
+            tool_name: new.tool_name,
+            task_class,
+            payload: new.payload,
+            status: TaskStatus::Queued,
+            timeout: new.timeout.unwrap_or(class_timeout),
+            attempts: 0,
+            max_attempts: self.config.max_attempts,
+            claimed_by: None,
+            claim_token: None,
+            result: None,
+            error: None,
+            stdout: None,
+            stderr: None,
+            created_at: created,
+            updated_at: Timestamp::now(),
+            started_at: None,
+            heartbeat_at: None,
+            finished_at: None,
+            history: Vec::new(),
+            original: None,
+        })
+    }
+
+    /// The task a file dropped into `pending/` becomes: queued if it is a
+    /// valid `{"tool_name", "payload", ...}` object naming a known tool,
+    /// otherwise failed, with an error saying exactly what was wrong and the
+    /// file's bytes kept in `original`.
+    pub(super) fn task_from_drop(&self, stream: &Stream, drop: DroppedFile<'_>) -> Task {
+        let parsed = serde_json::from_slice::<Value>(drop.bytes)
+            .map_err(|e| format!("it is not valid JSON ({e})"))
+            .and_then(|v| match v {
+                Value::Object(_) => serde_json::from_value::<NewTask>(v)
+                    .map_err(|e| format!("it is not a task ({e}); the minimum is {{\"tool_name\": \"...\", \"payload\": {{...}}}}")),
+                other => Err(format!("it is JSON but not an object (found {})", json_kind(&other))),
+            });
+        let tool_guess = serde_json::from_slice::<Value>(drop.bytes)
+            .ok()
+            .and_then(|v| v.get("tool_name")?.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let built = parsed.and_then(|new| {
+            self.build_task(stream, drop.id.clone(), drop.arrived, new)
+                .map_err(|e| e.to_string().replace('\n', " "))
+        });
+        built.unwrap_or_else(|reason| {
+            let now = Timestamp::now();
+            Task {
+                id: drop.id,
+                stream: stream.name.clone(),
+                session: stream.session.clone(),
+                tool_name: tool_guess,
+                task_class: String::new(),
+                payload: Value::Null,
+                status: TaskStatus::Failed,
+                timeout: 0,
+                attempts: 0,
+                max_attempts: self.config.max_attempts,
+                claimed_by: None,
+                claim_token: None,
+                result: None,
+                error: Some(format!("Rejected dropped file '{}': {reason}", drop.file_name)),
+                stdout: None,
+                stderr: None,
+                created_at: drop.arrived,
+                updated_at: now,
+                started_at: None,
+                heartbeat_at: None,
+                finished_at: Some(now),
+                history: Vec::new(),
+                original: Some(String::from_utf8_lossy(drop.bytes).into_owned()),
+            }
+        })
+    }
+}
+
+/// Parses a payload given as JSON text.
+pub fn parse_payload(text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::invalid(
+            "payload",
+            format!("it is not valid JSON: {e}"),
+            "Quote the payload for your shell, e.g. '{\"script_path\": \"scripts/x.sh\"}', or use --payload-file.",
+        )
+    })
+}
+
+/// Parses a JSONL batch: one `{"tool_name", "payload", "timeout"?}` per
+/// non-empty line.
+pub fn parse_batch(text: &str) -> Result<Vec<NewTask>> {
+    let mut tasks = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let task = serde_json::from_str::<NewTask>(line).map_err(|e| {
+            Error::invalid(
+                "batch",
+                format!("line {}: {e}", i + 1),
+                "Each line must be {\"tool_name\": \"...\", \"payload\": {...}, \"timeout\": N?}. Nothing was queued.",
+            )
+        })?;
+        tasks.push(task);
+    }
+    if tasks.is_empty() {
+        return Err(Error::invalid(
+            "batch",
+            "it has no tasks",
+            "Put one JSON task per line.",
+        ));
+    }
+    Ok(tasks)
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

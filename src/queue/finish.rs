@@ -1,0 +1,151 @@
+//! Complete, fail and heartbeat: the running worker's reports.
+//!
+//! **Fencing.** When the caller presents a claim token, it must be the
+//! task's current one; a worker whose claim was taken back (and perhaps
+//! handed on) is refused and nothing changes, so a late report is never
+//! recorded over the new holder's work. All three hold the stream lock, so
+//! they never interleave with a sweep or another report.
+
+use serde_json::Value;
+
+use super::{Error, Queue, Result};
+use crate::model::{Attempt, AttemptEnd, Name, Task, TaskId, TaskStatus, Timestamp};
+
+/// What a worker reports with `complete` or `fail`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// The claim token, proving the caller still holds the claim.
+    pub token: Option<String>,
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+}
+
+impl Queue {
+    /// Finishes a running task with `result`, a JSON object with a
+    /// non-empty string `summary`; moves it to `done/`.
+    pub fn complete(&self, id: &str, result: Value, report: Report) -> Result<Task> {
+        let summary = result.get("summary").and_then(Value::as_str).map(str::trim);
+        if !result.is_object() {
+            return Err(Error::invalid(
+                "result",
+                "it must be a JSON object",
+                "Pass e.g. --result '{\"summary\": \"Added the login endpoint; tests pass\"}'. The task is still running.",
+            ));
+        }
+        if summary.is_none_or(str::is_empty) {
+            return Err(Error::invalid(
+                "result",
+                "it has no non-empty string \"summary\"",
+                "Add a one-paragraph \"summary\" of what you did, e.g. {\"summary\": \"...\"}. The task is still running.",
+            ));
+        }
+        let size = serde_json::to_string(&result).map(|s| s.len()).unwrap_or(0);
+        self.check_size("result", size, self.config.limits.payload_bytes)?;
+        self.finish(id, report, TaskStatus::Succeeded, |task| {
+            task.result = Some(result)
+        })
+    }
+
+    /// Finishes a running task as failed with `error`; moves it to `failed/`.
+    pub fn fail(&self, id: &str, error: &str, report: Report) -> Result<Task> {
+        if error.trim().is_empty() {
+            return Err(Error::invalid(
+                "error",
+                "it is empty",
+                "Say what went wrong and what you tried, e.g. --error \"tests fail: missing fixture\". The task is still running.",
+            ));
+        }
+        let error = error.to_owned();
+        self.finish(id, report, TaskStatus::Failed, |task| task.error = Some(error))
+    }
+
+    /// Marks a running task alive now, so a long task is not taken back.
+    pub fn heartbeat(&self, id: &str, token: Option<&str>) -> Result<Task> {
+        let (stream, id) = self.locate_running(id)?;
+        let _lock = self.spool.lock_stream(&stream)?;
+        let mut task = self.read_running(&stream, &id, token)?;
+        let now = Timestamp::now();
+        task.heartbeat_at = Some(now);
+        task.updated_at = now;
+        self.spool.write_task(&task)?;
+        Ok(task)
+    }
+
+    fn finish(
+        &self,
+        id: &str,
+        report: Report,
+        status: TaskStatus,
+        set: impl FnOnce(&mut Task),
+    ) -> Result<Task> {
+        let limit = self.config.limits.output_bytes;
+        for (what, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
+            self.check_size(what, text.as_ref().map_or(0, String::len), limit)?;
+        }
+        let (stream, id) = self.locate_running(id)?;
+        let _lock = self.spool.lock_stream(&stream)?;
+        let mut task = self.read_running(&stream, &id, report.token.as_deref())?;
+        let now = Timestamp::now();
+        set(&mut task);
+        task.status = status;
+        task.stdout = report.stdout;
+        task.stderr = report.stderr;
+        task.finished_at = Some(now);
+        task.updated_at = now;
+        task.history.push(Attempt {
+            attempt: task.attempts,
+            worker: task.claimed_by.clone(),
+            started_at: task.started_at,
+            ended_at: now,
+            outcome: if status == TaskStatus::Succeeded {
+                AttemptEnd::Succeeded
+            } else {
+                AttemptEnd::Failed
+            },
+        });
+        // The finished copy is written before the claimed one is removed: a
+        // crash in between leaves both, and the finished one wins.
+        self.spool.write_task(&task)?;
+        self.spool.remove_task(&stream, TaskStatus::Running, &id)?;
+        Ok(task)
+    }
+
+    /// The stream holding running task `id`; a fitting error if the task is
+    /// unknown or not running.
+    fn locate_running(&self, id: &str) -> Result<(Name, TaskId)> {
+        let id = super::parse_task_id(id)?;
+        let copies = self.spool.locate(&id)?;
+        if let Some((stream, _)) = copies.iter().find(|(_, s)| *s == TaskStatus::Running) {
+            return Ok((stream.clone(), id));
+        }
+        match copies.into_iter().max_by_key(|(_, s)| *s as u8) {
+            Some((_, status)) => Err(Error::NotRunning {
+                id: id.to_string(),
+                status,
+            }),
+            None => Err(Error::UnknownTask { id: id.to_string() }),
+        }
+    }
+
+    /// Re-reads the claimed copy under the lock and checks the token.
+    fn read_running(&self, stream: &Name, id: &TaskId, token: Option<&str>) -> Result<Task> {
+        let Some(task) = self.spool.read_task(stream, TaskStatus::Running, id)? else {
+            // Moved between the lookup and the lock: report where it is now.
+            let (_, id) = self.locate_running(id.as_str())?;
+            return Err(Error::UnknownTask { id: id.to_string() });
+        };
+        if let Some(token) = token
+            && task.claim_token.as_deref() != Some(token)
+        {
+            return Err(Error::StaleToken { id: id.to_string() });
+        }
+        Ok(task)
+    }
+
+    fn check_size(&self, what: &'static str, size: usize, limit: usize) -> Result<()> {
+        if size > limit {
+            return Err(Error::TooLarge { what, size, limit });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,182 @@
+//! Reading: task lists (newest first, cursor-paged), one task, and streams
+//! with their counts.
+//!
+//! A page lists file names only and reads just the task files it returns,
+//! so its cost grows with the number of files in the folders it lists, not
+//! with their size.
+
+use serde::Serialize;
+
+use super::{Error, Queue, Result};
+use crate::model::{Name, Stream, StreamStatus, Task, TaskId, TaskStatus, Timestamp};
+
+/// The most tasks one page may hold.
+pub const MAX_PAGE: usize = 1000;
+
+/// Which tasks to list.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub stream: Option<String>,
+    /// Only running tasks past their timeout.
+    pub stale: bool,
+    /// At most this many (1..=1000); 50 if `None`.
+    pub limit: Option<usize>,
+    /// Only tasks older than this id (the previous page's `next_cursor`).
+    pub before: Option<String>,
+}
+
+/// One page of tasks, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskPage {
+    pub tasks: Vec<Task>,
+    /// Pass as `before` to get the next page; `None` on the last page.
+    pub next_cursor: Option<TaskId>,
+}
+
+/// How many tasks a stream holds in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub queued: usize,
+    pub running: usize,
+    /// Running tasks past their timeout (included in `running`).
+    pub stale: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+}
+
+/// A stream with its task counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamInfo {
+    #[serde(flatten)]
+    pub stream: Stream,
+    pub counts: Counts,
+}
+
+impl Queue {
+    /// One page of tasks matching `filter`, newest first.
+    pub fn list_tasks(&self, filter: &TaskFilter) -> Result<TaskPage> {
+        let limit = filter.limit.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(Error::invalid(
+                "limit",
+                format!("{limit} is out of range"),
+                "Ask for 1 to 1000 tasks per page.",
+            ));
+        }
+        let before = filter.before.as_deref().map(super::parse_task_id).transpose()?;
+        let streams = match &filter.stream {
+            Some(name) => vec![self.stream(name)?],
+            None => self.all_streams()?,
+        };
+        let statuses: Vec<TaskStatus> = match (filter.stale, filter.status) {
+            (true, _) => vec![TaskStatus::Running],
+            (false, Some(status)) => vec![status],
+            (false, None) => TaskStatus::ALL.to_vec(),
+        };
+        let mut entries: Vec<(TaskId, usize, TaskStatus)> = Vec::new();
+        for (i, stream) in streams.iter().enumerate() {
+            self.touch_quietly(stream);
+            for status in &statuses {
+                for id in self.spool.list_ids(&stream.name, *status)? {
+                    if before.as_ref().is_none_or(|b| id < *b) {
+                        entries.push((id, i, *status));
+                    }
+                }
+            }
+        }
+        // Newest first; of two copies of one id, the later state is shown.
+        entries.sort_unstable_by(|a, b| b.0.cmp(&a.0).then((b.2 as u8).cmp(&(a.2 as u8))));
+        entries.dedup_by(|a, b| a.0 == b.0);
+
+        let now = Timestamp::now();
+        let mut tasks = Vec::new();
+        let mut next_cursor = None;
+        for (id, stream, status) in entries {
+            if tasks.len() == limit {
+                next_cursor = tasks.last().map(|t: &Task| t.id.clone());
+                break;
+            }
+            let Ok(Some(task)) = self.spool.read_task(&streams[stream].name, status, &id) else {
+                continue;
+            };
+            if !filter.stale || task.is_stale_at(now) {
+                tasks.push(task);
+            }
+        }
+        Ok(TaskPage { tasks, next_cursor })
+    }
+
+    /// The task with id `id`, wherever it is.
+    pub fn get_task(&self, id: &str) -> Result<Task> {
+        let id = super::parse_task_id(id)?;
+        let mut best: Option<Task> = None;
+        for (stream, status) in self.spool.locate(&id)? {
+            if let Ok(Some(task)) = self.spool.read_task(&stream, status, &id)
+                && best
+                    .as_ref()
+                    .is_none_or(|b| task.lattice_key(status) > b.lattice_key(b.status))
+            {
+                best = Some(task);
+            }
+        }
+        best.ok_or(Error::UnknownTask { id: id.to_string() })
+    }
+
+    /// Streams, with counts, optionally only those of one session.
+    pub fn list_streams(&self, session: Option<&str>) -> Result<Vec<StreamInfo>> {
+        let session = session.map(|s| self.session(s)).transpose()?;
+        let mut infos = Vec::new();
+        for stream in self.all_streams()? {
+            if session.as_ref().is_some_and(|s| s.name != stream.session) {
+                continue;
+            }
+            self.touch_quietly(&stream);
+            let counts = self.counts(&stream.name)?;
+            infos.push(StreamInfo { stream, counts });
+        }
+        Ok(infos)
+    }
+
+    /// How many tasks `stream` holds in each state.
+    pub fn counts(&self, stream: &Name) -> Result<Counts> {
+        let now = Timestamp::now();
+        let running = self.spool.list_ids(stream, TaskStatus::Running)?;
+        let stale = running
+            .iter()
+            .filter(|id| {
+                matches!(self.spool.read_task(stream, TaskStatus::Running, id), Ok(Some(t)) if t.is_stale_at(now))
+            })
+            .count();
+        Ok(Counts {
+            queued: self.spool.list_ids(stream, TaskStatus::Queued)?.len(),
+            running: running.len(),
+            stale,
+            succeeded: self.spool.list_ids(stream, TaskStatus::Succeeded)?.len(),
+            failed: self.spool.list_ids(stream, TaskStatus::Failed)?.len(),
+        })
+    }
+
+    /// Every stream, by name. A stream file that cannot be read is skipped
+    /// here (and reported by `doctor`), so one bad file does not hide the rest.
+    pub fn all_streams(&self) -> Result<Vec<Stream>> {
+        let mut streams = Vec::new();
+        for name in self.spool.stream_names()? {
+            if let Ok(Some(stream)) = self.spool.read_stream(&name) {
+                streams.push(stream);
+            }
+        }
+        Ok(streams)
+    }
+
+    /// Adopts drops and sweeps dead claims of an active stream, if the spool
+    /// can be written; a read-only spool (a mirrored dashboard) is shown as
+    /// it is.
+    fn touch_quietly(&self, stream: &Stream) {
+        if stream.status == StreamStatus::Active
+            && let Ok(lock) = self.spool.lock_stream(&stream.name)
+        {
+            let _ = self.touch(stream, &lock);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The use cases: every rule of the queue is decided here, once.
+//!
+//! The CLI, the HTTP API and the MCP server call [`Queue`] and nothing
+//! below it, so they behave the same. `Queue` holds no state of its own
+//! beyond the config: every call reads the spool afresh, so any number of
+//! processes can use one spool at once.
+
+mod claim;
+mod enqueue;
+mod error;
+mod finish;
+mod list;
+mod purge;
+mod requeue;
+mod sessions;
+mod stale;
+mod streams;
+mod touch;
+
+use crate::config::Config;
+use crate::model::{Name, Stream, StreamStatus, TaskId};
+use crate::spool::Spool;
+
+pub use claim::Claimed;
+pub use enqueue::{NewTask, parse_batch, parse_payload};
+pub use error::{Error, ErrorKind};
+pub use finish::Report;
+pub use list::{Counts, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
+pub use purge::PurgeReport;
+pub use stale::{SweepReport, auto_fail_message};
+
+/// A `Result` whose error is the queue's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The queue of one project: its config and its spool.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    config: Config,
+    spool: Spool,
+}
+
+impl Queue {
+    /// The queue of the project `config` describes.
+    pub fn new(config: Config) -> Queue {
+        let spool = Spool::new(config.spool_path.clone(), config.fsync);
+        Queue { config, spool }
+    }
+
+    /// The project's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The spool this queue keeps its files in.
+    pub fn spool(&self) -> &Spool {
+        &self.spool
+    }
+
+    /// Replaces the configuration (tools, classes, limits) without touching
+    /// the spool; used by `reload`.
+    pub fn set_config(&mut self, config: Config) {
+        self.spool = Spool::new(config.spool_path.clone(), config.fsync);
+        self.config = config;
+    }
+
+    /// The stream named `name`, or a not-found error listing the known ones.
+    pub fn stream(&self, name: &str) -> Result<Stream> {
+        let name = Name::parse(name)?;
+        match self.spool.read_stream(&name)? {
+            Some(stream) => Ok(stream),
+            None => Err(Error::UnknownStream {
+                name: name.to_string(),
+                known: self.spool.stream_names()?.iter().map(Name::to_string).collect(),
+            }),
+        }
+    }
+
+    /// Like [`Queue::stream`], but the stream must also be active.
+    fn active_stream(&self, name: &str) -> Result<Stream> {
+        let stream = self.stream(name)?;
+        if stream.status == StreamStatus::Ended {
+            return Err(Error::StreamEnded {
+                name: stream.name.to_string(),
+            });
+        }
+        Ok(stream)
+    }
+}
+
+/// Validates a task id given by a user.
+pub fn parse_task_id(s: &str) -> Result<TaskId> {
+    TaskId::parse(s).ok_or_else(|| Error::InvalidId { given: s.to_owned() })
+}
+
+#[cfg(test)]
+mod tests;

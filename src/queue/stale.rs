@@ -1,0 +1,100 @@
+//! Stale and dead claims (SPEC 4.6).
+//!
+//! A running task is stale once `now − max(started_at, heartbeat_at)`
+//! exceeds its timeout, and dead at twice that: its worker is presumed gone.
+//! A dead claim goes back to `pending/` (same id, the claim recorded in
+//! `history`) while `attempts < max_attempts`, else the task fails with the
+//! auto-fail message. Sweeps run holding the stream lock, so a sweep and a
+//! late `complete` never both move the task; the loser sees it gone.
+
+use serde::Serialize;
+
+use super::{Queue, Result};
+use crate::model::{Attempt, AttemptEnd, Stream, TaskId, TaskStatus, Timestamp};
+
+/// What one sweep of a stream's claims did.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct SweepReport {
+    /// Dead claims put back in the queue.
+    pub requeued: Vec<TaskId>,
+    /// Dead claims that had no attempts left.
+    pub failed: Vec<TaskId>,
+}
+
+impl SweepReport {
+    /// Whether the sweep changed anything.
+    pub fn is_empty(&self) -> bool {
+        self.requeued.is_empty() && self.failed.is_empty()
+    }
+}
+
+/// The error of a task auto-failed after its last dead claim.
+pub fn auto_fail_message(timeout_secs: u64) -> String {
+    format!(
+        "Auto-failed: task exceeded 2x timeout ({timeout_secs}s) with no complete/fail reported. Likely worker crash or disconnect."
+    )
+}
+
+impl Queue {
+    /// Takes back the dead claims of the stream named `stream`.
+    pub fn sweep_dead(&self, stream: &str) -> Result<SweepReport> {
+        let stream = self.stream(stream)?;
+        let _lock = self.spool.lock_stream(&stream.name)?;
+        self.sweep_dead_locked(&stream, Timestamp::now())
+    }
+
+    /// The sweep itself; the caller holds the stream lock.
+    pub(super) fn sweep_dead_locked(&self, stream: &Stream, now: Timestamp) -> Result<SweepReport> {
+        let mut report = SweepReport::default();
+        for id in self.spool.list_ids(&stream.name, TaskStatus::Running)? {
+            // A finished copy is newer than the claimed one (a crash between
+            // writing the result and removing the claim): the finish wins.
+            let finished = [TaskStatus::Succeeded, TaskStatus::Failed]
+                .iter()
+                .any(|s| self.spool.has_task(&stream.name, *s, &id));
+            if finished {
+                self.spool.remove_task(&stream.name, TaskStatus::Running, &id)?;
+                continue;
+            }
+            let Ok(Some(task)) = self.spool.read_task(&stream.name, TaskStatus::Running, &id) else {
+                continue;
+            };
+            if !task.is_dead_at(now) {
+                self.spool.repair_task(&stream.name, TaskStatus::Running, &id)?;
+                continue;
+            }
+            let mut next = task.clone();
+            let outcome = if task.attempts < task.max_attempts {
+                AttemptEnd::Requeued
+            } else {
+                AttemptEnd::AutoFailed
+            };
+            next.history.push(Attempt {
+                attempt: task.attempts,
+                worker: task.claimed_by.clone(),
+                started_at: task.started_at,
+                ended_at: now,
+                outcome,
+            });
+            next.updated_at = now;
+            if outcome == AttemptEnd::Requeued {
+                next.status = TaskStatus::Queued;
+                next.claimed_by = None;
+                next.claim_token = None;
+                next.started_at = None;
+                next.heartbeat_at = None;
+                report.requeued.push(id.clone());
+            } else {
+                next.status = TaskStatus::Failed;
+                next.error = Some(auto_fail_message(task.timeout));
+                next.finished_at = Some(now);
+                report.failed.push(id.clone());
+            }
+            // Write the new copy, then remove the claimed one: a crash in
+            // between leaves two copies, and the newer one wins.
+            self.spool.write_task(&next)?;
+            self.spool.remove_task(&stream.name, TaskStatus::Running, &id)?;
+        }
+        Ok(report)
+    }
+}

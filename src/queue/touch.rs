@@ -1,0 +1,36 @@
+//! What every look at a stream does first, holding its lock: adopt files
+//! dropped into `pending/`, and take back dead claims.
+
+use super::{Queue, Result, SweepReport};
+use crate::model::{Stream, TaskId, TaskStatus, Timestamp};
+use crate::spool::{PendingScan, StreamLock};
+
+impl Queue {
+    /// Adopts dropped files and sweeps dead claims of `stream`; returns the
+    /// pending folder as it is afterwards. The caller holds `_lock`.
+    pub(super) fn touch(&self, stream: &Stream, _lock: &StreamLock) -> Result<(PendingScan, SweepReport)> {
+        let mut scan = self.spool.scan_pending(&stream.name)?;
+        if !scan.drops.is_empty() || !scan.adopting.is_empty() {
+            let build = |drop: crate::spool::DroppedFile<'_>| self.task_from_drop(stream, drop);
+            let adopted = self.spool.adopt_drops(&stream.name, &scan, &build)?;
+            if !adopted.is_empty() || !scan.adopting.is_empty() {
+                scan = self.spool.scan_pending(&stream.name)?;
+            }
+        }
+        let report = self.sweep_dead_locked(stream, Timestamp::now())?;
+        Ok((scan, report))
+    }
+
+    /// Re-adopts a `pending/` task file that cannot be parsed: it is renamed
+    /// to an `.adopt` file under its own id and goes through adoption, which
+    /// either repairs it or fails it with the reason. The caller holds the
+    /// stream lock.
+    pub(super) fn readopt_corrupt(&self, stream: &Stream, id: &TaskId, lock: &StreamLock) -> Result<()> {
+        let dir = self.spool.state_path(&stream.name, TaskStatus::Queued);
+        let from = dir.join(id.file_name());
+        let to = dir.join(format!(".{id}.adopt"));
+        std::fs::rename(&from, &to).map_err(|e| crate::spool::Error::io(&from, "set aside", e))?;
+        self.touch(stream, lock)?;
+        Ok(())
+    }
+}

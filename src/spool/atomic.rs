@@ -1,0 +1,52 @@
+//! Atomic file writes.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::Error;
+
+/// Similar to `fs::write`, but atomic: the bytes go to a `.`-prefixed temp
+/// file beside `path` and are renamed over it, so no reader ever sees a
+/// half-written file and a crash leaves either the old file or the new one.
+///
+/// With `fsync`, the temp file is flushed before the rename and the folder
+/// after it, so the write also survives a power loss. Missing parent
+/// folders are created (git does not track empty folders).
+pub fn write_atomic(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), Error> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = match temp_in(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
+            temp_in(dir)
+        }
+        other => other,
+    }
+    .map_err(|e| Error::io(dir, "create a temp file in", e))?;
+    temp.write_all(bytes)
+        .map_err(|e| Error::io(temp.path(), "write", e))?;
+    if fsync {
+        temp.as_file()
+            .sync_data()
+            .map_err(|e| Error::io(temp.path(), "flush", e))?;
+    }
+    temp.persist(path)
+        .map_err(|e| Error::io(path, "rename into place", e.error))?;
+    if fsync {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn temp_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(".")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+}
+
+/// Flushes a folder's entries (a rename or unlink in it) to disk.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, "flush folder", e))
+}

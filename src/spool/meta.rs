@@ -1,0 +1,169 @@
+//! Session and stream files: `sessions/<name>.json`, `streams/<name>/stream.json`.
+
+use std::io::ErrorKind;
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Error, Spool, StreamLock, state_dir, write_atomic};
+use crate::model::{Name, Session, Stream, TaskStatus};
+
+impl Spool {
+    /// The session named `name`, if it exists.
+    pub fn read_session(&self, name: &Name) -> Result<Option<Session>, Error> {
+        read_json(&self.session_path(name), "session file")
+    }
+
+    /// Writes (replaces) a session file.
+    pub fn write_session(&self, session: &Session) -> Result<(), Error> {
+        write_atomic(&self.session_path(&session.name), &to_json(session), self.fsync)
+    }
+
+    /// Creates a session file; fails with [`Error::AlreadyExists`] if one
+    /// exists, even when another process creates it at the same moment.
+    pub fn create_session(&self, session: &Session) -> Result<(), Error> {
+        let dir = self.sessions_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
+        let path = self.session_path(&session.name);
+        let mut temp = tempfile::Builder::new()
+            .prefix(".")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(&dir, "create a temp file in", e))?;
+        std::io::Write::write_all(&mut temp, &to_json(session)).map_err(|e| Error::io(&path, "write", e))?;
+        match temp.persist_noclobber(&path) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error.kind() == ErrorKind::AlreadyExists => Err(Error::AlreadyExists { path }),
+            Err(e) => Err(Error::io(&path, "create", e.error)),
+        }
+    }
+
+    /// Every session, by name.
+    pub fn list_sessions(&self) -> Result<Vec<Session>, Error> {
+        let mut sessions = Vec::new();
+        for name in list_names(&self.sessions_dir(), Some(".json"))? {
+            if let Some(session) = self.read_session(&name)? {
+                sessions.push(session);
+            }
+        }
+        Ok(sessions)
+    }
+
+    /// The stream named `name`, if it exists.
+    pub fn read_stream(&self, name: &Name) -> Result<Option<Stream>, Error> {
+        read_json(&self.stream_dir(name).join("stream.json"), "stream file")
+    }
+
+    /// Writes (replaces) a stream's `stream.json`.
+    pub fn write_stream(&self, stream: &Stream) -> Result<(), Error> {
+        let path = self.stream_dir(&stream.name).join("stream.json");
+        write_atomic(&path, &to_json(stream), self.fsync)
+    }
+
+    /// Creates a stream's folder with its state folders and `stream.json`,
+    /// all at once: it is built under a temp name and renamed into place, so
+    /// a stream either exists whole or not at all, and two concurrent
+    /// creators cannot both succeed.
+    pub fn create_stream(&self, stream: &Stream) -> Result<(), Error> {
+        let streams = self.streams_dir();
+        std::fs::create_dir_all(&streams).map_err(|e| Error::io(&streams, "create folder", e))?;
+        let target = self.stream_dir(&stream.name);
+        if target.join("stream.json").exists() {
+            return Err(Error::AlreadyExists { path: target });
+        }
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".new-{}-", stream.name))
+            .tempdir_in(&streams)
+            .map_err(|e| Error::io(&streams, "create a temp folder in", e))?;
+        for status in TaskStatus::ALL {
+            let dir = temp.path().join(state_dir(status));
+            std::fs::create_dir(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
+        }
+        write_atomic(&temp.path().join("stream.json"), &to_json(stream), self.fsync)?;
+        let built = temp.keep();
+        match std::fs::rename(&built, &target) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&built);
+                if matches!(e.kind(), ErrorKind::AlreadyExists | ErrorKind::DirectoryNotEmpty) {
+                    Err(Error::AlreadyExists { path: target })
+                } else {
+                    Err(Error::io(&target, "create", e))
+                }
+            }
+        }
+    }
+
+    /// The names of all streams that have a `stream.json`, sorted.
+    pub fn stream_names(&self) -> Result<Vec<Name>, Error> {
+        let names = list_names(&self.streams_dir(), None)?;
+        Ok(names
+            .into_iter()
+            .filter(|n| self.stream_dir(n).join("stream.json").is_file())
+            .collect())
+    }
+
+    /// Takes the stream's lock, blocking until it is free.
+    pub fn lock_stream(&self, stream: &Name) -> Result<StreamLock, Error> {
+        let dir = self.stream_dir(stream);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
+        StreamLock::acquire(&dir.join(".lock"))
+    }
+
+    fn session_path(&self, name: &Name) -> std::path::PathBuf {
+        self.sessions_dir().join(format!("{name}.json"))
+    }
+}
+
+/// Pretty JSON with a trailing newline, as every spool file is written.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("spool types always serialize");
+    bytes.push(b'\n');
+    bytes
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result<Option<T>, Error> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, "read", e)),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::Corrupt {
+            path: path.to_owned(),
+            what,
+            message: e.to_string(),
+        })
+}
+
+/// Valid names in `dir` (with `suffix` stripped, if given), sorted; a
+/// missing folder has none.
+fn list_names(dir: &Path, suffix: Option<&str>) -> Result<Vec<Name>, Error> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, "list", e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let stem = match suffix {
+            Some(suffix) => match file_name.strip_suffix(suffix) {
+                Some(stem) => stem,
+                None => continue,
+            },
+            None => file_name,
+        };
+        if let Ok(name) = Name::parse(stem) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}

@@ -1,0 +1,132 @@
+//! The spool: the only code that touches the spool folders.
+//!
+//! ```text
+//! spool/
+//!   .gitignore                  locks and temp files stay local
+//!   sessions/<session>.json
+//!   streams/<stream>/
+//!     stream.json
+//!     .lock                     serializes state changes on this machine
+//!     pending/ claimed/ done/ failed/   <task-id>.json
+//! ```
+//!
+//! Invariants kept here:
+//! - **The folder a task file is in is its state.** Content that lags its
+//!   folder (a crash between two steps) is repaired on the next read.
+//! - **Every write is atomic**: a `.`-prefixed temp file in the target's own
+//!   folder, flushed when `fsync` is on, then renamed over the target.
+//! - **State changes are renames** (or, where a task must be rewritten on
+//!   the way, "write the new copy, then remove the old one", so a crash
+//!   leaves two copies that [`Task::lattice_key`] orders, never zero).
+//! - Folders git cannot track (empty ones) may be missing: reading treats
+//!   them as empty, writing creates them.
+//!
+//! This module decides no rules; `queue` does.
+
+mod adopt;
+mod atomic;
+mod error;
+mod lock;
+mod meta;
+mod pidfile;
+mod tasks;
+
+use std::path::{Path, PathBuf};
+
+pub use adopt::{ADOPT_SETTLE, DroppedFile};
+pub use atomic::write_atomic;
+pub use error::Error;
+pub use lock::StreamLock;
+pub use pidfile::PidFile;
+pub use tasks::PendingScan;
+
+use crate::model::{Name, TaskStatus};
+
+/// The text of `spool/.gitignore`: what must never be tracked.
+pub const GITIGNORE: &str = "# Written by sparkq: locks and temp files are local to one machine.\n.lock\n*.lock\n.*.tmp\n.*.adopt\n.new-*\n";
+
+/// A spool folder on disk.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    root: PathBuf,
+    fsync: bool,
+}
+
+/// The folder a task in `status` lives in.
+pub fn state_dir(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Queued => "pending",
+        TaskStatus::Running => "claimed",
+        TaskStatus::Succeeded => "done",
+        TaskStatus::Failed => "failed",
+    }
+}
+
+impl Spool {
+    /// A spool at `root`; `fsync` makes every task write durable before it
+    /// is renamed into place.
+    pub fn new(root: impl Into<PathBuf>, fsync: bool) -> Spool {
+        Spool {
+            root: root.into(),
+            fsync,
+        }
+    }
+
+    /// The spool's root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether writes are flushed to disk.
+    pub fn fsync(&self) -> bool {
+        self.fsync
+    }
+
+    /// Creates the top-level folders and `.gitignore` if they are missing;
+    /// returns the paths it created.
+    pub fn ensure_layout(&self) -> Result<Vec<PathBuf>, Error> {
+        let mut created = Vec::new();
+        for dir in [self.root.clone(), self.sessions_dir(), self.streams_dir()] {
+            if !dir.is_dir() {
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
+                created.push(dir);
+            }
+        }
+        let ignore = self.root.join(".gitignore");
+        if !ignore.exists() {
+            write_atomic(&ignore, GITIGNORE.as_bytes(), self.fsync)?;
+            created.push(ignore);
+        }
+        Ok(created)
+    }
+
+    /// Whether the spool folder exists.
+    pub fn exists(&self) -> bool {
+        self.root.is_dir()
+    }
+
+    fn sessions_dir(&self) -> PathBuf {
+        self.root.join("sessions")
+    }
+
+    fn streams_dir(&self) -> PathBuf {
+        self.root.join("streams")
+    }
+
+    /// The folder of stream `stream`.
+    pub fn stream_dir(&self, stream: &Name) -> PathBuf {
+        self.streams_dir().join(stream.as_str())
+    }
+
+    /// The folder of `stream`'s tasks in `status`.
+    pub fn state_path(&self, stream: &Name, status: TaskStatus) -> PathBuf {
+        self.stream_dir(stream).join(state_dir(status))
+    }
+}
+
+impl Spool {
+    /// The server's pid file, `spool/.sparkq.lock`.
+    pub fn server_pid_path(&self) -> PathBuf {
+        self.root.join(".sparkq.lock")
+    }
+}

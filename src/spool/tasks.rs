@@ -1,0 +1,193 @@
+//! Task files: listing a state folder in id order, reading, writing,
+//! moving and finding them.
+
+use std::io::ErrorKind;
+
+use super::meta::to_json;
+use super::{Error, Spool, write_atomic};
+use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
+
+/// What one look at a stream's `pending/` folder found.
+#[derive(Debug, Default)]
+pub struct PendingScan {
+    /// Task files, in id (FIFO) order.
+    pub ids: Vec<TaskId>,
+    /// Files dropped in by hand, waiting for adoption (file names).
+    pub drops: Vec<String>,
+    /// Adoptions a crash interrupted (`.<id>.adopt` file names).
+    pub adopting: Vec<String>,
+}
+
+impl Spool {
+    /// Lists `pending/`: task ids in FIFO order, plus files dropped in.
+    pub fn scan_pending(&self, stream: &Name) -> Result<PendingScan, Error> {
+        let dir = self.state_path(stream, TaskStatus::Queued);
+        let mut scan = PendingScan::default();
+        for_each_name(&dir, |name| {
+            if let Some(id) = TaskId::from_file_name(name) {
+                scan.ids.push(id);
+            } else if name.starts_with('.') {
+                if name.ends_with(".adopt") {
+                    scan.adopting.push(name.to_owned());
+                }
+            } else {
+                scan.drops.push(name.to_owned());
+            }
+        })?;
+        scan.ids.sort_unstable();
+        Ok(scan)
+    }
+
+    /// The ids of `stream`'s tasks in `status`, in id order.
+    pub fn list_ids(&self, stream: &Name, status: TaskStatus) -> Result<Vec<TaskId>, Error> {
+        let dir = self.state_path(stream, status);
+        let mut ids = Vec::new();
+        for_each_name(&dir, |name| ids.extend(TaskId::from_file_name(name)))?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// Reads a task from the `status` folder, `None` if it is not there.
+    ///
+    /// The copy returned always agrees with its folder (the folder wins):
+    /// content that lags behind a rename is corrected in memory; the file
+    /// itself is rewritten by [`Spool::repair_task`] under the stream lock.
+    pub fn read_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<Option<Task>, Error> {
+        let path = self.state_path(stream, status).join(id.file_name());
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, "read", e)),
+        };
+        let mut task: Task = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.clone(),
+            what: "task file",
+            message: e.to_string(),
+        })?;
+        agree_with_folder(&mut task, status);
+        Ok(Some(task))
+    }
+
+    /// Rewrites a task file whose content lags its folder. Call it holding
+    /// the stream lock; returns whether the file needed it.
+    pub fn repair_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<bool, Error> {
+        let path = self.state_path(stream, status).join(id.file_name());
+        let Ok(bytes) = std::fs::read(&path) else {
+            return Ok(false);
+        };
+        let Ok(mut task) = serde_json::from_slice::<Task>(&bytes) else {
+            return Ok(false);
+        };
+        if !agree_with_folder(&mut task, status) {
+            return Ok(false);
+        }
+        self.write_task(&task)?;
+        Ok(true)
+    }
+
+    /// Writes `task` atomically into the folder of its status, replacing any
+    /// copy there. Every caller holds the stream lock, except enqueue, whose
+    /// id is new.
+    pub fn write_task(&self, task: &Task) -> Result<(), Error> {
+        let path = self
+            .state_path(&task.stream, task.status)
+            .join(task.id.file_name());
+        write_atomic(&path, &to_json(task), self.fsync)
+    }
+
+    /// Renames a task file from one state folder to another; `false` if it
+    /// was not in `from` (someone else moved it first).
+    pub fn rename_task(
+        &self,
+        stream: &Name,
+        id: &TaskId,
+        from: TaskStatus,
+        to: TaskStatus,
+    ) -> Result<bool, Error> {
+        let source = self.state_path(stream, from).join(id.file_name());
+        let target_dir = self.state_path(stream, to);
+        let target = target_dir.join(id.file_name());
+        let mut result = std::fs::rename(&source, &target);
+        if matches!(&result, Err(e) if e.kind() == ErrorKind::NotFound) && source.exists() {
+            std::fs::create_dir_all(&target_dir).map_err(|e| Error::io(&target_dir, "create folder", e))?;
+            result = std::fs::rename(&source, &target);
+        }
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(&source, "move", e)),
+        }
+    }
+
+    /// Deletes one copy of a task; `false` if it was not there.
+    pub fn remove_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<bool, Error> {
+        let path = self.state_path(stream, status).join(id.file_name());
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(&path, "remove", e)),
+        }
+    }
+
+    /// Whether `stream` has a copy of task `id` in `status`.
+    pub fn has_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> bool {
+        self.state_path(stream, status).join(id.file_name()).exists()
+    }
+
+    /// Every copy of task `id` in the spool: stream and state folder.
+    pub fn locate(&self, id: &TaskId) -> Result<Vec<(Name, TaskStatus)>, Error> {
+        let mut found = Vec::new();
+        for stream in self.stream_names()? {
+            for status in TaskStatus::ALL {
+                if self.has_task(&stream, status, id) {
+                    found.push((stream.clone(), status));
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Makes a task's content agree with the folder it was found in; returns
+/// whether anything changed. Only fields that must follow the state are
+/// touched, so no result or history is ever dropped.
+fn agree_with_folder(task: &mut Task, folder: TaskStatus) -> bool {
+    if task.status == folder {
+        return false;
+    }
+    task.status = folder;
+    match folder {
+        TaskStatus::Queued => {
+            task.claimed_by = None;
+            task.claim_token = None;
+            task.started_at = None;
+            task.heartbeat_at = None;
+            task.finished_at = None;
+        }
+        TaskStatus::Running => {
+            task.started_at.get_or_insert(task.updated_at);
+            task.finished_at = None;
+        }
+        TaskStatus::Succeeded | TaskStatus::Failed => {
+            task.finished_at.get_or_insert(task.updated_at);
+        }
+    }
+    task.updated_at = Timestamp::now();
+    true
+}
+
+/// Calls `f` with each UTF-8 file name in `dir`; a missing folder is empty.
+fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), Error> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(dir, "list", e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
+        if let Some(name) = entry.file_name().to_str() {
+            f(name);
+        }
+    }
+    Ok(())
+}

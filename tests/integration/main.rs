@@ -1,0 +1,8 @@
+//! The one integration-test binary: each module is an area, and every test
+//! spawns the real `sparkq` binary on a real temp project.
+
+#![allow(unreachable_pub)]
+
+mod support;
+
+mod cli_basics;

@@ -1,0 +1,195 @@
+//! A temp project and a fluent way to run the real binary in it:
+//! `project.sparkq(["claim", "--stream", "a"]).success().json()`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub fn sparkq_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sparkq")
+}
+
+/// A project in a fresh temp folder, set up with `sparkq setup --yes`.
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// An empty project (default config).
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let project = Project { dir };
+        project.sparkq(["setup", "--yes"]).success();
+        project
+    }
+
+    /// A project with session `s1` and an active stream `name` in it.
+    pub fn with_stream(name: &str) -> Project {
+        let project = Project::new();
+        project.sparkq(["session", "create", "s1"]).success();
+        project
+            .sparkq(["stream", "create", name, "--session", "s1", "--instructions", "Do the thing."])
+            .success();
+        project
+    }
+
+    /// The project folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The spool folder.
+    pub fn spool(&self) -> PathBuf {
+        self.path().join("spool")
+    }
+
+    /// A stream's state folder (`pending`, `claimed`, `done`, `failed`).
+    pub fn state_dir(&self, stream: &str, state: &str) -> PathBuf {
+        self.spool().join("streams").join(stream).join(state)
+    }
+
+    /// The task file names in a stream's state folder, sorted.
+    pub fn files(&self, stream: &str, state: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.state_dir(stream, state))
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// A command running `sparkq` in the project folder.
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = Command::new(sparkq_bin());
+        cmd.args(args)
+            .current_dir(self.path())
+            .env_remove("SPARKQ_CONFIG")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// Runs `sparkq ARGS` to completion.
+    pub fn sparkq<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let output = self.command(&args).stdin(Stdio::null()).output().expect("run sparkq");
+        Run { args, output }
+    }
+
+    /// Runs `sparkq ARGS` with `input` on stdin.
+    pub fn sparkq_stdin<I, S>(&self, args: I, input: &str) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        use std::io::Write;
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let mut child = self
+            .command(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sparkq");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        let output = child.wait_with_output().expect("wait sparkq");
+        Run { args, output }
+    }
+
+    /// Enqueues a `run-bash` task with `payload` and returns its id.
+    pub fn enqueue(&self, stream: &str, payload: &str) -> String {
+        self.sparkq(["enqueue", "run-bash", payload, "--stream", stream]).success().stdout().trim().to_owned()
+    }
+
+    /// Claims from `stream` and returns the claimed task as JSON.
+    pub fn claim(&self, stream: &str) -> Value {
+        self.sparkq(["claim", "--stream", stream, "--worker", "test"]).success().json()
+    }
+
+    /// Writes `text` into the project at `rel`.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    /// A snapshot of every file in the spool (path → bytes), to prove that a
+    /// refused command changed nothing.
+    pub fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
+        let mut files = Vec::new();
+        for entry in walkdir::WalkDir::new(self.spool()).sort_by_file_name() {
+            let entry = entry.expect("walk");
+            if entry.file_type().is_file() && entry.file_name() != ".lock" {
+                let rel = entry.path().strip_prefix(self.path()).expect("rel").display().to_string();
+                files.push((rel, std::fs::read(entry.path()).expect("read")));
+            }
+        }
+        files
+    }
+}
+
+/// A finished run of the binary.
+pub struct Run {
+    args: Vec<std::ffi::OsString>,
+    output: Output,
+}
+
+impl Run {
+    fn describe(&self) -> String {
+        format!(
+            "sparkq {:?}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.args,
+            self.output.status.code(),
+            String::from_utf8_lossy(&self.output.stdout),
+            String::from_utf8_lossy(&self.output.stderr)
+        )
+    }
+
+    /// Asserts exit 0.
+    pub fn success(self) -> Run {
+        assert!(self.output.status.success(), "expected success\n{}", self.describe());
+        self
+    }
+
+    /// Asserts exit `code`.
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(self.output.status.code(), Some(code), "wrong exit code\n{}", self.describe());
+        self
+    }
+
+    /// Asserts exit 1 with an `Error:` line on stderr containing `needle`,
+    /// and nothing on stdout.
+    pub fn fails_with(self, needle: &str) -> Run {
+        let run = self.code(1);
+        let stderr = run.stderr();
+        assert!(stderr.starts_with("Error: "), "stderr must start with 'Error: '\n{}", run.describe());
+        assert!(stderr.contains(needle), "stderr lacks {needle:?}\n{}", run.describe());
+        assert!(run.output.stdout.is_empty(), "stdout must be empty on error\n{}", run.describe());
+        run
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Stdout parsed as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.output.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.describe()))
+    }
+}
