@@ -190,8 +190,8 @@ function chart(finished) {
     buckets[i][t.status === "succeeded" ? "done" : "failed"]++;
   }
   const max = Math.max(1, ...buckets.map((b) => b.done + b.failed));
-  const W = 480;
-  const H = 120;
+  const W = 720;
+  const H = 110;
   const bw = W / CHART_BUCKETS;
   const svg = h("svg:svg", { viewBox: "0 0 " + W + " " + (H + 16), class: "chart", role: "img", "aria-label": "Done and failed tasks per time bucket" });
   buckets.forEach((b, i) => {

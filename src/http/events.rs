@@ -1,0 +1,201 @@
+//! Live updates: a file watcher on the spool turns every change of a task,
+//! stream or session file into a [`ChangeEvent`], and `GET /api/events`
+//! streams them to pages as server-sent events.
+//!
+//! Watching the files rather than our own handlers is what makes a claim
+//! from the CLI, a worker on another process or a file dropped in by hand
+//! show up at once. Events are hints ("look again"), not a log: a page that
+//! falls behind gets a `reload` event and re-reads everything.
+
+use std::convert::Infallible;
+use std::path::{Component, Path};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::AppState;
+
+/// How often an idle event stream sends a comment, so proxies and browsers
+/// keep the connection open.
+const KEEP_ALIVE_SECS: u64 = 15;
+
+/// Something in the spool changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeEvent {
+    /// `task`, `stream`, `session` or `reload`.
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// For a task: the folder it is now in (`pending`, `claimed`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl ChangeEvent {
+    /// "Re-read everything": after a reload or when a page fell behind.
+    pub fn reload() -> ChangeEvent {
+        ChangeEvent {
+            kind: "reload",
+            stream: None,
+            state: None,
+            id: None,
+        }
+    }
+
+    /// The event for a changed path, relative to the spool root; `None` for
+    /// temporary files, locks and anything else that is not spool content.
+    pub fn from_spool_path(relative: &Path) -> Option<ChangeEvent> {
+        let parts: Vec<&str> = relative
+            .components()
+            .map(|c| match c {
+                Component::Normal(s) => s.to_str(),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        if parts.last().is_some_and(|name| name.starts_with('.')) {
+            return None;
+        }
+        let event = |kind, stream: Option<&str>, state: Option<&str>, id: Option<&str>| ChangeEvent {
+            kind,
+            stream: stream.map(str::to_owned),
+            state: state.map(str::to_owned),
+            id: id.map(str::to_owned),
+        };
+        match parts.as_slice() {
+            ["sessions", ..] => Some(event("session", None, None, None)),
+            ["streams", stream, "stream.json"] => Some(event("stream", Some(stream), None, None)),
+            ["streams", stream, state, file] => {
+                let id = file.strip_suffix(".json");
+                Some(event("task", Some(stream), Some(state), id))
+            }
+            ["streams", stream, _] | ["streams", stream] => Some(event("stream", Some(stream), None, None)),
+            _ => None,
+        }
+    }
+}
+
+/// Starts watching `state`'s spool; events flow until the returned watcher
+/// is dropped. A spool that cannot be watched (no inotify slots left) is
+/// reported as an error; the server still works, pages just refresh on
+/// their timer.
+pub fn watch_spool(state: &AppState) -> notify::Result<RecommendedWatcher> {
+    let root = state.queue().spool().root().to_path_buf();
+    let sender = state.clone();
+    let base = root.clone();
+    let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
+        let Ok(event) = result else {
+            sender.publish(ChangeEvent::reload());
+            return;
+        };
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        for path in &event.paths {
+            let relative = path.strip_prefix(&base).unwrap_or(path);
+            if let Some(change) = ChangeEvent::from_spool_path(relative) {
+                sender.publish(change);
+            }
+        }
+    })?;
+    watcher.watch(&root, RecursiveMode::Recursive)?;
+    Ok(watcher)
+}
+
+/// `GET /api/events`: one SSE message per change, named by its kind.
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let (tx, rx) = mpsc::channel::<Event>(64);
+    let mut changes = state.subscribe();
+    let mut closing = state.closing();
+    tokio::spawn(async move {
+        let hello = Event::default().event("hello").data("{}");
+        if tx.send(hello).await.is_err() {
+            return;
+        }
+        loop {
+            let change = tokio::select! {
+                change = changes.recv() => change,
+                _ = closing.wait_for(|closing| *closing) => return,
+                _ = tx.closed() => return,
+            };
+            let change = match change {
+                Ok(change) => change,
+                Err(broadcast::error::RecvError::Lagged(_)) => ChangeEvent::reload(),
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let data = serde_json::to_string(&change).unwrap_or_else(|_| "{}".to_owned());
+            if tx
+                .send(Event::default().event(change.kind).data(data))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let events = tokio_stream::StreamExt::map(ReceiverStream::new(rx), Ok);
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(KEEP_ALIVE_SECS)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_spool_paths_to_events() {
+        let task = |stream: &str, state: &str, id: &str| ChangeEvent {
+            kind: "task",
+            stream: Some(stream.into()),
+            state: Some(state.into()),
+            id: Some(id.into()),
+        };
+        let cases: Vec<(&str, Option<ChangeEvent>)> = vec![
+            (
+                "streams/auth/pending/tsk_1.json",
+                Some(task("auth", "pending", "tsk_1")),
+            ),
+            (
+                "streams/auth/done/tsk_2.json",
+                Some(task("auth", "done", "tsk_2")),
+            ),
+            ("streams/auth/pending/.tsk_1.json.tmp", None),
+            ("streams/auth/.lock", None),
+            (
+                "sessions/api.json",
+                Some(ChangeEvent {
+                    kind: "session",
+                    stream: None,
+                    state: None,
+                    id: None,
+                }),
+            ),
+            (
+                "streams/auth/stream.json",
+                Some(ChangeEvent {
+                    kind: "stream",
+                    stream: Some("auth".into()),
+                    state: None,
+                    id: None,
+                }),
+            ),
+            (".sparkq.lock", None),
+            ("../outside", None),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(
+                ChangeEvent::from_spool_path(Path::new(path)),
+                expected,
+                "path: {path}"
+            );
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Tasks: list with filters and cursor paging, enqueue, show, and the
+//! worker's reports (complete, fail, heartbeat) plus requeue.
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult, Json, query_error};
+use super::{AppState, blocking};
+use crate::model::{Task, TaskStatus, Timestamp};
+use crate::queue::{NewTask, Report, TaskFilter};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/tasks", get(list).post(create))
+        .route("/api/tasks/{id}", get(show))
+        .route("/api/tasks/{id}/complete", post(complete))
+        .route("/api/tasks/{id}/fail", post(fail))
+        .route("/api/tasks/{id}/requeue", post(requeue))
+        .route("/api/tasks/{id}/heartbeat", post(heartbeat))
+}
+
+/// A task as the API shows it: the file's fields plus `stale`, so clients
+/// need not redo the clock arithmetic of SPEC 4.6.
+#[derive(Serialize)]
+pub(crate) struct TaskView {
+    #[serde(flatten)]
+    task: Task,
+    stale: bool,
+}
+
+impl From<Task> for TaskView {
+    fn from(task: Task) -> TaskView {
+        let stale = task.is_stale_at(Timestamp::now());
+        TaskView { task, stale }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    stream: Option<String>,
+    stale: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TaskList {
+    tasks: Vec<TaskView>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+fn parse_filter(query: ListQuery) -> ApiResult<TaskFilter> {
+    let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
+    let status = match non_empty(query.status) {
+        None => None,
+        Some(s) => Some(TaskStatus::parse(&s).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("status '{s}' is not a task status\n  Use queued, running, succeeded or failed."),
+            )
+        })?),
+    };
+    let stale = match non_empty(query.stale).as_deref() {
+        None | Some("false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("stale '{other}' is not a boolean\n  Use stale=true or stale=false."),
+            ));
+        }
+    };
+    let limit = match non_empty(query.limit) {
+        None => None,
+        Some(l) => Some(l.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("limit '{l}' is not a number\n  Ask for 1 to 1000 tasks per page."),
+            )
+        })?),
+    };
+    Ok(TaskFilter {
+        status,
+        stream: non_empty(query.stream),
+        stale,
+        limit,
+        before: non_empty(query.cursor),
+    })
+}
+
+/// Newest first, one page at a time. Paging is by id, so a page reads only
+/// the task files it returns.
+async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<Json<TaskList>> {
+    let Query(query) = query.map_err(query_error)?;
+    let filter = parse_filter(query)?;
+    let page = blocking(&state, move |q| q.list_tasks(&filter)).await?;
+    Ok(Json(TaskList {
+        tasks: page.tasks.into_iter().map(TaskView::from).collect(),
+        next_cursor: page.next_cursor.map(|id| id.as_str().to_owned()),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTask {
+    stream: String,
+    tool_name: String,
+    payload: Value,
+    #[serde(default)]
+    timeout: Option<u64>,
+    #[serde(default)]
+    task_class: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Json(body): Json<CreateTask>,
+) -> ApiResult<(StatusCode, Json<TaskView>)> {
+    let new = NewTask {
+        tool_name: body.tool_name,
+        payload: body.payload,
+        timeout: body.timeout,
+        task_class: body.task_class,
+    };
+    let stream = body.stream;
+    let task = blocking(&state, move |q| q.enqueue(&stream, new)).await?;
+    Ok((StatusCode::CREATED, Json(task.into())))
+}
+
+async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TaskView>> {
+    Ok(Json(blocking(&state, move |q| q.get_task(&id)).await?.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteRequest {
+    result: Value,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    stdout: Option<String>,
+    #[serde(default)]
+    stderr: Option<String>,
+}
+
+async fn complete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<CompleteRequest>,
+) -> ApiResult<Json<TaskView>> {
+    let report = Report {
+        token: body.token,
+        stdout: body.stdout,
+        stderr: body.stderr,
+    };
+    let task = blocking(&state, move |q| q.complete(&id, body.result, report)).await?;
+    Ok(Json(task.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailRequest {
+    error: String,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    stdout: Option<String>,
+    #[serde(default)]
+    stderr: Option<String>,
+}
+
+async fn fail(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<FailRequest>,
+) -> ApiResult<Json<TaskView>> {
+    let report = Report {
+        token: body.token,
+        stdout: body.stdout,
+        stderr: body.stderr,
+    };
+    let task = blocking(&state, move |q| q.fail(&id, &body.error, report)).await?;
+    Ok(Json(task.into()))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    #[serde(default)]
+    token: Option<String>,
+}
+
+async fn heartbeat(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<TokenRequest>,
+) -> ApiResult<Json<TaskView>> {
+    let task = blocking(&state, move |q| q.heartbeat(&id, body.token.as_deref())).await?;
+    Ok(Json(task.into()))
+}
+
+/// A new queued task with the same tool, payload and timeout; the original
+/// stays as it is.
+async fn requeue(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(_): Json<Value>,
+) -> ApiResult<(StatusCode, Json<TaskView>)> {
+    let task = blocking(&state, move |q| q.requeue(&id)).await?;
+    Ok((StatusCode::CREATED, Json(task.into())))
+}
