@@ -8,6 +8,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod model;
 pub mod queue;
+pub mod scripts;
 pub mod spool;

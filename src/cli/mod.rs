@@ -5,6 +5,7 @@
 mod input;
 mod output;
 mod project;
+mod server;
 mod sessions;
 mod setup;
 mod tasks;
@@ -53,6 +54,11 @@ enum Command {
     Purge(tasks::PurgeArgs),
     Status(views::StatusArgs),
     Completions(views::CompletionsArgs),
+    Run(server::RunArgs),
+    Stop(server::StopArgs),
+    Reload(server::ReloadArgs),
+    #[command(subcommand)]
+    Scripts(server::ScriptsCommand),
 }
 
 /// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.
@@ -75,5 +81,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(args) => tasks::purge(&project::open(config)?, args),
         Command::Status(args) => views::status(&project::open(config)?, args),
         Command::Completions(args) => views::completions(args),
+        Command::Run(args) => server::run(project::open(config)?, args),
+        Command::Stop(args) => server::stop(&project::open(config)?, args),
+        Command::Reload(args) => server::reload(&project::open(config)?, args),
+        Command::Scripts(cmd) => server::scripts(&project::open(config)?, cmd),
     }
 }
