@@ -5,4 +5,8 @@
 
 mod support;
 
+mod http_api;
+mod http_safety;
+mod http_support;
+
 mod cli_basics;
