@@ -59,12 +59,20 @@ pub struct RunningServer {
     lock_path: PathBuf,
 }
 
-/// Whether process `pid` is alive.
+/// Whether process `pid` is alive. A zombie (exited, not yet reaped by its
+/// parent) counts as gone: it serves nothing and holds no port.
 fn pid_alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state letter follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| state != "Z"),
+        Err(_) => false,
+    }
 }
 
 /// Binds 127.0.0.1, refusing to start when another live server holds the

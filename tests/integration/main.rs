@@ -3,10 +3,12 @@
 
 #![allow(unreachable_pub)]
 
+mod server_support;
 mod support;
 
 mod http_api;
 mod http_safety;
+mod http_server;
 mod http_support;
 
 mod cli_basics;

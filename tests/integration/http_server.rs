@@ -1,0 +1,134 @@
+//! `sparkq run` as a user starts it: one server per project, live events
+//! from CLI changes, dead-claim sweeps, reload, stop, and resilience to
+//! garbage in the spool.
+
+use std::time::Duration;
+
+use crate::server_support::{Server, free_port, read_event_containing, wait_until};
+use crate::support::Project;
+
+#[test]
+fn run_status_second_server_refused_reload_stop() {
+    let p = Project::with_stream("auth");
+    let mut server = Server::start(&p);
+    let pid = server.child.id().to_string();
+
+    let status = p.sparkq(["status"]).success().stdout();
+    assert!(status.contains("running") && status.contains(&pid), "{status}");
+    let lock = std::fs::read_to_string(p.spool().join(".sparkq.lock")).expect("lock file");
+    assert!(lock.contains(&pid), "{lock}");
+
+    p.sparkq(["run", "--port", &free_port().to_string()])
+        .fails_with("already running")
+        .fails_with(&pid);
+
+    std::fs::create_dir_all(p.path().join("scripts")).expect("mkdir");
+    std::fs::write(p.path().join("scripts/new.sh"), "# description: Added later\n").expect("write");
+    assert_eq!(
+        server.get("/api/scripts?q=later").1["scripts"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let reload = p.sparkq(["reload"]).success().stdout();
+    assert!(reload.contains("1 scripts"), "{reload}");
+    assert_eq!(
+        server.get("/api/scripts?q=later").1["scripts"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    let stop = p.sparkq(["stop"]).success().stdout();
+    assert!(stop.contains(&pid), "{stop}");
+    wait_until(Duration::from_secs(10), "the server to exit", || {
+        server.has_exited()
+    });
+    assert!(
+        !p.spool().join(".sparkq.lock").exists(),
+        "the lock file is removed"
+    );
+    assert!(p.sparkq(["status"]).success().stdout().contains("not running"));
+}
+
+#[test]
+fn cli_changes_and_dropped_files_arrive_as_events() {
+    let p = Project::with_stream("auth");
+    let server = Server::start(&p);
+    let mut events = server.events();
+    read_event_containing(&mut events, "event: hello");
+
+    let id = p.enqueue("auth", r#"{"script_path": "scripts/a.sh"}"#);
+    read_event_containing(&mut events, &format!(r#""state":"pending","id":"{id}""#));
+    p.claim("auth");
+    read_event_containing(&mut events, &format!(r#""state":"claimed","id":"{id}""#));
+    p.sparkq(["complete", &id, "--result", r#"{"summary": "ok"}"#])
+        .success();
+    read_event_containing(&mut events, &format!(r#""state":"done","id":"{id}""#));
+
+    let drop_path = p.state_dir("auth", "pending").join("dropped.json");
+    std::fs::write(&drop_path, r#"{"tool_name": "run-bash", "payload": {}}"#).expect("drop");
+    read_event_containing(&mut events, "dropped");
+}
+
+#[test]
+fn dead_claims_are_requeued_then_auto_failed_by_the_server() {
+    let p = Project::with_stream("auth");
+    let server = Server::start(&p);
+    let id = p
+        .sparkq(["enqueue", "run-bash", "{}", "--stream", "auth", "--timeout", "1"])
+        .success()
+        .stdout()
+        .trim()
+        .to_owned();
+    p.claim("auth");
+    wait_until(Duration::from_secs(20), "the dead claim to be requeued", || {
+        server.get(&format!("/api/tasks/{id}")).1["status"] == "queued"
+    });
+    p.claim("auth");
+    wait_until(
+        Duration::from_secs(20),
+        "the second dead claim to be auto-failed",
+        || server.get(&format!("/api/tasks/{id}")).1["status"] == "failed",
+    );
+    let task = server.get(&format!("/api/tasks/{id}")).1;
+    assert!(
+        task["error"].as_str().unwrap_or("").starts_with("Auto-failed:"),
+        "{task}"
+    );
+}
+
+#[test]
+fn keeps_serving_with_garbage_and_a_stream_deleted_underneath() {
+    let p = Project::with_stream("auth");
+    p.sparkq(["stream", "create", "doomed", "--session", "s1"])
+        .success();
+    let server = Server::start(&p);
+    std::fs::write(p.state_dir("auth", "pending").join("garbage.json"), "{not json").expect("write");
+    std::fs::write(p.state_dir("auth", "done").join("noise.txt"), "hello").expect("write");
+    std::fs::write(p.spool().join("streams").join("stray-file"), "x").expect("write");
+    std::fs::remove_dir_all(p.spool().join("streams").join("doomed")).expect("rm stream");
+
+    for path in [
+        "/api/tasks",
+        "/api/streams",
+        "/api/status",
+        "/api/tasks?stream=auth&status=failed",
+    ] {
+        assert_eq!(server.get(path).0, 200, "{path}");
+    }
+    assert_eq!(server.get("/api/tasks?stream=doomed").0, 404);
+    // A dropped file is adopted once it has been still for two seconds.
+    wait_until(
+        Duration::from_secs(15),
+        "the garbage file to be failed with a reason",
+        || {
+            let failed = server.get("/api/tasks?stream=auth&status=failed").1;
+            let tasks = failed["tasks"].as_array().cloned().unwrap_or_default();
+            tasks
+                .iter()
+                .any(|t| t["error"].as_str().is_some_and(|e| !e.is_empty()))
+        },
+    );
+    assert_eq!(server.get("/api/health").0, 200);
+}

@@ -1,0 +1,152 @@
+//! A real `sparkq run` on a free port of a temp project, and a small HTTP
+//! client for it. The server is killed when the handle drops.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::Project;
+
+/// A running server process.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    agent: ureq::Agent,
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Polls `condition` every 50 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Server {
+    /// Starts `sparkq run --port <free>` in `project` and waits for health.
+    pub fn start(project: &Project) -> Server {
+        let port = free_port();
+        let child = project
+            .command(["run", "--port", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sparkq run");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let server = Server { child, port, agent };
+        wait_until(
+            Duration::from_secs(20),
+            "the server to answer /api/health",
+            || {
+                server
+                    .try_get("/api/health")
+                    .is_some_and(|(status, _)| status == 200)
+            },
+        );
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn try_get(&self, path: &str) -> Option<(u16, Value)> {
+        let mut response = self.agent.get(&self.url(path)).call().ok()?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().ok()?;
+        Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// GET `path`; status and JSON body.
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.try_get(path).unwrap_or_else(|| panic!("GET {path} failed"))
+    }
+
+    /// POST `body` as JSON to `path`; status and JSON body.
+    pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        let mut response = self
+            .agent
+            .post(&self.url(path))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Opens `/api/events` and returns a reader positioned after the headers.
+    pub fn events(&self) -> BufReader<TcpStream> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        write!(
+            stream,
+            "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: text/event-stream\r\n\r\n",
+            self.port
+        )
+        .expect("send");
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).expect("read header");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        reader
+    }
+
+    /// Whether the process has exited.
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+}
+
+/// Reads SSE lines until one contains `needle`.
+pub fn read_event_containing(reader: &mut BufReader<TcpStream>, needle: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("no event with {needle}: {e}"));
+        assert!(n > 0, "event stream closed before {needle}");
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if !self.has_exited() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
