@@ -209,7 +209,9 @@ export function route(name, title, render) {
   routes[name] = { title, render };
 }
 
-async function show() {
+async function show(event) {
+  // A message about the page being left means nothing on the next one.
+  if (event) document.getElementById("notice").replaceChildren();
   const r = currentRoute();
   const page = routes[r.name] || routes.dashboard;
   const main = document.getElementById("main");

@@ -5,7 +5,9 @@
 
 mod server_support;
 mod support;
+mod webdriver;
 
+mod browser;
 mod http_api;
 mod http_safety;
 mod http_server;
