@@ -4,7 +4,7 @@
 
 import { streamLink, api, attempt, fill, formatDuration, formatTime, h, link, listOf, parseTime, route, setParams, statusBadges } from "./app.js";
 
-const HISTORY_LIMIT = 500;
+const HISTORY_LIMIT = 200;
 const CHART_BUCKETS = 24;
 
 route("dashboard", "Dashboard", async (main, r) => {

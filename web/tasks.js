@@ -2,7 +2,7 @@
 // and task detail (summary first, payload, output, error, timing, history and
 // the stream's instructions).
 
-import { streamLink, api, attempt, fill, formatDuration, formatTime, h, link, listOf, notify, parseTime, pretty, route, setParams, statusBadges, taskDuration } from "./app.js";
+import { streamLink, api, attempt, fill, formatDuration, formatTime, h, link, listOf, notify, isStale, parseTime, pretty, route, setParams, statusBadges, taskDuration } from "./app.js";
 
 const PAGE_SIZE = 50;
 const STATUSES = ["queued", "running", "succeeded", "failed"];
@@ -156,6 +156,7 @@ function history(t) {
 route("task", "Task", async (main, r) => {
   const id = r.args[0] || "";
   const body = h("div", {});
+  let shown = "";
   main.append(body);
 
   async function refresh() {
@@ -165,6 +166,11 @@ route("task", "Task", async (main, r) => {
       return;
     }
     const t = data.task || data;
+    // Redraw only when the task changed, so a reader's scroll position in
+    // stdout survives unrelated events.
+    const version = [t.updated_at, t.status, isStale(t)].join("|");
+    if (version === shown) return;
+    shown = version;
     const streamInfo = await streamOf(data, t);
     const result = t.result && typeof t.result === "object" ? t.result : null;
     const rest = result ? Object.fromEntries(Object.entries(result).filter(([k]) => k !== "summary")) : null;

@@ -1,0 +1,382 @@
+//! HTTP load benchmark: `cargo bench --bench http`.
+//!
+//! 1. Load: 4 clients enqueue and 4 clients claim and complete through the
+//!    JSON API of an in-process server for `SPARKQ_BENCH_SECS` (default 30)
+//!    seconds. Reports requests/s and latency percentiles, and checks that
+//!    no request failed and no task was lost or handed out twice.
+//! 2. Task list with `SPARKQ_BENCH_TASKS` (default 100 000) finished tasks
+//!    in the spool: time per page of `GET /api/tasks` (first page, a deep
+//!    cursor page, and filtered pages). The budget is 100 ms per page.
+//!
+//! Everything runs on 127.0.0.1 and stops by itself.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Value, json};
+use sparkq::config::Config;
+use sparkq::http::{ServerOptions, run_server};
+use sparkq::model::{TaskId, Timestamp};
+use sparkq::queue::Queue;
+
+const CLIENTS_PER_SIDE: usize = 4;
+const PAGE_BUDGET_MS: f64 = 100.0;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A fresh project made by the real binary, with session `b` and stream `load`.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_sparkq"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run sparkq");
+        assert!(status.success(), "sparkq {args:?} failed");
+    };
+    run(&["setup", "--yes"]);
+    run(&["session", "create", "b"]);
+    run(&["stream", "create", "load", "--session", "b"]);
+    dir
+}
+
+/// Starts the server in a background thread; returns its port and a
+/// sender that stops it.
+fn start_server(root: &Path) -> (u16, tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>) {
+    let config = Config::load(&root.join("sparkq.yml")).expect("config");
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async move {
+            let server = run_server(Queue::new(config), ServerOptions { port: 0 })
+                .await
+                .expect("server");
+            port_tx.send(server.addr.port()).expect("send port");
+            server
+                .wait(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .expect("serve");
+        });
+    });
+    (port_rx.recv().expect("port"), stop_tx, handle)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+struct Call {
+    status: u16,
+    body: Value,
+    micros: u64,
+}
+
+fn call(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -> Call {
+    let started = Instant::now();
+    let response = match method {
+        "GET" => agent.get(url).call(),
+        _ => agent
+            .post(url)
+            .header("Content-Type", "application/json")
+            .send(body.map(Value::to_string).unwrap_or_else(|| "{}".into())),
+    };
+    let (status, body) = match response {
+        Ok(mut r) => {
+            let status = r.status().as_u16();
+            let text = r.body_mut().read_to_string().unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        }
+        Err(e) => (0, json!({"transport_error": e.to_string()})),
+    };
+    Call {
+        status,
+        body,
+        micros: started.elapsed().as_micros() as u64,
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<u64>,
+    errors: Vec<String>,
+    enqueued: Vec<String>,
+    claimed: Vec<String>,
+    completed: usize,
+}
+
+fn load(seconds: u64) {
+    let dir = project();
+    let (port, stop, server) = start_server(dir.path());
+    let base = format!("http://127.0.0.1:{port}");
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut threads = Vec::new();
+    for client in 0..CLIENTS_PER_SIDE {
+        let (tally, base) = (tally.clone(), base.clone());
+        threads.push(std::thread::spawn(move || {
+            let agent = agent();
+            let mut n = 0u64;
+            let mut local = Tally::default();
+            while Instant::now() < deadline {
+                let body = json!({"stream": "load", "tool_name": "run-bash", "payload": {"script_path": "scripts/x.sh", "client": client, "n": n}});
+                let c = call(&agent, "POST", &format!("{base}/api/tasks"), Some(&body));
+                local.latencies.push(c.micros);
+                match (c.status, c.body["id"].as_str()) {
+                    (201, Some(id)) => local.enqueued.push(id.to_owned()),
+                    _ => local.errors.push(format!("enqueue: {} {}", c.status, c.body)),
+                }
+                n += 1;
+            }
+            merge(&tally, local);
+        }));
+    }
+    for worker in 0..CLIENTS_PER_SIDE {
+        let (tally, base) = (tally.clone(), base.clone());
+        threads.push(std::thread::spawn(move || {
+            let agent = agent();
+            let mut local = Tally::default();
+            let claim = json!({"worker": format!("bench-{worker}")});
+            while Instant::now() < deadline {
+                let c = call(
+                    &agent,
+                    "POST",
+                    &format!("{base}/api/streams/load/claim"),
+                    Some(&claim),
+                );
+                local.latencies.push(c.micros);
+                if c.status != 200 {
+                    local.errors.push(format!("claim: {} {}", c.status, c.body));
+                    continue;
+                }
+                let Some(id) = c.body["task"]["id"].as_str().map(str::to_owned) else {
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                };
+                local.claimed.push(id.clone());
+                let result = json!({"result": {"summary": "done"}, "token": c.body["task"]["claim_token"]});
+                let done = call(
+                    &agent,
+                    "POST",
+                    &format!("{base}/api/tasks/{id}/complete"),
+                    Some(&result),
+                );
+                local.latencies.push(done.micros);
+                if done.status == 200 {
+                    local.completed += 1;
+                } else {
+                    local
+                        .errors
+                        .push(format!("complete {id}: {} {}", done.status, done.body));
+                }
+            }
+            merge(&tally, local);
+        }));
+    }
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = stop.send(());
+    server.join().expect("server thread");
+
+    let mut tally = Arc::try_unwrap(tally)
+        .ok()
+        .expect("sole owner")
+        .into_inner()
+        .expect("lock");
+    tally.latencies.sort_unstable();
+    let requests = tally.latencies.len();
+    let unique_claims: HashSet<&String> = tally.claimed.iter().collect();
+    let spool = dir.path().join("spool/streams/load");
+    let count = |state: &str| {
+        std::fs::read_dir(spool.join(state))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let (pending, claimed, done, failed) =
+        (count("pending"), count("claimed"), count("done"), count("failed"));
+    println!(
+        "load: {CLIENTS_PER_SIDE} enqueuers + {CLIENTS_PER_SIDE} claim/complete workers for {elapsed:.1} s"
+    );
+    println!(
+        "  requests: {requests} ({:.0} req/s), errors: {}",
+        requests as f64 / elapsed,
+        tally.errors.len()
+    );
+    println!(
+        "  latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+        percentile(&tally.latencies, 50.0),
+        percentile(&tally.latencies, 90.0),
+        percentile(&tally.latencies, 99.0),
+        percentile(&tally.latencies, 100.0)
+    );
+    println!(
+        "  enqueued {}, claimed {} ({} unique), completed {}",
+        tally.enqueued.len(),
+        tally.claimed.len(),
+        unique_claims.len(),
+        tally.completed
+    );
+    println!("  spool: pending {pending}, claimed {claimed}, done {done}, failed {failed}");
+    for e in tally.errors.iter().take(5) {
+        println!("  error: {e}");
+    }
+    assert!(tally.errors.is_empty(), "no request may fail");
+    assert_eq!(
+        unique_claims.len(),
+        tally.claimed.len(),
+        "no task handed out twice"
+    );
+    assert_eq!(
+        pending + claimed + done + failed,
+        tally.enqueued.len(),
+        "no task lost"
+    );
+    assert_eq!(done, tally.completed, "every completion is in done/");
+}
+
+fn merge(tally: &Mutex<Tally>, local: Tally) {
+    let mut t = tally.lock().expect("tally lock");
+    t.latencies.extend(local.latencies);
+    t.errors.extend(local.errors);
+    t.enqueued.extend(local.enqueued);
+    t.claimed.extend(local.claimed);
+    t.completed += local.completed;
+}
+
+/// Writes `n` finished task files straight into `done/` and `failed/`, as a
+/// long-lived project would have them.
+fn fill_spool(root: &Path, n: u64) {
+    let stream = root.join("spool/streams/load");
+    let start = SystemTime::now() - Duration::from_secs(n);
+    for i in 0..n {
+        let at = Timestamp::from_system(start + Duration::from_secs(i));
+        let id = TaskId::generate_at(at);
+        let (state, status) = if i % 10 == 0 {
+            ("failed", "failed")
+        } else {
+            ("done", "succeeded")
+        };
+        let time = humantime::format_rfc3339_micros(at.to_system()).to_string();
+        let task = json!({
+            "id": id.as_str(), "stream": "load", "session": "b", "tool_name": "run-bash", "task_class": "MEDIUM_SCRIPT",
+            "payload": {"script_path": "scripts/x.sh", "n": i}, "status": status, "timeout": 300, "attempts": 1, "max_attempts": 2,
+            "claimed_by": "bench", "claim_token": null, "result": if status == "succeeded" { json!({"summary": format!("task {i} done")}) } else { Value::Null },
+            "error": if status == "failed" { json!("it broke") } else { Value::Null }, "stdout": "", "stderr": "",
+            "created_at": time, "updated_at": time, "started_at": time, "heartbeat_at": null, "finished_at": time, "history": []
+        });
+        std::fs::write(
+            stream.join(state).join(id.file_name()),
+            serde_json::to_vec_pretty(&task).expect("json"),
+        )
+        .expect("write task");
+    }
+}
+
+fn task_list(n: u64) {
+    let dir = project();
+    let filled = Instant::now();
+    fill_spool(dir.path(), n);
+    println!(
+        "task list: {n} tasks written in {:.1} s",
+        filled.elapsed().as_secs_f64()
+    );
+    let (port, stop, server) = start_server(dir.path());
+    let agent = agent();
+    let base = format!("http://127.0.0.1:{port}");
+    // The server purges old results at start, under the stream lock; the
+    // first request waits for it. Report that wait, then measure pages.
+    let warm = call(&agent, "GET", &format!("{base}/api/tasks?limit=1"), None);
+    println!(
+        "  first request after start (waits for the start-up purge) {:.0} ms",
+        warm.micros as f64 / 1000.0
+    );
+    let mut worst = 0.0f64;
+    let mut report = |label: &str, path: &str| -> Value {
+        let mut times = Vec::new();
+        let mut body = Value::Null;
+        for _ in 0..10 {
+            let c = call(&agent, "GET", &format!("{base}{path}"), None);
+            assert_eq!(c.status, 200, "{path}: {}", c.body);
+            times.push(c.micros);
+            body = c.body;
+        }
+        times.sort_unstable();
+        let (median, max) = (percentile(&times, 50.0), percentile(&times, 100.0));
+        worst = worst.max(median);
+        println!(
+            "  {label:<34} median {median:7.2} ms  max {max:7.2} ms  ({} tasks)",
+            body["tasks"].as_array().map_or(0, Vec::len)
+        );
+        body
+    };
+    let first = report("first page (limit 50)", "/api/tasks?limit=50");
+    let mut page = first;
+    for _ in 0..100 {
+        let Some(next) = page["next_cursor"].as_str().map(str::to_owned) else {
+            break;
+        };
+        page = call(
+            &agent,
+            "GET",
+            &format!("{base}/api/tasks?limit=50&cursor={next}"),
+            None,
+        )
+        .body;
+    }
+    if let Some(deep) = page["next_cursor"].as_str() {
+        report(
+            "page 102 by cursor",
+            &format!("/api/tasks?limit=50&cursor={deep}"),
+        );
+    }
+    report(
+        "status=failed&stream=load",
+        "/api/tasks?limit=50&status=failed&stream=load",
+    );
+    report(
+        "dashboard history (limit 500)",
+        "/api/tasks?status=succeeded&limit=500",
+    );
+    report("streams with counts", "/api/streams");
+    let _ = stop.send(());
+    server.join().expect("server thread");
+    println!("  worst median page time {worst:.2} ms (budget {PAGE_BUDGET_MS} ms for a 50-task page)");
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    load(env_number("SPARKQ_BENCH_SECS", 30));
+    task_list(env_number("SPARKQ_BENCH_TASKS", 100_000));
+}
