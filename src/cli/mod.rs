@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use output::is_broken_pipe;
+pub use output::{error_message, is_broken_pipe};
 
 /// SparkQ: queue work for AI coding agents, walk away, review results later.
 #[derive(Debug, Parser)]
