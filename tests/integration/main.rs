@@ -5,7 +5,12 @@
 
 mod support;
 
+mod adoption;
+
 mod bad_input;
 mod cli_basics;
 mod crash;
 mod exactly_once;
+mod json_shape;
+mod readme;
+mod stale;
