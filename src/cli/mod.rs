@@ -3,6 +3,7 @@
 //! [`crate::queue`].
 
 mod input;
+mod mcp;
 mod output;
 mod project;
 mod sessions;
@@ -53,6 +54,8 @@ enum Command {
     Purge(tasks::PurgeArgs),
     Status(views::StatusArgs),
     Completions(views::CompletionsArgs),
+    Mcp(mcp::McpArgs),
+    InstallClaude(mcp::InstallClaudeArgs),
 }
 
 /// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.
@@ -75,5 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(args) => tasks::purge(&project::open(config)?, args),
         Command::Status(args) => views::status(&project::open(config)?, args),
         Command::Completions(args) => views::completions(args),
+        Command::Mcp(args) => mcp::mcp(config, args),
+        Command::InstallClaude(args) => mcp::install_claude(config, args),
     }
 }

@@ -1,0 +1,39 @@
+//! Waiting for work in `claim_task`.
+
+use std::time::{Duration, Instant};
+
+use crate::queue::{self, Claimed, Queue};
+
+/// How long to sleep between claim attempts while waiting.
+const CLAIM_POLL_INTERVAL_MS: u64 = 200;
+
+/// Claims from `stream`, trying again every [`CLAIM_POLL_INTERVAL_MS`]
+/// until a task is claimed, `wait` has passed, or `is_cancelled` says the
+/// client gave up (it is checked before every attempt, so a cancelled call
+/// never takes a task nobody will receive).
+///
+/// A stop-gap that polls: at merge, the watch module's event-driven wait
+/// (the one behind `claim --wait`) replaces this function. It blocks, so it
+/// runs on the blocking pool, never on the async runtime.
+pub(super) fn claim_waiting(
+    queue: &Queue,
+    stream: &str,
+    worker: &str,
+    wait: Duration,
+    is_cancelled: impl Fn() -> bool,
+) -> queue::Result<Option<Claimed>> {
+    let deadline = Instant::now() + wait;
+    loop {
+        if is_cancelled() {
+            return Ok(None);
+        }
+        if let Some(claimed) = queue.claim(stream, worker)? {
+            return Ok(Some(claimed));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        std::thread::sleep(left.min(Duration::from_millis(CLAIM_POLL_INTERVAL_MS)));
+    }
+}
