@@ -1,6 +1,7 @@
 //! `sparkq mcp` (serve the queue as MCP tools over stdio) and `sparkq
 //! install-claude` (write the Claude Code worker slash command).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -28,7 +29,12 @@ pub(super) fn mcp(explicit: Option<&Path>, _args: McpArgs) -> anyhow::Result<Exi
     // Load once now so a broken sparkq.yml stops the server at start, where
     // the client shows it; every call then reloads it, as a CLI command would.
     let config = Config::load(&config_file)?;
-    eprintln!("sparkq mcp: serving {} over stdio", config.path.display());
+    // Not eprintln!: a client that closed our stderr must not stop the server.
+    let _ = writeln!(
+        std::io::stderr(),
+        "sparkq mcp: serving {} over stdio",
+        config.path.display()
+    );
     let server = SparkqServer::new(config.path, default_worker());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
