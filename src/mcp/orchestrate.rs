@@ -64,7 +64,10 @@ impl Receipt {
 
 #[tool_router(router = queue_tools, vis = "pub(super)")]
 impl SparkqServer {
-    #[tool(description = "Queue a task in a stream; returns its id.", input_schema = input_schema::<EnqueueParams>())]
+    #[tool(
+        description = "Queue a task in a stream; returns its id.",
+        input_schema = input_schema::<EnqueueParams>()
+    )]
     async fn enqueue_task(&self, Parameters(p): Parameters<EnqueueParams>) -> CallToolResult {
         self.call(move |queue: &Queue| {
             let new = NewTask {
@@ -78,7 +81,10 @@ impl SparkqServer {
         .await
     }
 
-    #[tool(description = "Queue a failed or succeeded task again, as a new task.", input_schema = input_schema::<RequeueParams>())]
+    #[tool(
+        description = "Queue a failed or succeeded task again, as a new task.",
+        input_schema = input_schema::<RequeueParams>()
+    )]
     async fn requeue_task(&self, Parameters(p): Parameters<RequeueParams>) -> CallToolResult {
         self.call(move |queue: &Queue| Ok(Receipt::of(queue.requeue(&p.id)?, Some(p.id))))
             .await

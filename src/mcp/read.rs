@@ -103,17 +103,26 @@ fn parse_status(s: &str) -> queue::Result<TaskStatus> {
 
 #[tool_router(router = read_tools, vis = "pub(super)")]
 impl SparkqServer {
-    #[tool(description = "The next queued task of a stream, without claiming it; null if none.", input_schema = input_schema::<StreamParams>())]
+    #[tool(
+        description = "The next queued task of a stream, without claiming it; null if none.",
+        input_schema = input_schema::<StreamParams>()
+    )]
     async fn peek_task(&self, Parameters(p): Parameters<StreamParams>) -> CallToolResult {
         self.call(move |queue: &Queue| queue.peek(&p.stream)).await
     }
 
-    #[tool(description = "One task in full, stdout and stderr included.", input_schema = input_schema::<IdParams>())]
+    #[tool(
+        description = "One task in full, stdout and stderr included.",
+        input_schema = input_schema::<IdParams>()
+    )]
     async fn get_task(&self, Parameters(p): Parameters<IdParams>) -> CallToolResult {
         self.call(move |queue: &Queue| queue.get_task(&p.id)).await
     }
 
-    #[tool(description = "Tasks, newest first, with their summary or error.", input_schema = input_schema::<ListTasksParams>())]
+    #[tool(
+        description = "Tasks, newest first, with their summary or error.",
+        input_schema = input_schema::<ListTasksParams>()
+    )]
     async fn list_tasks(&self, Parameters(p): Parameters<ListTasksParams>) -> CallToolResult {
         self.call(move |queue: &Queue| {
             let filter = TaskFilter {
@@ -134,7 +143,10 @@ impl SparkqServer {
         .await
     }
 
-    #[tool(description = "Streams with their instructions and task counts.", input_schema = input_schema::<ListStreamsParams>())]
+    #[tool(
+        description = "Streams with their instructions and task counts.",
+        input_schema = input_schema::<ListStreamsParams>()
+    )]
     async fn list_streams(&self, Parameters(p): Parameters<ListStreamsParams>) -> CallToolResult {
         self.call(move |queue: &Queue| queue.list_streams(p.session.as_deref()))
             .await

@@ -1,11 +1,15 @@
-//! Waiting for work in `claim_task`.
+//! Waiting for work in `claim_task`: the one place the MCP server blocks.
+//!
+//! It only repeats [`Queue::claim`]; which task is taken, and that it is
+//! taken once, stays the queue's business. It must run on the blocking
+//! pool and must stop as soon as the client cancels the call.
 
 use std::time::{Duration, Instant};
 
 use crate::queue::{self, Claimed, Queue};
 
 /// How long to sleep between claim attempts while waiting.
-const CLAIM_POLL_INTERVAL_MS: u64 = 200;
+pub(super) const CLAIM_POLL_INTERVAL_MS: u64 = 200;
 
 /// Claims from `stream`, trying again every [`CLAIM_POLL_INTERVAL_MS`]
 /// until a task is claimed, `wait` has passed, or `is_cancelled` says the

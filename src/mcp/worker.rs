@@ -107,7 +107,7 @@ impl Receipt {
 impl SparkqServer {
     #[tool(
         description = "Claim the oldest queued task of a stream: the task, its stream instructions and claim_token; null if none.",
-    input_schema = input_schema::<ClaimParams>()
+        input_schema = input_schema::<ClaimParams>()
     )]
     async fn claim_task(
         &self,
@@ -123,7 +123,10 @@ impl SparkqServer {
         .await
     }
 
-    #[tool(description = "Finish a running task with a result; the task moves to done.", input_schema = input_schema::<CompleteParams>())]
+    #[tool(
+        description = "Finish a running task with a result; the task moves to done.",
+        input_schema = input_schema::<CompleteParams>()
+    )]
     async fn complete_task(&self, Parameters(p): Parameters<CompleteParams>) -> CallToolResult {
         self.call(move |queue: &Queue| {
             let report = Report {
@@ -136,7 +139,10 @@ impl SparkqServer {
         .await
     }
 
-    #[tool(description = "Finish a running task as failed, with an error.", input_schema = input_schema::<FailParams>())]
+    #[tool(
+        description = "Finish a running task as failed, with an error.",
+        input_schema = input_schema::<FailParams>()
+    )]
     async fn fail_task(&self, Parameters(p): Parameters<FailParams>) -> CallToolResult {
         self.call(move |queue: &Queue| {
             let report = Report {
@@ -149,7 +155,10 @@ impl SparkqServer {
         .await
     }
 
-    #[tool(description = "Mark a running task alive, so a long task is not taken back.", input_schema = input_schema::<HeartbeatParams>())]
+    #[tool(
+        description = "Mark a running task alive, so a long task is not taken back.",
+        input_schema = input_schema::<HeartbeatParams>()
+    )]
     async fn heartbeat_task(&self, Parameters(p): Parameters<HeartbeatParams>) -> CallToolResult {
         self.call(move |queue: &Queue| {
             queue

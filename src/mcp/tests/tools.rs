@@ -191,3 +191,23 @@ async fn print_tools_list() {
     let tools = h.client.list_all_tools().await.unwrap();
     println!("{}", serde_json::to_string_pretty(&tools).unwrap());
 }
+
+#[tokio::test]
+async fn a_cancelled_wait_takes_no_task() {
+    let h = Harness::new().await;
+    let waiting = h.call("claim_task", json!({"stream": "auth", "wait_seconds": 30}));
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), waiting).await;
+    assert!(
+        gave_up.is_err(),
+        "nothing was queued, so the claim was still waiting"
+    );
+    // Dropping the call sends notifications/cancelled; let it arrive.
+    let poll = Duration::from_millis(super::super::wait::CLAIM_POLL_INTERVAL_MS);
+    tokio::time::sleep(poll).await;
+    let id = h.enqueue();
+    // Proving an absence takes time: a claim loop still running would have
+    // taken the task within one interval.
+    tokio::time::sleep(3 * poll).await;
+    let pending = h.queue.peek("auth").unwrap().map(|t| t.id.to_string());
+    assert_eq!(pending, Some(id), "the cancelled wait must leave the task queued");
+}
