@@ -48,14 +48,14 @@ enum Command {
     Complete(worker::CompleteArgs),
     Fail(worker::FailArgs),
     Heartbeat(worker::HeartbeatArgs),
+    Mcp(mcp::McpArgs),
+    InstallClaude(mcp::InstallClaudeArgs),
     Requeue(tasks::RequeueArgs),
     Tasks(tasks::TasksArgs),
     Task(tasks::TaskArgs),
     Purge(tasks::PurgeArgs),
     Status(views::StatusArgs),
     Completions(views::CompletionsArgs),
-    Mcp(mcp::McpArgs),
-    InstallClaude(mcp::InstallClaudeArgs),
 }
 
 /// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.
@@ -72,13 +72,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Complete(args) => worker::complete(&project::open(config)?, args),
         Command::Fail(args) => worker::fail(&project::open(config)?, args),
         Command::Heartbeat(args) => worker::heartbeat(&project::open(config)?, args),
+        Command::Mcp(args) => mcp::mcp(config, args),
+        Command::InstallClaude(args) => mcp::install_claude(config, args),
         Command::Requeue(args) => tasks::requeue(&project::open(config)?, args),
         Command::Tasks(args) => tasks::tasks(&project::open(config)?, args),
         Command::Task(args) => tasks::task(&project::open(config)?, args),
         Command::Purge(args) => tasks::purge(&project::open(config)?, args),
         Command::Status(args) => views::status(&project::open(config)?, args),
         Command::Completions(args) => views::completions(args),
-        Command::Mcp(args) => mcp::mcp(config, args),
-        Command::InstallClaude(args) => mcp::install_claude(config, args),
     }
 }
