@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::SparkqServer;
 use super::schema::input_schema;
 use crate::model::{Name, Task, TaskId, TaskStatus};
-use crate::queue::{NewTask, Queue};
+use crate::queue::{self, NewTask, Queue};
 
 /// Parameters of `enqueue_task`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -69,7 +69,7 @@ impl SparkqServer {
         input_schema = input_schema::<EnqueueParams>()
     )]
     async fn enqueue_task(&self, Parameters(p): Parameters<EnqueueParams>) -> CallToolResult {
-        self.call(move |queue: &Queue| {
+        self.call(move |queue: &Queue| -> queue::Result<Receipt> {
             let new = NewTask {
                 tool_name: p.tool_name,
                 payload: p.payload,
@@ -86,7 +86,9 @@ impl SparkqServer {
         input_schema = input_schema::<RequeueParams>()
     )]
     async fn requeue_task(&self, Parameters(p): Parameters<RequeueParams>) -> CallToolResult {
-        self.call(move |queue: &Queue| Ok(Receipt::of(queue.requeue(&p.id)?, Some(p.id))))
-            .await
+        self.call(move |queue: &Queue| -> queue::Result<Receipt> {
+            Ok(Receipt::of(queue.requeue(&p.id)?, Some(p.id)))
+        })
+        .await
     }
 }

@@ -124,7 +124,7 @@ impl SparkqServer {
         input_schema = input_schema::<ListTasksParams>()
     )]
     async fn list_tasks(&self, Parameters(p): Parameters<ListTasksParams>) -> CallToolResult {
-        self.call(move |queue: &Queue| {
+        self.call(move |queue: &Queue| -> queue::Result<Vec<TaskRow>> {
             let filter = TaskFilter {
                 status: p.status.as_deref().map(parse_status).transpose()?,
                 stream: p.stream,

@@ -48,11 +48,13 @@ impl SparkqServer {
 
     /// Runs `op` on the project's queue on the blocking pool and turns its
     /// outcome into a tool result: compact JSON, or the error's message.
-    pub(super) async fn call<T, F>(&self, op: F) -> CallToolResult
+    /// `op` usually returns a `queue::Error`; any error type prints the same
+    /// way, so a wrapper such as the watch module's error works too.
+    pub(super) async fn call<T, E, F>(&self, op: F) -> CallToolResult
     where
-        T: Serialize,
-        F: FnOnce(&Queue) -> crate::queue::Result<T> + Send + 'static,
-        T: Send + 'static,
+        T: Serialize + Send + 'static,
+        E: std::error::Error,
+        F: FnOnce(&Queue) -> Result<T, E> + Send + 'static,
     {
         let config_file = self.config_file.clone();
         let outcome = tokio::task::spawn_blocking(move || {

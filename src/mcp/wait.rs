@@ -17,8 +17,11 @@ pub(super) const CLAIM_POLL_INTERVAL_MS: u64 = 200;
 /// never takes a task nobody will receive).
 ///
 /// A stop-gap that polls: at merge, the watch module's event-driven wait
-/// (the one behind `claim --wait`) replaces this function. It blocks, so it
-/// runs on the blocking pool, never on the async runtime.
+/// (the one behind `claim --wait`) replaces this function, i.e.
+/// `watch::wait_for_claim(queue, stream, worker, wait, &settings, &shutdown)`
+/// with a `Shutdown` fired when the request is cancelled, and
+/// `WaitOutcome::Claimed(c)` as `Some(*c)`, anything else as `None`. It
+/// blocks, so it runs on the blocking pool, never on the async runtime.
 pub(super) fn claim_waiting(
     queue: &Queue,
     stream: &str,
