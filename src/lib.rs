@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod mcp;
 pub mod model;
 pub mod queue;
 pub mod spool;

@@ -6,11 +6,11 @@
 mod support;
 
 mod adoption;
-
 mod bad_input;
 mod cli_basics;
 mod crash;
 mod exactly_once;
 mod json_shape;
+mod mcp;
 mod readme;
 mod stale;
