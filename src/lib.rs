@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod mcp;
 pub mod model;
 pub mod queue;
 pub mod scripts;

@@ -3,6 +3,7 @@
 //! [`crate::queue`].
 
 mod input;
+mod mcp;
 mod output;
 mod project;
 mod server;
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use output::is_broken_pipe;
+pub use output::{error_message, is_broken_pipe};
 
 /// SparkQ: queue work for AI coding agents, walk away, review results later.
 #[derive(Debug, Parser)]
@@ -48,6 +49,8 @@ enum Command {
     Complete(worker::CompleteArgs),
     Fail(worker::FailArgs),
     Heartbeat(worker::HeartbeatArgs),
+    Mcp(mcp::McpArgs),
+    InstallClaude(mcp::InstallClaudeArgs),
     Requeue(tasks::RequeueArgs),
     Tasks(tasks::TasksArgs),
     Task(tasks::TaskArgs),
@@ -75,6 +78,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Complete(args) => worker::complete(&project::open(config)?, args),
         Command::Fail(args) => worker::fail(&project::open(config)?, args),
         Command::Heartbeat(args) => worker::heartbeat(&project::open(config)?, args),
+        Command::Mcp(args) => mcp::mcp(config, args),
+        Command::InstallClaude(args) => mcp::install_claude(config, args),
         Command::Requeue(args) => tasks::requeue(&project::open(config)?, args),
         Command::Tasks(args) => tasks::tasks(&project::open(config)?, args),
         Command::Task(args) => tasks::task(&project::open(config)?, args),

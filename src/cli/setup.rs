@@ -24,6 +24,9 @@ pub(super) struct SetupArgs {
     /// Take every default without asking.
     #[arg(long, short)]
     yes: bool,
+    /// Also write the Claude Code slash command /sparkq-worker (.claude/commands/).
+    #[arg(long)]
+    claude: bool,
 }
 
 pub(super) fn setup(explicit: Option<&Path>, args: SetupArgs) -> anyhow::Result<ExitCode> {
@@ -70,6 +73,9 @@ pub(super) fn setup(explicit: Option<&Path>, args: SetupArgs) -> anyhow::Result<
             write_atomic(&playbook, PLAYBOOK.as_bytes(), true)?;
             changes.push(format!("created   {}", playbook.display()));
         }
+    }
+    if args.claude {
+        changes.push(super::mcp::write_claude_command(&config.root)?);
     }
     let mut out = changes.join("\n") + "\n";
     out.push_str("\nNext:\n  sparkq session create my-session\n  sparkq stream create my-stream --session my-session --instructions \"...\"\n  sparkq enqueue run-bash '{\"script_path\": \"scripts/hello.sh\"}' --stream my-stream\n");

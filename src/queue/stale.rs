@@ -59,6 +59,14 @@ impl Queue {
             let Ok(Some(task)) = self.spool.read_task(&stream.name, TaskStatus::Running, &id) else {
                 continue;
             };
+            // A queued copy of a later attempt (a crash between re-queueing
+            // and removing the claim) is newer: the claim is over.
+            if let Ok(Some(queued)) = self.spool.read_task(&stream.name, TaskStatus::Queued, &id)
+                && queued.lattice_key(TaskStatus::Queued) > task.lattice_key(TaskStatus::Running)
+            {
+                self.spool.remove_task(&stream.name, TaskStatus::Running, &id)?;
+                continue;
+            }
             if !task.is_dead_at(now) {
                 self.spool.repair_task(&stream.name, TaskStatus::Running, &id)?;
                 continue;

@@ -1,1 +1,132 @@
+//! In-process tests of the rules; the real binary is tested in
+//! `tests/integration`.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::*;
+use crate::model::{Task, TaskStatus};
+
+fn queue_in(dir: &std::path::Path) -> Queue {
+    let config = Config::from_yaml("spool: { fsync: false }", &dir.join("sparkq.yml")).unwrap();
+    let queue = Queue::new(config);
+    queue.create_session("s1", None).unwrap();
+    queue.create_stream("a", "s1", "brief").unwrap();
+    queue
+}
+
+fn new_task(n: u64) -> NewTask {
+    NewTask {
+        tool_name: "run-bash".into(),
+        payload: json!({ "n": n }),
+        timeout: None,
+        task_class: None,
+    }
+}
+
+#[test]
+fn threads_racing_claim_each_task_once_in_fifo_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Arc::new(queue_in(dir.path()));
+    let ids: Vec<_> = queue
+        .enqueue_batch("a", (0..400).map(new_task).collect())
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let handles: Vec<_> = (0..4)
+        .map(|w| {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                while let Some(claimed) = queue.claim("a", &format!("w{w}")).unwrap() {
+                    let token = claimed.task.claim_token.clone();
+                    let report = Report {
+                        token,
+                        ..Report::default()
+                    };
+                    queue
+                        .complete(claimed.task.id.as_str(), json!({"summary": "ok"}), report)
+                        .unwrap();
+                    mine.push(claimed.task.id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for handle in handles {
+        let mine = handle.join().unwrap();
+        assert!(mine.windows(2).all(|w| w[0] < w[1]), "not FIFO");
+        all.extend(mine);
+    }
+    let unique: BTreeSet<_> = all.iter().collect();
+    assert_eq!((all.len(), unique.len()), (400, 400));
+    assert_eq!(unique, ids.iter().collect());
+}
+
+#[test]
+fn claim_hands_out_the_stream_brief_and_a_fresh_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_in(dir.path());
+    let id = queue.enqueue("a", new_task(1)).unwrap().id;
+    let claimed = queue.claim("a", "me").unwrap().unwrap();
+    assert_eq!(claimed.task.id, id);
+    assert_eq!(claimed.stream.instructions, "brief");
+    let json = serde_json::to_value(&claimed).unwrap();
+    assert_eq!(
+        json["stream"],
+        json!({"id": "a", "name": "a", "instructions": "brief"})
+    );
+    assert_eq!(
+        json.as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k == "stream")
+            .count(),
+        1
+    );
+    assert_eq!(claimed.task.claim_token.as_deref().map(str::len), Some(16));
+    assert!(queue.claim("a", "me").unwrap().is_none());
+}
+
+#[test]
+fn a_failed_batch_line_queues_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_in(dir.path());
+    let mut batch: Vec<NewTask> = (0..3).map(new_task).collect();
+    batch[2].tool_name = "nope".into();
+    let err = queue.enqueue_batch("a", batch).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert!(err.to_string().contains("line 3: unknown tool 'nope'"), "{err}");
+    assert!(queue.peek("a").unwrap().is_none());
+}
+
+#[test]
+fn newer_states_order_above_older_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_in(dir.path());
+    let mut task: Task = queue.enqueue("a", new_task(1)).unwrap();
+    let queued = task.lattice_key(TaskStatus::Queued);
+    task.attempts = 1;
+    let running = task.lattice_key(TaskStatus::Running);
+    let done = task.lattice_key(TaskStatus::Succeeded);
+    let requeued = task.lattice_key(TaskStatus::Queued);
+    assert!(queued < running && running < done && done < requeued);
+    assert_eq!(task.lattice_key(TaskStatus::Failed), done);
+}
+
+#[test]
+fn errors_map_to_one_kind_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_in(dir.path());
+    assert_eq!(queue.stream("zz").unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(queue.stream("Z").unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(
+        queue.create_stream("a", "s1", "").unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(queue.get_task("tsk_0").unwrap_err().code(), "unknown_task");
+}

@@ -9,6 +9,8 @@ impl Queue {
     /// Adopts dropped files and sweeps dead claims of `stream`; returns the
     /// pending folder as it is afterwards. The caller holds `_lock`.
     pub(super) fn touch(&self, stream: &Stream, _lock: &StreamLock) -> Result<(PendingScan, SweepReport)> {
+        // Sweep first: a dead claim it re-queues must be in the listing.
+        let report = self.sweep_dead_locked(stream, Timestamp::now())?;
         let mut scan = self.spool.scan_pending(&stream.name)?;
         if !scan.drops.is_empty() || !scan.adopting.is_empty() {
             let build = |drop: crate::spool::DroppedFile<'_>| self.task_from_drop(stream, drop);
@@ -17,7 +19,6 @@ impl Queue {
                 scan = self.spool.scan_pending(&stream.name)?;
             }
         }
-        let report = self.sweep_dead_locked(stream, Timestamp::now())?;
         Ok((scan, report))
     }
 

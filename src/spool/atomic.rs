@@ -38,10 +38,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), Error>
 }
 
 fn temp_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    tempfile::Builder::new()
-        .prefix(".")
-        .suffix(".tmp")
-        .tempfile_in(dir)
+    temp_builder().tempfile_in(dir)
 }
 
 /// Flushes a folder's entries (a rename or unlink in it) to disk.
@@ -49,4 +46,17 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, "flush folder", e))
+}
+
+/// Temp files for spool writes: `.`-prefixed, `.tmp`-suffixed, and created
+/// with mode 0666 less the umask like any other file (tempfile's own default
+/// of 0600 would hide tasks from the user's other tools and groups).
+pub(crate) fn temp_builder() -> tempfile::Builder<'static, 'static> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut builder = tempfile::Builder::new();
+    builder
+        .prefix(".")
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o666));
+    builder
 }

@@ -26,9 +26,7 @@ impl Spool {
         let dir = self.sessions_dir();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
         let path = self.session_path(&session.name);
-        let mut temp = tempfile::Builder::new()
-            .prefix(".")
-            .suffix(".tmp")
+        let mut temp = super::atomic::temp_builder()
             .tempfile_in(&dir)
             .map_err(|e| Error::io(&dir, "create a temp file in", e))?;
         std::io::Write::write_all(&mut temp, &to_json(session)).map_err(|e| Error::io(&path, "write", e))?;

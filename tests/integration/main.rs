@@ -1,7 +1,7 @@
 //! The one integration-test binary: each module is an area, and every test
 //! spawns the real `sparkq` binary on a real temp project.
 
-#![allow(unreachable_pub)]
+#![allow(unreachable_pub, clippy::unwrap_used)]
 
 mod server_support;
 mod support;
@@ -13,4 +13,12 @@ mod http_safety;
 mod http_server;
 mod http_support;
 
+mod adoption;
+mod bad_input;
 mod cli_basics;
+mod crash;
+mod exactly_once;
+mod json_shape;
+mod mcp;
+mod readme;
+mod stale;

@@ -1,0 +1,37 @@
+//! `sparkq mcp`: the worker and orchestrator operations as MCP tools over
+//! stdio, so agents call them without shell quoting.
+//!
+//! Every tool is a thin call into [`crate::queue::Queue`], the same code the
+//! CLI calls, so results and error messages match the CLI's. The server is
+//! [`SparkqServer`]; its tools live one group per file (`orchestrate`,
+//! `read`, `worker`). Tool and parameter descriptions are kept short on
+//! purpose: an agent pays for every byte of `tools/list` on every turn.
+//! Stdout carries the protocol only; anything else goes to stderr.
+
+mod orchestrate;
+mod read;
+mod schema;
+mod server;
+mod wait;
+mod worker;
+
+pub use server::SparkqServer;
+
+/// The Claude Code slash command `/sparkq-worker <stream>`, installed as
+/// `.claude/commands/sparkq-worker.md`.
+pub const CLAUDE_WORKER_COMMAND: &str = include_str!("sparkq-worker.md");
+
+/// Serves `server` over this process's stdin and stdout until the client
+/// disconnects.
+pub async fn serve_stdio(server: SparkqServer) -> Result<(), rmcp::RmcpError> {
+    use rmcp::ServiceExt;
+    let running = server
+        .serve(rmcp::transport::stdio_pipes())
+        .await
+        .map_err(rmcp::RmcpError::from)?;
+    running.waiting().await.map_err(rmcp::RmcpError::from)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

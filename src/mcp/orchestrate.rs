@@ -1,0 +1,94 @@
+//! The orchestrator's tools: `enqueue_task` and `requeue_task`.
+//!
+//! Thin calls into [`Queue::enqueue`] and [`Queue::requeue`]; the answer is
+//! a short receipt, not the task, so a large payload is not echoed back.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::schemars::JsonSchema;
+use rmcp::{tool, tool_router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::SparkqServer;
+use super::schema::input_schema;
+use crate::model::{Name, Task, TaskId, TaskStatus};
+use crate::queue::{self, NewTask, Queue};
+
+/// Parameters of `enqueue_task`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub(super) struct EnqueueParams {
+    /// Stream to queue into.
+    stream: String,
+    /// A registered tool, e.g. run-bash.
+    tool_name: String,
+    /// The tool's input, usually a JSON object.
+    payload: Value,
+    /// Seconds before a claim is stale; overrides the tool's.
+    timeout: Option<u64>,
+}
+
+/// Parameters of `requeue_task`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub(super) struct RequeueParams {
+    /// A failed or succeeded task's id.
+    id: String,
+}
+
+/// What `enqueue_task` and `requeue_task` answer.
+#[derive(Debug, Serialize)]
+struct Receipt {
+    id: TaskId,
+    stream: Name,
+    status: TaskStatus,
+    task_class: String,
+    timeout: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requeued_from: Option<String>,
+}
+
+impl Receipt {
+    fn of(task: Task, requeued_from: Option<String>) -> Receipt {
+        Receipt {
+            id: task.id,
+            stream: task.stream,
+            status: task.status,
+            task_class: task.task_class,
+            timeout: task.timeout,
+            requeued_from,
+        }
+    }
+}
+
+#[tool_router(router = queue_tools, vis = "pub(super)")]
+impl SparkqServer {
+    #[tool(
+        description = "Queue a task in a stream; returns its id.",
+        input_schema = input_schema::<EnqueueParams>()
+    )]
+    async fn enqueue_task(&self, Parameters(p): Parameters<EnqueueParams>) -> CallToolResult {
+        self.call(move |queue: &Queue| -> queue::Result<Receipt> {
+            let new = NewTask {
+                tool_name: p.tool_name,
+                payload: p.payload,
+                timeout: p.timeout,
+                task_class: None,
+            };
+            Ok(Receipt::of(queue.enqueue(&p.stream, new)?, None))
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Queue a failed or succeeded task again, as a new task.",
+        input_schema = input_schema::<RequeueParams>()
+    )]
+    async fn requeue_task(&self, Parameters(p): Parameters<RequeueParams>) -> CallToolResult {
+        self.call(move |queue: &Queue| -> queue::Result<Receipt> {
+            Ok(Receipt::of(queue.requeue(&p.id)?, Some(p.id)))
+        })
+        .await
+    }
+}

@@ -1,0 +1,106 @@
+//! The MCP server: its identity, its tool router, and the one path every
+//! tool call takes into [`crate::queue`].
+//!
+//! Each call loads `sparkq.yml` afresh and runs the queue operation on the
+//! blocking pool, exactly as a CLI command would; a queue error becomes a
+//! tool error (`isError`) whose text is the CLI's message without the
+//! `Error: ` prefix. Nothing here decides a queue rule, and nothing here
+//! writes to stdout: stdout belongs to the protocol.
+
+use std::path::PathBuf;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{ServerHandler, tool_handler};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::queue::Queue;
+
+/// What the client is told once, at `initialize`, about using the tools.
+const INSTRUCTIONS: &str = "SparkQ job queue. Worker loop: claim_task, do the task as its payload and the \
+stream instructions say, then complete_task with result {\"summary\": ...} or fail_task; always pass \
+the claim_token as token. Repeat until claim_task returns null.";
+
+/// The `sparkq mcp` server: the worker and orchestrator operations as tools.
+#[derive(Debug, Clone)]
+pub struct SparkqServer {
+    config_file: PathBuf,
+    default_worker: String,
+    tool_router: ToolRouter<SparkqServer>,
+}
+
+impl SparkqServer {
+    /// A server for the project whose `sparkq.yml` is `config_file`; claims
+    /// without a `worker` are made as `default_worker`.
+    pub fn new(config_file: PathBuf, default_worker: String) -> SparkqServer {
+        SparkqServer {
+            config_file,
+            default_worker,
+            tool_router: Self::queue_tools() + Self::read_tools() + Self::worker_tools(),
+        }
+    }
+
+    /// The worker name used when a claim names none.
+    pub(super) fn default_worker(&self) -> &str {
+        &self.default_worker
+    }
+
+    /// Runs `op` on the project's queue on the blocking pool and turns its
+    /// outcome into a tool result: compact JSON, or the error's message.
+    /// `op` usually returns a `queue::Error`; any error type prints the same
+    /// way, so a wrapper such as the watch module's error works too.
+    pub(super) async fn call<T, E, F>(&self, op: F) -> CallToolResult
+    where
+        T: Serialize + Send + 'static,
+        E: std::error::Error,
+        F: FnOnce(&Queue) -> Result<T, E> + Send + 'static,
+    {
+        let config_file = self.config_file.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let queue = Queue::new(Config::load(&config_file).map_err(|e| message(&e))?);
+            op(&queue).map_err(|e| message(&e))
+        })
+        .await;
+        match outcome {
+            Ok(Ok(value)) => json_result(&value),
+            Ok(Err(text)) => tool_error(text),
+            Err(join) => tool_error(format!("the operation stopped unexpectedly: {join}")),
+        }
+    }
+}
+
+/// A successful tool result holding `value` as compact JSON.
+pub(super) fn json_result<T: Serialize>(value: &T) -> CallToolResult {
+    match serde_json::to_string(value) {
+        Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
+        Err(e) => tool_error(format!("could not encode the answer as JSON: {e}")),
+    }
+}
+
+/// A tool error the agent sees: `isError` with `text` as its only content.
+pub(super) fn tool_error(text: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+/// An error and its causes as the CLI prints them after `Error: `
+/// (`outer: cause: cause`), so both front doors say the same thing.
+pub(super) fn message(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for SparkqServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("sparkq", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}

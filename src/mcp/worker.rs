@@ -1,0 +1,170 @@
+//! The worker's tools: `claim_task`, `complete_task`, `fail_task`,
+//! `heartbeat_task`.
+//!
+//! Thin calls into [`Queue::claim`], [`Queue::complete`], [`Queue::fail`]
+//! and [`Queue::heartbeat`]. Reports answer a short receipt rather than the
+//! finished task, so a worker does not pay to read its own stdout back.
+
+use std::time::Duration;
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::schemars::JsonSchema;
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::SparkqServer;
+use super::schema::input_schema;
+use super::wait::claim_waiting;
+use crate::model::{Task, TaskId, TaskStatus, Timestamp};
+use crate::queue::{Queue, Report};
+
+/// Parameters of `claim_task`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub(super) struct ClaimParams {
+    /// Stream to claim from.
+    stream: String,
+    /// Wait up to this many seconds for a task (default 0).
+    wait_seconds: Option<u64>,
+    /// Who is claiming (default: host:pid of the MCP client).
+    worker: Option<String>,
+}
+
+/// Parameters of `complete_task`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub(super) struct CompleteParams {
+    /// Task id.
+    id: String,
+    /// JSON object with a non-empty "summary" string.
+    result: Value,
+    /// The task's standard output.
+    stdout: Option<String>,
+    /// The task's standard error.
+    stderr: Option<String>,
+    /// claim_token from claim_task.
+    token: Option<String>,
+}
+
+/// Parameters of `fail_task`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub(super) struct FailParams {
+    /// Task id.
+    id: String,
+    /// What went wrong and what you tried.
+    error: String,
+    /// The task's standard output.
+    stdout: Option<String>,
+    /// The task's standard error.
+    stderr: Option<String>,
+    /// claim_token from claim_task.
+    token: Option<String>,
+}
+
+/// Parameters of `heartbeat_task`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub(super) struct HeartbeatParams {
+    /// Task id.
+    id: String,
+    /// claim_token from claim_task.
+    token: Option<String>,
+}
+
+/// What a report answers: the task's id and where it now stands.
+#[derive(Debug, Serialize)]
+struct Receipt {
+    id: TaskId,
+    status: TaskStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    heartbeat_at: Option<Timestamp>,
+}
+
+impl Receipt {
+    /// The receipt of a report: id and status.
+    fn of(task: Task) -> Receipt {
+        Receipt {
+            id: task.id,
+            status: task.status,
+            heartbeat_at: None,
+        }
+    }
+
+    /// The receipt of a heartbeat, which also says when it was recorded.
+    fn of_heartbeat(task: Task) -> Receipt {
+        Receipt {
+            heartbeat_at: task.heartbeat_at,
+            ..Receipt::of(task)
+        }
+    }
+}
+
+#[tool_router(router = worker_tools, vis = "pub(super)")]
+impl SparkqServer {
+    #[tool(
+        description = "Claim the oldest queued task of a stream: the task, its stream instructions and claim_token; null if none.",
+        input_schema = input_schema::<ClaimParams>()
+    )]
+    async fn claim_task(
+        &self,
+        Parameters(p): Parameters<ClaimParams>,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let worker = p.worker.unwrap_or_else(|| self.default_worker().to_owned());
+        let wait = Duration::from_secs(p.wait_seconds.unwrap_or(0));
+        let cancelled = context.ct;
+        self.call(move |queue: &Queue| {
+            claim_waiting(queue, &p.stream, &worker, wait, || cancelled.is_cancelled())
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Finish a running task with a result; the task moves to done.",
+        input_schema = input_schema::<CompleteParams>()
+    )]
+    async fn complete_task(&self, Parameters(p): Parameters<CompleteParams>) -> CallToolResult {
+        self.call(move |queue: &Queue| {
+            let report = Report {
+                token: p.token,
+                stdout: p.stdout,
+                stderr: p.stderr,
+            };
+            queue.complete(&p.id, p.result, report).map(Receipt::of)
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Finish a running task as failed, with an error.",
+        input_schema = input_schema::<FailParams>()
+    )]
+    async fn fail_task(&self, Parameters(p): Parameters<FailParams>) -> CallToolResult {
+        self.call(move |queue: &Queue| {
+            let report = Report {
+                token: p.token,
+                stdout: p.stdout,
+                stderr: p.stderr,
+            };
+            queue.fail(&p.id, &p.error, report).map(Receipt::of)
+        })
+        .await
+    }
+
+    #[tool(
+        description = "Mark a running task alive, so a long task is not taken back.",
+        input_schema = input_schema::<HeartbeatParams>()
+    )]
+    async fn heartbeat_task(&self, Parameters(p): Parameters<HeartbeatParams>) -> CallToolResult {
+        self.call(move |queue: &Queue| {
+            queue
+                .heartbeat(&p.id, p.token.as_deref())
+                .map(Receipt::of_heartbeat)
+        })
+        .await
+    }
+}

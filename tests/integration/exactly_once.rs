@@ -1,0 +1,78 @@
+//! Exactly once: many claimer processes racing on one stream.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use crate::support::Project;
+
+const TASKS: usize = 2000;
+const CLAIMERS: usize = 8;
+
+#[test]
+fn eight_processes_drain_2000_tasks_each_exactly_once_in_fifo_order() {
+    let p = Arc::new(Project::with_stream("race"));
+    let batch: String = (0..TASKS)
+        .map(|i| format!("{{\"tool_name\": \"run-bash-fast\", \"payload\": {{\"n\": {i}}}}}\n"))
+        .collect();
+    let enqueued: Vec<String> = p
+        .sparkq_stdin(["enqueue", "--stream", "race", "--batch", "-"], &batch)
+        .success()
+        .stdout()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(enqueued.len(), TASKS);
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..CLAIMERS)
+        .map(|w| {
+            let (p, seen) = (Arc::clone(&p), Arc::clone(&seen));
+            std::thread::spawn(move || {
+                let worker = format!("w{w}");
+                let mut mine = Vec::new();
+                loop {
+                    let run = p
+                        .sparkq(["claim", "--stream", "race", "--worker", &worker])
+                        .success();
+                    if run.stdout().is_empty() {
+                        break;
+                    }
+                    let task = run.json();
+                    let id = task["id"].as_str().unwrap().to_owned();
+                    assert_eq!(task["claimed_by"], worker.as_str());
+                    let token = task["claim_token"].as_str().unwrap().to_owned();
+                    p.sparkq([
+                        "complete",
+                        &id,
+                        "--token",
+                        &token,
+                        "--result",
+                        r#"{"summary": "ok"}"#,
+                    ])
+                    .success();
+                    mine.push(id);
+                }
+                let mut sorted = mine.clone();
+                sorted.sort();
+                assert_eq!(mine, sorted, "worker {w} did not see its tasks in FIFO order");
+                seen.lock().unwrap().extend(mine);
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("worker thread");
+    }
+
+    let seen = seen.lock().unwrap();
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(seen.len(), TASKS, "some task was handed out twice or not at all");
+    assert_eq!(unique.len(), TASKS);
+    assert!(enqueued.iter().all(|id| unique.contains(id)));
+    let done: Vec<String> = enqueued.iter().map(|id| format!("{id}.json")).collect();
+    let mut done_sorted = done.clone();
+    done_sorted.sort();
+    assert_eq!(p.files("race", "done"), done_sorted);
+    assert!(p.files("race", "pending").is_empty());
+    assert!(p.files("race", "claimed").is_empty());
+    assert!(p.files("race", "failed").is_empty());
+}

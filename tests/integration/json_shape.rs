@@ -1,0 +1,194 @@
+//! The `--json` output of every listing parses, and its shape is pinned:
+//! these structs refuse unknown fields, so any change to the output is a
+//! deliberate change to this file.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::support::Project;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Task {
+    id: String,
+    stream: String,
+    session: String,
+    tool_name: String,
+    task_class: String,
+    payload: Value,
+    status: String,
+    timeout: u64,
+    attempts: u32,
+    max_attempts: u32,
+    claimed_by: Option<String>,
+    claim_token: Option<String>,
+    result: Option<Value>,
+    error: Option<String>,
+    stdout: Option<String>,
+    stderr: Option<String>,
+    created_at: String,
+    updated_at: String,
+    started_at: Option<String>,
+    heartbeat_at: Option<String>,
+    finished_at: Option<String>,
+    history: Vec<Attempt>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Attempt {
+    attempt: u32,
+    worker: Option<String>,
+    started_at: Option<String>,
+    ended_at: String,
+    outcome: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TaskPage {
+    tasks: Vec<Task>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Session {
+    name: String,
+    description: Option<String>,
+    status: String,
+    created_at: String,
+    updated_at: String,
+    ended_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct StreamInfo {
+    name: String,
+    session: String,
+    instructions: String,
+    status: String,
+    created_at: String,
+    updated_at: String,
+    ended_at: Option<String>,
+    counts: Counts,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Counts {
+    queued: usize,
+    running: usize,
+    stale: usize,
+    succeeded: usize,
+    failed: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Status {
+    project: String,
+    server: Option<Value>,
+    active_sessions: Vec<String>,
+    streams: Vec<StreamInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct StreamRef {
+    id: String,
+    name: String,
+    instructions: String,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: Value) -> T {
+    serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{e}\n{value:#}"))
+}
+
+#[test]
+fn every_listing_has_its_pinned_shape() {
+    let p = Project::with_stream("s");
+    let ids: Vec<String> = (0..3)
+        .map(|i| p.enqueue("s", &format!("{{\"n\": {i}}}")))
+        .collect();
+
+    let peeked: Task = parse(p.sparkq(["peek", "--stream", "s"]).success().json());
+    assert_eq!(peeked.id, ids[0]);
+    assert_eq!(
+        p.sparkq(["peek", "--stream", "s"])
+            .success()
+            .stdout()
+            .lines()
+            .count(),
+        1
+    );
+
+    let mut claimed = p.claim("s");
+    let stream: StreamRef = parse(claimed["stream"].take());
+    assert_eq!((stream.id.as_str(), stream.name.as_str()), ("s", "s"));
+    claimed["stream"] = Value::String("s".into());
+    let claimed: Task = parse(claimed);
+    assert_eq!(claimed.status, "running");
+    let token = claimed.claim_token.unwrap();
+    let done: Task = parse(
+        p.sparkq([
+            "complete",
+            &ids[0],
+            "--token",
+            &token,
+            "--result",
+            r#"{"summary": "s"}"#,
+            "--json",
+        ])
+        .success()
+        .json(),
+    );
+    assert_eq!(done.history.len(), 1);
+    assert_eq!(done.history[0].outcome, "succeeded");
+
+    let page: TaskPage = parse(p.sparkq(["tasks", "--json", "--limit", "2"]).success().json());
+    assert_eq!(
+        page.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        [&ids[2], &ids[1]]
+    );
+    assert_eq!(page.next_cursor.as_deref(), Some(ids[1].as_str()));
+    let rest: TaskPage = parse(
+        p.sparkq(["tasks", "--json", "--before", &ids[1]])
+            .success()
+            .json(),
+    );
+    assert_eq!(rest.tasks.len(), 1);
+    assert_eq!(rest.next_cursor, None);
+
+    let task: Task = parse(p.sparkq(["task", &ids[0], "--json"]).success().json());
+    assert_eq!(task.result.unwrap()["summary"], "s");
+
+    let sessions: Vec<Session> = parse(p.sparkq(["session", "list", "--json"]).success().json());
+    assert_eq!(sessions.len(), 1);
+    let streams: Vec<StreamInfo> = parse(p.sparkq(["stream", "list", "--json"]).success().json());
+    assert_eq!((streams[0].counts.queued, streams[0].counts.succeeded), (2, 1));
+    let status: Status = parse(p.sparkq(["status", "--json"]).success().json());
+    assert_eq!(status.active_sessions, ["s1"]);
+    assert!(status.server.is_none());
+
+    let enqueued: Vec<Task> = parse(
+        p.sparkq(["enqueue", "run-bash", "{}", "--stream", "s", "--json"])
+            .success()
+            .json(),
+    );
+    assert_eq!(enqueued[0].status, "queued");
+    let purged: Value = p
+        .sparkq(["purge", "--older-than", "1d", "--json"])
+        .success()
+        .json();
+    assert_eq!(purged, serde_json::json!({"removed": []}));
+}

@@ -1,0 +1,136 @@
+//! Stale and dead claims (SPEC 4.6), and fencing of late reports.
+
+use serde_json::Value;
+
+use crate::support::Project;
+
+/// Moves a running task's `started_at` `secs` seconds into the past, as if
+/// its worker had been silent that long.
+fn age_claim(p: &Project, id: &str, secs: u64) {
+    let path = p.state_dir("s", "claimed").join(format!("{id}.json"));
+    let mut task: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+    task["started_at"] = humantime::format_rfc3339_micros(past).to_string().into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&task).unwrap()).unwrap();
+}
+
+#[test]
+fn stale_then_dead_claims_are_requeued_then_auto_failed() {
+    let p = Project::with_stream("s");
+    let id = p
+        .sparkq(["enqueue", "run-bash", "{}", "--stream", "s", "--timeout", "10"])
+        .success()
+        .stdout();
+    let id = id.trim();
+    let first = p.claim("s");
+    age_claim(&p, id, 15);
+    let stale = p.sparkq(["tasks", "--stale", "--json"]).success().json();
+    assert_eq!(stale["tasks"][0]["id"], id);
+    assert!(p.sparkq(["tasks"]).success().stdout().contains("running (stale)"));
+
+    age_claim(&p, id, 25);
+    let requeued = p.sparkq(["peek", "--stream", "s"]).success().json();
+    assert_eq!(requeued["id"], id, "same id back in the queue");
+    assert_eq!(requeued["attempts"], 1);
+    assert_eq!(requeued["history"][0]["outcome"], "requeued");
+    assert_eq!(requeued["history"][0]["worker"], "test");
+
+    // The first worker's late report is refused: its claim was taken back.
+    let token = first["claim_token"].as_str().unwrap();
+    p.sparkq([
+        "complete",
+        id,
+        "--token",
+        token,
+        "--result",
+        r#"{"summary": "late"}"#,
+    ])
+    .fails_with("not running");
+    let second = p.claim("s");
+    p.sparkq([
+        "complete",
+        id,
+        "--token",
+        token,
+        "--result",
+        r#"{"summary": "late"}"#,
+    ])
+    .fails_with("is no longer yours");
+
+    age_claim(&p, id, 25);
+    p.sparkq(["tasks"]).success();
+    let failed = p.sparkq(["task", id, "--json"]).success().json();
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(
+        failed["error"],
+        "Auto-failed: task exceeded 2x timeout (10s) with no complete/fail reported. Likely worker crash or disconnect."
+    );
+    assert_eq!(failed["attempts"], 2);
+    assert_eq!(failed["history"][1]["outcome"], "auto_failed");
+    let token = second["claim_token"].as_str().unwrap();
+    p.sparkq(["fail", id, "--token", token, "--error", "late"])
+        .fails_with("is failed, not running");
+}
+
+#[test]
+fn heartbeat_keeps_a_long_task_alive() {
+    let p = Project::with_stream("s");
+    let id = p
+        .sparkq(["enqueue", "run-bash", "{}", "--stream", "s", "--timeout", "10"])
+        .success()
+        .stdout();
+    let id = id.trim();
+    let token = p.claim("s")["claim_token"].as_str().unwrap().to_owned();
+    age_claim(&p, id, 25);
+    p.sparkq(["heartbeat", id, "--token", &token]).success();
+    p.sparkq(["tasks"]).success();
+    assert_eq!(p.files("s", "claimed"), [format!("{id}.json")]);
+    assert!(
+        p.sparkq(["tasks", "--stale", "--json"]).success().json()["tasks"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn requeue_makes_a_new_task_and_keeps_the_old() {
+    let p = Project::with_stream("s");
+    let id = p.enqueue("s", r#"{"script_path": "a.sh"}"#);
+    p.claim("s");
+    p.sparkq(["fail", &id, "--error", "boom", "--stderr", "trace"])
+        .success();
+    let new_id = p.sparkq(["requeue", &id]).success().stdout().trim().to_owned();
+    assert_ne!(new_id, id);
+    let new = p.sparkq(["task", &new_id, "--json"]).success().json();
+    assert_eq!(
+        (new["status"].as_str(), new["payload"]["script_path"].as_str()),
+        (Some("queued"), Some("a.sh"))
+    );
+    assert_eq!(
+        p.sparkq(["task", &id, "--json"]).success().json()["stderr"],
+        "trace"
+    );
+}
+
+#[test]
+fn purge_removes_only_old_finished_tasks() {
+    let p = Project::with_stream("s");
+    let done = p.enqueue("s", "{}");
+    let queued = p.enqueue("s", "{}");
+    let _ = queued;
+    p.claim("s");
+    p.sparkq(["complete", &done, "--result", r#"{"summary": "x"}"#])
+        .success();
+    let report = p
+        .sparkq(["purge", "--older-than", "1h", "--json"])
+        .success()
+        .json();
+    assert_eq!(report["removed"], serde_json::json!([]));
+    let report = p
+        .sparkq(["purge", "--older-than", "0s", "--json"])
+        .success()
+        .json();
+    assert_eq!(report["removed"], serde_json::json!([done]));
+    assert_eq!(p.files("s", "pending").len(), 1);
+}
