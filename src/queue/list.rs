@@ -74,9 +74,16 @@ impl Queue {
             (false, Some(status)) => vec![status],
             (false, None) => TaskStatus::ALL.to_vec(),
         };
+        for stream in &streams {
+            self.touch_quietly(stream);
+        }
+        if !filter.stale
+            && let Some(page) = self.newest_page(&streams, &statuses, before.as_ref(), limit)?
+        {
+            return Ok(page);
+        }
         let mut entries: Vec<(TaskId, usize, TaskStatus)> = Vec::new();
         for (i, stream) in streams.iter().enumerate() {
-            self.touch_quietly(stream);
             for status in &statuses {
                 for id in self.spool.list_ids(&stream.name, *status)? {
                     if before.as_ref().is_none_or(|b| id < *b) {
@@ -105,6 +112,55 @@ impl Queue {
             }
         }
         Ok(TaskPage { tasks, next_cursor })
+    }
+
+    /// The fast path of [`Queue::list_tasks`] without the stale filter:
+    /// only the `limit + 1` newest ids of each folder are collected, and
+    /// only the returned tasks are read. `None` when that is not enough to
+    /// be sure of the page (the same id in two folders, or unreadable files
+    /// among the candidates); the caller then lists everything.
+    fn newest_page(
+        &self,
+        streams: &[Stream],
+        statuses: &[TaskStatus],
+        before: Option<&TaskId>,
+        limit: usize,
+    ) -> Result<Option<TaskPage>> {
+        let want = limit + 1;
+        let mut entries: Vec<(TaskId, usize, TaskStatus)> = Vec::new();
+        let mut truncated = false;
+        for (i, stream) in streams.iter().enumerate() {
+            for status in statuses {
+                let ids = self.spool.newest_ids(&stream.name, *status, before, want)?;
+                truncated |= ids.len() == want;
+                entries.extend(ids.into_iter().map(|id| (id, i, *status)));
+            }
+        }
+        entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        if entries.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Ok(None);
+        }
+        let mut tasks = Vec::new();
+        let mut rest = entries.into_iter();
+        for (id, stream, status) in rest.by_ref() {
+            match self.spool.read_task(&streams[stream].name, status, &id) {
+                Ok(Some(task)) => tasks.push(task),
+                _ => return Ok(None),
+            }
+            if tasks.len() == limit {
+                break;
+            }
+        }
+        let more = rest.next().is_some();
+        if tasks.len() < limit && truncated {
+            return Ok(None);
+        }
+        let next_cursor = if more {
+            tasks.last().map(|t| t.id.clone())
+        } else {
+            None
+        };
+        Ok(Some(TaskPage { tasks, next_cursor }))
     }
 
     /// The task with id `id`, wherever it is.
@@ -149,11 +205,11 @@ impl Queue {
             })
             .count();
         Ok(Counts {
-            queued: self.spool.list_ids(stream, TaskStatus::Queued)?.len(),
+            queued: self.spool.count_ids(stream, TaskStatus::Queued)?,
             running: running.len(),
             stale,
-            succeeded: self.spool.list_ids(stream, TaskStatus::Succeeded)?.len(),
-            failed: self.spool.list_ids(stream, TaskStatus::Failed)?.len(),
+            succeeded: self.spool.count_ids(stream, TaskStatus::Succeeded)?,
+            failed: self.spool.count_ids(stream, TaskStatus::Failed)?,
         })
     }
 

@@ -47,6 +47,60 @@ impl Spool {
         Ok(ids)
     }
 
+    /// The `n` newest ids in `stream`'s `status` folder that are older than
+    /// `before`, newest first.
+    ///
+    /// One pass over the folder keeping only the best `n` (a bounded heap),
+    /// so a page of a folder holding 100k tasks costs one directory read,
+    /// not a sort of every name; names that cannot make the page are
+    /// rejected as plain strings, without parsing.
+    pub fn newest_ids(
+        &self,
+        stream: &Name,
+        status: TaskStatus,
+        before: Option<&TaskId>,
+        n: usize,
+    ) -> Result<Vec<TaskId>, Error> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let mut heap: BinaryHeap<Reverse<TaskId>> = BinaryHeap::with_capacity(n + 1);
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        for_each_name(&self.state_path(stream, status), |name| {
+            let Some(stem) = name.strip_suffix(".json") else {
+                return;
+            };
+            if before.is_some_and(|b| stem >= b.as_str()) {
+                return;
+            }
+            if heap.len() == n && heap.peek().is_some_and(|Reverse(min)| stem <= min.as_str()) {
+                return;
+            }
+            if let Some(id) = TaskId::parse(stem) {
+                heap.push(Reverse(id));
+                if heap.len() > n {
+                    heap.pop();
+                }
+            }
+        })?;
+        let mut ids: Vec<TaskId> = heap.into_iter().map(|Reverse(id)| id).collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(ids)
+    }
+
+    /// How many task files `stream`'s `status` folder holds, without
+    /// collecting or sorting their ids.
+    pub fn count_ids(&self, stream: &Name, status: TaskStatus) -> Result<usize, Error> {
+        let mut count = 0;
+        for_each_name(&self.state_path(stream, status), |name| {
+            if TaskId::from_file_name(name).is_some() {
+                count += 1;
+            }
+        })?;
+        Ok(count)
+    }
+
     /// Reads a task from the `status` folder, `None` if it is not there.
     ///
     /// The copy returned always agrees with its folder (the folder wins):
