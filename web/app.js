@@ -5,6 +5,9 @@
 const routes = {};
 let current = { refresh: null, name: "" };
 let refreshTimer = null;
+let refreshing = false;
+let refreshAgain = false;
+let changes = 0;
 
 /// Builds an element. Children that are strings or numbers become text nodes,
 /// so user data can never become markup. Attributes starting with "on" are
@@ -221,17 +224,46 @@ async function show(event) {
   document.title = page.title + " · SparkQ";
   fill(main);
   current = { name: r.name, refresh: null };
+  const seen = changes;
   const refresh = await page.render(main, r);
-  if (currentRoute().name === r.name) current.refresh = typeof refresh === "function" ? refresh : null;
+  if (currentRoute().name !== r.name) return;
+  current.refresh = typeof refresh === "function" ? refresh : null;
+  // A change that arrived while the page was loading may not be in what it
+  // drew: look again.
+  if (changes !== seen) scheduleRefresh(0);
+}
+
+/// Runs the page's refresh, one at a time: a change that arrives while a
+/// refresh is in flight triggers one more, so an older response can never
+/// be the last one drawn.
+async function runRefresh() {
+  if (refreshing) {
+    refreshAgain = true;
+    return;
+  }
+  refreshing = true;
+  try {
+    do {
+      refreshAgain = false;
+      if (current.refresh) await current.refresh();
+    } while (refreshAgain);
+  } finally {
+    refreshing = false;
+  }
 }
 
 /// Redraws the current page's data soon, coalescing bursts of events.
 export function scheduleRefresh(delay = 250) {
   if (refreshTimer) return;
-  refreshTimer = setTimeout(async () => {
+  refreshTimer = setTimeout(() => {
     refreshTimer = null;
-    if (current.refresh) await current.refresh();
+    runRefresh();
   }, delay);
+}
+
+function changed() {
+  changes++;
+  scheduleRefresh();
 }
 
 function connectEvents() {
@@ -248,9 +280,10 @@ function connectEvents() {
   };
   source.onopen = () => setState("on", "live");
   source.onerror = () => setState("off", "reconnecting…");
-  source.onmessage = () => scheduleRefresh();
-  for (const name of ["task", "stream", "session", "reload"]) {
-    source.addEventListener(name, () => scheduleRefresh());
+  source.onmessage = changed;
+  // "hello" starts every connection, so a reconnect catches up on what it missed.
+  for (const name of ["hello", "task", "stream", "session", "reload"]) {
+    source.addEventListener(name, changed);
   }
 }
 

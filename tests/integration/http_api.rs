@@ -286,6 +286,30 @@ async fn task_list_filters_and_cursor_paging() {
 }
 
 #[tokio::test]
+async fn a_task_copied_into_two_folders_is_listed_once_as_the_task_view_shows_it() {
+    let api = Api::new();
+    let id = api.enqueue("{}").await;
+    api.claim().await;
+    let claimed = api
+        .project
+        .state_dir("auth", "claimed")
+        .join(format!("{id}.json"));
+    let pending = api
+        .project
+        .state_dir("auth", "pending")
+        .join(format!("{id}.json"));
+    std::fs::copy(&claimed, &pending).expect("copy, as a merge of two spools would");
+    let all = api.get("/api/tasks").await;
+    let tasks = all.json["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tasks.len(), 1, "{}", all.text);
+    let shown = api.get(&format!("/api/tasks/{id}")).await;
+    assert_eq!(
+        tasks[0]["status"], shown.json["status"],
+        "the list and the task agree"
+    );
+}
+
+#[tokio::test]
 async fn reload_picks_up_new_tools_and_refuses_a_broken_config() {
     let api = Api::new();
     let config = api.project.path().join("sparkq.yml");

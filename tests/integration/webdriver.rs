@@ -155,7 +155,7 @@ impl Browser {
 
     /// Waits until `script` returns something truthy; returns it.
     pub fn wait_for_js(&self, what: &str, script: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let value = self.exec(script, vec![]);
             if !(value.is_null() || value == false || value == "" || value == 0) {
