@@ -180,7 +180,7 @@ function chart(finished) {
   const section = h("section", {}, h("h2", {}, "Done and failed over time"));
   if (!times.length) return section.appendChild(h("p", { class: "empty" }, "Nothing finished yet.")) && section;
   const now = Date.now();
-  const span = Math.max(3600e3, now - Math.min(...times));
+  const span = Math.max(15 * 60e3, now - Math.min(...times));
   const width = span / CHART_BUCKETS;
   const buckets = Array.from({ length: CHART_BUCKETS }, () => ({ done: 0, failed: 0 }));
   for (const t of finished) {

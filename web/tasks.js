@@ -141,16 +141,14 @@ function timing(t) {
 function history(t) {
   const items = Array.isArray(t.history) ? t.history : [];
   if (!items.length) return null;
-  return section(
-    "History",
-    h(
-      "ul",
-      { class: "history" },
-      items.map((e) =>
-        h("li", {}, typeof e === "object" && e !== null ? Object.entries(e).map(([k, v]) => h("span", { class: "kv" }, h("span", { class: "muted" }, k + ": "), typeof v === "object" ? JSON.stringify(v) : String(v ?? "—"), " ")) : String(e)),
-      ),
-    ),
-  );
+  const line = (e) => {
+    if (typeof e !== "object" || e === null) return String(e);
+    const parts = ["attempt " + (e.attempt ?? "?")];
+    if (e.worker) parts.push("worker " + e.worker);
+    parts.push(formatTime(e.started_at) + " → " + formatTime(e.ended_at));
+    return [h("span", { class: "muted" }, parts.join(" · ") + " · "), h("strong", {}, String(e.outcome ?? "—").replace("_", "-"))];
+  };
+  return section("History", h("ul", { class: "history" }, items.map((e) => h("li", {}, line(e)))));
 }
 
 route("task", "Task", async (main, r) => {
