@@ -366,3 +366,44 @@ async fn web_ui_files_are_served() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.json["error"]["code"], "not_found");
 }
+
+#[tokio::test]
+async fn serve_on_port_zero_streams_events_and_shuts_down_with_a_client_connected() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let api = Api::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let _watcher = sparkq::http::watch_spool(&api.state).expect("watch the spool");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(sparkq::http::serve(listener, api.state.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let request = format!("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut lines = BufReader::new(stream).lines();
+    let mut next_containing = async |needle: &str| loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("an event in time")
+            .expect("read")
+            .expect("stream open");
+        if line.contains(needle) {
+            return line;
+        }
+    };
+    next_containing("event: hello").await;
+    let id = api.project.enqueue("auth", "{}");
+    next_containing(&format!(r#""id":"{id}""#)).await;
+
+    let _ = stop.send(());
+    tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .expect("graceful shutdown does not wait on the open event stream")
+        .expect("join")
+        .expect("serve");
+}
