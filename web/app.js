@@ -253,7 +253,7 @@ async function runRefresh() {
 }
 
 /// Redraws the current page's data soon, coalescing bursts of events.
-export function scheduleRefresh(delay = 250) {
+export function scheduleRefresh(delay = 400) {
   if (refreshTimer) return;
   refreshTimer = setTimeout(() => {
     refreshTimer = null;

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::output::{print, print_json, table, truncate};
-use crate::http::{ServerOptions, post_local_json, run_server, stop_server};
+use crate::http::{ServerError, ServerOptions, post_local_json, run_server, stop_server};
 use crate::queue::Queue;
 use crate::scripts::{Script, ScriptIndex};
 use crate::spool::PidFile;
@@ -29,25 +29,88 @@ pub(super) struct RunArgs {
 
 pub(super) fn run(queue: Queue, args: RunArgs) -> anyhow::Result<ExitCode> {
     let port = args.port.unwrap_or(queue.config().port);
-    queue
-        .spool()
-        .ensure_layout()
-        .context("could not prepare the spool")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let server = BackgroundServer::start(queue, port)?;
+    eprintln!(
+        "SparkQ serving {} (pid {}); stop with Ctrl-C or 'sparkq stop'.",
+        server.url,
+        std::process::id()
+    );
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("could not start the async runtime")?;
-    runtime.block_on(async move {
-        let server = run_server(queue, ServerOptions { port }).await?;
-        eprintln!(
-            "SparkQ serving {} (pid {}); stop with Ctrl-C or 'sparkq stop'.",
-            server.url,
-            std::process::id()
-        );
-        server.wait(shutdown_signal()).await?;
-        eprintln!("SparkQ server stopped.");
-        anyhow::Ok(ExitCode::SUCCESS)
-    })
+        .context("could not start the async runtime")?
+        .block_on(shutdown_signal());
+    server.stop()?;
+    eprintln!("SparkQ server stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The server on a thread of its own, so that `run` can host stream
+/// watchers (or wait for a signal) on the calling thread.
+pub(super) struct BackgroundServer {
+    /// `http://127.0.0.1:<port>/`.
+    pub(super) url: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<Result<(), ServerError>>,
+}
+
+impl BackgroundServer {
+    /// Prepares the spool, binds 127.0.0.1:`port` and takes the project's
+    /// server lock before returning, so "already running" and "port in use"
+    /// are reported here; then serves on its own thread.
+    pub(super) fn start(queue: Queue, port: u16) -> anyhow::Result<BackgroundServer> {
+        queue
+            .spool()
+            .ensure_layout()
+            .context("could not prepare the spool")?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("could not start the async runtime")?;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<String, ServerError>>();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sparkq-server".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let server = match run_server(queue, ServerOptions { port }).await {
+                        Ok(server) => server,
+                        Err(err) => {
+                            let _ = ready_tx.send(Err(err));
+                            return Ok(());
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(server.url.clone()));
+                    server
+                        .wait(async {
+                            let _ = stopped.await;
+                        })
+                        .await
+                })
+            })
+            .context("could not start the server thread")?;
+        match ready_rx.recv() {
+            Ok(Ok(url)) => Ok(BackgroundServer { url, stop, thread }),
+            Ok(Err(err)) => {
+                let _ = thread.join();
+                Err(err.into())
+            }
+            Err(_) => match thread.join() {
+                Ok(Err(err)) => Err(err.into()),
+                _ => anyhow::bail!("the server thread ended before it started serving"),
+            },
+        }
+    }
+
+    /// Stops serving (open pages are disconnected, the lock file removed)
+    /// and waits for the thread to finish.
+    pub(super) fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        match self.thread.join() {
+            Ok(result) => Ok(result?),
+            Err(_) => anyhow::bail!("the server thread panicked"),
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what `sparkq stop` sends).
