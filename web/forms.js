@@ -60,7 +60,7 @@ route("sessions", "Sessions", async (main) => {
             h(
               "tr",
               { "data-name": s.name },
-              h("td", {}, h("strong", {}, s.name)),
+              h("td", { class: "nowrap" }, h("strong", {}, s.name)),
               h("td", {}, s.description || ""),
               h("td", {}, h("span", { class: "badge st-" + (s.status || "active") }, s.status || "active")),
               h("td", { class: "time" }, formatTime(s.created_at)),
@@ -122,8 +122,8 @@ route("streams", "Streams", async (main) => {
             return h(
               "tr",
               { "data-name": s.name },
-              h("td", {}, streamLink(s.name, h("strong", {}, s.name))),
-              h("td", {}, s.session || ""),
+              h("td", { class: "nowrap" }, streamLink(s.name, h("strong", {}, s.name))),
+              h("td", { class: "nowrap" }, s.session || ""),
               h("td", {}, h("span", { class: "badge st-" + (s.status || "active") }, s.status || "active")),
               num(c.queued),
               num(c.running),
