@@ -56,6 +56,19 @@ impl TaskId {
         TaskId(id)
     }
 
+    /// The smallest id string a task enqueued at or after `at` can have:
+    /// the prefix and the time part, without a random tail. Every such id
+    /// sorts at or above it; it is not a valid id itself.
+    pub fn floor_at(at: Timestamp) -> String {
+        let micros = at.unix_micros();
+        let mut floor = String::with_capacity(PREFIX.len() + TIME_CHARS);
+        floor.push_str(PREFIX);
+        for i in (0..TIME_CHARS).rev() {
+            floor.push(ALPHABET[((micros >> (5 * i)) & 31) as usize] as char);
+        }
+        floor
+    }
+
     /// Validates an id given by a user or found as a file name.
     pub fn parse(s: &str) -> Option<TaskId> {
         let body = s.strip_prefix(PREFIX)?;
@@ -106,6 +119,18 @@ mod tests {
         sorted.sort();
         assert_eq!(ids, sorted);
         assert!(ids.iter().all(|id| id.as_str().len() == 23));
+    }
+
+    #[test]
+    fn floor_sorts_between_earlier_and_later_ids() {
+        let before = TaskId::generate();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let at = Timestamp::now();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let after = TaskId::generate();
+        let floor = TaskId::floor_at(at);
+        assert!(before.as_str() < floor.as_str(), "{before} < {floor}");
+        assert!(after.as_str() >= floor.as_str(), "{after} >= {floor}");
     }
 
     #[test]
