@@ -364,8 +364,8 @@ fn task_list(n: u64) {
         "/api/tasks?limit=50&status=failed&stream=load",
     );
     report(
-        "dashboard history (limit 500)",
-        "/api/tasks?status=succeeded&limit=500",
+        "dashboard history (limit 200)",
+        "/api/tasks?status=succeeded&limit=200",
     );
     report("streams with counts", "/api/streams");
     let _ = stop.send(());
