@@ -245,3 +245,43 @@ fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), E
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_ids_pages_a_folder_newest_first_and_counts_only_task_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spool = Spool::new(dir.path(), false);
+        let stream = Name::parse("s").expect("name");
+        let done = spool.state_path(&stream, TaskStatus::Succeeded);
+        std::fs::create_dir_all(&done).expect("mkdir");
+        let ids: Vec<TaskId> = (0..7).map(|_| TaskId::generate()).collect();
+        for id in &ids {
+            std::fs::write(done.join(id.file_name()), "{}").expect("write");
+        }
+        for junk in ["notes.txt", ".tmp.json", "dropped.json", ".tsk_x.json.tmp"] {
+            std::fs::write(done.join(junk), "x").expect("write");
+        }
+        let newest = |before: Option<&TaskId>, n| {
+            spool
+                .newest_ids(&stream, TaskStatus::Succeeded, before, n)
+                .expect("list")
+        };
+        let mut expected = ids.clone();
+        expected.reverse();
+        assert_eq!(newest(None, 3), expected[..3]);
+        assert_eq!(newest(Some(&expected[2]), 3), expected[3..6]);
+        assert_eq!(newest(Some(&expected[5]), 3), expected[6..]);
+        assert_eq!(newest(None, 100), expected);
+        assert!(newest(None, 0).is_empty());
+        assert!(newest(Some(&expected[6]), 3).is_empty());
+        assert_eq!(spool.count_ids(&stream, TaskStatus::Succeeded).expect("count"), 7);
+        assert_eq!(
+            spool.count_ids(&stream, TaskStatus::Failed).expect("count"),
+            0,
+            "a missing folder holds none"
+        );
+    }
+}
