@@ -11,3 +11,4 @@ pub mod config;
 pub mod model;
 pub mod queue;
 pub mod spool;
+pub mod watch;

@@ -9,6 +9,7 @@ mod sessions;
 mod setup;
 mod tasks;
 mod views;
+mod watch;
 mod worker;
 
 use std::path::PathBuf;
@@ -53,6 +54,9 @@ enum Command {
     Purge(tasks::PurgeArgs),
     Status(views::StatusArgs),
     Completions(views::CompletionsArgs),
+    Watch(watch::WatchArgs),
+    Run(watch::RunArgs),
+    Stop(watch::StopArgs),
 }
 
 /// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.
@@ -75,5 +79,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(args) => tasks::purge(&project::open(config)?, args),
         Command::Status(args) => views::status(&project::open(config)?, args),
         Command::Completions(args) => views::completions(args),
+        Command::Watch(args) => watch::watch(&project::open(config)?, args),
+        Command::Run(args) => watch::run(&project::open(config)?, args),
+        Command::Stop(args) => watch::stop(&project::open(config)?, args),
     }
 }

@@ -1,0 +1,176 @@
+//! The watcher protocol of SPEC 5 for one stream: wake the idle worker
+//! through the FIFO when its done flag exists and work is pending, and take
+//! back dead claims.
+//!
+//! The loop looks at the stream after every relevant event and at its one
+//! timer (the nearest of: the safety-net re-check, a wake in flight, a
+//! dropped file settling, a claim turning dead); it never spins.
+//!
+//! Invariants:
+//! - **One wake per idle signal.** A wake removes the done flag first and
+//!   is sent only if this watcher removed it, and the worker sets the flag
+//!   again only after its `cat` returned; so one burst of tasks wakes the
+//!   worker once, whichever of "flag set" and "work pending" came second.
+//! - Only one watcher per stream: see [`super::lock`]. A watcher whose lock
+//!   stops naming it ends at its next look.
+
+use std::time::Instant;
+
+use super::events::{Events, RuntimeWatch};
+use super::fifo::Fifo;
+use super::lock::{Taken, WatcherLock, pid_alive, read_pid};
+use super::timers::{earliest, next_dead, next_settle};
+use super::{Result, Settings, Shutdown};
+use crate::model::{StreamStatus, Timestamp};
+use crate::queue::{self, Queue};
+
+/// Why a watcher stopped, for its last log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    Shutdown,
+    LockLost,
+    StreamEnded,
+}
+
+/// Runs the watcher of `stream` until the shutdown fires, its lock is
+/// removed, or the stream ends. Prints the stream's instructions and queue
+/// size on stdout when it starts, and one line per event on stderr.
+pub(crate) fn watch_stream(
+    queue: &Queue,
+    stream: &str,
+    settings: &Settings,
+    shutdown: &Shutdown,
+) -> Result<StopReason> {
+    let info = queue.stream(stream)?;
+    if info.status == StreamStatus::Ended {
+        return Err(queue::Error::StreamEnded {
+            name: info.name.to_string(),
+        }
+        .into());
+    }
+    let name = info.name.as_str();
+    let runtime = &settings.runtime;
+    let (lock, taken) = WatcherLock::acquire(&runtime.lock(name), name)?;
+    if let Taken::FromDead(pid) = taken {
+        let who = pid.map_or_else(|| "an unreadable lock".to_owned(), |p| format!("dead pid {p}"));
+        log(name, &format!("took over the lock from {who}"));
+    }
+    let mut fifo = Fifo::open(&runtime.fifo(name))?;
+    let flag = runtime.done_flag(name);
+    let file_name = |p: std::path::PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let names = [file_name(runtime.lock(name)), file_name(flag.clone())]
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut events = Events::watch(
+        &queue.spool().stream_dir(&info.name),
+        Some(RuntimeWatch {
+            dir: runtime.dir(),
+            names,
+        }),
+        settings.ignore_pending_events,
+    )?;
+    shutdown.listen(events.sender());
+
+    let queued = queue.counts(&info.name)?.queued;
+    crate::watch::run::print_banner(&info, queued, std::process::id(), &runtime.fifo(name));
+    log(
+        name,
+        &format!("started (pid {}); {queued} queued", std::process::id()),
+    );
+
+    let mut state = Looked::default();
+    let mut next_recheck = Instant::now() + settings.recheck;
+    let mut by_timer = false;
+    let reason = loop {
+        if shutdown.is_fired() {
+            break StopReason::Shutdown;
+        }
+        if !lock.is_still_ours() {
+            break StopReason::LockLost;
+        }
+        if queue.stream(name)?.status == StreamStatus::Ended {
+            break StopReason::StreamEnded;
+        }
+        let swept = queue.sweep_dead(name)?;
+        for id in &swept.requeued {
+            log(
+                name,
+                &format!("dead claim {id} (no word for 2x its timeout): back to pending"),
+            );
+        }
+        for id in &swept.failed {
+            log(
+                name,
+                &format!("dead claim {id} had no attempts left: auto-failed"),
+            );
+        }
+        let has_work = queue.peek(name)?.is_some();
+        let flag_set = flag.exists();
+        // A wake in flight may end here, letting the next one go now.
+        fifo.advance(flag_set)?;
+        if has_work && !state.has_work {
+            let how = if by_timer {
+                " (found by the safety-net re-check)"
+            } else {
+                ""
+            };
+            log(
+                name,
+                &format!("work pending: {} queued{how}", queue.counts(&info.name)?.queued),
+            );
+        }
+        if flag_set && !state.flag_set {
+            log(name, "worker is idle (done flag set)");
+        }
+        if flag_set && has_work && fifo.is_idle() && std::fs::remove_file(&flag).is_ok() {
+            fifo.wake()?;
+            let queued = queue.counts(&info.name)?.queued;
+            log(name, &format!("woke the worker ({queued} queued)"));
+        }
+        state = Looked {
+            has_work,
+            flag_set: flag.exists(),
+        };
+
+        let now = Instant::now();
+        let next = earliest([
+            Some(next_recheck),
+            fifo.next_check(),
+            next_settle(queue, &info.name),
+            next_dead(queue, &info.name),
+        ])
+        .unwrap_or(next_recheck);
+        let seen = events.wait_until(next.max(now))?;
+        if seen.stop {
+            break StopReason::Shutdown;
+        }
+        by_timer = !seen.pending && !seen.runtime;
+        if Instant::now() >= next_recheck {
+            next_recheck = Instant::now() + settings.recheck;
+        }
+    };
+    let message = match reason {
+        StopReason::Shutdown => "stopping (signal or shutdown); running tasks stay running",
+        StopReason::LockLost => "stopping: the lock no longer names this watcher (sparkq stop --stream)",
+        StopReason::StreamEnded => "stopping: the stream has ended",
+    };
+    log(name, message);
+    // Keep the FIFO only if another live watcher has taken the stream over.
+    let taken_over = read_pid(&runtime.lock(name)).is_some_and(|p| p != std::process::id() && pid_alive(p));
+    fifo.close(!taken_over);
+    drop(lock);
+    Ok(reason)
+}
+
+/// What the previous look found, so each change is logged once.
+#[derive(Debug, Default)]
+struct Looked {
+    has_work: bool,
+    flag_set: bool,
+}
+
+/// One event line on stderr: time, stream, what happened.
+pub(crate) fn log(stream: &str, message: &str) {
+    eprintln!("{} sparkq watch {stream}: {message}", Timestamp::now());
+}
