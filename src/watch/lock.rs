@@ -100,16 +100,22 @@ pub(crate) fn read_pid(path: &Path) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// Whether process `pid` is alive (a zombie counts as dead).
+/// Whether process `pid` is alive. A zombie counts as dead, and so does a
+/// thread id: `/proc/<tid>` exists for every thread of every process, and a
+/// dead watcher's pid is soon reused as some thread's id.
 pub(crate) fn pid_alive(pid: u32) -> bool {
     if Path::new("/proc/self").exists() {
-        return match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            // The state follows the command name in parentheses.
-            Ok(stat) => stat
-                .rsplit_once(')')
-                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
-            Err(_) => false,
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            return false;
         };
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .map(str::trim)
+                .unwrap_or("")
+        };
+        return field("Tgid:") == pid.to_string() && !field("State:").starts_with('Z');
     }
     std::process::Command::new("kill")
         .args(["-0", &pid.to_string()])

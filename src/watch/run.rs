@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::lock::{pid_alive, read_pid};
-use super::watcher::{StopReason, watch_stream};
+use super::watcher::{StopReason, log, watch_stream};
 use super::{Error, Result, RuntimePaths, Settings, Shutdown};
 use crate::model::Stream;
 use crate::queue::Queue;
@@ -29,7 +29,14 @@ pub fn run_watchers(
         let handles: Vec<_> = streams
             .iter()
             .map(|stream| {
-                let handle = scope.spawn(move || watch_stream(queue, stream, settings, shutdown));
+                let handle = scope.spawn(move || {
+                    let outcome = watch_stream(queue, stream, settings, shutdown);
+                    if let Err(e) = &outcome {
+                        // Said at once: the other watchers may run for days.
+                        log(stream, &format!("stopped: {}", e.to_string().replace('\n', " ")));
+                    }
+                    outcome
+                });
                 (stream.clone(), handle)
             })
             .collect();

@@ -8,3 +8,5 @@ mod support;
 
 mod claim_wait;
 mod cli_basics;
+mod run_stop;
+mod watcher;
