@@ -8,5 +8,6 @@ mod support;
 
 mod claim_wait;
 mod cli_basics;
+mod playbook;
 mod run_stop;
 mod watcher;
