@@ -93,6 +93,12 @@ impl Fifo {
         if !self.is_idle() {
             return Ok(());
         }
+        if !self.path.exists() {
+            // Someone removed the FIFO under us: make a new one to hold.
+            self.state = State::Holding {
+                _held: recreate(&self.path)?,
+            };
+        }
         // The read-write end we hold is a reader, so this open succeeds.
         let mut writer = open_writer(&self.path).map_err(|e| Error::io(&self.path, "open for writing", e))?;
         writer
@@ -124,7 +130,7 @@ impl Fifo {
             State::Draining => {
                 if flag_set || !has_reader(&self.path) {
                     self.state = State::Holding {
-                        _held: hold(&self.path)?,
+                        _held: recreate(&self.path)?,
                     };
                     return Ok(());
                 }
@@ -163,6 +169,14 @@ fn make_fifo(path: &Path) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Holds the FIFO at `path` again, making it first if it has been removed.
+fn recreate(path: &Path) -> Result<File> {
+    if !path.exists() {
+        make_fifo(path)?;
+    }
+    hold(path)
 }
 
 /// Opens the FIFO read-write; on Linux this never blocks.

@@ -99,16 +99,15 @@ fn missed_events_are_caught_by_the_safety_net() {
     w.wait_for_log("started", 1, 20);
     let mut worker = worker_wait(&p, &rt, "a");
     w.wait_for_log("worker is idle", 1, 20);
-    // Moved in like rsync would, while every pending/ event is dropped.
-    let pending = p.state_dir("a", "pending");
-    std::fs::write(
-        p.path().join("moved.json"),
-        r#"{"tool_name": "run-bash", "payload": {}}"#,
-    )
-    .unwrap();
-    std::fs::rename(p.path().join("moved.json"), pending.join("moved.json")).unwrap();
+    // A task file from another machine's spool, moved in as rsync would,
+    // while every pending/ event is dropped.
+    let other = Project::with_stream("a");
+    let id = other.enqueue("a", "{}");
+    let file = format!("{id}.json");
+    let from = other.state_dir("a", "pending").join(&file);
+    std::fs::rename(from, p.state_dir("a", "pending").join(&file)).unwrap();
     assert!(worker.wait_exit(30).success(), "{}", w.stderr());
-    assert_eq!(claimed(&worker)["tool_name"], "run-bash");
+    assert_eq!(claimed(&worker)["id"], id.as_str());
     assert!(
         w.stderr().contains("found by the safety-net re-check"),
         "{}",
