@@ -276,3 +276,32 @@ fn the_wrapper_script_runs_the_watcher() {
     let usage = rt.shell(&p, script).output().unwrap();
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// The kernel drops events once its queue overflows; the watcher is told
+/// so and looks again at once, without waiting for its re-check.
+#[test]
+fn an_overflowed_event_queue_makes_the_watcher_look_again() {
+    let p = Project::with_stream("a");
+    let rt = Runtime::new();
+    let w = watcher(&p, &rt, "a", &["--recheck", "3600"]);
+    let mut worker = worker_wait(&p, &rt, "a");
+    w.wait_for_log("worker is idle", 1, 20);
+    // Freeze the watcher, flood its queue past the kernel's limit, and move
+    // a task in: that event is lost in the overflow.
+    w.signal("STOP");
+    let limit: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .map_or(16384, |s| s.trim().parse().unwrap());
+    let pending = p.state_dir("a", "pending");
+    for i in 0..limit / 2 {
+        let noise = pending.join(format!(".noise-{i}.tmp"));
+        std::fs::write(&noise, "x").unwrap();
+        std::fs::remove_file(&noise).unwrap();
+    }
+    let other = Project::with_stream("a");
+    let id = other.enqueue("a", "{}");
+    let file = format!("{id}.json");
+    std::fs::rename(other.state_dir("a", "pending").join(&file), pending.join(&file)).unwrap();
+    w.signal("CONT");
+    assert!(worker.wait_exit(30).success(), "{}", w.stderr());
+    assert_eq!(claimed(&worker)["id"], id.as_str());
+}
