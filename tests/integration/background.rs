@@ -114,13 +114,33 @@ fn gather(mut from: impl Read + Send + 'static) -> (Arc<Mutex<String>>, std::thr
 
 impl Bg {
     /// Starts `cmd` with piped output and no stdin.
-    pub fn spawn(mut cmd: Command) -> Bg {
+    pub fn spawn(cmd: Command) -> Bg {
+        Bg::spawn_with_input(cmd, None)
+    }
+
+    /// Starts `cmd` with piped output and `input` (if any) on its stdin.
+    pub fn spawn_with_input(mut cmd: Command, input: Option<&str>) -> Bg {
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         let mut child = cmd
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
+        if let Some(input) = input {
+            use std::io::Write;
+            // Stdin stays open with the child, so a terminal on the other
+            // end does not see end of input and hang up.
+            child
+                .stdin
+                .as_mut()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
         let (stdout, out_reader) = gather(child.stdout.take().expect("stdout"));
         let (stderr, err_reader) = gather(child.stderr.take().expect("stderr"));
         Bg {

@@ -19,7 +19,8 @@ fn waiter(p: &Project, rt: &Runtime, stream: &str, secs: &str) -> Bg {
 fn wakes_on_cli_enqueue() {
     let p = Project::with_stream("a");
     let rt = Runtime::new();
-    let mut w = waiter(&p, &rt, "a", "60");
+    // `--wait` without a value waits the default 600 s.
+    let mut w = Bg::spawn(rt.command(&p, &["claim", "--stream=a", "--wait"]));
     let id = p.enqueue("a", r#"{"script_path": "x.sh"}"#);
     assert!(w.wait_exit(20).success());
     let task: Value = serde_json::from_str(&w.stdout()).expect("claimed task JSON");

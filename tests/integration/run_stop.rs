@@ -137,3 +137,43 @@ impl Project {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
+
+#[test]
+fn run_on_a_terminal_asks_which_session_and_stream() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: needs util-linux 'script' for a terminal");
+        return;
+    }
+    let p = project();
+    let rt = Runtime::new();
+    p.enqueue("b", "{}");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args([
+        "-qfec",
+        &format!("{} run", crate::support::sparkq_bin()),
+        "/dev/null",
+    ])
+    .current_dir(p.path())
+    .env("SPARKQ_RUNTIME_DIR", rt.path())
+    .env("NO_COLOR", "1")
+    .env_remove("SPARKQ_CONFIG");
+    let mut run = Bg::spawn_with_input(cmd, Some("s1\nb\n"));
+    wait_until("the watcher of the chosen stream", 20, || {
+        rt.lock_pid("b").is_some()
+    });
+    wait_until("the prompts", 20, || run.stdout().contains("Stream (or 'all'"));
+    let screen = run.stdout();
+    assert!(
+        screen.contains("Session [s1]") && screen.contains("Stream (or 'all'"),
+        "{screen}"
+    );
+    assert!(screen.contains("queued work first"), "{screen}");
+    assert!(!rt.lock("a").exists(), "only the chosen stream is watched");
+    let stop = rt.command(&p, &["stop"]).output().unwrap();
+    assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
+    assert!(run.wait_exit(20).success(), "{}", run.stdout());
+}

@@ -35,6 +35,7 @@ fn the_worker_loop_wakes_when_work_arrives_after_the_flag() {
     let queued = p.enqueue("a", "{}");
     p.claim("a");
     let w = watcher(&p, &rt, "a", &[]);
+    wait_until("the banner", 20, || w.stdout().contains("Worker wait command"));
     assert!(
         w.stdout().contains("Do the thing."),
         "instructions printed:\n{}",
