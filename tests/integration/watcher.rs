@@ -306,3 +306,18 @@ fn an_overflowed_event_queue_makes_the_watcher_look_again() {
     assert!(worker.wait_exit(30).success(), "{}", w.stderr());
     assert_eq!(claimed(&worker)["id"], id.as_str());
 }
+
+#[test]
+fn a_watcher_leaves_when_its_stream_ends_and_refuses_an_ended_one() {
+    let p = Project::with_stream("a");
+    let rt = Runtime::new();
+    let mut w = watcher(&p, &rt, "a", &[]);
+    p.sparkq(["stream", "end", "a"]).success();
+    assert!(w.wait_exit(20).success(), "{}", w.stderr());
+    assert!(w.stderr().contains("the stream has ended"), "{}", w.stderr());
+    assert!(!rt.lock("a").exists() && !rt.fifo("a").exists());
+    rt.command(&p, &["watch", "a"])
+        .output()
+        .map(|o| assert_eq!(o.status.code(), Some(1)))
+        .unwrap();
+}
