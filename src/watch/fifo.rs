@@ -64,9 +64,29 @@ enum State {
 impl Fifo {
     /// Creates the FIFO at `path` if it is missing (with the `mkfifo`
     /// command; `unsafe` is forbidden here) and holds it open read-write.
-    pub(crate) fn open(path: &Path) -> Result<Fifo> {
+    ///
+    /// If the FIFO was left behind by an earlier watcher and a worker is
+    /// already blocked on it (that watcher was killed, perhaps between
+    /// removing the worker's flag and waking it), the worker is woken
+    /// instead, and the second value is `true`: it then claims, or finds
+    /// nothing and sets its flag again.
+    pub(crate) fn open(path: &Path) -> Result<(Fifo, bool)> {
         match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_fifo() => {}
+            Ok(meta) if meta.file_type().is_fifo() => {
+                // Opening a write end succeeds only if someone reads.
+                if let Ok(mut writer) = open_writer(path) {
+                    writer
+                        .write_all(b"wake\n")
+                        .map_err(|e| Error::io(path, "write to", e))?;
+                    let fifo = Fifo {
+                        path: path.to_owned(),
+                        state: State::Delivering { _writer: writer },
+                        pause: FIRST_CHECK,
+                        next_check: Instant::now(),
+                    };
+                    return Ok((fifo, true));
+                }
+            }
             Ok(_) => {
                 return Err(Error::NotFifo {
                     path: path.to_owned(),
@@ -74,12 +94,13 @@ impl Fifo {
             }
             Err(_) => make_fifo(path)?,
         }
-        Ok(Fifo {
+        let fifo = Fifo {
             path: path.to_owned(),
             state: State::Holding { _held: hold(path)? },
             pause: FIRST_CHECK,
             next_check: Instant::now(),
-        })
+        };
+        Ok((fifo, false))
     }
 
     /// Whether no wake is in flight.
@@ -211,7 +232,7 @@ mod tests {
     fn a_reader_gets_the_line_then_end_of_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pipe");
-        let mut fifo = Fifo::open(&path).unwrap();
+        let (mut fifo, _) = Fifo::open(&path).unwrap();
         // Wake before the reader opens: the line must not be lost.
         fifo.wake().unwrap();
         let reader_path = path.clone();

@@ -71,12 +71,19 @@ pub(crate) fn watch_stream(
         settings.ignore_pending_events,
     )?;
     shutdown.listen(events.sender());
+    let (fifo, woke) = Fifo::open(&runtime.fifo(name))?;
+    if woke {
+        log(
+            name,
+            "woke a worker left waiting on the FIFO by an earlier watcher",
+        );
+    }
     let mut watcher = Watcher {
         queue,
         name,
         stream: info.name.clone(),
         flag: runtime.done_flag(name),
-        fifo: Fifo::open(&runtime.fifo(name))?,
+        fifo,
         lock,
         looked: Looked::default(),
     };

@@ -321,3 +321,26 @@ fn a_watcher_leaves_when_its_stream_ends_and_refuses_an_ended_one() {
         .map(|o| assert_eq!(o.status.code(), Some(1)))
         .unwrap();
 }
+
+/// A watcher killed in the middle of a wake leaves the worker blocked on
+/// the FIFO with its flag gone; the next watcher wakes it.
+#[test]
+fn a_new_watcher_wakes_a_worker_left_waiting_by_a_dead_one() {
+    let p = Project::with_stream("a");
+    let rt = Runtime::new();
+    let mut first = watcher(&p, &rt, "a", &[]);
+    first.signal("KILL");
+    first.wait_exit(20);
+    // The FIFO is left behind, with nobody holding it: `cat` blocks opening it.
+    let mut cat = Bg::spawn(rt.shell(&p, "exec cat \"$RT/sparkq-a-pipe\""));
+    wait_until("cat to block on the FIFO", 20, || {
+        std::fs::read_to_string(format!("/proc/{}/stat", cat.pid())).is_ok_and(|s| s.contains("(cat) S"))
+    });
+    let second = watcher(&p, &rt, "a", &[]);
+    assert!(cat.wait_exit(20).success(), "{}", second.stderr());
+    assert!(
+        second.stderr().contains("woke a worker left waiting"),
+        "{}",
+        second.stderr()
+    );
+}
