@@ -87,15 +87,26 @@ pub(super) struct RunArgs {
 }
 
 pub(super) fn run(queue: &Queue, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut streams = args.stream;
-    if let Some(session) = &args.session {
+    let streams = chosen_streams(queue, args.session.as_deref(), args.stream)?;
+    host_watchers(queue, streams, args.recheck)
+}
+
+/// The streams `run` watches: those named, plus every active stream of
+/// `session`; with neither, asks on the terminal. (The server's `run` can
+/// share this, then host the watchers with [`watch::run_watchers`].)
+pub(super) fn chosen_streams(
+    queue: &Queue,
+    session: Option<&str>,
+    mut streams: Vec<String>,
+) -> anyhow::Result<Vec<String>> {
+    if let Some(session) = session {
         streams.extend(session_streams(queue, session)?);
     } else if streams.is_empty() {
         streams = ask_streams(queue)?;
     }
     streams.sort();
     streams.dedup();
-    host_watchers(queue, streams, args.recheck)
+    Ok(streams)
 }
 
 /// The active streams of `session`.
