@@ -210,3 +210,64 @@ impl Filter {
         (!self.ignore_pending).then_some(wake)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{CreateKind, ModifyKind, RenameMode};
+
+    use super::*;
+
+    fn filter(ignore_pending: bool) -> Filter {
+        Filter {
+            stream_dir: PathBuf::from("/s/streams/a"),
+            pending_dir: PathBuf::from("/s/streams/a/pending"),
+            runtime_dir: Some(PathBuf::from("/tmp")),
+            runtime_names: vec!["sparkq-a-done".to_owned(), "sparkq-a.lock".to_owned()],
+            ignore_pending,
+        }
+    }
+
+    #[test]
+    fn only_events_that_can_mean_work_wake() {
+        let create = EventKind::Create(CreateKind::File);
+        let renamed = EventKind::Modify(ModifyKind::Name(RenameMode::To));
+        let opened = EventKind::Access(AccessKind::Open(AccessMode::Any));
+        let cases: [(EventKind, &str, bool, &[Wake]); 11] = [
+            (
+                renamed,
+                "/s/streams/a/pending/tsk_1.json",
+                false,
+                &[Wake::Pending],
+            ),
+            (
+                renamed,
+                "/s/streams/a/pending/dropped.json",
+                false,
+                &[Wake::Pending],
+            ),
+            (create, "/s/streams/a/pending/.tsk_1.json.tmp", false, &[]),
+            (opened, "/s/streams/a/pending/tsk_1.json", false, &[]),
+            (create, "/s/streams/a/pending", false, &[Wake::Rewatch]),
+            (create, "/s/streams/a/.lock", false, &[]),
+            (renamed, "/s/streams/a/stream.json", false, &[Wake::Pending]),
+            (create, "/tmp/sparkq-a-done", false, &[Wake::Runtime]),
+            (create, "/tmp/sparkq-b-done", false, &[]),
+            (renamed, "/s/streams/a/pending/tsk_1.json", true, &[]),
+            (create, "/tmp/sparkq-a-done", true, &[Wake::Runtime]),
+        ];
+        for (kind, path, ignore, expected) in cases {
+            let event = Event::new(kind).add_path(PathBuf::from(path));
+            assert_eq!(
+                filter(ignore).classify(Ok(event)),
+                expected,
+                "{kind:?} {path} ignore={ignore}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_overflow_wakes_everything() {
+        let event = Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan);
+        assert_eq!(filter(false).classify(Ok(event)), [Wake::Pending, Wake::Runtime]);
+    }
+}
