@@ -218,3 +218,22 @@ impl Drop for Bg {
         let _ = self.child.wait();
     }
 }
+
+/// Whether a child of `parent` named `name` is asleep (blocked), from /proc.
+pub fn has_sleeping_child(parent: u32, name: &str) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    procs
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .any(|stat| {
+            // pid (comm) state ppid ...
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let mut fields = rest.split_whitespace();
+            head.ends_with(&format!("({name}"))
+                && fields.next() == Some("S")
+                && fields.next() == Some(parent.to_string().as_str())
+        })
+}

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::background::{Bg, Runtime, wait_until};
+use crate::background::{Bg, Runtime, has_sleeping_child, wait_until};
 use crate::support::Project;
 
 /// `sparkq watch STREAM` in the background, ready once it has logged its start.
@@ -252,7 +252,9 @@ fn a_worker_blocked_on_the_fifo_is_released_when_the_watcher_dies() {
     let rt = Runtime::new();
     let mut w = watcher(&p, &rt, "a", &[]);
     let mut worker = worker_wait(&p, &rt, "a");
-    w.wait_for_log("worker is idle", 1, 20);
+    wait_until("the worker's cat to block on the FIFO", 20, || {
+        has_sleeping_child(worker.pid(), "cat")
+    });
     w.signal("KILL");
     w.wait_exit(20);
     // cat sees end of file and the claim finds nothing: no hang.
