@@ -14,3 +14,4 @@ pub mod model;
 pub mod queue;
 pub mod scripts;
 pub mod spool;
+pub mod watch;

@@ -6,11 +6,13 @@ mod input;
 mod mcp;
 mod output;
 mod project;
+mod run;
 mod server;
 mod sessions;
 mod setup;
 mod tasks;
 mod views;
+mod watch;
 mod worker;
 
 use std::path::PathBuf;
@@ -57,8 +59,9 @@ enum Command {
     Purge(tasks::PurgeArgs),
     Status(views::StatusArgs),
     Completions(views::CompletionsArgs),
-    Run(server::RunArgs),
-    Stop(server::StopArgs),
+    Watch(watch::WatchArgs),
+    Run(run::RunArgs),
+    Stop(watch::StopArgs),
     Reload(server::ReloadArgs),
     #[command(subcommand)]
     Scripts(server::ScriptsCommand),
@@ -86,8 +89,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(args) => tasks::purge(&project::open(config)?, args),
         Command::Status(args) => views::status(&project::open(config)?, args),
         Command::Completions(args) => views::completions(args),
-        Command::Run(args) => server::run(project::open(config)?, args),
-        Command::Stop(args) => server::stop(&project::open(config)?, args),
+        Command::Watch(args) => watch::watch(&project::open(config)?, args),
+        Command::Run(args) => run::run(project::open(config)?, args),
+        Command::Stop(args) => watch::stop(&project::open(config)?, args),
         Command::Reload(args) => server::reload(&project::open(config)?, args),
         Command::Scripts(cmd) => server::scripts(&project::open(config)?, cmd),
     }

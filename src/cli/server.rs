@@ -1,49 +1,18 @@
-//! `sparkq run` (the server half), `sparkq stop`, `sparkq reload` and
-//! `sparkq scripts list|search`: the commands of the HTTP server and the
+//! The server half of `sparkq run` ([`BackgroundServer`]), `sparkq reload`
+//! and `sparkq scripts list|search`: the commands of the HTTP server and the
 //! script index. Each is a thin call into [`crate::http`] or
 //! [`crate::scripts`].
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::output::{print, print_json, table, truncate};
-use crate::http::{ServerError, ServerOptions, post_local_json, run_server, stop_server};
+use crate::http::{ServerError, ServerOptions, post_local_json, run_server};
 use crate::queue::Queue;
 use crate::scripts::{Script, ScriptIndex};
 use crate::spool::PidFile;
-
-/// How long `sparkq stop` waits for the server to exit.
-const STOP_WAIT_SECS: u64 = 10;
-
-/// Start the web UI and JSON API on http://127.0.0.1:<port>/.
-#[derive(Debug, Args)]
-#[command(after_help = "Example:\n  sparkq run\n  sparkq run --port 8421")]
-pub(super) struct RunArgs {
-    /// Listen on this port instead of sparkq.yml's `server: port`.
-    #[arg(long)]
-    port: Option<u16>,
-}
-
-pub(super) fn run(queue: Queue, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let port = args.port.unwrap_or(queue.config().port);
-    let server = BackgroundServer::start(queue, port)?;
-    eprintln!(
-        "SparkQ serving {} (pid {}); stop with Ctrl-C or 'sparkq stop'.",
-        server.url,
-        std::process::id()
-    );
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?
-        .block_on(shutdown_signal());
-    server.stop()?;
-    eprintln!("SparkQ server stopped.");
-    Ok(ExitCode::SUCCESS)
-}
 
 /// The server on a thread of its own, so that `run` can host stream
 /// watchers (or wait for a signal) on the calling thread.
@@ -111,38 +80,6 @@ impl BackgroundServer {
             Err(_) => anyhow::bail!("the server thread panicked"),
         }
     }
-}
-
-/// Resolves on Ctrl-C or SIGTERM (what `sparkq stop` sends).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
-}
-
-/// Stop the project's server (running tasks stay running, queued stay queued).
-#[derive(Debug, Args)]
-#[command(after_help = "Example:\n  sparkq stop")]
-pub(super) struct StopArgs {}
-
-pub(super) fn stop(queue: &Queue, _args: StopArgs) -> anyhow::Result<ExitCode> {
-    match stop_server(queue, Duration::from_secs(STOP_WAIT_SECS)).context("could not stop the server")? {
-        Some(pid) => print(&format!("Stopped the SparkQ server (pid {pid}).\n"))?,
-        None => print("No SparkQ server is running for this project.\n")?,
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Make the running server re-read tools (sparkq.yml) and the script index.

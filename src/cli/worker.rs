@@ -86,7 +86,7 @@ pub(super) fn peek(queue: &Queue, args: PeekArgs) -> anyhow::Result<ExitCode> {
 /// Take the oldest queued task: prints it as JSON with the stream's instructions.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  sparkq claim --stream auth\n  sparkq claim --stream auth --worker claude-1\n\nPrints nothing (exit 0) when nothing is queued. Keep the printed \"claim_token\"\nand pass it to complete/fail/heartbeat with --token."
+    after_help = "Examples:\n  sparkq claim --stream auth\n  sparkq claim --stream auth --worker claude-1\n  sparkq claim --stream auth --wait 600   # blocks until a task arrives\n\nPrints nothing (exit 0) when nothing is queued. Keep the printed \"claim_token\"\nand pass it to complete/fail/heartbeat with --token."
 )]
 pub(super) struct ClaimArgs {
     /// The stream to claim from.
@@ -95,6 +95,9 @@ pub(super) struct ClaimArgs {
     /// Who is claiming (default: <hostname>:<pid of your shell>).
     #[arg(long, short)]
     worker: Option<String>,
+    /// Wait up to SECONDS (600 if none given) for a task to arrive.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "600")]
+    wait: Option<u64>,
 }
 
 pub(super) fn claim(queue: &Queue, args: ClaimArgs) -> anyhow::Result<ExitCode> {
@@ -102,6 +105,9 @@ pub(super) fn claim(queue: &Queue, args: ClaimArgs) -> anyhow::Result<ExitCode> 
         return claim_usage(queue);
     };
     let worker = args.worker.unwrap_or_else(default_worker);
+    if let Some(secs) = args.wait {
+        return super::watch::claim_wait(queue, &stream, &worker, secs);
+    }
     if let Some(claimed) = queue.claim(&stream, &worker)? {
         print_json(&claimed)?;
     }
@@ -129,7 +135,7 @@ fn claim_usage(queue: &Queue) -> anyhow::Result<ExitCode> {
         eprintln!("Streams with queued tasks:");
         eprint!("{}", table(&["STREAM", "SESSION", "QUEUED"], &rows));
     }
-    eprintln!("Usage: sparkq claim --stream <STREAM> [--worker <WORKER>]");
+    eprintln!("Usage: sparkq claim --stream <STREAM> [--worker <WORKER>] [--wait [SECONDS]]");
     Ok(ExitCode::FAILURE)
 }
 

@@ -3,22 +3,26 @@
 
 #![allow(unreachable_pub, clippy::unwrap_used)]
 
+mod background;
 mod server_support;
 mod support;
 mod webdriver;
 
+mod adoption;
+mod bad_input;
 mod browser;
+mod claim_wait;
+mod cli_basics;
+mod crash;
+mod exactly_once;
 mod http_api;
 mod http_safety;
 mod http_server;
 mod http_support;
-
-mod adoption;
-mod bad_input;
-mod cli_basics;
-mod crash;
-mod exactly_once;
 mod json_shape;
 mod mcp;
+mod playbook;
 mod readme;
+mod run_stop;
 mod stale;
+mod watcher;

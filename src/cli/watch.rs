@@ -1,0 +1,250 @@
+//! `sparkq watch`, `sparkq run`, `sparkq stop`, and the waiting half of
+//! `sparkq claim --wait`: thin calls into [`crate::watch`].
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::Args;
+
+use super::output::{print, print_json, table};
+use crate::model::StreamStatus;
+use crate::queue::Queue;
+use crate::spool::PidFile;
+use crate::watch::{self, Settings, Shutdown, StopOutcome, WaitOutcome};
+
+/// Set to 1 to drop every event about `pending/`, so only the safety-net
+/// re-check finds work: for testing that net, never useful otherwise.
+const IGNORE_EVENTS_ENV: &str = "SPARKQ_TEST_IGNORE_PENDING_EVENTS";
+
+/// How long `stop` waits for a watcher or server to leave.
+const STOP_WAIT_SECS: u64 = 10;
+
+/// The exit code of a command interrupted by Ctrl-C (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
+fn settings(recheck_secs: u64) -> Settings {
+    let mut settings = Settings::new(Duration::from_secs(recheck_secs.max(1)));
+    settings.ignore_pending_events = std::env::var(IGNORE_EVENTS_ENV).is_ok_and(|v| v == "1");
+    settings
+}
+
+/// `claim --wait SECONDS`: blocks on file-system events until a task is
+/// pending (prints it) or the wait ends (prints nothing); exit 0 either way,
+/// 130 on Ctrl-C with nothing claimed.
+pub(super) fn claim_wait(queue: &Queue, stream: &str, worker: &str, secs: u64) -> anyhow::Result<ExitCode> {
+    let shutdown = Shutdown::new();
+    shutdown.on_signals()?;
+    let settings = settings(watch::CLAIM_RECHECK_SECS);
+    match watch::wait_for_claim(
+        queue,
+        stream,
+        worker,
+        Duration::from_secs(secs),
+        &settings,
+        &shutdown,
+    )? {
+        WaitOutcome::Claimed(claimed) => print_json(&claimed)?,
+        WaitOutcome::TimedOut => {}
+        WaitOutcome::Interrupted => return Ok(ExitCode::from(INTERRUPTED)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run the watcher of one stream in the foreground (SPEC 5's protocol).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  sparkq watch auth\n\nThe worker then waits with:\n  touch /tmp/sparkq-auth-done && cat /tmp/sparkq-auth-pipe >/dev/null && sparkq claim --stream=auth\n\nWhen the done flag exists and a task is pending, the watcher removes the flag\nand writes \"wake\" to the FIFO. It also takes back dead claims. It stops on\nSIGTERM/SIGINT or 'sparkq stop --stream auth'. $SPARKQ_RUNTIME_DIR moves the\nlock, FIFO and flag away from /tmp."
+)]
+pub(super) struct WatchArgs {
+    /// The stream to watch.
+    stream: String,
+    /// Safety-net re-check interval in seconds, for events the system missed.
+    #[arg(long, value_name = "SECONDS", default_value_t = watch::WATCHER_RECHECK_SECS)]
+    recheck: u64,
+}
+
+pub(super) fn watch(queue: &Queue, args: WatchArgs) -> anyhow::Result<ExitCode> {
+    host_watchers(queue, vec![args.stream], args.recheck)
+}
+
+/// The streams `run` watches: those named, plus every active stream of
+/// `session`; with neither, asks on the terminal. (The server's `run` can
+/// share this, then host the watchers with [`watch::run_watchers`].)
+pub(super) fn chosen_streams(
+    queue: &Queue,
+    session: Option<&str>,
+    mut streams: Vec<String>,
+) -> anyhow::Result<Vec<String>> {
+    if let Some(session) = session {
+        streams.extend(session_streams(queue, session)?);
+    } else if streams.is_empty() {
+        streams = ask_streams(queue)?;
+    }
+    streams.sort();
+    streams.dedup();
+    Ok(streams)
+}
+
+/// The active streams of `session`.
+fn session_streams(queue: &Queue, session: &str) -> anyhow::Result<Vec<String>> {
+    let streams: Vec<String> = queue
+        .list_streams(Some(session))?
+        .into_iter()
+        .filter(|s| s.stream.status == StreamStatus::Active)
+        .map(|s| s.stream.name.to_string())
+        .collect();
+    if streams.is_empty() {
+        bail!(
+            "session '{session}' has no active streams\n  Create one with 'sparkq stream create NAME --session {session}'."
+        );
+    }
+    Ok(streams)
+}
+
+/// Asks on the terminal which session (and stream) to watch, showing the
+/// streams with queued work first.
+fn ask_streams(queue: &Queue) -> anyhow::Result<Vec<String>> {
+    let mut active: Vec<_> = queue
+        .list_streams(None)?
+        .into_iter()
+        .filter(|s| s.stream.status == StreamStatus::Active)
+        .collect();
+    active.sort_by_key(|s| std::cmp::Reverse(s.counts.queued));
+    let rows: Vec<Vec<String>> = active
+        .iter()
+        .map(|s| {
+            let c = &s.counts;
+            vec![
+                s.stream.session.to_string(),
+                s.stream.name.to_string(),
+                c.queued.to_string(),
+                c.running.to_string(),
+            ]
+        })
+        .collect();
+    let listing = table(&["SESSION", "STREAM", "QUEUED", "RUNNING"], &rows);
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "say which streams to watch: --session S or --stream S\n  Active streams (queued work first):\n{listing}"
+        );
+    }
+    let Some(first) = active.first() else {
+        bail!("there are no active streams\n  Create one with 'sparkq stream create NAME --session S'.");
+    };
+    eprint!("Active streams (queued work first):\n{listing}");
+    let session = prompt("Session", first.stream.session.as_str())?;
+    let all = "all";
+    let stream = prompt("Stream (or 'all' for every active stream of the session)", all)?;
+    if stream == all {
+        session_streams(queue, &session)
+    } else {
+        Ok(vec![stream])
+    }
+}
+
+fn prompt(question: &str, default: &str) -> anyhow::Result<String> {
+    eprint!("{question} [{default}]: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let answer = line.trim();
+    Ok(if answer.is_empty() { default } else { answer }.to_owned())
+}
+
+/// Runs the watchers of `streams` in this process until they stop.
+fn host_watchers(queue: &Queue, streams: Vec<String>, recheck: u64) -> anyhow::Result<ExitCode> {
+    for stream in &streams {
+        queue.stream(stream)?;
+    }
+    let shutdown = Shutdown::new();
+    shutdown.on_signals()?;
+    run_watchers(queue, &streams, recheck, &shutdown)
+}
+
+/// Runs the watchers of `streams` until `shutdown` fires (or they all stop).
+pub(super) fn run_watchers(
+    queue: &Queue,
+    streams: &[String],
+    recheck: u64,
+    shutdown: &Shutdown,
+) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    for (stream, outcome) in watch::run_watchers(queue, streams, &settings(recheck), shutdown) {
+        if let Err(e) = outcome {
+            eprintln!("Error: watcher of stream '{stream}': {e}");
+            failed = true;
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Stop the watchers (and server) of this project; tasks stay as they are.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  sparkq stop                 # every watcher and the server of this project\n  sparkq stop --stream auth   # only the watcher of stream auth\n\nRunning tasks stay running, queued tasks stay queued."
+)]
+pub(super) struct StopArgs {
+    /// Stop only this stream's watcher.
+    #[arg(long)]
+    stream: Option<String>,
+}
+
+pub(super) fn stop(queue: &Queue, args: StopArgs) -> anyhow::Result<ExitCode> {
+    let runtime = watch::RuntimePaths::from_env();
+    let wait = Duration::from_secs(STOP_WAIT_SECS);
+    if let Some(stream) = args.stream {
+        let name = queue.stream(&stream)?.name;
+        return match watch::stop_watcher(&runtime, name.as_str(), wait)? {
+            StopOutcome::NotRunning => {
+                print(&format!("no watcher runs for stream '{name}'\n"))?;
+                Ok(ExitCode::SUCCESS)
+            }
+            StopOutcome::Stopped { pid } => {
+                print(&format!("stopped the watcher of stream '{name}' (pid {pid})\n"))?;
+                Ok(ExitCode::SUCCESS)
+            }
+            StopOutcome::NoAnswer { pid } => bail!(
+                "the watcher of stream '{name}' (pid {pid}) did not stop within {STOP_WAIT_SECS} s\n  It may be an older watcher that ignores its lock; stop it with 'kill {pid}'."
+            ),
+        };
+    }
+    let mut pids: Vec<(u32, String)> = Vec::new();
+    for stream in queue.all_streams()? {
+        if let Some(pid) = watch::watcher_pid(&runtime, stream.name.as_str()) {
+            match pids.iter_mut().find(|(p, _)| *p == pid) {
+                Some((_, what)) => what.push_str(&format!(", {}", stream.name)),
+                None => pids.push((pid, format!("watcher of {}", stream.name))),
+            }
+        }
+    }
+    if let Some(server) = PidFile::read(&queue.spool().server_pid_path()).filter(|s| watch::is_alive(s.pid)) {
+        pids.push((server.pid, "server".to_owned()));
+    }
+    if pids.is_empty() {
+        print("nothing runs for this project\n")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    let mut stuck = Vec::new();
+    for (pid, what) in pids {
+        if watch::terminate(pid, wait) {
+            out.push_str(&format!("stopped {what} (pid {pid})\n"));
+        } else {
+            stuck.push(format!("{what} (pid {pid})"));
+        }
+    }
+    print(&out)?;
+    if !stuck.is_empty() {
+        bail!(
+            "{} did not stop within {STOP_WAIT_SECS} s\n  Stop it with 'kill PID'.",
+            stuck.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

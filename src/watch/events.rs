@@ -1,0 +1,273 @@
+//! File-system events about one stream, turned into wake-ups.
+//!
+//! A waiter watches the stream's `pending/` folder and the stream folder
+//! itself (so a `pending/` that is deleted and recreated, as a git checkout
+//! or rsync may do, is watched again), and a watcher also watches its done
+//! flag and lock in the runtime folder. Events that cannot mean new work
+//! are dropped here, before they wake anyone: opens and reads (our own
+//! claims read `pending/`, and must not wake us again), and dot files
+//! (temp files, `.lock`, `.adopt`), whose renames into place do wake us.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::Instant;
+
+use notify::event::{AccessKind, AccessMode};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+
+use super::{Error, Result};
+
+/// Why a waiter was woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Something in `pending/` (or the stream file) changed.
+    Pending,
+    /// `pending/` itself was replaced and must be watched again.
+    Rewatch,
+    /// The done flag or the lock of this stream changed.
+    Runtime,
+    /// The process is shutting down.
+    Stop,
+}
+
+/// What one wait saw, all queued wake-ups merged.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Seen {
+    pub(crate) pending: bool,
+    pub(crate) runtime: bool,
+    pub(crate) stop: bool,
+}
+
+/// Which runtime files a watcher cares about.
+pub(crate) struct RuntimeWatch<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) names: Vec<String>,
+}
+
+/// The wake-ups of one stream: file-system events, plus whatever is sent
+/// through [`Events::sender`] (a shutdown).
+pub(crate) struct Events {
+    watcher: RecommendedWatcher,
+    rx: Receiver<Wake>,
+    tx: Sender<Wake>,
+    pending_dir: PathBuf,
+}
+
+impl Events {
+    /// Starts watching `stream_dir` and its `pending/` (created if missing:
+    /// git does not keep empty folders, and one cannot watch a folder that
+    /// is not there), and the runtime files, if any.
+    pub(crate) fn watch(
+        stream_dir: &Path,
+        runtime: Option<RuntimeWatch<'_>>,
+        ignore_pending: bool,
+    ) -> Result<Events> {
+        let pending_dir = stream_dir.join("pending");
+        std::fs::create_dir_all(&pending_dir).map_err(|e| Error::io(&pending_dir, "create folder", e))?;
+        let (tx, rx) = channel();
+        let filter = Filter {
+            stream_dir: stream_dir.to_owned(),
+            pending_dir: pending_dir.clone(),
+            runtime_dir: runtime.as_ref().map(|r| r.dir.to_owned()),
+            runtime_names: runtime.as_ref().map(|r| r.names.clone()).unwrap_or_default(),
+            ignore_pending,
+        };
+        let events_tx = tx.clone();
+        let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
+            for wake in filter.classify(event) {
+                let _ = events_tx.send(wake);
+            }
+        })
+        .map_err(|source| Error::Notify {
+            path: stream_dir.to_owned(),
+            source,
+        })?;
+        let mut folders = vec![stream_dir, &pending_dir];
+        if let Some(runtime) = &runtime {
+            folders.push(runtime.dir);
+        }
+        for folder in folders {
+            watcher
+                .watch(folder, RecursiveMode::NonRecursive)
+                .map_err(|source| Error::Notify {
+                    path: folder.to_owned(),
+                    source,
+                })?;
+        }
+        Ok(Events {
+            watcher,
+            rx,
+            tx,
+            pending_dir,
+        })
+    }
+
+    /// A sender whose messages wake this waiter (for [`super::Shutdown`]).
+    pub(crate) fn sender(&self) -> Sender<Wake> {
+        self.tx.clone()
+    }
+
+    /// Blocks until a wake-up arrives or `deadline` passes, then takes
+    /// every wake-up already queued, so a burst of events costs one look.
+    pub(crate) fn wait_until(&mut self, deadline: Instant) -> Result<Seen> {
+        let mut seen = Seen::default();
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let first = match self.rx.recv_timeout(timeout) {
+            Ok(wake) => wake,
+            Err(RecvTimeoutError::Timeout) => return Ok(seen),
+            // Unreachable while `self.tx` lives; treat it as a shutdown.
+            Err(RecvTimeoutError::Disconnected) => Wake::Stop,
+        };
+        let mut rewatch = false;
+        for wake in std::iter::once(first).chain(self.rx.try_iter()) {
+            match wake {
+                Wake::Pending => seen.pending = true,
+                Wake::Rewatch => rewatch = true,
+                Wake::Runtime => seen.runtime = true,
+                Wake::Stop => seen.stop = true,
+            }
+        }
+        if rewatch {
+            seen.pending = true;
+            std::fs::create_dir_all(&self.pending_dir)
+                .map_err(|e| Error::io(&self.pending_dir, "create folder", e))?;
+            self.watcher
+                .watch(&self.pending_dir, RecursiveMode::NonRecursive)
+                .map_err(|source| Error::Notify {
+                    path: self.pending_dir.clone(),
+                    source,
+                })?;
+        }
+        Ok(seen)
+    }
+}
+
+/// Decides which raw events are worth a wake-up.
+struct Filter {
+    stream_dir: PathBuf,
+    pending_dir: PathBuf,
+    runtime_dir: Option<PathBuf>,
+    runtime_names: Vec<String>,
+    ignore_pending: bool,
+}
+
+impl Filter {
+    /// The wake-ups `event` is worth (often none).
+    fn classify(&self, event: notify::Result<Event>) -> Vec<Wake> {
+        let Ok(event) = event else {
+            // The watch broke somewhere; look at everything again.
+            return self
+                .pending_wake(Wake::Pending)
+                .into_iter()
+                .chain([Wake::Runtime])
+                .collect();
+        };
+        if event.need_rescan() {
+            // The kernel's event queue overflowed: anything may have changed.
+            return self
+                .pending_wake(Wake::Pending)
+                .into_iter()
+                .chain([Wake::Runtime])
+                .collect();
+        }
+        if let EventKind::Access(kind) = event.kind
+            && kind != AccessKind::Close(AccessMode::Write)
+        {
+            return Vec::new();
+        }
+        event
+            .paths
+            .iter()
+            .filter_map(|path| self.classify_path(path))
+            .collect()
+    }
+
+    fn classify_path(&self, path: &Path) -> Option<Wake> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let parent = path.parent();
+        if path == self.pending_dir {
+            self.pending_wake(Wake::Rewatch)
+        } else if parent == Some(self.pending_dir.as_path()) {
+            // Dot files are temp files, locks and adoptions in progress;
+            // the rename that ends each of them is an event of its own.
+            self.pending_wake(Wake::Pending)
+                .filter(|_| !name.starts_with('.'))
+        } else if parent == Some(self.stream_dir.as_path()) && name == "pending" {
+            self.pending_wake(Wake::Rewatch)
+        } else if parent == Some(self.stream_dir.as_path()) && name == "stream.json" {
+            Some(Wake::Pending)
+        } else if parent.is_some() && parent == self.runtime_dir.as_deref() {
+            self.runtime_names
+                .iter()
+                .any(|n| n == name)
+                .then_some(Wake::Runtime)
+        } else {
+            None
+        }
+    }
+
+    fn pending_wake(&self, wake: Wake) -> Option<Wake> {
+        (!self.ignore_pending).then_some(wake)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{CreateKind, ModifyKind, RenameMode};
+
+    use super::*;
+
+    fn filter(ignore_pending: bool) -> Filter {
+        Filter {
+            stream_dir: PathBuf::from("/s/streams/a"),
+            pending_dir: PathBuf::from("/s/streams/a/pending"),
+            runtime_dir: Some(PathBuf::from("/tmp")),
+            runtime_names: vec!["sparkq-a-done".to_owned(), "sparkq-a.lock".to_owned()],
+            ignore_pending,
+        }
+    }
+
+    #[test]
+    fn only_events_that_can_mean_work_wake() {
+        let create = EventKind::Create(CreateKind::File);
+        let renamed = EventKind::Modify(ModifyKind::Name(RenameMode::To));
+        let opened = EventKind::Access(AccessKind::Open(AccessMode::Any));
+        let cases: [(EventKind, &str, bool, &[Wake]); 11] = [
+            (
+                renamed,
+                "/s/streams/a/pending/tsk_1.json",
+                false,
+                &[Wake::Pending],
+            ),
+            (
+                renamed,
+                "/s/streams/a/pending/dropped.json",
+                false,
+                &[Wake::Pending],
+            ),
+            (create, "/s/streams/a/pending/.tsk_1.json.tmp", false, &[]),
+            (opened, "/s/streams/a/pending/tsk_1.json", false, &[]),
+            (create, "/s/streams/a/pending", false, &[Wake::Rewatch]),
+            (create, "/s/streams/a/.lock", false, &[]),
+            (renamed, "/s/streams/a/stream.json", false, &[Wake::Pending]),
+            (create, "/tmp/sparkq-a-done", false, &[Wake::Runtime]),
+            (create, "/tmp/sparkq-b-done", false, &[]),
+            (renamed, "/s/streams/a/pending/tsk_1.json", true, &[]),
+            (create, "/tmp/sparkq-a-done", true, &[Wake::Runtime]),
+        ];
+        for (kind, path, ignore, expected) in cases {
+            let event = Event::new(kind).add_path(PathBuf::from(path));
+            assert_eq!(
+                filter(ignore).classify(Ok(event)),
+                expected,
+                "{kind:?} {path} ignore={ignore}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_overflow_wakes_everything() {
+        let event = Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan);
+        assert_eq!(filter(false).classify(Ok(event)), [Wake::Pending, Wake::Runtime]);
+    }
+}

@@ -1,0 +1,144 @@
+//! Hosting watchers in a process (`sparkq watch`, `sparkq run`, and later
+//! the server's `run`), and stopping them from another one (`sparkq stop`).
+//!
+//! Each watcher runs in its own thread of the hosting process and takes its
+//! own lock, so `sparkq stop --stream S` can end one of them by removing
+//! its lock (the watcher sees that at once and leaves), while `sparkq stop`
+//! ends whole processes with SIGTERM, which fires their [`Shutdown`].
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::lock::{pid_alive, read_pid};
+use super::watcher::{StopReason, log, watch_stream};
+use super::{Error, Result, RuntimePaths, Settings, Shutdown};
+use crate::model::Stream;
+use crate::queue::Queue;
+
+/// Runs one watcher per stream in `streams`, each in a thread, until each
+/// has stopped (the shutdown fired, its lock was removed, or its stream
+/// ended). Returns each stream's outcome; a watcher that could not start
+/// (another watcher has the stream) does not stop the others.
+pub fn run_watchers(
+    queue: &Queue,
+    streams: &[String],
+    settings: &Settings,
+    shutdown: &Shutdown,
+) -> Vec<(String, Result<()>)> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = streams
+            .iter()
+            .map(|stream| {
+                let handle = scope.spawn(move || {
+                    let outcome = watch_stream(queue, stream, settings, shutdown);
+                    if let Err(e) = &outcome {
+                        // Said at once: the other watchers may run for days.
+                        log(stream, &format!("stopped: {}", e.to_string().replace('\n', " ")));
+                    }
+                    outcome
+                });
+                (stream.clone(), handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(stream, handle)| {
+                let outcome = match handle.join() {
+                    Ok(Ok(StopReason::Shutdown | StopReason::LockLost | StopReason::StreamEnded)) => Ok(()),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(Error::io(
+                        Path::new(&stream),
+                        "watch (the watcher thread panicked)",
+                        std::io::Error::other("panic"),
+                    )),
+                };
+                (stream, outcome)
+            })
+            .collect()
+    })
+}
+
+/// What a starting watcher prints on stdout: the worker's brief, the queue
+/// size, and the wait command that goes with this watcher.
+pub(crate) fn print_banner(stream: &Stream, queued: usize, pid: u32, fifo: &Path) {
+    let flag = fifo.with_file_name(format!("sparkq-{}-done", stream.name));
+    let instructions = if stream.instructions.trim().is_empty() {
+        "(none)".to_owned()
+    } else {
+        stream.instructions.trim_end().to_owned()
+    };
+    println!(
+        "Watching stream '{name}' (session {session}, pid {pid}): {queued} queued.\nInstructions:\n{instructions}\nWorker wait command:\n  touch {flag} && cat {fifo} >/dev/null && sparkq claim --stream={name}\n",
+        name = stream.name,
+        session = stream.session,
+        flag = flag.display(),
+        fifo = fifo.display(),
+    );
+}
+
+/// The pid of the live watcher of `stream`, if one runs.
+pub fn watcher_pid(runtime: &RuntimePaths, stream: &str) -> Option<u32> {
+    read_pid(&runtime.lock(stream)).filter(|pid| pid_alive(*pid))
+}
+
+/// How stopping one stream's watcher went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// No live watcher; a lock or FIFO a dead one left behind was removed.
+    NotRunning,
+    /// The watcher (in process `pid`) has stopped.
+    Stopped { pid: u32 },
+    /// The lock was removed but the watcher in `pid` did not leave within
+    /// the wait: it may be an older watcher that does not watch its lock.
+    NoAnswer { pid: u32 },
+}
+
+/// Stops the watcher of `stream` by removing its lock, which that watcher
+/// (and only it: other watchers in the same process go on) takes as its
+/// cue to leave; waits up to `wait` for it to remove its FIFO.
+pub fn stop_watcher(runtime: &RuntimePaths, stream: &str, wait: Duration) -> Result<StopOutcome> {
+    let lock = runtime.lock(stream);
+    let fifo = runtime.fifo(stream);
+    let Some(pid) = watcher_pid(runtime, stream) else {
+        for leftover in [&lock, &fifo] {
+            match std::fs::remove_file(leftover) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(leftover, "remove", e));
+                }
+                _ => {}
+            }
+        }
+        return Ok(StopOutcome::NotRunning);
+    };
+    std::fs::remove_file(&lock).map_err(|e| Error::io(&lock, "remove", e))?;
+    let deadline = Instant::now() + wait;
+    while fifo.exists() && pid_alive(pid) {
+        if Instant::now() >= deadline {
+            return Ok(StopOutcome::NoAnswer { pid });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(StopOutcome::Stopped { pid })
+}
+
+/// Sends SIGTERM to `pid` (with the `kill` command: `unsafe` is forbidden)
+/// and waits up to `wait` for it to exit; returns whether it did.
+pub fn terminate(pid: u32, wait: Duration) -> bool {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let deadline = Instant::now() + wait;
+    while pid_alive(pid) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// Whether process `pid` is alive.
+pub fn is_alive(pid: u32) -> bool {
+    pid_alive(pid)
+}

@@ -1,0 +1,60 @@
+//! The moments a stream can change without a file-system event, so that a
+//! waiter sets its one timer to the nearest of them instead of polling.
+
+use std::time::{Instant, SystemTime};
+
+use crate::model::{Name, TaskStatus};
+use crate::queue::{Queue, TaskFilter};
+use crate::spool::ADOPT_SETTLE;
+
+/// Converts a wall-clock time to the monotonic clock, for timers.
+fn instant_of(at: SystemTime) -> Instant {
+    let now = Instant::now();
+    match at.duration_since(SystemTime::now()) {
+        Ok(ahead) => now + ahead,
+        Err(_) => now,
+    }
+}
+
+/// When the youngest file dropped into `pending/` settles and can be
+/// adopted (a file changed in the last [`ADOPT_SETTLE`] is left alone).
+/// Files that are already settled are not counted: a look just happened.
+pub(crate) fn next_settle(queue: &Queue, stream: &Name) -> Option<Instant> {
+    let scan = queue.spool().scan_pending(stream).ok()?;
+    let dir = queue.spool().state_path(stream, TaskStatus::Queued);
+    let now = SystemTime::now();
+    scan.drops
+        .iter()
+        .filter_map(|name| std::fs::metadata(dir.join(name)).ok())
+        .filter(|meta| meta.is_file())
+        .filter_map(|meta| meta.modified().ok())
+        .map(|modified| modified + ADOPT_SETTLE)
+        .filter(|settle| *settle > now)
+        .min()
+        .map(instant_of)
+}
+
+/// When the next running task of `stream` turns dead (SPEC 4.6: twice its
+/// timeout after it last showed life) and must be taken back.
+pub(crate) fn next_dead(queue: &Queue, stream: &Name) -> Option<Instant> {
+    let filter = TaskFilter {
+        status: Some(TaskStatus::Running),
+        stream: Some(stream.to_string()),
+        limit: Some(crate::queue::MAX_PAGE),
+        ..TaskFilter::default()
+    };
+    let page = queue.list_tasks(&filter).ok()?;
+    page.tasks
+        .iter()
+        .map(|task| {
+            let dead = task.last_alive().to_system() + 2 * task.timeout_duration();
+            // `is_dead_at` is strict (`>`): look just after the boundary.
+            instant_of(dead) + std::time::Duration::from_millis(50)
+        })
+        .min()
+}
+
+/// The earliest of several optional moments.
+pub(crate) fn earliest(moments: impl IntoIterator<Item = Option<Instant>>) -> Option<Instant> {
+    moments.into_iter().flatten().min()
+}

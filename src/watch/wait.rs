@@ -1,0 +1,68 @@
+//! `sparkq claim --wait`: claim the oldest pending task, waiting for one to
+//! arrive if there is none.
+//!
+//! Invariant: no arrival goes unseen. The folder is watched *before* the
+//! first look, so a task that lands between a look and the wait that
+//! follows it has already queued an event; events that are lost anyway
+//! (an overflowed kernel queue, a folder swapped by a checkout) are caught
+//! by the re-check timer.
+
+use std::time::{Duration, Instant};
+
+use super::events::Events;
+use super::timers::{earliest, next_settle};
+use super::{Result, Settings, Shutdown};
+use crate::queue::{Claimed, Queue};
+
+/// How a wait for a claim ended.
+#[derive(Debug)]
+pub enum WaitOutcome {
+    /// A task was claimed.
+    Claimed(Box<Claimed>),
+    /// The wait ran out with nothing pending.
+    TimedOut,
+    /// The shutdown switch fired first (Ctrl-C); nothing was claimed.
+    Interrupted,
+}
+
+/// Claims the oldest pending task of `stream` for `worker`, waiting up to
+/// `wait` for one to arrive.
+///
+/// A shutdown that fires while a claim is being made lets that claim finish
+/// and returns the task, so a task is never left claimed by nobody; one
+/// that fires while waiting returns [`WaitOutcome::Interrupted`] with
+/// nothing claimed.
+pub fn wait_for_claim(
+    queue: &Queue,
+    stream: &str,
+    worker: &str,
+    wait: Duration,
+    settings: &Settings,
+    shutdown: &Shutdown,
+) -> Result<WaitOutcome> {
+    let name = queue.stream(stream)?.name;
+    let mut events = Events::watch(
+        &queue.spool().stream_dir(&name),
+        None,
+        settings.ignore_pending_events,
+    )?;
+    shutdown.listen(events.sender());
+    let end = Instant::now() + wait;
+    loop {
+        if shutdown.is_fired() {
+            return Ok(WaitOutcome::Interrupted);
+        }
+        if let Some(claimed) = queue.claim(stream, worker)? {
+            return Ok(WaitOutcome::Claimed(Box::new(claimed)));
+        }
+        let now = Instant::now();
+        if now >= end {
+            return Ok(WaitOutcome::TimedOut);
+        }
+        let next = earliest([Some(end), Some(now + settings.recheck), next_settle(queue, &name)]);
+        let seen = events.wait_until(next.unwrap_or(end))?;
+        if seen.stop {
+            return Ok(WaitOutcome::Interrupted);
+        }
+    }
+}

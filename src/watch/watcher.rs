@@ -1,0 +1,231 @@
+//! The watcher protocol of SPEC 5 for one stream: wake the idle worker
+//! through the FIFO when its done flag exists and work is pending, and take
+//! back dead claims.
+//!
+//! The loop looks at the stream after every relevant event and at its one
+//! timer (the nearest of: the safety-net re-check, a wake in flight, a
+//! dropped file settling, a claim turning dead); it never spins.
+//!
+//! Invariants:
+//! - **One wake per idle signal.** A wake removes the done flag first and
+//!   is sent only if this watcher removed it, and the worker sets the flag
+//!   again only after its `cat` returned; so one burst of tasks wakes the
+//!   worker once, whichever of "flag set" and "work pending" came second.
+//! - Only one watcher per stream: see [`super::lock`]. A watcher whose lock
+//!   stops naming it ends at its next look.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::events::{Events, RuntimeWatch};
+use super::fifo::Fifo;
+use super::lock::{Taken, WatcherLock, pid_alive, read_pid};
+use super::run::print_banner;
+use super::timers::{earliest, next_dead, next_settle};
+use super::{Result, Settings, Shutdown};
+use crate::model::{Name, StreamStatus, Timestamp};
+use crate::queue::{self, Queue};
+
+/// Why a watcher stopped, for its last log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    Shutdown,
+    LockLost,
+    StreamEnded,
+}
+
+/// Runs the watcher of `stream` until the shutdown fires, its lock is
+/// removed, or the stream ends. Prints the stream's instructions and queue
+/// size on stdout when it starts, and one line per event on stderr.
+pub(crate) fn watch_stream(
+    queue: &Queue,
+    stream: &str,
+    settings: &Settings,
+    shutdown: &Shutdown,
+) -> Result<StopReason> {
+    let info = queue.stream(stream)?;
+    if info.status == StreamStatus::Ended {
+        return Err(queue::Error::StreamEnded {
+            name: info.name.to_string(),
+        }
+        .into());
+    }
+    let name = info.name.as_str();
+    let runtime = &settings.runtime;
+    let (lock, taken) = WatcherLock::acquire(&runtime.lock(name), name)?;
+    if let Taken::FromDead(pid) = taken {
+        let who = pid.map_or_else(|| "an unreadable lock".to_owned(), |p| format!("dead pid {p}"));
+        log(name, &format!("took over the lock from {who}"));
+    }
+    let file_name = |p: PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let names = [file_name(runtime.lock(name)), file_name(runtime.done_flag(name))]
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut events = Events::watch(
+        &queue.spool().stream_dir(&info.name),
+        Some(RuntimeWatch {
+            dir: runtime.dir(),
+            names,
+        }),
+        settings.ignore_pending_events,
+    )?;
+    shutdown.listen(events.sender());
+    let (fifo, woke) = Fifo::open(&runtime.fifo(name))?;
+    if woke {
+        log(
+            name,
+            "woke a worker left waiting on the FIFO by an earlier watcher",
+        );
+    }
+    let mut watcher = Watcher {
+        queue,
+        name,
+        stream: info.name.clone(),
+        flag: runtime.done_flag(name),
+        fifo,
+        lock,
+        looked: Looked::default(),
+    };
+
+    let queued = queue.counts(&info.name)?.queued;
+    print_banner(&info, queued, std::process::id(), &runtime.fifo(name));
+    log(
+        name,
+        &format!("started (pid {}); {queued} queued", std::process::id()),
+    );
+
+    let mut next_recheck = Instant::now() + settings.recheck;
+    let mut by_recheck = false;
+    let reason = loop {
+        if shutdown.is_fired() {
+            break StopReason::Shutdown;
+        }
+        let next = match watcher.look(by_recheck) {
+            Ok(Some(reason)) => break reason,
+            Ok(None) => watcher.next_look(next_recheck),
+            Err(e) => {
+                // A watcher runs for days: a failed look (a file being
+                // replaced under it, a full disk) is logged and retried.
+                log(
+                    name,
+                    &format!("error, will look again: {}", e.to_string().replace('\n', " ")),
+                );
+                next_recheck.min(Instant::now() + ERROR_RETRY)
+            }
+        };
+        let seen = events.wait_until(next)?;
+        if seen.stop {
+            break StopReason::Shutdown;
+        }
+        let now = Instant::now();
+        by_recheck = !seen.pending && !seen.runtime && now >= next_recheck;
+        if now >= next_recheck {
+            next_recheck = now + settings.recheck;
+        }
+    };
+    let message = match reason {
+        StopReason::Shutdown => "stopping (signal or shutdown); running tasks stay running",
+        StopReason::LockLost => "stopping: the lock no longer names this watcher (sparkq stop --stream)",
+        StopReason::StreamEnded => "stopping: the stream has ended",
+    };
+    log(name, message);
+    // Keep the FIFO only if another live watcher has taken the stream over.
+    let taken_over = read_pid(&runtime.lock(name)).is_some_and(|p| p != std::process::id() && pid_alive(p));
+    watcher.fifo.close(!taken_over);
+    drop(watcher.lock);
+    Ok(reason)
+}
+
+/// How long a watcher waits before looking again after a failed look.
+const ERROR_RETRY: Duration = Duration::from_secs(5);
+
+/// One stream's watcher between looks.
+struct Watcher<'a> {
+    queue: &'a Queue,
+    name: &'a str,
+    stream: Name,
+    flag: PathBuf,
+    fifo: Fifo,
+    lock: WatcherLock,
+    looked: Looked,
+}
+
+/// What the previous look found, so each change is logged once.
+#[derive(Debug, Default)]
+struct Looked {
+    has_work: bool,
+    flag_set: bool,
+}
+
+impl Watcher<'_> {
+    /// Looks at the stream once: sweeps dead claims, and wakes the worker
+    /// if its flag is set and work is pending. `Some` says why to stop.
+    fn look(&mut self, by_recheck: bool) -> Result<Option<StopReason>> {
+        let (queue, name) = (self.queue, self.name);
+        if !self.lock.is_still_ours() {
+            return Ok(Some(StopReason::LockLost));
+        }
+        let stream = queue.stream(name)?;
+        if stream.status == StreamStatus::Ended {
+            return Ok(Some(StopReason::StreamEnded));
+        }
+        let swept = queue.sweep_dead(name)?;
+        for id in &swept.requeued {
+            log(
+                name,
+                &format!("dead claim {id} (no word for 2x its timeout): back to pending"),
+            );
+        }
+        for id in &swept.failed {
+            log(
+                name,
+                &format!("dead claim {id} had no attempts left: auto-failed"),
+            );
+        }
+        let has_work = queue.peek(name)?.is_some();
+        let flag_set = self.flag.exists();
+        // A wake in flight may end here, letting the next one go now.
+        self.fifo.advance(flag_set)?;
+        if has_work && !self.looked.has_work {
+            let how = if by_recheck {
+                " (found by the safety-net re-check)"
+            } else {
+                ""
+            };
+            let queued = queue.counts(&stream.name)?.queued;
+            log(name, &format!("work pending: {queued} queued{how}"));
+        }
+        if flag_set && !self.looked.flag_set {
+            log(name, "worker is idle (done flag set)");
+        }
+        // Removing the flag first is what makes the wake happen once.
+        if flag_set && has_work && self.fifo.is_idle() && std::fs::remove_file(&self.flag).is_ok() {
+            self.fifo.wake()?;
+            let queued = queue.counts(&stream.name)?.queued;
+            log(name, &format!("woke the worker ({queued} queued)"));
+        }
+        self.looked = Looked {
+            has_work,
+            flag_set: self.flag.exists(),
+        };
+        Ok(None)
+    }
+
+    /// When to look again without an event: the nearest of the re-check,
+    /// the wake in flight, a dropped file settling, a claim turning dead.
+    fn next_look(&self, next_recheck: Instant) -> Instant {
+        earliest([
+            Some(next_recheck),
+            self.fifo.next_check(),
+            next_settle(self.queue, &self.stream),
+            next_dead(self.queue, &self.stream),
+        ])
+        .unwrap_or(next_recheck)
+    }
+}
+
+/// One event line on stderr: time, stream, what happened.
+pub(crate) fn log(stream: &str, message: &str) {
+    eprintln!("{} sparkq watch {stream}: {message}", Timestamp::now());
+}
