@@ -1,46 +1,31 @@
 //! Waiting for work in `claim_task`: the one place the MCP server blocks.
 //!
-//! It only repeats [`Queue::claim`]; which task is taken, and that it is
-//! taken once, stays the queue's business. It must run on the blocking
-//! pool and must stop as soon as the client cancels the call.
+//! It is the same event-driven wait as `sparkq claim --wait` (the watch
+//! module); which task is taken, and that it is taken once, stays the
+//! queue's business. It runs on the blocking pool and stops as soon as the
+//! client cancels the call, so a cancelled call never takes a task nobody
+//! will receive.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::queue::{self, Claimed, Queue};
+use crate::queue::{Claimed, Queue};
+use crate::watch::{self, Settings, Shutdown, WaitOutcome};
 
-/// How long to sleep between claim attempts while waiting.
-pub(super) const CLAIM_POLL_INTERVAL_MS: u64 = 200;
-
-/// Claims from `stream`, trying again every [`CLAIM_POLL_INTERVAL_MS`]
-/// until a task is claimed, `wait` has passed, or `is_cancelled` says the
-/// client gave up (it is checked before every attempt, so a cancelled call
-/// never takes a task nobody will receive).
-///
-/// A stop-gap that polls: at merge, the watch module's event-driven wait
-/// (the one behind `claim --wait`) replaces this function, i.e.
-/// `watch::wait_for_claim(queue, stream, worker, wait, &settings, &shutdown)`
-/// with a `Shutdown` fired when the request is cancelled, and
-/// `WaitOutcome::Claimed(c)` as `Some(*c)`, anything else as `None`. It
-/// blocks, so it runs on the blocking pool, never on the async runtime.
+/// Claims from `stream`, waiting up to `wait` for a task to arrive, or
+/// until `shutdown` fires (the client cancelled the call).
 pub(super) fn claim_waiting(
     queue: &Queue,
     stream: &str,
     worker: &str,
     wait: Duration,
-    is_cancelled: impl Fn() -> bool,
-) -> queue::Result<Option<Claimed>> {
-    let deadline = Instant::now() + wait;
-    loop {
-        if is_cancelled() {
-            return Ok(None);
-        }
-        if let Some(claimed) = queue.claim(stream, worker)? {
-            return Ok(Some(claimed));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(None);
-        }
-        std::thread::sleep(left.min(Duration::from_millis(CLAIM_POLL_INTERVAL_MS)));
+    shutdown: &Shutdown,
+) -> Result<Option<Claimed>, watch::Error> {
+    if wait.is_zero() {
+        return Ok(queue.claim(stream, worker)?);
+    }
+    let settings = Settings::new(Duration::from_secs(watch::CLAIM_RECHECK_SECS));
+    match watch::wait_for_claim(queue, stream, worker, wait, &settings, shutdown)? {
+        WaitOutcome::Claimed(claimed) => Ok(Some(*claimed)),
+        WaitOutcome::TimedOut | WaitOutcome::Interrupted => Ok(None),
     }
 }

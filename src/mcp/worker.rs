@@ -20,6 +20,7 @@ use super::schema::input_schema;
 use super::wait::claim_waiting;
 use crate::model::{Task, TaskId, TaskStatus, Timestamp};
 use crate::queue::{Queue, Report};
+use crate::watch::Shutdown;
 
 /// Parameters of `claim_task`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -116,11 +117,21 @@ impl SparkqServer {
     ) -> CallToolResult {
         let worker = p.worker.unwrap_or_else(|| self.default_worker().to_owned());
         let wait = Duration::from_secs(p.wait_seconds.unwrap_or(0));
-        let cancelled = context.ct;
-        self.call(move |queue: &Queue| {
-            claim_waiting(queue, &p.stream, &worker, wait, || cancelled.is_cancelled())
-        })
-        .await
+        // The client's cancellation fires the wait's shutdown switch; the
+        // relay is aborted once the call is answered.
+        let shutdown = Shutdown::new();
+        let relay = {
+            let (shutdown, cancelled) = (shutdown.clone(), context.ct);
+            tokio::spawn(async move {
+                cancelled.cancelled().await;
+                shutdown.fire();
+            })
+        };
+        let answer = self
+            .call(move |queue: &Queue| claim_waiting(queue, &p.stream, &worker, wait, &shutdown))
+            .await;
+        relay.abort();
+        answer
     }
 
     #[tool(

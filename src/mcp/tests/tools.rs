@@ -202,7 +202,7 @@ async fn a_cancelled_wait_takes_no_task() {
         "nothing was queued, so the claim was still waiting"
     );
     // Dropping the call sends notifications/cancelled; let it arrive.
-    let poll = Duration::from_millis(super::super::wait::CLAIM_POLL_INTERVAL_MS);
+    let poll = Duration::from_millis(200);
     tokio::time::sleep(poll).await;
     let id = h.enqueue();
     // Proving an absence takes time: a claim loop still running would have
