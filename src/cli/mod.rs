@@ -2,6 +2,7 @@
 //! group, output formatting in [`output`]. Every command is a thin call into
 //! [`crate::queue`].
 
+mod doctor;
 mod input;
 mod output;
 mod project;
@@ -53,6 +54,7 @@ enum Command {
     Purge(tasks::PurgeArgs),
     Status(views::StatusArgs),
     Completions(views::CompletionsArgs),
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.
@@ -75,5 +77,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(args) => tasks::purge(&project::open(config)?, args),
         Command::Status(args) => views::status(&project::open(config)?, args),
         Command::Completions(args) => views::completions(args),
+        Command::Doctor(args) => doctor::doctor(&project::open(config)?, args),
     }
 }

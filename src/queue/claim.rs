@@ -69,13 +69,10 @@ impl Queue {
                 }
                 Err(e) => return Err(e.into()),
             };
-            // A finished copy of this id is newer (SPEC 9): drop the stale
-            // pending one instead of running the task twice.
-            let finished = [TaskStatus::Succeeded, TaskStatus::Failed]
-                .iter()
-                .any(|s| self.spool.has_task(&stream.name, *s, id));
-            if finished {
-                self.spool.remove_task(&stream.name, TaskStatus::Queued, id)?;
+            // A newer copy of this id by the lattice (SPEC 9): never run the
+            // task twice. Settling (in `touch`, or `doctor --fix`) removes
+            // the stale pending copy.
+            if self.is_superseded(&stream.name, id, TaskStatus::Queued)? {
                 continue;
             }
             if !self

@@ -1,5 +1,6 @@
-//! What every look at a stream does first, holding its lock: adopt files
-//! dropped into `pending/`, and take back dead claims.
+//! What every look at a stream does first, holding its lock: settle copies
+//! a merge left behind (the safe part, see `settle`), adopt files dropped
+//! into `pending/`, and take back dead claims.
 
 use super::{Queue, Result, SweepReport};
 use crate::model::{Stream, TaskId, TaskStatus, Timestamp};
@@ -9,6 +10,7 @@ impl Queue {
     /// Adopts dropped files and sweeps dead claims of `stream`; returns the
     /// pending folder as it is afterwards. The caller holds `_lock`.
     pub(super) fn touch(&self, stream: &Stream, _lock: &StreamLock) -> Result<(PendingScan, SweepReport)> {
+        self.settle_safely(&stream.name)?;
         let mut scan = self.spool.scan_pending(&stream.name)?;
         if !scan.drops.is_empty() || !scan.adopting.is_empty() {
             let build = |drop: crate::spool::DroppedFile<'_>| self.task_from_drop(stream, drop);
@@ -26,6 +28,13 @@ impl Queue {
     /// either repairs it or fails it with the reason. The caller holds the
     /// stream lock.
     pub(super) fn readopt_corrupt(&self, stream: &Stream, id: &TaskId, lock: &StreamLock) -> Result<()> {
+        // A file git left with conflict markers holds two readable versions:
+        // settle them (SPEC 9) rather than failing the task.
+        if self.settle_task(&stream.name, id)?
+            && self.spool.read_task(&stream.name, TaskStatus::Queued, id).is_ok()
+        {
+            return Ok(());
+        }
         let dir = self.spool.state_path(&stream.name, TaskStatus::Queued);
         let from = dir.join(id.file_name());
         let to = dir.join(format!(".{id}.adopt"));

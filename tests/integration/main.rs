@@ -4,5 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod support;
+mod sync_support;
 
 mod cli_basics;
+mod sync_git;
