@@ -224,7 +224,7 @@ impl Queue {
         }
         let kept = resolution
             .as_ref()
-            .map(|r| format!("{}/{}", spool::state_dir(r.state), id.file_name()));
+            .map(|r| self.rel(&self.spool.state_path(stream, r.state).join(id.file_name())));
         if let Some(kept) = &kept
             && copies.files.len() > 1
         {
@@ -233,7 +233,7 @@ impl Queue {
                 FindingKind::Duplicate,
                 self.rel(&copies.files[0].path),
                 format!("{} copies: {}", places.len(), places.join(", ")),
-                Some(format!("keep {kept} (newest by the lattice), remove the others")),
+                Some(format!("keep {kept} (the newest state), remove the others")),
             );
         }
         for i in &copies.marked {

@@ -201,10 +201,13 @@ impl Queue {
             let Some(resolution) = converge(&copies.candidates) else {
                 continue;
             };
-            let Some(winner) = copies.origin[resolution.winner].map(|i| &copies.files[i]) else {
-                continue;
-            };
-            if winner.extra || !resolution.recorded.is_empty() || resolution.rewrites(&copies.candidates) {
+            // Safe: a plain file in the winner's folder already holds exactly
+            // the settled task, so only the other copies go.
+            let stored = copies.candidates.iter().zip(&copies.origin).any(|(c, origin)| {
+                let plain = origin.is_some_and(|i| !copies.files[i].extra);
+                plain && c.state == resolution.state && c.task == resolution.task
+            });
+            if !stored || !resolution.recorded.is_empty() {
                 continue;
             }
             removed += self.apply(stream, id, &copies, Some(&resolution))?.removed.len();

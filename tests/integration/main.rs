@@ -7,4 +7,6 @@ mod support;
 mod sync_support;
 
 mod cli_basics;
+mod doctor;
 mod sync_git;
+mod sync_rsync;
