@@ -15,6 +15,7 @@ mod finish;
 mod list;
 mod purge;
 mod requeue;
+mod rival;
 mod sessions;
 mod settle;
 mod stale;

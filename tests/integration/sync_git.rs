@@ -52,7 +52,7 @@ fn sync(first: &Machine, second: &Machine) -> bool {
 fn fifty_random_rounds_of_git_merges_converge() {
     let root = tempfile::tempdir().expect("tmp");
     let (a, b) = two_clones(root.path());
-    let mut rng = fastrand::Rng::with_seed(0x5eed_0005);
+    let mut rng = fastrand::Rng::with_seed(crate::sync_support::seed());
     let mut all = BTreeSet::new();
     let mut conflicts = 0;
     for round in 0..50 {
@@ -171,4 +171,31 @@ fn a_requeued_attempt_beats_a_late_finish_which_is_kept() {
     let task = &a.tasks()[&id];
     assert_eq!((task.attempts, task.summary()), (2, Some("second attempt")));
     assert_eq!(task.conflicts.len(), 1);
+}
+
+#[test]
+fn a_claim_that_lost_at_a_sync_still_reports_and_its_result_is_kept() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let id = a.enqueue("shared");
+    sync(&a, &b);
+    let (_, ta) = a.claim().expect("a claims");
+    let (_, tb) = b.claim().expect("b claims");
+    sync(&a, &b);
+    let task = &b.tasks()[&id];
+    assert_eq!(task.conflicts.len(), 1, "the second claim is recorded: {task:#?}");
+    let rival = task.conflicts[0].claim_token.clone().expect("token");
+    let (winner, loser) = if rival == tb { (&a, &b) } else { (&b, &a) };
+    let (won, lost) = if rival == tb { (&ta, &tb) } else { (&tb, &ta) };
+    loser
+        .queue
+        .heartbeat(&id, Some(lost))
+        .expect("the losing claim's heartbeat is accepted");
+    loser.complete(&id, lost, "loser's answer");
+    winner.complete(&id, won, "winner's answer");
+    sync(&a, &b);
+    let task = &a.tasks()[&id];
+    assert_eq!(task.summary(), Some("winner's answer"));
+    let kept = task.conflicts[0].result.as_ref().map(|r| r["summary"].clone());
+    assert_eq!(kept, Some("loser's answer".into()), "{task:#?}");
 }

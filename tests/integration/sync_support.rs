@@ -15,6 +15,14 @@ use sparkq::queue::{NewTask, Queue, Report};
 
 use crate::support::sparkq_bin;
 
+/// The seed of the random rounds: `SPARKQ_SYNC_SEED` to explore others.
+pub fn seed() -> u64 {
+    std::env::var("SPARKQ_SYNC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_0005)
+}
+
 /// One machine: a project folder and its queue.
 pub struct Machine {
     pub name: &'static str,
