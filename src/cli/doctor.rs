@@ -12,7 +12,7 @@ use crate::queue::{DoctorReport, Queue};
 /// or rsync; with --fix, repair them.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  git pull; sparkq doctor --fix; git add -A spool && git commit -m 'sparkq: settle'\n  sparkq doctor --json"
+    after_help = "Exits 0 whatever it finds; with --json, \"clean\" says whether anything is left to do.\n\nExamples:\n  git pull --no-rebase; sparkq doctor --fix; git add -A spool && git commit -m 'sparkq: settle'\n  sparkq doctor --json"
 )]
 pub(super) struct DoctorArgs {
     /// Repair what has a rule: newest copy wins, conflicts recorded in the

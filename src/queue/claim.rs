@@ -44,6 +44,7 @@ impl Queue {
         let (scan, _) = self.touch(&stream, &lock)?;
         for id in &scan.ids {
             match self.spool.read_task(&stream.name, TaskStatus::Queued, id) {
+                Ok(Some(_)) if self.is_superseded(&stream.name, id, TaskStatus::Queued)? => continue,
                 Ok(Some(task)) => return Ok(Some(task)),
                 Ok(None) => continue,
                 Err(spool::Error::Corrupt { .. }) => self.readopt_corrupt(&stream, id, &lock)?,

@@ -1,22 +1,22 @@
 //! `doctor`: finding, and with `fix` repairing, what sharing a spool
 //! between machines (git, rsync) can leave behind (SPEC 9).
 //!
-//! ## Why ordinary `git pull` merges a spool cleanly
+//! ## Why ordinary `git pull` merges a spool, and what doctor does after
 //!
-//! Git merges paths, not operations, and a path merges cleanly unless both
+//! Git merges paths, not operations: a path merges cleanly unless both
 //! sides changed it since their common base. SparkQ's format keeps that
 //! rare in normal use:
 //! - **One file per task, named by its id**, ids unique across machines,
-//!   no index files: two machines enqueueing only ever *add* different
-//!   paths.
-//! - **A state change moves the file** to another folder. Within one
-//!   attempt a task file is written once per folder and then left alone
-//!   until it moves on, so for git the file is deleted at one path and
-//!   created at another. A deletion merges cleanly with "unchanged", and
-//!   two deletions of one path merge cleanly with each other.
-//! - **The one in-place edit is `heartbeat`**, made only by the machine
-//!   running the task; git merges it cleanly unless the other side moved
-//!   the same file in the meantime, which is the real conflict below.
+//!   no index files: two machines enqueueing only ever add different paths.
+//! - **A state change moves the file** (pending → claimed → done/failed),
+//!   so for git a task is deleted at one path and created at another. A
+//!   deletion merges cleanly with "unchanged", and two deletions of one
+//!   path merge cleanly with each other.
+//! - **Edits in place are few**: a heartbeat rewrites `claimed/<id>.json`,
+//!   and a claim taken back rewrites `pending/<id>.json` with the next
+//!   attempt. Every write moves `updated_at`, so two concurrent edits of
+//!   one file always collide on that line: git reports a conflict rather
+//!   than blending them silently. Doctor's own rewrites do the same.
 //! - **State folders never vanish** (`.keep`, see `spool::copies`), so
 //!   git's directory-rename detection never moves a new pending task into
 //!   `claimed/`.
@@ -24,15 +24,17 @@
 //!
 //! What remains is the genuinely concurrent case: both machines moved or
 //! changed the same task between two syncs (claimed it twice, finished it
-//! twice, one re-queued a claim the other finished). Git then leaves either
-//! two files in two folders (merged cleanly, caught by the lattice), or one
-//! file with conflict markers (add/add, or a rename merged with a
-//! heartbeat). Doctor reads both versions out of the markers and settles
-//! them like any other copies (`queue::converge`): newest state wins,
-//! other finishes and claims are recorded in the task's `conflicts`. After
-//! `doctor --fix`, `git add -A && git commit` leaves a clean tree. Settling
-//! is deterministic, so two machines that settle the same merge write the
-//! same bytes and merge cleanly afterwards.
+//! twice, one re-queued a claim the other finished). Git then leaves two
+//! files in two folders, or a file it could not merge. Because git always
+//! detects renames, and files of different tasks look alike, what it
+//! could not merge may be a *blend* of two versions, or of two tasks; so
+//! while the merge is in progress doctor reads each side's exact version
+//! from `HEAD` and `MERGE_HEAD` (see `spool::git`) for every task that
+//! differs between them, and otherwise splits conflict markers. All
+//! versions are settled like any other copies (`queue::converge`). After
+//! `doctor --fix`, `git add -A && git commit` leaves a clean tree, and
+//! since settling is deterministic, two machines that settle the same
+//! merge write the same bytes.
 //!
 //! rsync has no merge: `rsync -au` keeps the newer file of a path and never
 //! deletes, so a union of both spools arrives, settled by the same rules.

@@ -148,3 +148,20 @@ fn an_extra_copy_in_pending_is_never_adopted_as_a_new_task() {
     assert_eq!(listed["tasks"].as_array().map(Vec::len), Some(1));
     assert!(!copy.exists(), "an identical extra copy is settled away");
 }
+
+#[test]
+fn a_second_version_of_a_session_file_is_merged_into_it() {
+    let p = Project::with_stream("a");
+    let path = p.spool().join("sessions/s1.json");
+    let text = std::fs::read_to_string(&path).expect("session");
+    let ended = text.replace("\"active\"", "\"ended\"");
+    std::fs::write(p.spool().join("sessions/s1.json~HEAD"), ended).expect("write");
+    let report = p.sparkq(["doctor", "--fix", "--json"]).success().json();
+    assert_eq!(finding(&report, "meta_conflict")["fixed"], true);
+    assert!(!p.spool().join("sessions/s1.json~HEAD").exists());
+    assert!(
+        std::fs::read_to_string(&path)
+            .expect("session")
+            .contains("\"ended\"")
+    );
+}
