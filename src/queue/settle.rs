@@ -8,8 +8,9 @@
 //!   settle again, never zero copies.
 //! - **No bytes are dropped.** A file that holds no readable copy (or a
 //!   conflict whose versions cannot both be read) is never removed: it is
-//!   moved into `pending/` as a dropped file, which adoption turns into a
-//!   failed task that keeps the bytes in `original`.
+//!   moved into `pending/` for adoption, which turns it into a failed task
+//!   that keeps the bytes in `original` (under its own id if no readable
+//!   copy of the task exists, else as a new task).
 //! - **On the fly, only removals.** Every command that looks at a stream
 //!   removes copies that lost and carried nothing (see
 //!   [`Queue::settle_safely`]); anything that needs a file rewritten or a
@@ -163,7 +164,12 @@ impl Queue {
                 continue;
             }
             if copies.unreadable.contains(&i) {
-                let to = self.recovery_path(stream, id, file.folder);
+                let to = self.recovery_path(
+                    stream,
+                    id,
+                    file.folder,
+                    resolution.is_none() && i == copies.unreadable[0],
+                );
                 spool::move_file(&file.path, &to)?;
                 applied.recovered.push((file.path.clone(), to));
             } else if spool::remove_file(&file.path)? {
@@ -173,9 +179,15 @@ impl Queue {
         Ok(applied)
     }
 
-    /// A free `pending/` name for an unreadable copy of `id` found in `folder`.
-    fn recovery_path(&self, stream: &Name, id: &TaskId, folder: TaskStatus) -> PathBuf {
+    /// Where an unreadable copy of `id` found in `folder` goes to be adopted.
+    /// With no readable copy anywhere, `pending/.<id>.adopt`: adoption then
+    /// keeps the id (as `readopt_corrupt` does). Otherwise a free dropped-file
+    /// name, so the bytes become a task of their own.
+    fn recovery_path(&self, stream: &Name, id: &TaskId, folder: TaskStatus, keep_id: bool) -> PathBuf {
         let dir = self.spool.state_path(stream, TaskStatus::Queued);
+        if keep_id {
+            return dir.join(format!(".{id}.adopt"));
+        }
         let base = format!("recovered-{id}-from-{}", spool::state_dir(folder));
         (0..)
             .map(|n| match n {

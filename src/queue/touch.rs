@@ -28,15 +28,17 @@ impl Queue {
     /// either repairs it or fails it with the reason. The caller holds the
     /// stream lock.
     pub(super) fn readopt_corrupt(&self, stream: &Stream, id: &TaskId, lock: &StreamLock) -> Result<()> {
+        let dir = self.spool.state_path(&stream.name, TaskStatus::Queued);
+        let from = dir.join(id.file_name());
         // A file git left with conflict markers holds two readable versions:
         // settle them (SPEC 9) rather than failing the task.
-        if self.settle_task(&stream.name, id)?
+        let bytes = crate::spool::read_bytes(&from)?.unwrap_or_default();
+        if crate::spool::has_markers(&String::from_utf8_lossy(&bytes))
+            && self.settle_task(&stream.name, id)?
             && self.spool.read_task(&stream.name, TaskStatus::Queued, id).is_ok()
         {
             return Ok(());
         }
-        let dir = self.spool.state_path(&stream.name, TaskStatus::Queued);
-        let from = dir.join(id.file_name());
         let to = dir.join(format!(".{id}.adopt"));
         std::fs::rename(&from, &to).map_err(|e| crate::spool::Error::io(&from, "set aside", e))?;
         self.touch(stream, lock)?;

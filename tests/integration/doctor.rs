@@ -165,3 +165,26 @@ fn a_second_version_of_a_session_file_is_merged_into_it() {
             .contains("\"ended\"")
     );
 }
+
+#[test]
+fn a_pending_file_with_conflict_markers_is_settled_by_claim_not_failed() {
+    let p = Project::with_stream("a");
+    let id = p.enqueue("a", "{}");
+    let path = p.state_dir("a", "pending").join(format!("{id}.json"));
+    let text = std::fs::read_to_string(&path).expect("task");
+    let mut lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("\"updated_at\""))
+        .expect("updated_at");
+    let theirs = "  \"updated_at\": \"2030-01-01T00:00:00Z\",";
+    let ours = lines[at].to_owned();
+    lines.splice(
+        at..=at,
+        ["<<<<<<< HEAD", &ours, "=======", theirs, ">>>>>>> theirs"],
+    );
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+    let claimed = p.claim("a");
+    assert_eq!(claimed["id"], id.as_str());
+    assert_eq!(claimed["status"], "running");
+}
