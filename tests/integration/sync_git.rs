@@ -66,7 +66,16 @@ fn fifty_random_rounds_of_git_merges_converge() {
         check_settled(&b, &before, &all, &ctx);
         assert_eq!(a.files(), b.files(), "{ctx}: the clones disagree");
     }
+    let recorded: usize = a.tasks().values().map(|t| t.conflicts.len()).sum();
+    eprintln!(
+        "git: {} tasks, {conflicts} of 50 merges with git conflicts, {recorded} conflicts recorded",
+        all.len()
+    );
     assert!(all.len() > 50, "the rounds enqueued too little: {}", all.len());
+    assert!(
+        recorded > 0,
+        "no round recorded a conflict; the test proves little"
+    );
     assert!(
         conflicts > 0,
         "no round produced a git conflict; the test proves little"
