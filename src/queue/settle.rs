@@ -15,7 +15,9 @@
 //!   removes copies that lost and carried nothing (see
 //!   [`Queue::settle_safely`]); anything that needs a file rewritten or a
 //!   conflict recorded is left to `sparkq doctor --fix`, so `doctor` still
-//!   reports it.
+//!   reports it. The one exception is a `pending/` file with conflict
+//!   markers met by a claim or peek: it is settled in full
+//!   ([`Queue::settle_task`]), since the alternative is failing the task.
 
 use std::path::PathBuf;
 
@@ -48,10 +50,11 @@ pub(super) struct Applied {
 
 /// Reads the copies of task `id` of `stream` in `files`. A plain file
 /// stands for its folder's state; a version recovered from a merge for its
-/// own `status`. When git left any path of the task unmerged, the pure
-/// versions of both sides at every state path are read from git (see
-/// `spool::git`) and the blended files count only as marked. Content that
-/// belongs to another task (git paired two tasks' files) is not a copy.
+/// own `status`. During a merge, for a task that differs between the two
+/// sides or has a path git left unmerged, the pure versions of both sides
+/// at every state path are read from git (see `spool::git`), and unmerged
+/// files count only as marked. Content that belongs to another task (git
+/// paired two tasks' files) is not a copy.
 pub(super) fn read_copies(
     spool: &spool::Spool,
     stream: &Name,
@@ -80,7 +83,10 @@ pub(super) fn read_copies(
         }
     }
     for (i, file) in files.iter().enumerate() {
-        if merged && (merge.is_unmerged(&file.path) || !file.extra && paths.contains(&file.path)) {
+        // A file git wrote may be a blend of the versions read above (git
+        // can merge one side's edit into the other's moved file); a file
+        // written since the merge began is a local change, read like any.
+        if merged && (merge.is_unmerged(&file.path) || !file.extra && merge.may_be_merged(&file.path)) {
             copies.marked.push(i);
             continue;
         }

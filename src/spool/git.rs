@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::SystemTime;
 
 /// The state of a merge in the work tree holding the spool.
 #[derive(Debug, Default)]
@@ -25,6 +26,8 @@ pub struct GitMerge {
     unmerged: BTreeMap<PathBuf, Vec<Vec<u8>>>,
     /// During a merge, the blob of every path in `HEAD` and `MERGE_HEAD`.
     sides: [BTreeMap<PathBuf, String>; 2],
+    /// When the merge started (`MERGE_HEAD` was written).
+    started: Option<SystemTime>,
 }
 
 impl GitMerge {
@@ -42,6 +45,9 @@ impl GitMerge {
             for (i, side) in ["HEAD", "MERGE_HEAD"].iter().enumerate() {
                 merge.sides[i] = tree(root, side);
             }
+            let marker = git(root, &["rev-parse", "--git-path", "MERGE_HEAD"]).unwrap_or_default();
+            let marker = root.join(String::from_utf8_lossy(&marker).trim());
+            merge.started = std::fs::metadata(marker).and_then(|m| m.modified()).ok();
         }
         for entry in listing.split(|b| *b == 0).filter(|e| !e.is_empty()) {
             let entry = String::from_utf8_lossy(entry);
@@ -71,6 +77,17 @@ impl GitMerge {
     /// the working tree may hold what git made of them rather than either.
     pub fn differs(&self, paths: &[PathBuf]) -> bool {
         self.merging && paths.iter().any(|p| self.sides[0].get(p) != self.sides[1].get(p))
+    }
+
+    /// Whether the working-tree file at `path` may be git's work: it is
+    /// unmerged, or was written no later than the merge began. A file
+    /// written since (a worker finishing mid-merge) is a local change.
+    pub fn may_be_merged(&self, path: &Path) -> bool {
+        if self.is_unmerged(path) {
+            return true;
+        }
+        let written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        self.merging && matches!((written, self.started), (Some(w), Some(s)) if w <= s)
     }
 
     /// The versions of both sides at `path`: from `HEAD` and `MERGE_HEAD`

@@ -208,3 +208,33 @@ fn a_claim_that_lost_at_a_sync_still_reports_and_its_result_is_kept() {
     let kept = task.conflicts[0].result.as_ref().map(|r| r["summary"].clone());
     assert_eq!(kept, Some("loser's answer".into()), "{task:#?}");
 }
+
+#[test]
+fn a_worker_finishing_in_the_middle_of_a_merge_is_not_lost() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let shared = a.enqueue("shared");
+    let mine = a.enqueue("mine");
+    sync(&a, &b);
+    // Both finish `shared` differently: the merge will stop on it.
+    let (_, ta) = a.claim().expect("a claims shared");
+    let (_, tb) = b.claim().expect("b claims shared");
+    a.complete(&shared, &ta, "A");
+    b.complete(&shared, &tb, "B");
+    let (claimed, token) = a.claim().expect("a claims mine");
+    assert_eq!(claimed, mine);
+    for m in [&a, &b] {
+        git_ok(&m.dir, &["add", "-A"]);
+        git_ok(&m.dir, &["commit", "-qm", "work"]);
+    }
+    let from = a.dir.display().to_string();
+    assert!(!git(
+        &b.dir,
+        &["pull", "-q", "--no-rebase", "--no-edit", &from, "main"]
+    ));
+    // While git waits, a worker on b finishes A's claim of `mine`.
+    b.complete(&mine, &token, "finished mid-merge");
+    assert!(b.queue.doctor(true).expect("doctor").clean);
+    let task = &b.tasks()[&mine];
+    assert_eq!(task.summary(), Some("finished mid-merge"));
+}
