@@ -196,6 +196,11 @@ impl Queue {
         for (id, list) in &files.tasks {
             self.check_task(stream, id, list, merge, fix, report)?;
         }
+        for id in merge.task_ids(&self.spool.stream_dir(stream)) {
+            if !files.tasks.contains_key(&id) {
+                self.check_task(stream, &id, &[], merge, fix, report)?;
+            }
+        }
         Ok(())
     }
 
@@ -236,6 +241,16 @@ impl Queue {
                 self.rel(&copies.files[0].path),
                 format!("{} copies: {}", places.len(), places.join(", ")),
                 Some(format!("keep {kept} (the newest state), remove the others")),
+            );
+        }
+        if copies.files.is_empty()
+            && let Some(kept) = &kept
+        {
+            report.add(
+                FindingKind::MergeConflict,
+                kept.clone(),
+                "the merge left no file of this task; both sides' versions read from git".into(),
+                Some(format!("restore it as {kept}")),
             );
         }
         for i in &copies.marked {

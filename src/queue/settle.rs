@@ -135,13 +135,16 @@ impl TaskCopies {
     }
 
     /// Whether the files need settling at all: more than one file, an
-    /// extra or unreadable one, conflict markers, or content to repair.
+    /// extra or unreadable one, conflict markers, content to repair, or a
+    /// winner with no file in its folder (read from git only).
     pub(super) fn needs_settling(&self, resolution: Option<&Resolution>) -> bool {
         self.files.len() > 1
             || self.files.iter().any(|f| f.extra)
             || !self.marked.is_empty()
             || !self.unreadable.is_empty()
-            || resolution.is_some_and(|r| r.rewrites(&self.candidates))
+            || resolution.is_some_and(|r| {
+                r.rewrites(&self.candidates) || !self.files.iter().any(|f| !f.extra && f.folder == r.state)
+            })
     }
 }
 

@@ -11,10 +11,12 @@
 //! hold the pure versions. Outside a git work tree, or with git not
 //! installed, there is nothing to ask and the caller reads the files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::SystemTime;
+
+use crate::model::TaskId;
 
 /// The state of a merge in the work tree holding the spool.
 #[derive(Debug, Default)]
@@ -88,6 +90,18 @@ impl GitMerge {
         }
         let written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         self.merging && matches!((written, self.started), (Some(w), Some(s)) if w <= s)
+    }
+
+    /// The ids of the task files either side holds under `stream_dir`, so
+    /// that a task git removed from the working tree altogether (its file
+    /// paired with another task's) is still settled.
+    pub fn task_ids(&self, stream_dir: &Path) -> BTreeSet<TaskId> {
+        self.sides
+            .iter()
+            .flat_map(|side| side.keys())
+            .filter(|p| p.parent().and_then(Path::parent) == Some(stream_dir))
+            .filter_map(|p| TaskId::from_file_name(p.file_name()?.to_str()?))
+            .collect()
     }
 
     /// The versions of both sides at `path`: from `HEAD` and `MERGE_HEAD`
