@@ -2,6 +2,7 @@
 //! group, output formatting in [`output`]. Every command is a thin call into
 //! [`crate::queue`].
 
+mod doctor;
 mod input;
 mod mcp;
 mod output;
@@ -65,6 +66,7 @@ enum Command {
     Reload(server::ReloadArgs),
     #[command(subcommand)]
     Scripts(server::ScriptsCommand),
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.
@@ -94,5 +96,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stop(args) => watch::stop(&project::open(config)?, args),
         Command::Reload(args) => server::reload(&project::open(config)?, args),
         Command::Scripts(cmd) => server::scripts(&project::open(config)?, cmd),
+        Command::Doctor(args) => doctor::doctor(&project::open(config)?, args),
     }
 }

@@ -85,6 +85,9 @@ fn task_row(t: &Task, now: Timestamp, colour: bool) -> Vec<String> {
     if t.is_stale_at(now) {
         status.push_str(&paint(" (stale)", "33;1", colour));
     }
+    if !t.conflicts.is_empty() {
+        status.push_str(&paint(" (conflict)", "31;1", colour));
+    }
     let note = t
         .summary()
         .map(str::to_owned)
@@ -199,6 +202,12 @@ fn task_detail(t: &Task, colour: bool) -> String {
                 "  attempt {} by {worker}: {outcome} at {}\n",
                 a.attempt, a.ended_at
             ));
+        }
+    }
+    if !t.conflicts.is_empty() {
+        out.push_str("\nConflicts (other machines reported differently; see 'sparkq doctor'):\n");
+        for c in &t.conflicts {
+            out.push_str(&format!("  {}\n", c.describe(t).replace('\n', "\n    ")));
         }
     }
     out

@@ -2,6 +2,7 @@
 //!
 //! Everything here is plain data with validation; nothing does I/O.
 
+mod conflict;
 mod id;
 mod name;
 mod session;
@@ -9,6 +10,7 @@ mod stream;
 mod task;
 mod time;
 
+pub use conflict::{Conflict, ConflictKind};
 pub use id::TaskId;
 pub use name::{InvalidName, Name};
 pub use session::{Session, SessionStatus};

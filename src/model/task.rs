@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Name, TaskId, Timestamp};
+use super::{Conflict, Name, TaskId, Timestamp};
 
 /// Where a task is in its life. On disk the folder a file is in is the
 /// truth; this field mirrors it.
@@ -127,6 +127,10 @@ pub struct Task {
     /// For a dropped-in file that was rejected: its bytes, as they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
+    /// Losing copies from other machines that carried a claim or a result
+    /// (SPEC 9): kept so that no double result is hidden.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
 }
 
 impl Task {

@@ -44,6 +44,7 @@ impl Queue {
         let (scan, _) = self.touch(&stream, &lock)?;
         for id in &scan.ids {
             match self.spool.read_task(&stream.name, TaskStatus::Queued, id) {
+                Ok(Some(_)) if self.is_superseded(&stream.name, id, TaskStatus::Queued)? => continue,
                 Ok(Some(task)) => return Ok(Some(task)),
                 Ok(None) => continue,
                 Err(spool::Error::Corrupt { .. }) => self.readopt_corrupt(&stream, id, &lock)?,
@@ -69,13 +70,10 @@ impl Queue {
                 }
                 Err(e) => return Err(e.into()),
             };
-            // A finished copy of this id is newer (SPEC 9): drop the stale
-            // pending one instead of running the task twice.
-            let finished = [TaskStatus::Succeeded, TaskStatus::Failed]
-                .iter()
-                .any(|s| self.spool.has_task(&stream.name, *s, id));
-            if finished {
-                self.spool.remove_task(&stream.name, TaskStatus::Queued, id)?;
+            // A newer copy of this id by the lattice (SPEC 9): never run the
+            // task twice. Settling (in `touch`, or `doctor --fix`) removes
+            // the stale pending copy.
+            if self.is_superseded(&stream.name, id, TaskStatus::Queued)? {
                 continue;
             }
             if !self

@@ -130,6 +130,7 @@ impl Queue {
             finished_at: None,
             history: Vec::new(),
             original: None,
+            conflicts: Vec::new(),
         })
     }
 
@@ -179,6 +180,7 @@ impl Queue {
                 finished_at: Some(now),
                 history: Vec::new(),
                 original: Some(String::from_utf8_lossy(drop.bytes).into_owned()),
+                conflicts: Vec::new(),
             }
         })
     }

@@ -4,7 +4,9 @@
 //! task's current one; a worker whose claim was taken back (and perhaps
 //! handed on) is refused and nothing changes, so a late report is never
 //! recorded over the new holder's work. All three hold the stream lock, so
-//! they never interleave with a sweep or another report.
+//! they never interleave with a sweep or another report. A token of a
+//! rival claim recorded by settling a merged spool is not stale: see
+//! `rival`.
 
 use serde_json::Value;
 
@@ -61,6 +63,9 @@ impl Queue {
 
     /// Marks a running task alive now, so a long task is not taken back.
     pub fn heartbeat(&self, id: &str, token: Option<&str>) -> Result<Task> {
+        if let Some(task) = token.map(|t| self.rival_task(id, t)).transpose()?.flatten() {
+            return Ok(task);
+        }
         let (stream, id) = self.locate_running(id)?;
         let _lock = self.spool.lock_stream(&stream)?;
         let mut task = self.read_running(&stream, &id, token)?;
@@ -81,6 +86,13 @@ impl Queue {
         let limit = self.config.limits.output_bytes;
         for (what, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
             self.check_size(what, text.as_ref().map_or(0, String::len), limit)?;
+        }
+        if let Some(token) = report.token.clone()
+            && let Some(task) = self.rival_task(id, &token)?
+        {
+            let mut outcome = task.clone();
+            set(&mut outcome);
+            return self.record_rival_finish(&task, &token, status, outcome, report);
         }
         let (stream, id) = self.locate_running(id)?;
         let _lock = self.spool.lock_stream(&stream)?;

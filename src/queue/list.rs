@@ -92,8 +92,23 @@ impl Queue {
                 }
             }
         }
-        // Newest first; of two copies of one id, the later state is shown.
+        // Newest first. Of two copies of one id, the one the lattice ranks
+        // higher is shown (as `get_task` and `doctor` would have it), and of
+        // copies it cannot tell apart, the later folder.
         entries.sort_unstable_by(|a, b| b.0.cmp(&a.0).then((b.2 as u8).cmp(&(a.2 as u8))));
+        let duplicated: Vec<bool> = (0..entries.len())
+            .map(|i| {
+                (i > 0 && entries[i - 1].0 == entries[i].0)
+                    || (i + 1 < entries.len() && entries[i + 1].0 == entries[i].0)
+            })
+            .collect();
+        let mut kept = Vec::with_capacity(entries.len());
+        for (entry, duplicated) in entries.into_iter().zip(duplicated) {
+            if !duplicated || !self.is_superseded(&streams[entry.1].name, &entry.0, entry.2)? {
+                kept.push(entry);
+            }
+        }
+        let mut entries = kept;
         entries.dedup_by(|a, b| a.0 == b.0);
 
         let now = Timestamp::now();

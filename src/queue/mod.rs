@@ -6,13 +6,18 @@
 //! processes can use one spool at once.
 
 mod claim;
+mod converge;
+mod doctor;
+mod doctor_meta;
 mod enqueue;
 mod error;
 mod finish;
 mod list;
 mod purge;
 mod requeue;
+mod rival;
 mod sessions;
+mod settle;
 mod stale;
 mod streams;
 mod touch;
@@ -22,6 +27,7 @@ use crate::model::{Name, Stream, StreamStatus, TaskId};
 use crate::spool::Spool;
 
 pub use claim::Claimed;
+pub use doctor::{ConflictedTask, DoctorReport, Finding, FindingKind};
 pub use enqueue::{NewTask, parse_batch, parse_payload};
 pub use error::{Error, ErrorKind};
 pub use finish::Report;

@@ -46,6 +46,7 @@ impl Queue {
             finished_at: None,
             history: Vec::new(),
             original: None,
+            conflicts: Vec::new(),
             ..original
         };
         self.spool.write_task(&task)?;

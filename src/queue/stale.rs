@@ -47,13 +47,10 @@ impl Queue {
     pub(super) fn sweep_dead_locked(&self, stream: &Stream, now: Timestamp) -> Result<SweepReport> {
         let mut report = SweepReport::default();
         for id in self.spool.list_ids(&stream.name, TaskStatus::Running)? {
-            // A finished copy is newer than the claimed one (a crash between
-            // writing the result and removing the claim): the finish wins.
-            let finished = [TaskStatus::Succeeded, TaskStatus::Failed]
-                .iter()
-                .any(|s| self.spool.has_task(&stream.name, *s, &id));
-            if finished {
-                self.spool.remove_task(&stream.name, TaskStatus::Running, &id)?;
+            // A newer copy by the lattice (a crash between writing the result
+            // and removing the claim, or a merge): never sweep a claim that
+            // lost. Settling removes it, or records it if it was a rival.
+            if self.is_superseded(&stream.name, &id, TaskStatus::Running)? {
                 continue;
             }
             let Ok(Some(task)) = self.spool.read_task(&stream.name, TaskStatus::Running, &id) else {

@@ -1,5 +1,6 @@
-//! What every look at a stream does first, holding its lock: adopt files
-//! dropped into `pending/`, and take back dead claims.
+//! What every look at a stream does first, holding its lock: settle copies
+//! a merge left behind (the safe part, see `settle`), adopt files dropped
+//! into `pending/`, and take back dead claims.
 
 use super::{Queue, Result, SweepReport};
 use crate::model::{Stream, TaskId, TaskStatus, Timestamp};
@@ -9,6 +10,7 @@ impl Queue {
     /// Adopts dropped files and sweeps dead claims of `stream`; returns the
     /// pending folder as it is afterwards. The caller holds `_lock`.
     pub(super) fn touch(&self, stream: &Stream, _lock: &StreamLock) -> Result<(PendingScan, SweepReport)> {
+        self.settle_safely(&stream.name)?;
         // Sweep first: a dead claim it re-queues must be in the listing.
         let report = self.sweep_dead_locked(stream, Timestamp::now())?;
         let mut scan = self.spool.scan_pending(&stream.name)?;
@@ -29,6 +31,15 @@ impl Queue {
     pub(super) fn readopt_corrupt(&self, stream: &Stream, id: &TaskId, lock: &StreamLock) -> Result<()> {
         let dir = self.spool.state_path(&stream.name, TaskStatus::Queued);
         let from = dir.join(id.file_name());
+        // A file git left with conflict markers holds two readable versions:
+        // settle them (SPEC 9) rather than failing the task.
+        let bytes = crate::spool::read_bytes(&from)?.unwrap_or_default();
+        if crate::spool::has_markers(&String::from_utf8_lossy(&bytes))
+            && self.settle_task(&stream.name, id)?
+            && self.spool.read_task(&stream.name, TaskStatus::Queued, id).is_ok()
+        {
+            return Ok(());
+        }
         let to = dir.join(format!(".{id}.adopt"));
         std::fs::rename(&from, &to).map_err(|e| crate::spool::Error::io(&from, "set aside", e))?;
         self.touch(stream, lock)?;

@@ -77,6 +77,7 @@ impl Spool {
         for status in TaskStatus::ALL {
             let dir = temp.path().join(state_dir(status));
             std::fs::create_dir(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
+            write_atomic(&dir.join(super::KEEP_FILE), b"", self.fsync)?;
         }
         write_atomic(&temp.path().join("stream.json"), &to_json(stream), self.fsync)?;
         let built = temp.keep();

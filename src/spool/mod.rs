@@ -19,14 +19,18 @@
 //!   the way, "write the new copy, then remove the old one", so a crash
 //!   leaves two copies that [`Task::lattice_key`] orders, never zero).
 //! - Folders git cannot track (empty ones) may be missing: reading treats
-//!   them as empty, writing creates them.
+//!   them as empty, writing creates them. New state folders get a `.keep`
+//!   file so that git never sees one vanish (see `copies`).
 //!
 //! This module decides no rules; `queue` does.
 
 mod adopt;
 mod atomic;
+mod copies;
 mod error;
+mod git;
 mod lock;
+mod markers;
 mod meta;
 mod pidfile;
 mod tasks;
@@ -35,8 +39,14 @@ use std::path::{Path, PathBuf};
 
 pub use adopt::{ADOPT_SETTLE, DroppedFile};
 pub use atomic::write_atomic;
+pub use copies::{
+    KEEP_FILE, SessionFiles, StreamFiles, TaskFile, extra_copy_id, extra_of, file_bytes, move_file,
+    read_bytes, remove_file,
+};
 pub use error::Error;
+pub use git::GitMerge;
 pub use lock::StreamLock;
+pub use markers::{Split, has_markers, split_conflict};
 pub use pidfile::PidFile;
 pub use tasks::PendingScan;
 

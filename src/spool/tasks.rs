@@ -26,7 +26,8 @@ impl Spool {
         for_each_name(&dir, |name| {
             if let Some(id) = TaskId::from_file_name(name) {
                 scan.ids.push(id);
-            } else if name.starts_with('.') {
+            } else if name.starts_with('.') || super::extra_copy_id(name).is_some() {
+                // Extra copies (`<id>.json~…`) are settled, never adopted.
                 if name.ends_with(".adopt") {
                     scan.adopting.push(name.to_owned());
                 }

@@ -6,6 +6,7 @@
 mod background;
 mod server_support;
 mod support;
+mod sync_support;
 mod webdriver;
 
 mod adoption;
@@ -14,6 +15,7 @@ mod browser;
 mod claim_wait;
 mod cli_basics;
 mod crash;
+mod doctor;
 mod exactly_once;
 mod http_api;
 mod http_safety;
@@ -25,4 +27,6 @@ mod playbook;
 mod readme;
 mod run_stop;
 mod stale;
+mod sync_git;
+mod sync_rsync;
 mod watcher;

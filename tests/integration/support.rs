@@ -60,11 +60,13 @@ impl Project {
         self.spool().join("streams").join(stream).join(state)
     }
 
-    /// The task file names in a stream's state folder, sorted.
+    /// The file names in a stream's state folder, sorted, without the
+    /// `.keep` file that keeps the folder in git.
     pub fn files(&self, stream: &str, state: &str) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.state_dir(stream, state))
             .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
             .unwrap_or_default();
+        names.retain(|n| n != sparkq::spool::KEEP_FILE);
         names.sort();
         names
     }

@@ -1,0 +1,222 @@
+//! Finding every file that holds a copy of a task, a stream or a session,
+//! for `doctor` and for the on-the-fly settling of merged spools.
+//!
+//! Besides `<state>/<id>.json`, a merge or a copy can leave *extra copies*
+//! under a suffixed name: `<id>.json~HEAD` (git, when it must keep both
+//! sides of a path) or `<id>.json~` (`rsync --backup`). They are copies of
+//! the task like any other and are never adopted as dropped files. Anything
+//! else that is not SparkQ's own is an *unknown file*: reported, never
+//! touched.
+//!
+//! `.keep`: an empty file in each state folder so that git never sees a
+//! state folder vanish. Without it, claiming the last pending task empties
+//! `pending/`, git's directory-rename detection concludes `pending/` was
+//! renamed to `claimed/`, and a task enqueued on the other side is merged
+//! into `claimed/` as if it had been claimed.
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use super::{Error, Spool, state_dir, write_atomic};
+use crate::model::{Name, TaskId, TaskStatus};
+
+/// The placeholder that keeps a state folder tracked by git.
+pub const KEEP_FILE: &str = ".keep";
+
+/// One file holding a copy of a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFile {
+    pub path: PathBuf,
+    /// The state folder it is in.
+    pub folder: TaskStatus,
+    /// Whether it is an extra copy (`<id>.json~…`), not `<id>.json`.
+    pub extra: bool,
+}
+
+/// The files of one stream, grouped by what they are.
+#[derive(Debug, Default)]
+pub struct StreamFiles {
+    /// Every copy of every task, by id.
+    pub tasks: BTreeMap<TaskId, Vec<TaskFile>>,
+    /// `stream.json` variants left by a merge or copy (`stream.json~…`).
+    pub stream_extras: Vec<PathBuf>,
+    /// Files that are neither tasks, drops nor SparkQ's own.
+    pub unknown: Vec<PathBuf>,
+    /// State folders without their `.keep` file.
+    pub missing_keep: Vec<PathBuf>,
+}
+
+impl StreamFiles {
+    /// The ids that need settling: more than one copy, or an extra copy.
+    pub fn tangled(&self) -> impl Iterator<Item = (&TaskId, &Vec<TaskFile>)> {
+        self.tasks
+            .iter()
+            .filter(|(_, files)| files.len() > 1 || files.iter().any(|f| f.extra))
+    }
+}
+
+/// The files of `sessions/`.
+#[derive(Debug, Default)]
+pub struct SessionFiles {
+    pub plain: Vec<PathBuf>,
+    pub extras: Vec<PathBuf>,
+    pub unknown: Vec<PathBuf>,
+}
+
+/// The task id an extra copy's file name belongs to: `<id>.json~<anything>`.
+pub fn extra_copy_id(name: &str) -> Option<TaskId> {
+    let (stem, _) = name.split_once(".json~")?;
+    TaskId::parse(stem)
+}
+
+/// The base name an extra copy of a JSON file belongs to (`stream.json~x`
+/// → `stream.json`).
+pub fn extra_of(name: &str) -> Option<&str> {
+    name.split_once(".json~").map(|(stem, _)| &name[..stem.len() + 5])
+}
+
+impl Spool {
+    /// Lists every file of `stream` and sorts it into tasks, extras and
+    /// unknown files. Names only; nothing is read.
+    pub fn stream_files(&self, stream: &Name) -> Result<StreamFiles, Error> {
+        let mut files = StreamFiles::default();
+        let dir = self.stream_dir(stream);
+        for (name, is_dir) in entries(&dir)? {
+            let known = name == "stream.json"
+                || name.starts_with('.')
+                || is_dir && TaskStatus::ALL.iter().any(|s| state_dir(*s) == name);
+            if extra_of(&name) == Some("stream.json") {
+                files.stream_extras.push(dir.join(&name));
+            } else if !known {
+                files.unknown.push(dir.join(&name));
+            }
+        }
+        for folder in TaskStatus::ALL {
+            let state = self.state_path(stream, folder);
+            let listed = entries(&state)?;
+            if !listed.iter().any(|(n, _)| n == KEEP_FILE) {
+                files.missing_keep.push(state.join(KEEP_FILE));
+            }
+            for (name, is_dir) in listed {
+                let plain = TaskId::from_file_name(&name);
+                let extra = extra_copy_id(&name);
+                if let Some(id) = plain.clone().or(extra) {
+                    files.tasks.entry(id).or_default().push(TaskFile {
+                        path: state.join(&name),
+                        folder,
+                        extra: plain.is_none(),
+                    });
+                } else if !name.starts_with('.') && (is_dir || folder != TaskStatus::Queued) {
+                    files.unknown.push(state.join(&name));
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    /// The files in `sessions/`: session files, versions left beside them
+    /// by a merge or copy (`<name>.json~…`), and files that are neither.
+    pub fn session_files(&self) -> Result<SessionFiles, Error> {
+        let dir = self.sessions_dir();
+        let mut files = SessionFiles::default();
+        for (name, _) in entries(&dir)? {
+            let is_session = |n: &str| n.strip_suffix(".json").is_some_and(|n| Name::parse(n).is_ok());
+            if is_session(&name) {
+                files.plain.push(dir.join(&name));
+            } else if extra_of(&name).is_some_and(is_session) {
+                files.extras.push(dir.join(&name));
+            } else if !name.starts_with('.') {
+                files.unknown.push(dir.join(&name));
+            }
+        }
+        Ok(files)
+    }
+
+    /// Folders in `streams/` that hold no `stream.json`.
+    pub fn orphan_stream_dirs(&self) -> Result<Vec<PathBuf>, Error> {
+        let dir = self.streams_dir();
+        Ok(entries(&dir)?
+            .into_iter()
+            .filter(|(name, is_dir)| *is_dir && !name.starts_with('.'))
+            .map(|(name, _)| dir.join(name))
+            .filter(|d| !d.join("stream.json").is_file())
+            .collect())
+    }
+
+    /// Writes the empty `.keep` file at `path`.
+    pub fn write_keep(&self, path: &Path) -> Result<(), Error> {
+        write_atomic(path, b"", self.fsync)
+    }
+}
+
+/// The exact bytes `value` is stored as (pretty JSON and a newline).
+pub fn file_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    super::meta::to_json(value)
+}
+
+/// Reads a file, `None` if it is gone.
+pub fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, "read", e)),
+    }
+}
+
+/// Moves a file, creating the target's folder if git dropped it.
+pub fn move_file(from: &Path, to: &Path) -> Result<(), Error> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
+    }
+    std::fs::rename(from, to).map_err(|e| Error::io(from, "move", e))
+}
+
+/// Removes a file; `false` if it was already gone.
+pub fn remove_file(path: &Path) -> Result<bool, Error> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path, "remove", e)),
+    }
+}
+
+/// The names in `dir` with whether each is a folder; a missing folder is
+/// empty.
+fn entries(dir: &Path) -> Result<Vec<(String, bool)>, Error> {
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, "list", e)),
+    };
+    let mut names = Vec::new();
+    for entry in listing {
+        let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if let Some(name) = entry.file_name().to_str() {
+            names.push((name.to_owned(), is_dir));
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_copies_are_recognised_by_name() {
+        let id = "tsk_1k14ysbmx2tb4rqnvkk";
+        for (name, want) in [
+            (format!("{id}.json~HEAD"), true),
+            (format!("{id}.json~"), true),
+            (format!("{id}.json"), false),
+            ("notes.json~".to_owned(), false),
+        ] {
+            assert_eq!(extra_copy_id(&name).is_some(), want, "{name}");
+        }
+        assert_eq!(extra_of("stream.json~theirs"), Some("stream.json"));
+        assert_eq!(extra_of("stream.json"), None);
+    }
+}

@@ -1,0 +1,145 @@
+//! What an unfinished `git merge` knows about spool files: which paths it
+//! could not merge, and the exact version of each side at any path.
+//!
+//! Why ask git rather than read the files: git's merge always detects
+//! renames (the `ort` strategy ignores `merge.renames=false`). A task that
+//! moved folders on one side and was rewritten in place on the other (a
+//! claim re-queued into `pending/` while the other side claimed it from
+//! there) is merged *into* the moved file, and task files of different
+//! tasks look alike enough to be paired too. The working-tree file is then
+//! a blend, with or without conflict markers; the two commits being merged
+//! hold the pure versions. Outside a git work tree, or with git not
+//! installed, there is nothing to ask and the caller reads the files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::SystemTime;
+
+use crate::model::TaskId;
+
+/// The state of a merge in the work tree holding the spool.
+#[derive(Debug, Default)]
+pub struct GitMerge {
+    root: PathBuf,
+    /// Whether a merge is in progress (`MERGE_HEAD` exists).
+    merging: bool,
+    /// Unmerged paths, with their index stages 2 and 3.
+    unmerged: BTreeMap<PathBuf, Vec<Vec<u8>>>,
+    /// During a merge, the blob of every path in `HEAD` and `MERGE_HEAD`.
+    sides: [BTreeMap<PathBuf, String>; 2],
+    /// When the merge started (`MERGE_HEAD` was written).
+    started: Option<SystemTime>,
+}
+
+impl GitMerge {
+    /// Asks git about the work tree `root` is in; empty if none.
+    pub fn detect(root: &Path) -> GitMerge {
+        let mut merge = GitMerge {
+            root: root.to_owned(),
+            ..GitMerge::default()
+        };
+        let Some(listing) = git(root, &["ls-files", "--unmerged", "-z", "--", "."]) else {
+            return merge;
+        };
+        merge.merging = git(root, &["rev-parse", "-q", "--verify", "MERGE_HEAD"]).is_some();
+        if merge.merging {
+            for (i, side) in ["HEAD", "MERGE_HEAD"].iter().enumerate() {
+                merge.sides[i] = tree(root, side);
+            }
+            let marker = git(root, &["rev-parse", "--git-path", "MERGE_HEAD"]).unwrap_or_default();
+            let marker = root.join(String::from_utf8_lossy(&marker).trim());
+            merge.started = std::fs::metadata(marker).and_then(|m| m.modified()).ok();
+        }
+        for entry in listing.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+            let entry = String::from_utf8_lossy(entry);
+            // "<mode> <object> <stage>\t<path>", the path relative to `root`.
+            let Some((meta, path)) = entry.split_once('\t') else {
+                continue;
+            };
+            let fields: Vec<&str> = meta.split(' ').collect();
+            let stages = merge.unmerged.entry(root.join(path)).or_default();
+            if let [_, object, stage] = fields[..]
+                && stage != "1"
+                && let Some(bytes) = git(root, &["cat-file", "blob", object])
+            {
+                stages.push(bytes);
+            }
+        }
+        merge
+    }
+
+    /// Whether git left `path` unmerged.
+    pub fn is_unmerged(&self, path: &Path) -> bool {
+        self.unmerged.contains_key(path)
+    }
+
+    /// Whether the two sides being merged differ at any of `paths`: the
+    /// files there changed since the merge base on at least one side, so
+    /// the working tree may hold what git made of them rather than either.
+    pub fn differs(&self, paths: &[PathBuf]) -> bool {
+        self.merging && paths.iter().any(|p| self.sides[0].get(p) != self.sides[1].get(p))
+    }
+
+    /// Whether the working-tree file at `path` may be git's work: it is
+    /// unmerged, or was written no later than the merge began. A file
+    /// written since (a worker finishing mid-merge) is a local change.
+    pub fn may_be_merged(&self, path: &Path) -> bool {
+        if self.is_unmerged(path) {
+            return true;
+        }
+        let written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        self.merging && matches!((written, self.started), (Some(w), Some(s)) if w <= s)
+    }
+
+    /// The ids of the task files either side holds under `stream_dir`, so
+    /// that a task git removed from the working tree altogether (its file
+    /// paired with another task's) is still settled.
+    pub fn task_ids(&self, stream_dir: &Path) -> BTreeSet<TaskId> {
+        self.sides
+            .iter()
+            .flat_map(|side| side.keys())
+            .filter(|p| p.parent().and_then(Path::parent) == Some(stream_dir))
+            .filter_map(|p| TaskId::from_file_name(p.file_name()?.to_str()?))
+            .collect()
+    }
+
+    /// The versions of both sides at `path`: from `HEAD` and `MERGE_HEAD`
+    /// during a merge, else the index stages (a rebase, a cherry-pick).
+    pub fn sides_at(&self, path: &Path) -> Vec<Vec<u8>> {
+        if !self.merging {
+            return self.unmerged.get(path).cloned().unwrap_or_default();
+        }
+        self.sides
+            .iter()
+            .filter_map(|side| side.get(path))
+            .filter_map(|object| git(&self.root, &["cat-file", "blob", object]))
+            .collect()
+    }
+}
+
+/// Every file of commit `rev` under `root`: absolute path → blob id.
+fn tree(root: &Path, rev: &str) -> BTreeMap<PathBuf, String> {
+    let listing = git(root, &["ls-tree", "-r", "-z", rev, "--", "."]).unwrap_or_default();
+    listing
+        .split(|b| *b == 0)
+        .filter_map(|entry| {
+            // "<mode> blob <object>\t<path>"
+            let entry = String::from_utf8_lossy(entry);
+            let (meta, path) = entry.split_once('\t')?;
+            let object = meta.split(' ').nth(2)?;
+            Some((root.join(path), object.to_owned()))
+        })
+        .collect()
+}
+
+fn git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
+}

@@ -1,0 +1,240 @@
+//! A spool shared through real git, ordinary merges, no merge driver:
+//! after every `git pull` + `sparkq doctor --fix` + `git add -A && git
+//! commit`, both clones agree, each task is there once in its newest state,
+//! no finish is lost, and the tree is clean.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::sync_support::{Machine, check_settled, git, git_ok};
+
+/// Two clones of one spool repository: `a` and `b`.
+fn two_clones(root: &Path) -> (Machine, Machine) {
+    let a = Machine::create("A", &root.join("a"));
+    git_ok(&a.dir, &["init", "-q", "-b", "main"]);
+    git_ok(&a.dir, &["add", "-A"]);
+    git_ok(&a.dir, &["commit", "-qm", "start"]);
+    git_ok(root, &["clone", "-q", "a", "b"]);
+    let b = Machine::open("B", &root.join("b"));
+    // Pushing into a's checked-out branch is refused; each side pulls.
+    (a, b)
+}
+
+/// `to` pulls from `from`, settles with doctor, and commits; returns
+/// whether git reported a conflict.
+fn pull_and_settle(to: &Machine, from: &Machine) -> bool {
+    git_ok(&to.dir, &["add", "-A"]);
+    git(&to.dir, &["commit", "-qm", "work"]);
+    let from_dir = from.dir.display().to_string();
+    let clean = git(
+        &to.dir,
+        &["pull", "-q", "--no-rebase", "--no-edit", &from_dir, "main"],
+    );
+    let report = to.queue.doctor(true).expect("doctor --fix");
+    assert!(report.clean, "doctor left work: {report:#?}");
+    git_ok(&to.dir, &["add", "-A"]);
+    git(&to.dir, &["commit", "-qm", "settle"]);
+    assert_eq!(git_ok(&to.dir, &["status", "--porcelain"]), "", "tree not clean");
+    assert_eq!(git_ok(&to.dir, &["diff", "--name-only", "--diff-filter=U"]), "");
+    !clean
+}
+
+/// Both sides sync: `first` merges the other, then the other fast-forwards.
+fn sync(first: &Machine, second: &Machine) -> bool {
+    git_ok(&second.dir, &["add", "-A"]);
+    git(&second.dir, &["commit", "-qm", "work"]);
+    let conflicted = pull_and_settle(first, second);
+    pull_and_settle(second, first);
+    conflicted
+}
+
+#[test]
+fn fifty_random_rounds_of_git_merges_converge() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let mut rng = fastrand::Rng::with_seed(crate::sync_support::seed());
+    let mut all = BTreeSet::new();
+    let mut conflicts = 0;
+    for round in 0..50 {
+        all.extend(a.work(&mut rng, round));
+        all.extend(b.work(&mut rng, round));
+        let before = [a.facts(), b.facts()];
+        let merged = if rng.bool() { sync(&a, &b) } else { sync(&b, &a) };
+        conflicts += usize::from(merged);
+        let ctx = format!("round {round}");
+        check_settled(&a, &before, &all, &ctx);
+        check_settled(&b, &before, &all, &ctx);
+        assert_eq!(a.files(), b.files(), "{ctx}: the clones disagree");
+    }
+    let recorded: usize = a.tasks().values().map(|t| t.conflicts.len()).sum();
+    eprintln!(
+        "git: {} tasks, {conflicts} of 50 merges with git conflicts, {recorded} conflicts recorded",
+        all.len()
+    );
+    assert!(all.len() > 50, "the rounds enqueued too little: {}", all.len());
+    assert!(
+        recorded > 0,
+        "no round recorded a conflict; the test proves little"
+    );
+    assert!(
+        conflicts > 0,
+        "no round produced a git conflict; the test proves little"
+    );
+}
+
+#[test]
+fn the_same_task_claimed_and_finished_on_both_sides_is_a_reported_conflict() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let id = a.enqueue("shared");
+    sync(&a, &b);
+    let (_, ta) = a.claim().expect("a claims");
+    let (_, tb) = b.claim().expect("b claims");
+    a.complete(&id, &ta, "A's answer");
+    b.fail(&id, &tb, "B's failure");
+    git_ok(&a.dir, &["add", "-A"]);
+    git_ok(&a.dir, &["commit", "-qm", "a"]);
+    git_ok(&b.dir, &["add", "-A"]);
+    git_ok(&b.dir, &["commit", "-qm", "b"]);
+    let a_dir = a.dir.display().to_string();
+    git(
+        &b.dir,
+        &["pull", "-q", "--no-rebase", "--no-edit", &a_dir, "main"],
+    );
+
+    let report = b.sparkq(&["doctor"]);
+    assert!(report.contains("double_finish"), "{report}");
+    let fixed = b.sparkq(&["doctor", "--fix", "--json"]);
+    let fixed: serde_json::Value = serde_json::from_str(&fixed).expect("json");
+    assert_eq!(fixed["clean"], true);
+    assert_eq!(fixed["conflicted"][0]["id"], id.as_str());
+
+    let task: serde_json::Value = serde_json::from_str(&b.sparkq(&["task", &id, "--json"])).expect("json");
+    let kept = [
+        &task["result"]["summary"],
+        &task["error"],
+        &task["conflicts"][0]["result"]["summary"],
+        &task["conflicts"][0]["error"],
+    ];
+    assert!(kept.iter().any(|v| *v == "A's answer"), "{task:#}");
+    assert!(kept.iter().any(|v| *v == "B's failure"), "{task:#}");
+    assert!(b.sparkq(&["tasks"]).contains("(conflict)"));
+    assert!(b.sparkq(&["task", &id]).contains("Conflicts"));
+    git_ok(&b.dir, &["add", "-A"]);
+    git_ok(&b.dir, &["commit", "-qm", "settled"]);
+    assert_eq!(git_ok(&b.dir, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn both_sides_finishing_into_the_same_folder_leaves_markers_that_doctor_settles() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let id = a.enqueue("shared");
+    sync(&a, &b);
+    let (_, ta) = a.claim().expect("a claims");
+    let (_, tb) = b.claim().expect("b claims");
+    a.complete(&id, &ta, "A's answer");
+    b.complete(&id, &tb, "B's answer");
+    let conflicted = sync(&b, &a);
+    assert!(conflicted, "git should have reported an add/add conflict");
+    let task = &a.tasks()[&id];
+    let mut summaries: Vec<String> = task
+        .conflicts
+        .iter()
+        .filter_map(|c| c.result.as_ref()?.get("summary")?.as_str().map(str::to_owned))
+        .collect();
+    summaries.extend(task.summary().map(str::to_owned));
+    summaries.sort();
+    assert_eq!(summaries, ["A's answer", "B's answer"]);
+}
+
+#[test]
+fn a_requeued_attempt_beats_a_late_finish_which_is_kept() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let id = a.enqueue("slow");
+    a.claim().expect("a claims");
+    sync(&a, &b);
+    // B thinks A's worker died and takes the claim back; A's worker finishes.
+    b.let_claim_die(&id);
+    let (_, token) = a.running().into_iter().next().expect("running on a");
+    a.complete(&id, &token, "late but done");
+    sync(&a, &b);
+    for m in [&a, &b] {
+        let task = &m.tasks()[&id];
+        assert_eq!(
+            task.status.as_str(),
+            "queued",
+            "the re-queued attempt wins (SPEC 9)"
+        );
+        assert_eq!(task.conflicts.len(), 1);
+        assert_eq!(
+            task.conflicts[0].result.as_ref().map(|r| r["summary"].clone()),
+            Some("late but done".into())
+        );
+    }
+    // The next attempt runs and keeps the late result visible.
+    let (_, t2) = b.claim().expect("b claims attempt 2");
+    b.complete(&id, &t2, "second attempt");
+    sync(&b, &a);
+    let task = &a.tasks()[&id];
+    assert_eq!((task.attempts, task.summary()), (2, Some("second attempt")));
+    assert_eq!(task.conflicts.len(), 1);
+}
+
+#[test]
+fn a_claim_that_lost_at_a_sync_still_reports_and_its_result_is_kept() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let id = a.enqueue("shared");
+    sync(&a, &b);
+    let (_, ta) = a.claim().expect("a claims");
+    let (_, tb) = b.claim().expect("b claims");
+    sync(&a, &b);
+    let task = &b.tasks()[&id];
+    assert_eq!(task.conflicts.len(), 1, "the second claim is recorded: {task:#?}");
+    let rival = task.conflicts[0].claim_token.clone().expect("token");
+    let (winner, loser) = if rival == tb { (&a, &b) } else { (&b, &a) };
+    let (won, lost) = if rival == tb { (&ta, &tb) } else { (&tb, &ta) };
+    loser
+        .queue
+        .heartbeat(&id, Some(lost))
+        .expect("the losing claim's heartbeat is accepted");
+    loser.complete(&id, lost, "loser's answer");
+    winner.complete(&id, won, "winner's answer");
+    sync(&a, &b);
+    let task = &a.tasks()[&id];
+    assert_eq!(task.summary(), Some("winner's answer"));
+    let kept = task.conflicts[0].result.as_ref().map(|r| r["summary"].clone());
+    assert_eq!(kept, Some("loser's answer".into()), "{task:#?}");
+}
+
+#[test]
+fn a_worker_finishing_in_the_middle_of_a_merge_is_not_lost() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let shared = a.enqueue("shared");
+    let mine = a.enqueue("mine");
+    sync(&a, &b);
+    // Both finish `shared` differently: the merge will stop on it.
+    let (_, ta) = a.claim().expect("a claims shared");
+    let (_, tb) = b.claim().expect("b claims shared");
+    a.complete(&shared, &ta, "A");
+    b.complete(&shared, &tb, "B");
+    let (claimed, token) = a.claim().expect("a claims mine");
+    assert_eq!(claimed, mine);
+    for m in [&a, &b] {
+        git_ok(&m.dir, &["add", "-A"]);
+        git_ok(&m.dir, &["commit", "-qm", "work"]);
+    }
+    let from = a.dir.display().to_string();
+    assert!(!git(
+        &b.dir,
+        &["pull", "-q", "--no-rebase", "--no-edit", &from, "main"]
+    ));
+    // While git waits, a worker on b finishes A's claim of `mine`.
+    b.complete(&mine, &token, "finished mid-merge");
+    assert!(b.queue.doctor(true).expect("doctor").clean);
+    let task = &b.tasks()[&mine];
+    assert_eq!(task.summary(), Some("finished mid-merge"));
+}
