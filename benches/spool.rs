@@ -1,1 +1,310 @@
-fn main() {}
+//! The spool benchmark: SparkQ's hot paths next to the physical limit of its
+//! design, fsync on and off, in one run and one table.
+//!
+//! Run it with `cargo bench --bench spool` (about three minutes on two
+//! cores), or `SPARKQ_BENCH_QUICK=1 cargo bench --bench spool` for a smoke
+//! run of a few seconds. Cargo builds the release `sparkq` binary for the
+//! CLI cases (`target/release/sparkq`; `SPARKQ_BIN` points elsewhere), and
+//! every case works in fresh folders under `SPARKQ_BENCH_DIR` (default: the
+//! system temp folder), so the baseline and SparkQ share one file system.
+//!
+//! The baseline is a plain loop of create-temp, rename, read, write result,
+//! unlink: the same two atomic writes a claim plus a complete make, with
+//! nothing else. Each case is measured with fsync on, then off, before the
+//! next case starts, so both columns see the same machine load.
+
+// The case modules live in `benches/spool/`; a bench's root resolves
+// `mod` paths beside itself, hence the explicit paths.
+#[path = "spool/baseline.rs"]
+mod baseline;
+#[path = "spool/cli.rs"]
+mod cli;
+#[path = "spool/inproc.rs"]
+mod inproc;
+#[path = "spool/project.rs"]
+mod project;
+#[path = "spool/stats.rs"]
+mod stats;
+
+use std::path::{Path, PathBuf};
+
+use project::Project;
+use stats::{Measure, Row, duration, print_table, rate};
+
+/// How much work each case does; fsync-on cases do less, being slower.
+struct Plan {
+    quick: bool,
+    /// Cycles, tasks or runs per case, as (fsync on, fsync off).
+    baseline_ops: (usize, usize),
+    enqueue_ops: (usize, usize),
+    drain_tasks: (usize, usize),
+    cli_tasks: (usize, usize),
+    pending_sizes: Vec<usize>,
+    latency_samples: usize,
+    process_runs: usize,
+}
+
+impl Plan {
+    fn from_env() -> Plan {
+        let quick = std::env::var_os("SPARKQ_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
+        if quick {
+            Plan {
+                quick,
+                baseline_ops: (40, 400),
+                enqueue_ops: (40, 400),
+                drain_tasks: (40, 400),
+                cli_tasks: (20, 60),
+                pending_sizes: vec![1_000, 10_000],
+                latency_samples: 5,
+                process_runs: 20,
+            }
+        } else {
+            Plan {
+                quick,
+                baseline_ops: (400, 8_000),
+                enqueue_ops: (300, 5_000),
+                drain_tasks: (300, 4_000),
+                cli_tasks: (160, 1_200),
+                pending_sizes: vec![1_000, 10_000, 100_000],
+                latency_samples: 30,
+                process_runs: 100,
+            }
+        }
+    }
+
+    fn pick(pair: (usize, usize), fsync: bool) -> usize {
+        if fsync { pair.0 } else { pair.1 }
+    }
+}
+
+fn main() {
+    let plan = Plan::from_env();
+    let root = std::env::var_os("SPARKQ_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
+    let root = tempfile::tempdir_in(root).expect("create the bench folder");
+    let bin = std::env::var_os("SPARKQ_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sparkq")), PathBuf::from);
+    println!(
+        "SparkQ spool benchmark{}: {} cores, folder {}, binary {}, load average before: {}",
+        if plan.quick {
+            " (QUICK smoke run: numbers are rough)"
+        } else {
+            ""
+        },
+        std::thread::available_parallelism().map_or(0, usize::from),
+        root.path().display(),
+        bin.display(),
+        load_average()
+    );
+    let root = root.path();
+    let mut rows = Vec::new();
+    let mut report = Report::default();
+
+    let both = |f: &mut dyn FnMut(bool) -> Measure| (f(true), f(false));
+    for threads in [1, 4] {
+        let (on, off) = both(&mut |fsync| {
+            let dir = tempfile::tempdir_in(root).expect("baseline folder");
+            baseline::run(dir.path(), threads, Plan::pick(plan.baseline_ops, fsync), fsync)
+        });
+        report.baseline.push((on.clone(), off.clone()));
+        rows.push(row(&format!("bare baseline, {threads} thread(s)"), on, off));
+    }
+    let (on, off) = both(&mut |fsync| {
+        inproc::enqueue(
+            &Project::new(root, fsync),
+            Plan::pick(plan.enqueue_ops, fsync),
+            fsync,
+        )
+    });
+    rows.push(row("enqueue, in-process", on, off));
+    for workers in [1, 4] {
+        let (on, off) = both(&mut |fsync| {
+            inproc::drain(
+                &Project::new(root, fsync),
+                workers,
+                Plan::pick(plan.drain_tasks, fsync),
+                fsync,
+            )
+        });
+        report.in_process.push((on.clone(), off.clone()));
+        rows.push(row(
+            &format!("claim+complete, {workers} worker(s), in-process"),
+            on,
+            off,
+        ));
+    }
+    for workers in [1, 4] {
+        let (on, off) = both(&mut |fsync| {
+            let tasks = Plan::pick(plan.cli_tasks, fsync);
+            cli::drain(&bin, &Project::new(root, fsync), workers, tasks, fsync)
+        });
+        report.cli_drain.push((on.clone(), off.clone()));
+        rows.push(row(&format!("claim+complete, {workers} worker(s), CLI"), on, off));
+    }
+    print_table(
+        "Throughput (p50/p99: one operation, or one task's claim+complete)",
+        &rows,
+    );
+
+    let mut rows = Vec::new();
+    for &size in &plan.pending_sizes {
+        let consumed = 4 * plan.latency_samples + 4 * plan.process_runs;
+        let project = Project::new(root, true);
+        project.fill(size + consumed);
+        let label = thousands(size);
+        let (on, off) = both(&mut |fsync| inproc::claim_latency(&project, plan.latency_samples, fsync));
+        rows.push(row(&format!("claim, {label} pending, in-process"), on, off));
+        let (on, off) = both(&mut |fsync| cli::one_shot_claims(&bin, &project, plan.latency_samples, fsync));
+        report.one_shot.push((size, on.clone(), off.clone()));
+        rows.push(row(
+            &format!("claim, {label} pending, one `sparkq claim`"),
+            on,
+            off,
+        ));
+        if size == 1_000 {
+            report.processes = process_rows(&bin, &project, plan.process_runs);
+        }
+    }
+    print_table(
+        "Claim latency by queue length (pending/ holds at least that many)",
+        &rows,
+    );
+    print_table(
+        "Whole-process wall time (stdout captured; 1k+ pending)",
+        &report
+            .processes
+            .iter()
+            .map(|(name, on, off)| row(name, on.clone(), off.clone()))
+            .collect::<Vec<_>>(),
+    );
+    report.print_targets();
+    println!("\nload average after: {}", load_average());
+}
+
+/// `/bin/true`, `sparkq --version`, `peek` and `claim`, each with the
+/// project set to fsync on, then off.
+fn process_rows(bin: &Path, project: &Project, runs: usize) -> Vec<(String, Measure, Measure)> {
+    let stream = project::STREAM;
+    let mut rows = Vec::new();
+    for (name, program, args) in [
+        ("/bin/true", Path::new("/bin/true"), &[][..]),
+        ("sparkq --version", bin, &["--version"][..]),
+        ("sparkq peek --stream S", bin, &["peek", "--stream", stream][..]),
+    ] {
+        let measure = |fsync| {
+            project.set_fsync(fsync);
+            cli::wall_time(program, args, project.path(), runs)
+        };
+        let on = measure(true);
+        rows.push((name.to_owned(), on, measure(false)));
+    }
+    let on = cli::one_shot_claims(bin, project, runs, true);
+    rows.push((
+        "sparkq claim --stream S".to_owned(),
+        on,
+        cli::one_shot_claims(bin, project, runs, false),
+    ));
+    rows
+}
+
+fn row(name: &str, on: Measure, off: Measure) -> Row {
+    Row {
+        name: name.to_owned(),
+        on: Some(on),
+        off: Some(off),
+    }
+}
+
+/// The measures the targets are judged on, as (fsync on, off).
+#[derive(Default)]
+struct Report {
+    baseline: Vec<(Measure, Measure)>,
+    in_process: Vec<(Measure, Measure)>,
+    cli_drain: Vec<(Measure, Measure)>,
+    one_shot: Vec<(usize, Measure, Measure)>,
+    processes: Vec<(String, Measure, Measure)>,
+}
+
+impl Report {
+    fn print_targets(&self) {
+        println!("\nTargets (fsync on | fsync off)");
+        for (i, workers) in [1, 4].iter().enumerate() {
+            let ratio = |fsync: bool| {
+                let (b, s) = (&self.baseline[i], &self.in_process[i]);
+                let (b, s) = if fsync { (&b.0, &s.0) } else { (&b.1, &s.1) };
+                s.ops_per_sec() / b.ops_per_sec()
+            };
+            let (on, off) = (ratio(true), ratio(false));
+            target(
+                &format!("in-process claim+complete, {workers} worker(s) >= 0.7x baseline"),
+                format!("{on:.2}x | {off:.2}x"),
+                on >= 0.7,
+                off >= 0.7,
+            );
+        }
+        let p50 = |name: &str, fsync: bool| {
+            self.processes
+                .iter()
+                .find(|(n, ..)| n == name)
+                .map(|(_, on, off)| if fsync { on.p50 } else { off.p50 })
+                .expect("process rows were measured")
+        };
+        for name in ["sparkq peek --stream S", "sparkq claim --stream S"] {
+            let ratio = |fsync| p50(name, fsync).as_secs_f64() / p50("/bin/true", fsync).as_secs_f64();
+            let (on, off) = (ratio(true), ratio(false));
+            target(
+                &format!("`{name}` (1k pending) <= 4x /bin/true, p50"),
+                format!("{on:.1}x | {off:.1}x"),
+                on <= 4.0,
+                off <= 4.0,
+            );
+        }
+        let (on, off) = &self.cli_drain[1];
+        target(
+            "4 CLI workers drain >= 300 tasks/s",
+            format!("{} | {}", rate(on.ops_per_sec()), rate(off.ops_per_sec())),
+            on.ops_per_sec() >= 300.0,
+            off.ops_per_sec() >= 300.0,
+        );
+        if let Some((size, on, off)) = self.one_shot.last() {
+            target(
+                &format!(
+                    "one `sparkq claim` with {} pending < 50 ms, p50",
+                    thousands(*size)
+                ),
+                format!("{} | {}", duration(on.p50), duration(off.p50)),
+                on.p50.as_millis() < 50,
+                off.p50.as_millis() < 50,
+            );
+        }
+        if let [.., (small, s_on, s_off), (large, l_on, l_off)] = &self.one_shot[..] {
+            let files = *large as f64 / *small as f64;
+            let growth = |s: &Measure, l: &Measure| l.p50.as_secs_f64() / s.p50.as_secs_f64();
+            let (on, off) = (growth(s_on, l_on), growth(s_off, l_off));
+            target(
+                &format!("claim time grows <= pending files ({files:.0}x more)"),
+                format!("{on:.1}x | {off:.1}x"),
+                on <= files,
+                off <= files,
+            );
+        }
+    }
+}
+
+fn target(what: &str, value: String, on: bool, off: bool) {
+    let verdict = |ok| if ok { "holds" } else { "MISSED" };
+    println!("  {what:<58} {value:<22} {} | {}", verdict(on), verdict(off));
+}
+
+fn thousands(n: usize) -> String {
+    if n >= 1_000 {
+        format!("{}k", n / 1_000)
+    } else {
+        n.to_string()
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
