@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::Queue;
 use super::Result;
-use crate::model::{StreamRef, Task, TaskStatus, Timestamp};
+use crate::model::{Stream, StreamRef, Task, TaskStatus, Timestamp};
 use crate::spool;
 
 /// A claimed task, with the stream brief the worker needs.
@@ -41,16 +41,21 @@ impl Queue {
     pub fn peek(&self, stream: &str) -> Result<Option<Task>> {
         let stream = self.stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
-        let (scan, _) = self.touch(&stream, &lock)?;
-        for id in &scan.ids {
-            match self.spool.read_task(&stream.name, TaskStatus::Queued, id) {
-                Ok(Some(task)) => return Ok(Some(task)),
-                Ok(None) => continue,
-                Err(spool::Error::Corrupt { .. }) => self.readopt_corrupt(&stream, id, &lock)?,
-                Err(e) => return Err(e.into()),
+        let (mut scan, _) = self.touch(&stream, &lock)?;
+        loop {
+            for id in &scan.oldest {
+                match self.spool.read_task(&stream.name, TaskStatus::Queued, id) {
+                    Ok(Some(task)) => return Ok(Some(task)),
+                    Ok(None) => continue,
+                    Err(spool::Error::Corrupt { .. }) => self.readopt_corrupt(&stream, id, &lock)?,
+                    Err(e) => return Err(e.into()),
+                }
             }
+            if !scan.has_more() {
+                return Ok(None);
+            }
+            scan = self.spool.scan_pending(&stream.name)?;
         }
-        Ok(None)
     }
 
     /// Claims the oldest pending task of an active stream for `worker`, or
@@ -58,48 +63,64 @@ impl Queue {
     pub fn claim(&self, stream: &str, worker: &str) -> Result<Option<Claimed>> {
         let stream = self.active_stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
-        let (scan, _) = self.touch(&stream, &lock)?;
-        for id in &scan.ids {
-            let task = match self.spool.read_task(&stream.name, TaskStatus::Queued, id) {
-                Ok(Some(task)) => task,
-                Ok(None) => continue,
-                Err(spool::Error::Corrupt { .. }) => {
-                    self.readopt_corrupt(&stream, id, &lock)?;
-                    return self.claim_after_repair(stream.name.as_str(), worker, lock);
+        let (mut scan, _) = self.touch(&stream, &lock)?;
+        // Every id skipped below has left `pending/` (vanished, removed as a
+        // finished duplicate, or re-adopted), so each new scan makes progress.
+        loop {
+            for id in &scan.oldest {
+                let task = match self.spool.read_task(&stream.name, TaskStatus::Queued, id) {
+                    Ok(Some(task)) => task,
+                    Ok(None) => continue,
+                    Err(spool::Error::Corrupt { .. }) => {
+                        self.readopt_corrupt(&stream, id, &lock)?;
+                        return self.claim_after_repair(stream.name.as_str(), worker, lock);
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if let Some(claimed) = self.claim_task(&stream, task, worker)? {
+                    return Ok(Some(claimed));
                 }
-                Err(e) => return Err(e.into()),
-            };
-            // A finished copy of this id is newer (SPEC 9): drop the stale
-            // pending one instead of running the task twice.
-            let finished = [TaskStatus::Succeeded, TaskStatus::Failed]
-                .iter()
-                .any(|s| self.spool.has_task(&stream.name, *s, id));
-            if finished {
-                self.spool.remove_task(&stream.name, TaskStatus::Queued, id)?;
-                continue;
             }
-            if !self
-                .spool
-                .rename_task(&stream.name, id, TaskStatus::Queued, TaskStatus::Running)?
-            {
-                continue;
+            if !scan.has_more() {
+                return Ok(None);
             }
-            let now = Timestamp::now();
-            let mut task = task;
-            task.status = TaskStatus::Running;
-            task.attempts += 1;
-            task.claimed_by = Some(worker.to_owned());
-            task.claim_token = Some(new_token());
-            task.started_at = Some(now);
-            task.heartbeat_at = None;
-            task.updated_at = now;
-            self.spool.write_task(&task)?;
-            return Ok(Some(Claimed {
-                stream: StreamRef::from(&stream),
-                task,
-            }));
+            scan = self.spool.scan_pending(&stream.name)?;
         }
-        Ok(None)
+    }
+
+    /// Moves one pending task to `claimed/` for `worker` and rewrites it;
+    /// `None` if it must be skipped. The caller holds the stream lock.
+    fn claim_task(&self, stream: &Stream, task: Task, worker: &str) -> Result<Option<Claimed>> {
+        let id = &task.id;
+        // A finished copy of this id is newer (SPEC 9): drop the stale
+        // pending one instead of running the task twice.
+        let finished = [TaskStatus::Succeeded, TaskStatus::Failed]
+            .iter()
+            .any(|s| self.spool.has_task(&stream.name, *s, id));
+        if finished {
+            self.spool.remove_task(&stream.name, TaskStatus::Queued, id)?;
+            return Ok(None);
+        }
+        if !self
+            .spool
+            .rename_task(&stream.name, id, TaskStatus::Queued, TaskStatus::Running)?
+        {
+            return Ok(None);
+        }
+        let now = Timestamp::now();
+        let mut task = task;
+        task.status = TaskStatus::Running;
+        task.attempts += 1;
+        task.claimed_by = Some(worker.to_owned());
+        task.claim_token = Some(new_token());
+        task.started_at = Some(now);
+        task.heartbeat_at = None;
+        task.updated_at = now;
+        self.spool.write_task(&task)?;
+        Ok(Some(Claimed {
+            stream: StreamRef::from(stream),
+            task,
+        }))
     }
 
     fn claim_after_repair(
@@ -116,4 +137,54 @@ impl Queue {
 /// A fresh claim token: 16 random hex digits.
 fn new_token() -> String {
     format!("{:016x}", fastrand::u64(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{Config, SetupAnswers, render_config};
+    use crate::model::{Name, TaskId};
+    use crate::queue::NewTask;
+    use crate::spool::SCAN_OLDEST;
+
+    fn queue_in(dir: &std::path::Path) -> Queue {
+        let text = render_config(&SetupAnswers::defaults("t"));
+        let queue = Queue::new(Config::from_yaml(&text, &dir.join("sparkq.yml")).unwrap());
+        queue.create_session("s", None).unwrap();
+        queue.create_stream("a", "s", "Do it.").unwrap();
+        queue
+    }
+
+    #[test]
+    fn claim_scans_again_past_finished_duplicates_and_keeps_fifo_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        let new = || NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout: None,
+            task_class: None,
+        };
+        let tasks = queue
+            .enqueue_batch("a", (0..SCAN_OLDEST + 4).map(|_| new()).collect())
+            .unwrap();
+        // A merge left finished copies of more tasks than one scan keeps.
+        let stream = Name::parse("a").unwrap();
+        let (pending, done) = (
+            queue.spool.state_path(&stream, TaskStatus::Queued),
+            queue.spool.state_path(&stream, TaskStatus::Succeeded),
+        );
+        for task in &tasks[..=SCAN_OLDEST] {
+            std::fs::copy(pending.join(task.id.file_name()), done.join(task.id.file_name())).unwrap();
+        }
+
+        let claimed: Vec<TaskId> = std::iter::from_fn(|| queue.claim("a", "w").unwrap())
+            .map(|c| c.task.id)
+            .collect();
+        let expected: Vec<TaskId> = tasks[SCAN_OLDEST + 1..].iter().map(|t| t.id.clone()).collect();
+        assert_eq!(claimed, expected);
+        assert_eq!(queue.spool.scan_pending(&stream).unwrap().total, 0);
+    }
 }

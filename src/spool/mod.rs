@@ -38,7 +38,7 @@ pub use atomic::write_atomic;
 pub use error::Error;
 pub use lock::StreamLock;
 pub use pidfile::PidFile;
-pub use tasks::PendingScan;
+pub use tasks::{PendingScan, SCAN_OLDEST};
 
 use crate::model::{Name, TaskStatus};
 

@@ -1,31 +1,62 @@
 //! Task files: listing a state folder in id order, reading, writing,
 //! moving and finding them.
 
+use std::collections::BinaryHeap;
 use std::io::ErrorKind;
 
 use super::meta::to_json;
 use super::{Error, Spool, write_atomic};
 use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
 
+/// How many of the oldest pending ids one scan keeps, in order. A claim
+/// almost always takes the first; the rest cover files that vanish or turn
+/// out to be finished duplicates, and a claim that runs past them scans again.
+pub const SCAN_OLDEST: usize = 8;
+
 /// What one look at a stream's `pending/` folder found.
 #[derive(Debug, Default)]
 pub struct PendingScan {
-    /// Task files, in id (FIFO) order.
-    pub ids: Vec<TaskId>,
+    /// The oldest task files (at most [`SCAN_OLDEST`]), in id (FIFO) order.
+    pub oldest: Vec<TaskId>,
+    /// How many task files the folder holds.
+    pub total: usize,
     /// Files dropped in by hand, waiting for adoption (file names).
     pub drops: Vec<String>,
     /// Adoptions a crash interrupted (`.<id>.adopt` file names).
     pub adopting: Vec<String>,
 }
 
+impl PendingScan {
+    /// Whether the folder holds task files beyond [`PendingScan::oldest`].
+    pub fn has_more(&self) -> bool {
+        self.total > self.oldest.len()
+    }
+}
+
 impl Spool {
-    /// Lists `pending/`: task ids in FIFO order, plus files dropped in.
+    /// Looks at `pending/` once: the oldest task ids in FIFO order, plus
+    /// files dropped in.
+    ///
+    /// It runs on every claim, so it reads the folder in one pass and keeps
+    /// only the [`SCAN_OLDEST`] smallest ids (a bounded max-heap): no
+    /// allocation per task file and no sort of the whole folder, so its cost
+    /// grows with the folder's length and nothing faster.
     pub fn scan_pending(&self, stream: &Name) -> Result<PendingScan, Error> {
         let dir = self.state_path(stream, TaskStatus::Queued);
         let mut scan = PendingScan::default();
+        let mut oldest: BinaryHeap<TaskId> = BinaryHeap::with_capacity(SCAN_OLDEST + 1);
         for_each_name(&dir, |name| {
-            if let Some(id) = TaskId::from_file_name(name) {
-                scan.ids.push(id);
+            if let Some(stem) = name.strip_suffix(".json")
+                && TaskId::is_valid(stem)
+            {
+                scan.total += 1;
+                let is_older = oldest.len() < SCAN_OLDEST || oldest.peek().is_some_and(|m| stem < m.as_str());
+                if is_older && let Some(id) = TaskId::parse(stem) {
+                    oldest.push(id);
+                    if oldest.len() > SCAN_OLDEST {
+                        oldest.pop();
+                    }
+                }
             } else if name.starts_with('.') {
                 if name.ends_with(".adopt") {
                     scan.adopting.push(name.to_owned());
@@ -34,7 +65,7 @@ impl Spool {
                 scan.drops.push(name.to_owned());
             }
         })?;
-        scan.ids.sort_unstable();
+        scan.oldest = oldest.into_sorted_vec();
         Ok(scan)
     }
 
@@ -190,4 +221,32 @@ fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), E
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_keeps_the_oldest_ids_in_order_and_counts_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::new(dir.path(), false);
+        let stream = Name::parse("a").unwrap();
+        let pending = spool.state_path(&stream, TaskStatus::Queued);
+        std::fs::create_dir_all(&pending).unwrap();
+        let ids: Vec<TaskId> = (0..SCAN_OLDEST * 3).map(|_| TaskId::generate()).collect();
+        for id in ids.iter().rev() {
+            std::fs::write(pending.join(id.file_name()), "{}").unwrap();
+        }
+        for other in ["dropped.json", ".x.adopt", ".y.tmp"] {
+            std::fs::write(pending.join(other), "{}").unwrap();
+        }
+
+        let scan = spool.scan_pending(&stream).unwrap();
+        assert_eq!(scan.oldest, ids[..SCAN_OLDEST]);
+        assert_eq!(scan.total, ids.len());
+        assert!(scan.has_more());
+        assert_eq!(scan.drops, ["dropped.json"]);
+        assert_eq!(scan.adopting, [".x.adopt"]);
+    }
 }
