@@ -29,12 +29,15 @@ mod stats;
 use std::path::{Path, PathBuf};
 
 use project::Project;
-use stats::{Measure, Row, duration, print_table, rate};
+use stats::{Measure, Round, Row, duration, print_table, rate};
 
 /// How much work each case does; fsync-on cases do less, being slower.
 struct Plan {
     quick: bool,
-    /// Cycles, tasks or runs per case, as (fsync on, fsync off).
+    /// Throughput cases run this many rounds; the table shows the median
+    /// round and the rounds' spread.
+    rounds: usize,
+    /// Cycles or tasks per round, as (fsync on, fsync off).
     baseline_ops: (usize, usize),
     enqueue_ops: (usize, usize),
     drain_tasks: (usize, usize),
@@ -50,10 +53,11 @@ impl Plan {
         if quick {
             Plan {
                 quick,
-                baseline_ops: (40, 400),
-                enqueue_ops: (40, 400),
-                drain_tasks: (40, 400),
-                cli_tasks: (20, 60),
+                rounds: 2,
+                baseline_ops: (20, 200),
+                enqueue_ops: (20, 200),
+                drain_tasks: (20, 200),
+                cli_tasks: (12, 40),
                 pending_sizes: vec![1_000, 10_000],
                 latency_samples: 5,
                 process_runs: 20,
@@ -61,10 +65,11 @@ impl Plan {
         } else {
             Plan {
                 quick,
-                baseline_ops: (400, 8_000),
-                enqueue_ops: (300, 5_000),
-                drain_tasks: (300, 4_000),
-                cli_tasks: (160, 1_200),
+                rounds: 3,
+                baseline_ops: (200, 4_000),
+                enqueue_ops: (150, 2_500),
+                drain_tasks: (150, 2_000),
+                cli_tasks: (80, 500),
                 pending_sizes: vec![1_000, 10_000, 100_000],
                 latency_samples: 30,
                 process_runs: 100,
@@ -75,6 +80,15 @@ impl Plan {
     fn pick(pair: (usize, usize), fsync: bool) -> usize {
         if fsync { pair.0 } else { pair.1 }
     }
+}
+
+/// A throughput case: one round with fsync on (`true`) or off.
+type Case<'a> = dyn FnMut(bool) -> Round + 'a;
+
+/// A latency case measured once with fsync on and once off.
+fn once(mut case: impl FnMut(bool) -> Round) -> (Measure, Measure) {
+    let on = Measure::new(vec![case(true)]);
+    (on, Measure::new(vec![case(false)]))
 }
 
 fn main() {
@@ -96,52 +110,76 @@ fn main() {
         load_average()
     );
     let root = root.path();
-    let mut rows = Vec::new();
     let mut report = Report::default();
 
-    let both = |f: &mut dyn FnMut(bool) -> Measure| (f(true), f(false));
+    // Every round runs every throughput case, fsync on then off, so the
+    // rounds of one case are spread over the whole section and a burst of
+    // load elsewhere on the machine hits all cases alike.
+    let bin_ref = &bin;
+    let mut cases: Vec<(String, Box<Case<'_>>)> = Vec::new();
     for threads in [1, 4] {
-        let (on, off) = both(&mut |fsync| {
+        let case = move |fsync| {
             let dir = tempfile::tempdir_in(root).expect("baseline folder");
             baseline::run(dir.path(), threads, Plan::pick(plan.baseline_ops, fsync), fsync)
-        });
-        report.baseline.push((on.clone(), off.clone()));
-        rows.push(row(&format!("bare baseline, {threads} thread(s)"), on, off));
+        };
+        cases.push((format!("bare baseline, {threads} thread(s)"), Box::new(case)));
     }
-    let (on, off) = both(&mut |fsync| {
+    let case = |fsync| {
         inproc::enqueue(
             &Project::new(root, fsync),
             Plan::pick(plan.enqueue_ops, fsync),
             fsync,
         )
-    });
-    rows.push(row("enqueue, in-process", on, off));
+    };
+    cases.push(("enqueue, in-process".to_owned(), Box::new(case)));
     for workers in [1, 4] {
-        let (on, off) = both(&mut |fsync| {
+        let case = move |fsync| {
             inproc::drain(
                 &Project::new(root, fsync),
                 workers,
                 Plan::pick(plan.drain_tasks, fsync),
                 fsync,
             )
-        });
-        report.in_process.push((on.clone(), off.clone()));
-        rows.push(row(
-            &format!("claim+complete, {workers} worker(s), in-process"),
-            on,
-            off,
+        };
+        cases.push((
+            format!("claim+complete, {workers} worker(s), in-process"),
+            Box::new(case),
         ));
     }
     for workers in [1, 4] {
-        let (on, off) = both(&mut |fsync| {
+        let case = move |fsync| {
             let tasks = Plan::pick(plan.cli_tasks, fsync);
-            cli::drain(&bin, &Project::new(root, fsync), workers, tasks, fsync)
-        });
-        report.cli_drain.push((on.clone(), off.clone()));
-        rows.push(row(&format!("claim+complete, {workers} worker(s), CLI"), on, off));
+            cli::drain(bin_ref, &Project::new(root, fsync), workers, tasks, fsync)
+        };
+        cases.push((
+            format!("claim+complete, {workers} worker(s), CLI"),
+            Box::new(case),
+        ));
     }
+    let mut rounds: Vec<(Vec<Round>, Vec<Round>)> = cases.iter().map(|_| Default::default()).collect();
+    for _ in 0..plan.rounds {
+        for ((_, case), (on, off)) in cases.iter_mut().zip(&mut rounds) {
+            on.push(case(true));
+            off.push(case(false));
+        }
+    }
+    let measures: Vec<(Measure, Measure)> = rounds
+        .into_iter()
+        .map(|(on, off)| (Measure::new(on), Measure::new(off)))
+        .collect();
+    report.baseline = measures[0..2].to_vec();
+    report.in_process = measures[3..5].to_vec();
+    report.cli_drain = measures[5..7].to_vec();
+    let rows: Vec<Row> = cases
+        .iter()
+        .zip(measures)
+        .map(|((name, _), (on, off))| row(name, on, off))
+        .collect();
     print_table(
-        "Throughput (p50/p99: one operation, or one task's claim+complete)",
+        &format!(
+            "Throughput (ops/s: median of {} rounds, ±: their spread; p50/p99: one operation, or one task's claim+complete)",
+            plan.rounds
+        ),
         &rows,
     );
 
@@ -151,9 +189,9 @@ fn main() {
         let project = Project::new(root, true);
         project.fill(size + consumed);
         let label = thousands(size);
-        let (on, off) = both(&mut |fsync| inproc::claim_latency(&project, plan.latency_samples, fsync));
+        let (on, off) = once(|fsync| inproc::claim_latency(&project, plan.latency_samples, fsync));
         rows.push(row(&format!("claim, {label} pending, in-process"), on, off));
-        let (on, off) = both(&mut |fsync| cli::one_shot_claims(&bin, &project, plan.latency_samples, fsync));
+        let (on, off) = once(|fsync| cli::one_shot_claims(&bin, &project, plan.latency_samples, fsync));
         report.one_shot.push((size, on.clone(), off.clone()));
         rows.push(row(
             &format!("claim, {label} pending, one `sparkq claim`"),
@@ -190,19 +228,14 @@ fn process_rows(bin: &Path, project: &Project, runs: usize) -> Vec<(String, Meas
         ("sparkq --version", bin, &["--version"][..]),
         ("sparkq peek --stream S", bin, &["peek", "--stream", stream][..]),
     ] {
-        let measure = |fsync| {
+        let (on, off) = once(|fsync| {
             project.set_fsync(fsync);
             cli::wall_time(program, args, project.path(), runs)
-        };
-        let on = measure(true);
-        rows.push((name.to_owned(), on, measure(false)));
+        });
+        rows.push((name.to_owned(), on, off));
     }
-    let on = cli::one_shot_claims(bin, project, runs, true);
-    rows.push((
-        "sparkq claim --stream S".to_owned(),
-        on,
-        cli::one_shot_claims(bin, project, runs, false),
-    ));
+    let (on, off) = once(|fsync| cli::one_shot_claims(bin, project, runs, fsync));
+    rows.push(("sparkq claim --stream S".to_owned(), on, off));
     rows
 }
 
@@ -231,7 +264,7 @@ impl Report {
             let ratio = |fsync: bool| {
                 let (b, s) = (&self.baseline[i], &self.in_process[i]);
                 let (b, s) = if fsync { (&b.0, &s.0) } else { (&b.1, &s.1) };
-                s.ops_per_sec() / b.ops_per_sec()
+                s.ops_per_sec / b.ops_per_sec
             };
             let (on, off) = (ratio(true), ratio(false));
             target(
@@ -261,9 +294,9 @@ impl Report {
         let (on, off) = &self.cli_drain[1];
         target(
             "4 CLI workers drain >= 300 tasks/s",
-            format!("{} | {}", rate(on.ops_per_sec()), rate(off.ops_per_sec())),
-            on.ops_per_sec() >= 300.0,
-            off.ops_per_sec() >= 300.0,
+            format!("{} | {}", rate(on.ops_per_sec), rate(off.ops_per_sec)),
+            on.ops_per_sec >= 300.0,
+            off.ops_per_sec >= 300.0,
         );
         if let Some((size, on, off)) = self.one_shot.last() {
             target(

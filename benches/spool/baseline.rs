@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::stats::Measure;
+use super::stats::Round;
 
 /// About the size of a queued task file.
 const TASK_BYTES: &[u8] = &[b'x'; 700];
@@ -18,7 +18,7 @@ const RESULT_BYTES: &[u8] = &[b'y'; 200];
 
 /// Runs `ops` cycles split over `threads` threads in fresh folders under
 /// `root`; each cycle is timed.
-pub(crate) fn run(root: &Path, threads: usize, ops: usize, fsync: bool) -> Measure {
+pub(crate) fn run(root: &Path, threads: usize, ops: usize, fsync: bool) -> Round {
     let pending = root.join("pending");
     let done = root.join("done");
     for dir in [&pending, &done] {
@@ -45,7 +45,10 @@ pub(crate) fn run(root: &Path, threads: usize, ops: usize, fsync: bool) -> Measu
             .flat_map(|h| h.join().expect("baseline thread"))
             .collect()
     });
-    Measure::new(samples, start.elapsed())
+    Round {
+        samples,
+        wall: start.elapsed(),
+    }
 }
 
 /// One task's life in the cheapest possible form.

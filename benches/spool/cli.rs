@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::project::{Project, STREAM};
-use super::stats::Measure;
+use super::stats::Round;
 
 /// `workers` threads, each a shell-like worker loop of `sparkq claim` then
 /// `sparkq complete --token`, draining `tasks` queued tasks; one sample per
 /// task (both processes).
-pub(crate) fn drain(bin: &Path, project: &Project, workers: usize, tasks: usize, fsync: bool) -> Measure {
+pub(crate) fn drain(bin: &Path, project: &Project, workers: usize, tasks: usize, fsync: bool) -> Round {
     project.set_fsync(fsync);
     project.fill(tasks);
     let start = Instant::now();
@@ -47,7 +47,7 @@ pub(crate) fn drain(bin: &Path, project: &Project, workers: usize, tasks: usize,
         tasks,
         "every task must end in done/ exactly once"
     );
-    Measure::new(samples, wall)
+    Round { samples, wall }
 }
 
 /// `sparkq claim --stream bench --worker W`: the claimed task's id and
@@ -69,7 +69,7 @@ pub(crate) fn claim(bin: &Path, project: &Project, worker: &str) -> Option<(Stri
 
 /// The wall time of `runs` runs of `program args` (stdout and stderr
 /// captured, as a caller reading the result would).
-pub(crate) fn wall_time(program: &Path, args: &[&str], dir: &Path, runs: usize) -> Measure {
+pub(crate) fn wall_time(program: &Path, args: &[&str], dir: &Path, runs: usize) -> Round {
     let samples: Vec<Duration> = (0..runs)
         .map(|_| {
             let began = Instant::now();
@@ -85,13 +85,12 @@ pub(crate) fn wall_time(program: &Path, args: &[&str], dir: &Path, runs: usize) 
             took
         })
         .collect();
-    let total = samples.iter().sum();
-    Measure::new(samples, total)
+    Round::serial(samples)
 }
 
 /// `runs` one-shot `sparkq claim` processes on a stream that already holds
 /// its pending tasks; each claimed task is completed in-process, untimed.
-pub(crate) fn one_shot_claims(bin: &Path, project: &Project, runs: usize, fsync: bool) -> Measure {
+pub(crate) fn one_shot_claims(bin: &Path, project: &Project, runs: usize, fsync: bool) -> Round {
     project.set_fsync(fsync);
     let queue = project.queue(fsync);
     let samples: Vec<Duration> = (0..runs)
@@ -103,6 +102,5 @@ pub(crate) fn one_shot_claims(bin: &Path, project: &Project, runs: usize, fsync:
             took
         })
         .collect();
-    let total = samples.iter().sum();
-    Measure::new(samples, total)
+    Round::serial(samples)
 }

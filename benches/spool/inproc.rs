@@ -7,10 +7,10 @@ use serde_json::json;
 use sparkq::queue::{NewTask, Queue, Report};
 
 use super::project::{Project, STREAM};
-use super::stats::Measure;
+use super::stats::Round;
 
 /// `ops` single enqueues, one after another.
-pub(crate) fn enqueue(project: &Project, ops: usize, fsync: bool) -> Measure {
+pub(crate) fn enqueue(project: &Project, ops: usize, fsync: bool) -> Round {
     let queue = project.queue(fsync);
     let start = Instant::now();
     let samples = (0..ops)
@@ -26,12 +26,15 @@ pub(crate) fn enqueue(project: &Project, ops: usize, fsync: bool) -> Measure {
             began.elapsed()
         })
         .collect();
-    Measure::new(samples, start.elapsed())
+    Round {
+        samples,
+        wall: start.elapsed(),
+    }
 }
 
 /// `workers` threads draining `tasks` queued tasks, each doing claim then
 /// complete; one sample per task. Checks that every task ended in `done/`.
-pub(crate) fn drain(project: &Project, workers: usize, tasks: usize, fsync: bool) -> Measure {
+pub(crate) fn drain(project: &Project, workers: usize, tasks: usize, fsync: bool) -> Round {
     project.fill(tasks);
     let queue = project.queue(fsync);
     let start = Instant::now();
@@ -63,12 +66,12 @@ pub(crate) fn drain(project: &Project, workers: usize, tasks: usize, fsync: bool
         tasks,
         "every task must end in done/ exactly once"
     );
-    Measure::new(samples, wall)
+    Round { samples, wall }
 }
 
 /// `samples` one-shot claims on a stream that already holds its pending
 /// tasks; each claimed task is completed untimed, so `claimed/` stays empty.
-pub(crate) fn claim_latency(project: &Project, samples: usize, fsync: bool) -> Measure {
+pub(crate) fn claim_latency(project: &Project, samples: usize, fsync: bool) -> Round {
     let queue = project.queue(fsync);
     let samples: Vec<Duration> = (0..samples)
         .map(|_| {
@@ -83,8 +86,7 @@ pub(crate) fn claim_latency(project: &Project, samples: usize, fsync: bool) -> M
         })
         .collect();
     // The rate of the claims alone, not of the untimed completes.
-    let claiming = samples.iter().sum();
-    Measure::new(samples, claiming)
+    Round::serial(samples)
 }
 
 /// Claims the next task and completes it; `false` when nothing is pending.
