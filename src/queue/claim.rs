@@ -187,4 +187,34 @@ mod tests {
         assert_eq!(claimed, expected);
         assert_eq!(queue.spool.scan_pending(&stream).unwrap().total, 0);
     }
+
+    #[test]
+    fn the_next_look_repairs_a_claimed_file_whose_content_lags() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        let new = NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout: None,
+            task_class: None,
+        };
+        let task = queue.enqueue("a", new).unwrap();
+        // A crash between the claim's rename and its rewrite.
+        let stream = Name::parse("a").unwrap();
+        assert!(
+            queue
+                .spool
+                .rename_task(&stream, &task.id, TaskStatus::Queued, TaskStatus::Running)
+                .unwrap()
+        );
+
+        assert_eq!(queue.peek("a").unwrap(), None);
+        let path = queue
+            .spool
+            .state_path(&stream, TaskStatus::Running)
+            .join(task.id.file_name());
+        let on_disk: Task = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        assert_eq!(on_disk.status, TaskStatus::Running);
+        assert!(on_disk.started_at.is_some());
+    }
 }

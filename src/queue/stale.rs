@@ -56,11 +56,14 @@ impl Queue {
                 self.spool.remove_task(&stream.name, TaskStatus::Running, &id)?;
                 continue;
             }
-            let Ok(Some(task)) = self.spool.read_task(&stream.name, TaskStatus::Running, &id) else {
+            // One read per claimed file: this runs on every claim.
+            let Ok(Some(task)) = self
+                .spool
+                .read_task_repairing(&stream.name, TaskStatus::Running, &id)
+            else {
                 continue;
             };
             if !task.is_dead_at(now) {
-                self.spool.repair_task(&stream.name, TaskStatus::Running, &id)?;
                 continue;
             }
             let mut next = task.clone();

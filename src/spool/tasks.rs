@@ -116,6 +116,31 @@ impl Spool {
         Ok(true)
     }
 
+    /// Like [`Spool::read_task`], but a file whose content lags its folder
+    /// is also rewritten, from the one read. Call it holding the stream lock.
+    pub fn read_task_repairing(
+        &self,
+        stream: &Name,
+        status: TaskStatus,
+        id: &TaskId,
+    ) -> Result<Option<Task>, Error> {
+        let path = self.state_path(stream, status).join(id.file_name());
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, "read", e)),
+        };
+        let mut task: Task = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.clone(),
+            what: "task file",
+            message: e.to_string(),
+        })?;
+        if agree_with_folder(&mut task, status) {
+            self.write_task(&task)?;
+        }
+        Ok(Some(task))
+    }
+
     /// Writes `task` atomically into the folder of its status, replacing any
     /// copy there. Every caller holds the stream lock, except enqueue, whose
     /// id is new.
