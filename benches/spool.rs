@@ -1,8 +1,8 @@
 //! The spool benchmark: SparkQ's hot paths next to the physical limit of its
 //! design, fsync on and off, in one run and one table.
 //!
-//! Run it with `cargo bench --bench spool` (about three minutes on two
-//! cores), or `SPARKQ_BENCH_QUICK=1 cargo bench --bench spool` for a smoke
+//! Run it with `cargo bench --bench spool` (three to five minutes on two
+//! cores, depending on load), or `SPARKQ_BENCH_QUICK=1 cargo bench --bench spool` for a smoke
 //! run of a few seconds. Cargo builds the release `sparkq` binary for the
 //! CLI cases (`target/release/sparkq`; `SPARKQ_BIN` points elsewhere), and
 //! every case works in fresh folders under `SPARKQ_BENCH_DIR` (default: the
@@ -66,13 +66,13 @@ impl Plan {
             Plan {
                 quick,
                 rounds: 3,
-                baseline_ops: (200, 4_000),
-                enqueue_ops: (150, 2_500),
-                drain_tasks: (150, 2_000),
-                cli_tasks: (80, 500),
+                baseline_ops: (120, 2_000),
+                enqueue_ops: (100, 1_500),
+                drain_tasks: (100, 1_000),
+                cli_tasks: (50, 300),
                 pending_sizes: vec![1_000, 10_000, 100_000],
-                latency_samples: 30,
-                process_runs: 100,
+                latency_samples: 20,
+                process_runs: 60,
             }
         }
     }
@@ -181,6 +181,10 @@ fn main() {
             plan.rounds
         ),
         &rows,
+    );
+    println!(
+        "* each round drains a fresh stream of {} (fsync on) / {} (fsync off) tasks for in-process, {} / {} for CLI",
+        plan.drain_tasks.0, plan.drain_tasks.1, plan.cli_tasks.0, plan.cli_tasks.1
     );
 
     let mut rows = Vec::new();
