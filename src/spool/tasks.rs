@@ -233,6 +233,38 @@ fn agree_with_folder(task: &mut Task, folder: TaskStatus) -> bool {
 }
 
 /// Calls `f` with each UTF-8 file name in `dir`; a missing folder is empty.
+///
+/// On Linux the folder is read with `getdents64` into one reused buffer
+/// (rustix's `RawDir`), so a name costs no allocation: `pending/` is read
+/// on every claim, and std's `read_dir` allocates twice per entry.
+#[cfg(target_os = "linux")]
+fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), Error> {
+    use rustix::fs::{Mode, OFlags, RawDir};
+    use std::mem::MaybeUninit;
+
+    const DIR_BUFFER_BYTES: usize = 64 * 1024;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::open(dir, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(Error::io(dir, "list", e.into())),
+    };
+    let mut buffer = vec![MaybeUninit::<u8>::uninit(); DIR_BUFFER_BYTES];
+    let mut entries = RawDir::new(&fd, &mut buffer);
+    while let Some(entry) = entries.next() {
+        let entry = entry.map_err(|e| Error::io(dir, "list", e.into()))?;
+        if let Ok(name) = entry.file_name().to_str()
+            && name != "."
+            && name != ".."
+        {
+            f(name);
+        }
+    }
+    Ok(())
+}
+
+/// Calls `f` with each UTF-8 file name in `dir`; a missing folder is empty.
+#[cfg(not(target_os = "linux"))]
 fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), Error> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
