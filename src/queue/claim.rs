@@ -217,4 +217,41 @@ mod tests {
         assert_eq!(on_disk.status, TaskStatus::Running);
         assert!(on_disk.started_at.is_some());
     }
+
+    #[test]
+    fn a_stale_token_changes_nothing_and_leaves_no_staged_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        let new = NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout: None,
+            task_class: None,
+        };
+        queue.enqueue("a", new).unwrap();
+        let claimed = queue.claim("a", "w").unwrap().unwrap();
+        let id = claimed.task.id.as_str();
+        let report = |token: &str| crate::queue::Report {
+            token: Some(token.to_owned()),
+            ..Default::default()
+        };
+
+        let refused = queue.complete(id, json!({"summary": "late"}), report("0000"));
+        assert!(matches!(refused, Err(crate::queue::Error::StaleToken { .. })));
+        let done = queue
+            .spool
+            .state_path(&Name::parse("a").unwrap(), TaskStatus::Succeeded);
+        assert_eq!(
+            std::fs::read_dir(&done).unwrap().count(),
+            0,
+            "no task and no temp file in done/"
+        );
+
+        let token = claimed.task.claim_token.clone().unwrap();
+        let task = queue
+            .complete(id, json!({"summary": "ok"}), report(&token))
+            .unwrap();
+        assert_eq!(task.status, TaskStatus::Succeeded);
+        assert_eq!(std::fs::read_dir(&done).unwrap().count(), 1);
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::BinaryHeap;
 use std::io::ErrorKind;
 
 use super::meta::to_json;
-use super::{Error, Spool, write_atomic};
+use super::{Error, Spool, Staged, stage, write_atomic};
 use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
 
 /// How many of the oldest pending ids one scan keeps, in order. A claim
@@ -149,6 +149,15 @@ impl Spool {
             .state_path(&task.stream, task.status)
             .join(task.id.file_name());
         write_atomic(&path, &to_json(task), self.fsync)
+    }
+
+    /// Like [`Spool::write_task`], but only [staged](super::stage): the new
+    /// copy is written and flushed, and appears when committed.
+    pub fn stage_task(&self, task: &Task) -> Result<Staged, Error> {
+        let path = self
+            .state_path(&task.stream, task.status)
+            .join(task.id.file_name());
+        stage(&path, &to_json(task), self.fsync)
     }
 
     /// Renames a task file from one state folder to another; `false` if it
