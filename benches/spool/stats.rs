@@ -16,6 +16,11 @@ impl Round {
         let wall = samples.iter().sum();
         Round { samples, wall }
     }
+
+    /// Operations per second over the round's wall time.
+    pub(crate) fn rate(&self) -> f64 {
+        self.samples.len() as f64 / self.wall.as_secs_f64()
+    }
 }
 
 /// A case summed up over its rounds: the median round's rate, how far the
@@ -31,10 +36,7 @@ pub(crate) struct Measure {
 
 impl Measure {
     pub(crate) fn new(rounds: Vec<Round>) -> Measure {
-        let mut rates: Vec<f64> = rounds
-            .iter()
-            .map(|r| r.samples.len() as f64 / r.wall.as_secs_f64())
-            .collect();
+        let mut rates: Vec<f64> = rounds.iter().map(Round::rate).collect();
         rates.sort_by(f64::total_cmp);
         let median = rates[rates.len() / 2];
         let mut samples: Vec<Duration> = rounds.into_iter().flat_map(|r| r.samples).collect();
