@@ -29,6 +29,7 @@ mod stats;
 mod throughput;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use project::Project;
 use stats::{Measure, Round, Row, duration, print_table, rate};
@@ -74,7 +75,7 @@ impl Plan {
                 cli_tasks: (50, 300),
                 pending_sizes: vec![1_000, 10_000, 100_000],
                 latency_samples: 20,
-                process_runs: 60,
+                process_runs: 100,
             }
         }
     }
@@ -155,32 +156,88 @@ fn main() {
         &report
             .processes
             .iter()
-            .map(|(name, on, off)| row(name, on.clone(), off.clone()))
+            .map(|p| row(&p.name, p.on.clone(), p.off.clone()))
             .collect::<Vec<_>>(),
     );
+    print_cpu(&report.processes);
     report.print_targets();
     println!("\nload average after: {}", load_average());
 }
 
+/// One process case: a series of runs, with fsync on (`true`) or off.
+type ProcessCase<'a> = dyn Fn(bool) -> Round + 'a;
+
+/// One command's whole-process measures: wall time, and CPU per run, with
+/// fsync on and off.
+struct ProcessRow {
+    name: String,
+    on: Measure,
+    off: Measure,
+    cpu: (Option<Duration>, Option<Duration>),
+}
+
 /// `/bin/true`, `sparkq --version`, `peek` and `claim`, each with the
 /// project set to fsync on, then off.
-fn process_rows(bin: &Path, project: &Project, runs: usize) -> Vec<(String, Measure, Measure)> {
+fn process_rows(bin: &Path, project: &Project, runs: usize) -> Vec<ProcessRow> {
     let stream = project::STREAM;
-    let mut rows = Vec::new();
-    for (name, program, args) in [
-        ("/bin/true", Path::new("/bin/true"), &[][..]),
-        ("sparkq --version", bin, &["--version"][..]),
-        ("sparkq peek --stream S", bin, &["peek", "--stream", stream][..]),
-    ] {
-        let (on, off) = once(|fsync| {
-            project.set_fsync(fsync);
-            cli::wall_time(program, args, project.path(), runs)
-        });
-        rows.push((name.to_owned(), on, off));
+    let timed = |run: &mut dyn FnMut() -> Round| {
+        let before = cli::children_cpu();
+        let round = run();
+        let cpu = before
+            .zip(cli::children_cpu())
+            .map(|(b, a)| (a - b) / runs as u32);
+        (Measure::new(vec![round]), cpu)
+    };
+    let cases: [(&str, Box<ProcessCase<'_>>); 4] = [
+        (
+            "/bin/true",
+            Box::new(move |_| cli::wall_time(Path::new("/bin/true"), &[], project.path(), runs)),
+        ),
+        (
+            "sparkq --version",
+            Box::new(move |_| cli::wall_time(bin, &["--version"], project.path(), runs)),
+        ),
+        (
+            "sparkq peek --stream S",
+            Box::new(move |_| cli::wall_time(bin, &["peek", "--stream", stream], project.path(), runs)),
+        ),
+        (
+            "sparkq claim --stream S",
+            Box::new(move |fsync| cli::one_shot_claims(bin, project, runs, fsync)),
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, case)| {
+            let measure = |fsync| {
+                project.set_fsync(fsync);
+                timed(&mut || case(fsync))
+            };
+            let (on, cpu_on) = measure(true);
+            let (off, cpu_off) = measure(false);
+            ProcessRow {
+                name: name.to_owned(),
+                on,
+                off,
+                cpu: (cpu_on, cpu_off),
+            }
+        })
+        .collect()
+}
+
+fn print_cpu(rows: &[ProcessRow]) {
+    let ms = |d: Option<Duration>| d.map_or_else(|| "n/a".to_owned(), duration);
+    println!(
+        "\nCPU per run (user+sys of the child, from /proc/self/stat in 10 ms ticks; less load-sensitive)"
+    );
+    for row in rows {
+        println!(
+            "  {:<44} fsync on {:>9} | fsync off {:>9}",
+            row.name,
+            ms(row.cpu.0),
+            ms(row.cpu.1)
+        );
     }
-    let (on, off) = once(|fsync| cli::one_shot_claims(bin, project, runs, fsync));
-    rows.push(("sparkq claim --stream S".to_owned(), on, off));
-    rows
 }
 
 fn row(name: &str, on: Measure, off: Measure) -> Row {
@@ -197,7 +254,7 @@ struct Report {
     in_process_ratio: [(f64, f64); 2],
     cli_drain_4: Option<(Measure, Measure)>,
     one_shot: Vec<(usize, Measure, Measure)>,
-    processes: Vec<(String, Measure, Measure)>,
+    processes: Vec<ProcessRow>,
 }
 
 impl Report {
@@ -216,8 +273,8 @@ impl Report {
         let p50 = |name: &str, fsync: bool| {
             self.processes
                 .iter()
-                .find(|(n, ..)| n == name)
-                .map(|(_, on, off)| if fsync { on.p50 } else { off.p50 })
+                .find(|p| p.name == name)
+                .map(|p| if fsync { p.on.p50 } else { p.off.p50 })
                 .expect("process rows were measured")
         };
         for name in ["sparkq peek --stream S", "sparkq claim --stream S"] {

@@ -104,3 +104,17 @@ pub(crate) fn one_shot_claims(bin: &Path, project: &Project, runs: usize, fsync:
         .collect();
     Round::serial(samples)
 }
+
+/// The CPU time (user + system) used so far by this process's waited-for
+/// children, from `/proc/self/stat` (`cutime`, `cstime`; 100 ticks a
+/// second on Linux). Far less sensitive to other load than wall time, but
+/// only meaningful summed over many runs. `None` where there is no `/proc`.
+pub(crate) fn children_cpu() -> Option<Duration> {
+    const TICKS_PER_SEC: u64 = 100;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses: state is
+    // field 3, cutime 16 and cstime 17.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(13)?.parse::<u64>().ok()? + fields.get(14)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SEC))
+}
