@@ -115,6 +115,13 @@ impl Queue {
     /// unknown or not running.
     fn locate_running(&self, id: &str) -> Result<(Name, TaskId)> {
         let id = super::parse_task_id(id)?;
+        // The common case first, one check per stream; the full search is
+        // only needed to say where a task that is not running is.
+        for stream in self.spool.stream_names()? {
+            if self.spool.has_task(&stream, TaskStatus::Running, &id) {
+                return Ok((stream, id));
+            }
+        }
         let copies = self.spool.locate(&id)?;
         if let Some((stream, _)) = copies.iter().find(|(_, s)| *s == TaskStatus::Running) {
             return Ok((stream.clone(), id));

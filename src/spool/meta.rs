@@ -107,8 +107,15 @@ impl Spool {
     /// Takes the stream's lock, blocking until it is free.
     pub fn lock_stream(&self, stream: &Name) -> Result<StreamLock, Error> {
         let dir = self.stream_dir(stream);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
-        StreamLock::acquire(&dir.join(".lock"))
+        match StreamLock::acquire(&dir.join(".lock")) {
+            // Every state change takes the lock: create the folder only
+            // when it is missing, not on every call.
+            Err(Error::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
+                StreamLock::acquire(&dir.join(".lock"))
+            }
+            other => other,
+        }
     }
 
     fn session_path(&self, name: &Name) -> std::path::PathBuf {
