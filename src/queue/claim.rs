@@ -5,7 +5,9 @@
 //! many processes race, each task is handed to one of them. The stream lock
 //! is held from the listing to the rewrite of the claimed copy, so on one
 //! machine claimers also take tasks strictly in id (FIFO) order and the
-//! claimed copy's token is written before anyone else looks at it.
+//! claimed copy's token is written before anyone else looks at it. Only the
+//! flush of the `claimed/` folder (with fsync) waits until after the lock,
+//! and before the claim is returned.
 
 use serde::Serialize;
 
@@ -77,7 +79,13 @@ impl Queue {
                     }
                     Err(e) => return Err(e.into()),
                 };
-                if let Some(claimed) = self.claim_task(&stream, task, worker)? {
+                if let Some((claimed, flush)) = self.claim_task(&stream, task, worker)? {
+                    // Flushing the folder is the slow half of the rewrite and
+                    // needs no lock: the next claimer may go ahead while this
+                    // one waits on the disk. A power loss before the flush
+                    // can only undo a claim nobody has been handed yet.
+                    drop(lock);
+                    flush.flush()?;
                     return Ok(Some(claimed));
                 }
             }
@@ -88,9 +96,15 @@ impl Queue {
         }
     }
 
-    /// Moves one pending task to `claimed/` for `worker` and rewrites it;
-    /// `None` if it must be skipped. The caller holds the stream lock.
-    fn claim_task(&self, stream: &Stream, task: Task, worker: &str) -> Result<Option<Claimed>> {
+    /// Moves one pending task to `claimed/` for `worker` and rewrites it,
+    /// leaving the folder flush to the caller; `None` if it must be skipped.
+    /// The caller holds the stream lock.
+    fn claim_task(
+        &self,
+        stream: &Stream,
+        task: Task,
+        worker: &str,
+    ) -> Result<Option<(Claimed, spool::FolderFlush)>> {
         let id = &task.id;
         // A finished copy of this id is newer (SPEC 9): drop the stale
         // pending one instead of running the task twice.
@@ -116,11 +130,12 @@ impl Queue {
         task.started_at = Some(now);
         task.heartbeat_at = None;
         task.updated_at = now;
-        self.spool.write_task(&task)?;
-        Ok(Some(Claimed {
+        let flush = self.spool.write_task_unflushed(&task)?;
+        let claimed = Claimed {
             stream: StreamRef::from(stream),
             task,
-        }))
+        };
+        Ok(Some((claimed, flush)))
     }
 
     fn claim_after_repair(

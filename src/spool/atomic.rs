@@ -56,13 +56,39 @@ impl Staged {
     /// The second half of [`write_atomic`]: renames the staged file over its
     /// target and, with `fsync`, flushes the folder.
     pub fn commit(self) -> Result<(), Error> {
+        self.commit_unflushed()?.flush()
+    }
+
+    /// Like [`Staged::commit`], but the folder flush is left to the returned
+    /// [`FolderFlush`], so a caller can release a lock before waiting on the
+    /// disk. The file is in place and its bytes are durable either way;
+    /// until the flush, a power loss may undo the rename.
+    pub fn commit_unflushed(self) -> Result<FolderFlush, Error> {
         let Staged { temp, path, fsync } = self;
         temp.persist(&path)
             .map_err(|e| Error::io(&path, "rename into place", e.error))?;
-        if fsync {
-            sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        Ok(FolderFlush {
+            dir: fsync.then_some(dir),
+        })
+    }
+}
+
+/// A folder whose new entries still have to be flushed to disk (nothing to
+/// do without fsync). Flush it before telling anyone the write is done.
+#[derive(Debug)]
+#[must_use = "flush the folder before reporting the write as done"]
+pub struct FolderFlush {
+    dir: Option<PathBuf>,
+}
+
+impl FolderFlush {
+    /// Flushes the folder's entries (with fsync; otherwise does nothing).
+    pub fn flush(self) -> Result<(), Error> {
+        match &self.dir {
+            Some(dir) => sync_dir(dir),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -34,7 +34,7 @@ mod tasks;
 use std::path::{Path, PathBuf};
 
 pub use adopt::{ADOPT_SETTLE, DroppedFile};
-pub use atomic::{Staged, stage, write_atomic};
+pub use atomic::{FolderFlush, Staged, stage, write_atomic};
 pub use error::Error;
 pub use lock::StreamLock;
 pub use pidfile::PidFile;

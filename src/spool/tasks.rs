@@ -5,7 +5,7 @@ use std::collections::BinaryHeap;
 use std::io::ErrorKind;
 
 use super::meta::to_json;
-use super::{Error, Spool, Staged, stage, write_atomic};
+use super::{Error, FolderFlush, Spool, Staged, stage, write_atomic};
 use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
 
 /// How many of the oldest pending ids one scan keeps, in order. A claim
@@ -149,6 +149,13 @@ impl Spool {
             .state_path(&task.stream, task.status)
             .join(task.id.file_name());
         write_atomic(&path, &to_json(task), self.fsync)
+    }
+
+    /// Like [`Spool::write_task`], but the folder is not flushed yet: the
+    /// caller runs the returned [`FolderFlush`] (see
+    /// [`Staged::commit_unflushed`]).
+    pub fn write_task_unflushed(&self, task: &Task) -> Result<FolderFlush, Error> {
+        self.stage_task(task)?.commit_unflushed()
     }
 
     /// Like [`Spool::write_task`], but only [staged](super::stage): the new
