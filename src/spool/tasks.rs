@@ -84,19 +84,7 @@ impl Spool {
     /// content that lags behind a rename is corrected in memory; the file
     /// itself is rewritten by [`Spool::repair_task`] under the stream lock.
     pub fn read_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<Option<Task>, Error> {
-        let path = self.state_path(stream, status).join(id.file_name());
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&path, "read", e)),
-        };
-        let mut task: Task = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-            path: path.clone(),
-            what: "task file",
-            message: e.to_string(),
-        })?;
-        agree_with_folder(&mut task, status);
-        Ok(Some(task))
+        Ok(self.load_task(stream, status, id)?.map(|(task, _)| task))
     }
 
     /// Rewrites a task file whose content lags its folder. Call it holding
@@ -124,6 +112,23 @@ impl Spool {
         status: TaskStatus,
         id: &TaskId,
     ) -> Result<Option<Task>, Error> {
+        let Some((task, lagged)) = self.load_task(stream, status, id)? else {
+            return Ok(None);
+        };
+        if lagged {
+            self.write_task(&task)?;
+        }
+        Ok(Some(task))
+    }
+
+    /// Reads and parses a task file, made to agree with its folder; the flag
+    /// says whether the content lagged.
+    fn load_task(
+        &self,
+        stream: &Name,
+        status: TaskStatus,
+        id: &TaskId,
+    ) -> Result<Option<(Task, bool)>, Error> {
         let path = self.state_path(stream, status).join(id.file_name());
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
@@ -135,10 +140,8 @@ impl Spool {
             what: "task file",
             message: e.to_string(),
         })?;
-        if agree_with_folder(&mut task, status) {
-            self.write_task(&task)?;
-        }
-        Ok(Some(task))
+        let lagged = agree_with_folder(&mut task, status);
+        Ok(Some((task, lagged)))
     }
 
     /// Writes `task` atomically into the folder of its status, replacing any
