@@ -33,7 +33,8 @@ pub(crate) fn enqueue(project: &Project, ops: usize, fsync: bool) -> Round {
 }
 
 /// `workers` threads draining `tasks` queued tasks, each doing claim then
-/// complete; one sample per task. Checks that every task ended in `done/`.
+/// complete; one sample per task. Checks that every task ended in `done/`
+/// and that each worker got its tasks in FIFO order.
 pub(crate) fn drain(project: &Project, workers: usize, tasks: usize, fsync: bool) -> Round {
     project.fill(tasks);
     let queue = project.queue(fsync);
@@ -45,12 +46,15 @@ pub(crate) fn drain(project: &Project, workers: usize, tasks: usize, fsync: bool
                 scope.spawn(move || {
                     let worker = format!("bench-{w}");
                     let mut samples = Vec::new();
+                    let mut last = String::new();
                     loop {
                         let began = Instant::now();
-                        if !claim_and_complete(queue, &worker) {
+                        let Some(id) = claim_and_complete(queue, &worker) else {
                             return samples;
-                        }
+                        };
                         samples.push(began.elapsed());
+                        assert!(last < id, "each worker must get tasks in FIFO (id) order");
+                        last = id;
                     }
                 })
             })
@@ -89,15 +93,13 @@ pub(crate) fn claim_latency(project: &Project, samples: usize, fsync: bool) -> R
     Round::serial(samples)
 }
 
-/// Claims the next task and completes it; `false` when nothing is pending.
-fn claim_and_complete(queue: &Queue, worker: &str) -> bool {
-    match queue.claim(STREAM, worker).expect("claim") {
-        Some(claimed) => {
-            complete(queue, claimed.task.id.as_str(), claimed.task.claim_token);
-            true
-        }
-        None => false,
-    }
+/// Claims the next task and completes it; its id, or `None` when nothing
+/// is pending.
+fn claim_and_complete(queue: &Queue, worker: &str) -> Option<String> {
+    let claimed = queue.claim(STREAM, worker).expect("claim")?;
+    let id = claimed.task.id.to_string();
+    complete(queue, &id, claimed.task.claim_token);
+    Some(id)
 }
 
 /// Completes a claimed task with a minimal result.
