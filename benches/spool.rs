@@ -71,11 +71,11 @@ impl Plan {
         } else {
             Plan {
                 quick,
-                rounds: 3,
-                baseline_ops: (120, 2_000),
-                enqueue_ops: (100, 1_500),
-                drain_tasks: (100, 1_000),
-                cli_tasks: (50, 300),
+                rounds: 5,
+                baseline_ops: (80, 1_200),
+                enqueue_ops: (60, 900),
+                drain_tasks: (60, 600),
+                cli_tasks: (30, 180),
                 pending_sizes: vec![1_000, 10_000, 100_000],
                 latency_samples: 20,
                 process_runs: 100,
