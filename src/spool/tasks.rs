@@ -130,7 +130,7 @@ impl Spool {
         id: &TaskId,
     ) -> Result<Option<(Task, bool)>, Error> {
         let path = self.state_path(stream, status).join(id.file_name());
-        let bytes = match std::fs::read(&path) {
+        let bytes = match read_small(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(&path, "read", e)),
@@ -249,6 +249,26 @@ fn agree_with_folder(task: &mut Task, folder: TaskStatus) -> bool {
     }
     task.updated_at = Timestamp::now();
     true
+}
+
+/// Like `fs::read`, without asking the file's size first: a task file is
+/// usually a few hundred bytes, a claim and its complete read four of them,
+/// and `fs::read` (like `File::read_to_end`) spends a `statx` on each to
+/// size its buffer.
+fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Calls `f` with each UTF-8 file name in `dir`; a missing folder is empty.
