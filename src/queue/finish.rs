@@ -74,14 +74,15 @@ impl Queue {
 
     /// Moves a running task to `done/` or `failed/`.
     ///
-    /// The finished copy is built from an unlocked read and staged (written
-    /// and, with fsync, flushed) before the stream lock is taken: the flush
-    /// is the slow part of a durable write, and holding the lock through it
-    /// would queue every other worker's claim behind the disk. Under the
-    /// lock the claimed copy is read again; if it is unchanged the staged
-    /// copy is renamed into place, else (a heartbeat came in between) the
-    /// finished copy is rebuilt from what is there now. Token checks and
-    /// the move itself still happen under the lock.
+    /// With fsync, the finished copy is built from an unlocked read and
+    /// staged (written and flushed) before the stream lock is taken: the
+    /// flush is the slow part of a durable write, and holding the lock
+    /// through it would queue every other worker's claim behind the disk.
+    /// Under the lock the claimed copy is read again; if it is unchanged the
+    /// staged copy is renamed into place, else (a heartbeat came in between)
+    /// the finished copy is rebuilt from what is there now. Without fsync
+    /// there is nothing to gain, and all of it happens under the lock. Token
+    /// checks and the move itself always happen under the lock.
     fn finish(&self, id: &str, report: Report, status: TaskStatus, set: impl Fn(&mut Task)) -> Result<Task> {
         let limit = self.config.limits.output_bytes;
         for (what, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
@@ -90,20 +91,27 @@ impl Queue {
         let (stream, id) = self.locate_running(id)?;
         let token = report.token.as_deref();
         let now = Timestamp::now();
-        let seen = self.read_running(&stream, &id, token)?;
-        let staged_task = finished(seen.clone(), &report, status, now, &set);
-        let staged = self.spool.stage_task(&staged_task)?;
+        let staged = if self.spool.fsync() {
+            let seen = self.read_running(&stream, &id, token)?;
+            let task = finished(seen.clone(), &report, status, now, &set);
+            let staged = self.spool.stage_task(&task)?;
+            Some((seen, task, staged))
+        } else {
+            None
+        };
 
         let _lock = self.spool.lock_stream(&stream)?;
         let current = self.read_running(&stream, &id, token)?;
-        let task = if current == seen {
-            staged.commit()?;
-            staged_task
-        } else {
-            drop(staged);
-            let task = finished(current, &report, status, now, &set);
-            self.spool.write_task(&task)?;
-            task
+        let task = match staged {
+            Some((seen, task, staged)) if seen == current => {
+                staged.commit()?;
+                task
+            }
+            _ => {
+                let task = finished(current, &report, status, now, &set);
+                self.spool.write_task(&task)?;
+                task
+            }
         };
         // The finished copy is written before the claimed one is removed: a
         // crash in between leaves both, and the finished one wins.

@@ -131,7 +131,7 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result<Option<T>, Error> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match super::tasks::read_small(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(path, "read", e)),

@@ -251,11 +251,11 @@ fn agree_with_folder(task: &mut Task, folder: TaskStatus) -> bool {
     true
 }
 
-/// Like `fs::read`, without asking the file's size first: a task file is
-/// usually a few hundred bytes, a claim and its complete read four of them,
-/// and `fs::read` (like `File::read_to_end`) spends a `statx` on each to
-/// size its buffer.
-fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+/// Like `fs::read`, without asking the file's size first: task and stream
+/// files are a few hundred bytes, a claim and its complete read five of
+/// them, and `fs::read` (like `File::read_to_end`) spends a `statx` on each
+/// to size its buffer.
+pub(super) fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
 
     let mut file = std::fs::File::open(path)?;
