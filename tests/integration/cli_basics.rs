@@ -12,7 +12,15 @@ fn enqueue_claim_complete_round_trip() {
     assert_eq!(claimed["stream"]["name"], "auth");
     assert_eq!(claimed["stream"]["instructions"], "Do the thing.");
     let token = claimed["claim_token"].as_str().unwrap().to_owned();
-    p.sparkq(["complete", &id, "--token", &token, "--result", r#"{"summary": "did it"}"#]).success();
+    p.sparkq([
+        "complete",
+        &id,
+        "--token",
+        &token,
+        "--result",
+        r#"{"summary": "did it"}"#,
+    ])
+    .success();
     assert_eq!(p.files("auth", "done"), [format!("{id}.json")]);
     assert!(p.files("auth", "claimed").is_empty());
 }

@@ -32,7 +32,15 @@ impl Project {
         let project = Project::new();
         project.sparkq(["session", "create", "s1"]).success();
         project
-            .sparkq(["stream", "create", name, "--session", "s1", "--instructions", "Do the thing."])
+            .sparkq([
+                "stream",
+                "create",
+                name,
+                "--session",
+                "s1",
+                "--instructions",
+                "Do the thing.",
+            ])
             .success();
         project
     }
@@ -82,7 +90,11 @@ impl Project {
         S: AsRef<std::ffi::OsStr>,
     {
         let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        let output = self.command(&args).stdin(Stdio::null()).output().expect("run sparkq");
+        let output = self
+            .command(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sparkq");
         Run { args, output }
     }
 
@@ -101,19 +113,30 @@ impl Project {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sparkq");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
         let output = child.wait_with_output().expect("wait sparkq");
         Run { args, output }
     }
 
     /// Enqueues a `run-bash` task with `payload` and returns its id.
     pub fn enqueue(&self, stream: &str, payload: &str) -> String {
-        self.sparkq(["enqueue", "run-bash", payload, "--stream", stream]).success().stdout().trim().to_owned()
+        self.sparkq(["enqueue", "run-bash", payload, "--stream", stream])
+            .success()
+            .stdout()
+            .trim()
+            .to_owned()
     }
 
     /// Claims from `stream` and returns the claimed task as JSON.
     pub fn claim(&self, stream: &str) -> Value {
-        self.sparkq(["claim", "--stream", stream, "--worker", "test"]).success().json()
+        self.sparkq(["claim", "--stream", stream, "--worker", "test"])
+            .success()
+            .json()
     }
 
     /// Writes `text` into the project at `rel`.
@@ -131,7 +154,12 @@ impl Project {
         for entry in walkdir::WalkDir::new(self.spool()).sort_by_file_name() {
             let entry = entry.expect("walk");
             if entry.file_type().is_file() && entry.file_name() != ".lock" {
-                let rel = entry.path().strip_prefix(self.path()).expect("rel").display().to_string();
+                let rel = entry
+                    .path()
+                    .strip_prefix(self.path())
+                    .expect("rel")
+                    .display()
+                    .to_string();
                 files.push((rel, std::fs::read(entry.path()).expect("read")));
             }
         }
@@ -158,13 +186,22 @@ impl Run {
 
     /// Asserts exit 0.
     pub fn success(self) -> Run {
-        assert!(self.output.status.success(), "expected success\n{}", self.describe());
+        assert!(
+            self.output.status.success(),
+            "expected success\n{}",
+            self.describe()
+        );
         self
     }
 
     /// Asserts exit `code`.
     pub fn code(self, code: i32) -> Run {
-        assert_eq!(self.output.status.code(), Some(code), "wrong exit code\n{}", self.describe());
+        assert_eq!(
+            self.output.status.code(),
+            Some(code),
+            "wrong exit code\n{}",
+            self.describe()
+        );
         self
     }
 
@@ -173,9 +210,21 @@ impl Run {
     pub fn fails_with(self, needle: &str) -> Run {
         let run = self.code(1);
         let stderr = run.stderr();
-        assert!(stderr.starts_with("Error: "), "stderr must start with 'Error: '\n{}", run.describe());
-        assert!(stderr.contains(needle), "stderr lacks {needle:?}\n{}", run.describe());
-        assert!(run.output.stdout.is_empty(), "stdout must be empty on error\n{}", run.describe());
+        assert!(
+            stderr.starts_with("Error: "),
+            "stderr must start with 'Error: '\n{}",
+            run.describe()
+        );
+        assert!(
+            stderr.contains(needle),
+            "stderr lacks {needle:?}\n{}",
+            run.describe()
+        );
+        assert!(
+            run.output.stdout.is_empty(),
+            "stdout must be empty on error\n{}",
+            run.describe()
+        );
         run
     }
 
