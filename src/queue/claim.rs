@@ -269,4 +269,65 @@ mod tests {
         assert_eq!(task.status, TaskStatus::Succeeded);
         assert_eq!(std::fs::read_dir(&done).unwrap().count(), 1);
     }
+
+    #[test]
+    fn racing_workers_get_every_task_once_each_in_fifo_order() {
+        // With fsync on, a claim flushes its folder after releasing the lock
+        // and a complete stages its copy before taking it: race them.
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        assert!(queue.spool.fsync());
+        let new = || NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout: None,
+            task_class: None,
+        };
+        let tasks = queue
+            .enqueue_batch("a", (0..60).map(|_| new()).collect())
+            .unwrap();
+
+        let claimed: Vec<Vec<TaskId>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..4)
+                .map(|w| {
+                    let queue = &queue;
+                    scope.spawn(move || {
+                        let mut mine = Vec::new();
+                        while let Some(c) = queue.claim("a", &format!("w{w}")).unwrap() {
+                            let report = crate::queue::Report {
+                                token: c.task.claim_token.clone(),
+                                ..Default::default()
+                            };
+                            queue
+                                .complete(c.task.id.as_str(), json!({"summary": "ok"}), report)
+                                .unwrap();
+                            mine.push(c.task.id);
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+
+        for mine in &claimed {
+            assert!(mine.windows(2).all(|w| w[0] < w[1]), "each worker in FIFO order");
+        }
+        let mut all: Vec<TaskId> = claimed.into_iter().flatten().collect();
+        all.sort();
+        let expected: Vec<TaskId> = tasks.iter().map(|t| t.id.clone()).collect();
+        assert_eq!(all, expected, "every task claimed exactly once");
+        let stream = Name::parse("a").unwrap();
+        assert_eq!(
+            queue.spool.list_ids(&stream, TaskStatus::Succeeded).unwrap(),
+            expected
+        );
+        assert!(
+            queue
+                .spool
+                .list_ids(&stream, TaskStatus::Running)
+                .unwrap()
+                .is_empty()
+        );
+    }
 }
