@@ -1,1 +1,344 @@
-fn main() {}
+//! The spool benchmark: SparkQ's hot paths next to the physical limit of its
+//! design, fsync on and off, in one run and one table.
+//!
+//! Run it with `cargo bench --bench spool` (three to five minutes on two
+//! cores, depending on load), or `SPARKQ_BENCH_QUICK=1 cargo bench --bench spool` for a smoke
+//! run of a few seconds. Cargo builds the release `sparkq` binary for the
+//! CLI cases (`target/release/sparkq`; `SPARKQ_BIN` points elsewhere), and
+//! every case works in fresh folders under `SPARKQ_BENCH_DIR` (default:
+//! Cargo's `target/tmp`, beside the project, where a spool lives), so the
+//! baseline and SparkQ share one file system and folder. Not the system
+//! temp folder: on a shared machine every test suite churns `/tmp`, and
+//! creating a file there was 10-50x slower than beside the project.
+//!
+//! The baseline is a plain loop of create-temp, rename, read, write result,
+//! unlink: the same two atomic writes a claim plus a complete make, with
+//! nothing else. Each case is measured with fsync on, then off, before the
+//! next case starts, so both columns see the same machine load.
+
+// The case modules live in `benches/spool/`; a bench's root resolves
+// `mod` paths beside itself, hence the explicit paths.
+#[path = "spool/baseline.rs"]
+mod baseline;
+#[path = "spool/cli.rs"]
+mod cli;
+#[path = "spool/inproc.rs"]
+mod inproc;
+#[path = "spool/project.rs"]
+mod project;
+#[path = "spool/stats.rs"]
+mod stats;
+#[path = "spool/throughput.rs"]
+mod throughput;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use project::Project;
+use stats::{Measure, Round, Row, duration, print_table, rate};
+
+/// How much work each case does; fsync-on cases do less, being slower.
+struct Plan {
+    quick: bool,
+    /// Throughput cases run this many rounds; the table shows the median
+    /// round and the rounds' spread.
+    rounds: usize,
+    /// Cycles or tasks per round, as (fsync on, fsync off).
+    baseline_ops: (usize, usize),
+    enqueue_ops: (usize, usize),
+    drain_tasks: (usize, usize),
+    cli_tasks: (usize, usize),
+    pending_sizes: Vec<usize>,
+    latency_samples: usize,
+    process_runs: usize,
+}
+
+impl Plan {
+    fn from_env() -> Plan {
+        let quick = std::env::var_os("SPARKQ_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
+        if quick {
+            Plan {
+                quick,
+                rounds: 2,
+                baseline_ops: (20, 200),
+                enqueue_ops: (20, 200),
+                drain_tasks: (20, 200),
+                cli_tasks: (12, 40),
+                pending_sizes: vec![1_000, 10_000],
+                latency_samples: 5,
+                process_runs: 20,
+            }
+        } else {
+            Plan {
+                quick,
+                rounds: 5,
+                baseline_ops: (80, 1_200),
+                enqueue_ops: (60, 900),
+                drain_tasks: (60, 600),
+                cli_tasks: (30, 180),
+                pending_sizes: vec![1_000, 10_000, 100_000],
+                latency_samples: 20,
+                process_runs: 100,
+            }
+        }
+    }
+
+    fn pick(pair: (usize, usize), fsync: bool) -> usize {
+        if fsync { pair.0 } else { pair.1 }
+    }
+}
+
+/// A latency case measured once with fsync on and once off.
+fn once(mut case: impl FnMut(bool) -> Round) -> (Measure, Measure) {
+    let on = Measure::new(vec![case(true)]);
+    (on, Measure::new(vec![case(false)]))
+}
+
+fn main() {
+    let plan = Plan::from_env();
+    let root = std::env::var_os("SPARKQ_BENCH_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")), PathBuf::from);
+    std::fs::create_dir_all(&root).expect("create the bench root");
+    let root = tempfile::tempdir_in(root).expect("create the bench folder");
+    let bin = std::env::var_os("SPARKQ_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sparkq")), PathBuf::from);
+    println!(
+        "SparkQ spool benchmark{}: {} cores, folder {}, binary {}, load average before: {}",
+        if plan.quick {
+            " (QUICK smoke run: numbers are rough)"
+        } else {
+            ""
+        },
+        std::thread::available_parallelism().map_or(0, usize::from),
+        root.path().display(),
+        bin.display(),
+        load_average()
+    );
+    let root = root.path();
+    let mut report = Report::default();
+
+    let throughput = throughput::run(&plan, root, &bin);
+    report.in_process_ratio = throughput.in_process_ratio;
+    report.cli_drain_4 = Some(throughput.cli_drain_4.clone());
+    let rows = throughput.rows;
+    print_table(
+        &format!(
+            "Throughput (ops/s: median of {} rounds, ±: their spread; p50/p99: one operation, or one task's claim+complete)",
+            plan.rounds
+        ),
+        &rows,
+    );
+    println!(
+        "* each round drains a fresh stream of {} (fsync on) / {} (fsync off) tasks for in-process, {} / {} for CLI",
+        plan.drain_tasks.0, plan.drain_tasks.1, plan.cli_tasks.0, plan.cli_tasks.1
+    );
+
+    let mut rows = Vec::new();
+    for &size in &plan.pending_sizes {
+        let consumed = 4 * plan.latency_samples + 4 * plan.process_runs;
+        let project = Project::new(root, true);
+        project.fill(size + consumed);
+        let label = thousands(size);
+        let (on, off) = once(|fsync| inproc::claim_latency(&project, plan.latency_samples, fsync));
+        rows.push(row(&format!("claim, {label} pending, in-process"), on, off));
+        let (on, off) = once(|fsync| cli::one_shot_claims(&bin, &project, plan.latency_samples, fsync));
+        report.one_shot.push((size, on.clone(), off.clone()));
+        rows.push(row(
+            &format!("claim, {label} pending, one `sparkq claim`"),
+            on,
+            off,
+        ));
+        if size == 1_000 {
+            report.processes = process_rows(&bin, &project, plan.process_runs);
+        }
+    }
+    print_table(
+        "Claim latency by queue length (pending/ holds at least that many)",
+        &rows,
+    );
+    print_table(
+        "Whole-process wall time (stdout captured; 1k+ pending)",
+        &report
+            .processes
+            .iter()
+            .map(|p| row(&p.name, p.on.clone(), p.off.clone()))
+            .collect::<Vec<_>>(),
+    );
+    print_cpu(&report.processes);
+    report.print_targets();
+    println!("\nload average after: {}", load_average());
+}
+
+/// One process case: a series of runs, with fsync on (`true`) or off.
+type ProcessCase<'a> = dyn Fn(bool) -> Round + 'a;
+
+/// One command's whole-process measures: wall time, and CPU per run, with
+/// fsync on and off.
+struct ProcessRow {
+    name: String,
+    on: Measure,
+    off: Measure,
+    cpu: (Option<Duration>, Option<Duration>),
+}
+
+/// `/bin/true`, `sparkq --version`, `peek` and `claim`, each with the
+/// project set to fsync on, then off.
+fn process_rows(bin: &Path, project: &Project, runs: usize) -> Vec<ProcessRow> {
+    let stream = project::STREAM;
+    let timed = |run: &mut dyn FnMut() -> Round| {
+        let before = cli::children_cpu();
+        let round = run();
+        let cpu = before
+            .zip(cli::children_cpu())
+            .map(|(b, a)| (a - b) / runs as u32);
+        (Measure::new(vec![round]), cpu)
+    };
+    let cases: [(&str, Box<ProcessCase<'_>>); 4] = [
+        (
+            "/bin/true",
+            Box::new(move |_| cli::wall_time(Path::new("/bin/true"), &[], project.path(), runs)),
+        ),
+        (
+            "sparkq --version",
+            Box::new(move |_| cli::wall_time(bin, &["--version"], project.path(), runs)),
+        ),
+        (
+            "sparkq peek --stream S",
+            Box::new(move |_| cli::wall_time(bin, &["peek", "--stream", stream], project.path(), runs)),
+        ),
+        (
+            "sparkq claim --stream S",
+            Box::new(move |fsync| cli::one_shot_claims(bin, project, runs, fsync)),
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, case)| {
+            let measure = |fsync| {
+                project.set_fsync(fsync);
+                timed(&mut || case(fsync))
+            };
+            let (on, cpu_on) = measure(true);
+            let (off, cpu_off) = measure(false);
+            ProcessRow {
+                name: name.to_owned(),
+                on,
+                off,
+                cpu: (cpu_on, cpu_off),
+            }
+        })
+        .collect()
+}
+
+fn print_cpu(rows: &[ProcessRow]) {
+    let ms = |d: Option<Duration>| d.map_or_else(|| "n/a".to_owned(), duration);
+    println!(
+        "\nCPU per run (user+sys of the child, from /proc/self/stat in 10 ms ticks; less load-sensitive)"
+    );
+    for row in rows {
+        println!(
+            "  {:<44} fsync on {:>9} | fsync off {:>9}",
+            row.name,
+            ms(row.cpu.0),
+            ms(row.cpu.1)
+        );
+    }
+}
+
+fn row(name: &str, on: Measure, off: Measure) -> Row {
+    Row {
+        name: name.to_owned(),
+        on: Some(on),
+        off: Some(off),
+    }
+}
+
+/// The measures the targets are judged on, as (fsync on, off).
+#[derive(Default)]
+struct Report {
+    in_process_ratio: [(f64, f64); 2],
+    cli_drain_4: Option<(Measure, Measure)>,
+    one_shot: Vec<(usize, Measure, Measure)>,
+    processes: Vec<ProcessRow>,
+}
+
+impl Report {
+    fn print_targets(&self) {
+        println!("\nTargets (fsync on | fsync off)");
+        for (workers, (on, off)) in [1, 4].iter().zip(self.in_process_ratio) {
+            target(
+                &format!(
+                    "in-process claim+complete, {workers} worker(s) >= 0.7x baseline (median of rounds)"
+                ),
+                format!("{on:.2}x | {off:.2}x"),
+                on >= 0.7,
+                off >= 0.7,
+            );
+        }
+        let p50 = |name: &str, fsync: bool| {
+            self.processes
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| if fsync { p.on.p50 } else { p.off.p50 })
+                .expect("process rows were measured")
+        };
+        for name in ["sparkq peek --stream S", "sparkq claim --stream S"] {
+            let ratio = |fsync| p50(name, fsync).as_secs_f64() / p50("/bin/true", fsync).as_secs_f64();
+            let (on, off) = (ratio(true), ratio(false));
+            target(
+                &format!("`{name}` (1k pending) <= 4x /bin/true, p50"),
+                format!("{on:.1}x | {off:.1}x"),
+                on <= 4.0,
+                off <= 4.0,
+            );
+        }
+        let (on, off) = self.cli_drain_4.as_ref().expect("throughput was measured");
+        target(
+            "4 CLI workers drain >= 300 tasks/s",
+            format!("{} | {}", rate(on.ops_per_sec), rate(off.ops_per_sec)),
+            on.ops_per_sec >= 300.0,
+            off.ops_per_sec >= 300.0,
+        );
+        if let Some((size, on, off)) = self.one_shot.last() {
+            target(
+                &format!(
+                    "one `sparkq claim` with {} pending < 50 ms, p50",
+                    thousands(*size)
+                ),
+                format!("{} | {}", duration(on.p50), duration(off.p50)),
+                on.p50.as_millis() < 50,
+                off.p50.as_millis() < 50,
+            );
+        }
+        if let [.., (small, s_on, s_off), (large, l_on, l_off)] = &self.one_shot[..] {
+            let files = *large as f64 / *small as f64;
+            let growth = |s: &Measure, l: &Measure| l.p50.as_secs_f64() / s.p50.as_secs_f64();
+            let (on, off) = (growth(s_on, l_on), growth(s_off, l_off));
+            target(
+                &format!("claim time grows <= pending files ({files:.0}x more)"),
+                format!("{on:.1}x | {off:.1}x"),
+                on <= files,
+                off <= files,
+            );
+        }
+    }
+}
+
+fn target(what: &str, value: String, on: bool, off: bool) {
+    let verdict = |ok| if ok { "holds" } else { "MISSED" };
+    println!("  {what:<76} {value:<22} {} | {}", verdict(on), verdict(off));
+}
+
+fn thousands(n: usize) -> String {
+    if n >= 1_000 {
+        format!("{}k", n / 1_000)
+    } else {
+        n.to_string()
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}

@@ -71,12 +71,18 @@ impl TaskId {
 
     /// Validates an id given by a user or found as a file name.
     pub fn parse(s: &str) -> Option<TaskId> {
-        let body = s.strip_prefix(PREFIX)?;
-        let valid = (1..=64).contains(&body.len())
-            && body
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        valid.then(|| TaskId(s.to_owned()))
+        Self::is_valid(s).then(|| TaskId(s.to_owned()))
+    }
+
+    /// Whether `s` is a valid id; [`TaskId::parse`] without the allocation,
+    /// for scanning large folders.
+    pub fn is_valid(s: &str) -> bool {
+        s.strip_prefix(PREFIX).is_some_and(|body| {
+            (1..=64).contains(&body.len())
+                && body
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        })
     }
 
     /// The id of the task whose file is named `file_name` (`<id>.json`).

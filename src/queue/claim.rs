@@ -5,13 +5,15 @@
 //! many processes race, each task is handed to one of them. The stream lock
 //! is held from the listing to the rewrite of the claimed copy, so on one
 //! machine claimers also take tasks strictly in id (FIFO) order and the
-//! claimed copy's token is written before anyone else looks at it.
+//! claimed copy's token is written before anyone else looks at it. Only the
+//! flush of the `claimed/` folder (with fsync) waits until after the lock,
+//! and before the claim is returned.
 
 use serde::Serialize;
 
 use super::Queue;
 use super::Result;
-use crate::model::{StreamRef, Task, TaskStatus, Timestamp};
+use crate::model::{Stream, StreamRef, Task, TaskStatus, Timestamp};
 use crate::spool;
 
 /// A claimed task, with the stream brief the worker needs.
@@ -41,17 +43,25 @@ impl Queue {
     pub fn peek(&self, stream: &str) -> Result<Option<Task>> {
         let stream = self.stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
-        let (scan, _) = self.touch(&stream, &lock)?;
-        for id in &scan.ids {
-            match self.spool.read_task(&stream.name, TaskStatus::Queued, id) {
-                Ok(Some(_)) if self.is_superseded(&stream.name, id, TaskStatus::Queued)? => continue,
-                Ok(Some(task)) => return Ok(Some(task)),
-                Ok(None) => continue,
-                Err(spool::Error::Corrupt { .. }) => self.readopt_corrupt(&stream, id, &lock)?,
-                Err(e) => return Err(e.into()),
+        let (mut scan, _) = self.touch(&stream, &lock)?;
+        loop {
+            for id in &scan.oldest {
+                match self.spool.read_task(&stream.name, TaskStatus::Queued, id) {
+                    Ok(Some(task)) if self.is_copy_superseded(&stream.name, &task, TaskStatus::Queued)? => {
+                        continue;
+                    }
+                    Ok(Some(task)) => return Ok(Some(task)),
+                    Ok(None) => continue,
+                    Err(spool::Error::Corrupt { .. }) => self.readopt_corrupt(&stream, id, &lock)?,
+                    Err(e) => return Err(e.into()),
+                }
             }
+            if !scan.has_more() {
+                return Ok(None);
+            }
+            let after = scan.oldest.last().cloned();
+            scan = self.spool.scan_pending_after(&stream.name, after.as_ref())?;
         }
-        Ok(None)
     }
 
     /// Claims the oldest pending task of an active stream for `worker`, or
@@ -59,45 +69,75 @@ impl Queue {
     pub fn claim(&self, stream: &str, worker: &str) -> Result<Option<Claimed>> {
         let stream = self.active_stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
-        let (scan, _) = self.touch(&stream, &lock)?;
-        for id in &scan.ids {
-            let task = match self.spool.read_task(&stream.name, TaskStatus::Queued, id) {
-                Ok(Some(task)) => task,
-                Ok(None) => continue,
-                Err(spool::Error::Corrupt { .. }) => {
-                    self.readopt_corrupt(&stream, id, &lock)?;
-                    return self.claim_after_repair(stream.name.as_str(), worker, lock);
+        let (mut scan, _) = self.touch(&stream, &lock)?;
+        // Each new scan starts after the last id of the one before, so the
+        // loop ends even when every id it met had to be skipped.
+        loop {
+            for id in &scan.oldest {
+                let task = match self.spool.read_task(&stream.name, TaskStatus::Queued, id) {
+                    Ok(Some(task)) => task,
+                    Ok(None) => continue,
+                    Err(spool::Error::Corrupt { .. }) => {
+                        self.readopt_corrupt(&stream, id, &lock)?;
+                        return self.claim_after_repair(stream.name.as_str(), worker, lock);
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if let Some((claimed, flush)) = self.claim_task(&stream, task, worker)? {
+                    // Flushing the folder is the slow half of the rewrite and
+                    // needs no lock: the next claimer may go ahead while this
+                    // one waits on the disk. A power loss before the flush
+                    // can only undo a claim nobody has been handed yet.
+                    drop(lock);
+                    flush.flush()?;
+                    return Ok(Some(claimed));
                 }
-                Err(e) => return Err(e.into()),
-            };
-            // A newer copy of this id by the lattice (SPEC 9): never run the
-            // task twice. Settling (in `touch`, or `doctor --fix`) removes
-            // the stale pending copy.
-            if self.is_superseded(&stream.name, id, TaskStatus::Queued)? {
-                continue;
             }
-            if !self
-                .spool
-                .rename_task(&stream.name, id, TaskStatus::Queued, TaskStatus::Running)?
-            {
-                continue;
+            if !scan.has_more() {
+                return Ok(None);
             }
-            let now = Timestamp::now();
-            let mut task = task;
-            task.status = TaskStatus::Running;
-            task.attempts += 1;
-            task.claimed_by = Some(worker.to_owned());
-            task.claim_token = Some(new_token());
-            task.started_at = Some(now);
-            task.heartbeat_at = None;
-            task.updated_at = now;
-            self.spool.write_task(&task)?;
-            return Ok(Some(Claimed {
-                stream: StreamRef::from(&stream),
-                task,
-            }));
+            let after = scan.oldest.last().cloned();
+            scan = self.spool.scan_pending_after(&stream.name, after.as_ref())?;
         }
-        Ok(None)
+    }
+
+    /// Moves one pending task to `claimed/` for `worker` and rewrites it,
+    /// leaving the folder flush to the caller; `None` if it must be skipped.
+    /// The caller holds the stream lock.
+    fn claim_task(
+        &self,
+        stream: &Stream,
+        task: Task,
+        worker: &str,
+    ) -> Result<Option<(Claimed, spool::FolderFlush)>> {
+        let id = &task.id;
+        // A newer copy of this id by the lattice (SPEC 9): never run the
+        // task twice. Settling (in `touch`, or `doctor --fix`) removes the
+        // stale pending copy.
+        if self.is_copy_superseded(&stream.name, &task, TaskStatus::Queued)? {
+            return Ok(None);
+        }
+        if !self
+            .spool
+            .rename_task(&stream.name, id, TaskStatus::Queued, TaskStatus::Running)?
+        {
+            return Ok(None);
+        }
+        let now = Timestamp::now();
+        let mut task = task;
+        task.status = TaskStatus::Running;
+        task.attempts += 1;
+        task.claimed_by = Some(worker.to_owned());
+        task.claim_token = Some(new_token());
+        task.started_at = Some(now);
+        task.heartbeat_at = None;
+        task.updated_at = now;
+        let flush = self.spool.write_task_unflushed(&task)?;
+        let claimed = Claimed {
+            stream: StreamRef::from(stream),
+            task,
+        };
+        Ok(Some((claimed, flush)))
     }
 
     fn claim_after_repair(
@@ -114,4 +154,185 @@ impl Queue {
 /// A fresh claim token: 16 random hex digits.
 fn new_token() -> String {
     format!("{:016x}", fastrand::u64(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{Config, SetupAnswers, render_config};
+    use crate::model::{Name, TaskId};
+    use crate::queue::NewTask;
+    use crate::spool::SCAN_OLDEST;
+
+    fn queue_in(dir: &std::path::Path) -> Queue {
+        let text = render_config(&SetupAnswers::defaults("t"));
+        let queue = Queue::new(Config::from_yaml(&text, &dir.join("sparkq.yml")).unwrap());
+        queue.create_session("s", None).unwrap();
+        queue.create_stream("a", "s", "Do it.").unwrap();
+        queue
+    }
+
+    #[test]
+    fn claim_scans_again_past_finished_duplicates_and_keeps_fifo_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        let new = || NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout: None,
+            task_class: None,
+        };
+        let tasks = queue
+            .enqueue_batch("a", (0..SCAN_OLDEST + 4).map(|_| new()).collect())
+            .unwrap();
+        // A merge left finished copies of more tasks than one scan keeps.
+        let stream = Name::parse("a").unwrap();
+        let done = queue.spool.state_path(&stream, TaskStatus::Succeeded);
+        for task in &tasks[..=SCAN_OLDEST] {
+            let mut finished = task.clone();
+            finished.attempts = 1;
+            finished.status = TaskStatus::Succeeded;
+            let bytes = serde_json::to_vec_pretty(&finished).unwrap();
+            std::fs::write(done.join(task.id.file_name()), bytes).unwrap();
+        }
+
+        let claimed: Vec<TaskId> = std::iter::from_fn(|| queue.claim("a", "w").unwrap())
+            .map(|c| c.task.id)
+            .collect();
+        let expected: Vec<TaskId> = tasks[SCAN_OLDEST + 1..].iter().map(|t| t.id.clone()).collect();
+        assert_eq!(claimed, expected);
+        assert_eq!(queue.spool.scan_pending(&stream).unwrap().total, 0);
+    }
+
+    #[test]
+    fn the_next_look_repairs_a_claimed_file_whose_content_lags() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        let new = NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout: None,
+            task_class: None,
+        };
+        let task = queue.enqueue("a", new).unwrap();
+        // A crash between the claim's rename and its rewrite.
+        let stream = Name::parse("a").unwrap();
+        assert!(
+            queue
+                .spool
+                .rename_task(&stream, &task.id, TaskStatus::Queued, TaskStatus::Running)
+                .unwrap()
+        );
+
+        assert_eq!(queue.peek("a").unwrap(), None);
+        let path = queue
+            .spool
+            .state_path(&stream, TaskStatus::Running)
+            .join(task.id.file_name());
+        let on_disk: Task = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        assert_eq!(on_disk.status, TaskStatus::Running);
+        assert!(on_disk.started_at.is_some());
+    }
+
+    #[test]
+    fn a_stale_token_changes_nothing_and_leaves_no_staged_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        let new = NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout: None,
+            task_class: None,
+        };
+        queue.enqueue("a", new).unwrap();
+        let claimed = queue.claim("a", "w").unwrap().unwrap();
+        let id = claimed.task.id.as_str();
+        let report = |token: &str| crate::queue::Report {
+            token: Some(token.to_owned()),
+            ..Default::default()
+        };
+
+        let refused = queue.complete(id, json!({"summary": "late"}), report("0000"));
+        assert!(matches!(refused, Err(crate::queue::Error::StaleToken { .. })));
+        let done = queue
+            .spool
+            .state_path(&Name::parse("a").unwrap(), TaskStatus::Succeeded);
+        let in_done = || {
+            std::fs::read_dir(&done)
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().file_name() != crate::spool::KEEP_FILE)
+                .count()
+        };
+        assert_eq!(in_done(), 0, "no task and no temp file in done/");
+
+        let token = claimed.task.claim_token.clone().unwrap();
+        let task = queue
+            .complete(id, json!({"summary": "ok"}), report(&token))
+            .unwrap();
+        assert_eq!(task.status, TaskStatus::Succeeded);
+        assert_eq!(in_done(), 1);
+    }
+
+    #[test]
+    fn racing_workers_get_every_task_once_each_in_fifo_order() {
+        // With fsync on, a claim flushes its folder after releasing the lock
+        // and a complete stages its copy before taking it: race them.
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        assert!(queue.spool.fsync());
+        let new = || NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout: None,
+            task_class: None,
+        };
+        let tasks = queue
+            .enqueue_batch("a", (0..60).map(|_| new()).collect())
+            .unwrap();
+
+        let claimed: Vec<Vec<TaskId>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..4)
+                .map(|w| {
+                    let queue = &queue;
+                    scope.spawn(move || {
+                        let mut mine = Vec::new();
+                        while let Some(c) = queue.claim("a", &format!("w{w}")).unwrap() {
+                            let report = crate::queue::Report {
+                                token: c.task.claim_token.clone(),
+                                ..Default::default()
+                            };
+                            queue
+                                .complete(c.task.id.as_str(), json!({"summary": "ok"}), report)
+                                .unwrap();
+                            mine.push(c.task.id);
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+
+        for mine in &claimed {
+            assert!(mine.windows(2).all(|w| w[0] < w[1]), "each worker in FIFO order");
+        }
+        let mut all: Vec<TaskId> = claimed.into_iter().flatten().collect();
+        all.sort();
+        let expected: Vec<TaskId> = tasks.iter().map(|t| t.id.clone()).collect();
+        assert_eq!(all, expected, "every task claimed exactly once");
+        let stream = Name::parse("a").unwrap();
+        assert_eq!(
+            queue.spool.list_ids(&stream, TaskStatus::Succeeded).unwrap(),
+            expected
+        );
+        assert!(
+            queue
+                .spool
+                .list_ids(&stream, TaskStatus::Running)
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

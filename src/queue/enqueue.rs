@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{Error, Queue, Result};
 use crate::model::{Stream, Task, TaskId, TaskStatus, Timestamp};
-use crate::spool::DroppedFile;
+use crate::spool::{self, DroppedFile};
 
 /// A task to enqueue, as a caller describes it. This is also the shape of a
 /// batch line and of a file dropped into `pending/`.
@@ -48,13 +48,28 @@ impl Queue {
                 })?;
             tasks.push(task);
         }
-        for (written, task) in tasks.iter().enumerate() {
-            if let Err(e) = self.spool.write_task(task) {
-                for done in &tasks[..written] {
-                    let _ = self.spool.remove_task(&done.stream, TaskStatus::Queued, &done.id);
-                }
-                return Err(e.into());
+        // Every task lands in the same pending/ folder, so with fsync one
+        // folder flush after the last rename makes them all durable, instead
+        // of one per task; each file's own bytes are still flushed before
+        // its rename.
+        let unwind = |written: &[Task]| {
+            for done in written {
+                let _ = self.spool.remove_task(&done.stream, TaskStatus::Queued, &done.id);
             }
+        };
+        let mut folder = None;
+        for (written, task) in tasks.iter().enumerate() {
+            match self.spool.write_task_unflushed(task) {
+                Ok(flush) => folder = Some(flush),
+                Err(e) => {
+                    unwind(&tasks[..written]);
+                    return Err(e.into());
+                }
+            }
+        }
+        if let Some(Err(e)) = folder.map(spool::FolderFlush::flush) {
+            unwind(&tasks);
+            return Err(e.into());
         }
         Ok(tasks)
     }

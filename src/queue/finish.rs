@@ -44,7 +44,7 @@ impl Queue {
         let size = serde_json::to_string(&result).map(|s| s.len()).unwrap_or(0);
         self.check_size("result", size, self.config.limits.payload_bytes)?;
         self.finish(id, report, TaskStatus::Succeeded, |task| {
-            task.result = Some(result)
+            task.result = Some(result.clone())
         })
     }
 
@@ -57,8 +57,9 @@ impl Queue {
                 "Say what went wrong and what you tried, e.g. --error \"tests fail: missing fixture\". The task is still running.",
             ));
         }
-        let error = error.to_owned();
-        self.finish(id, report, TaskStatus::Failed, |task| task.error = Some(error))
+        self.finish(id, report, TaskStatus::Failed, |task| {
+            task.error = Some(error.to_owned())
+        })
     }
 
     /// Marks a running task alive now, so a long task is not taken back.
@@ -76,13 +77,18 @@ impl Queue {
         Ok(task)
     }
 
-    fn finish(
-        &self,
-        id: &str,
-        report: Report,
-        status: TaskStatus,
-        set: impl FnOnce(&mut Task),
-    ) -> Result<Task> {
+    /// Moves a running task to `done/` or `failed/`.
+    ///
+    /// With fsync, the finished copy is built from an unlocked read and
+    /// staged (written and flushed) before the stream lock is taken: the
+    /// flush is the slow part of a durable write, and holding the lock
+    /// through it would queue every other worker's claim behind the disk.
+    /// Under the lock the claimed copy is read again; if it is unchanged the
+    /// staged copy is renamed into place, else (a heartbeat came in between)
+    /// the finished copy is rebuilt from what is there now. Without fsync
+    /// there is nothing to gain, and all of it happens under the lock. Token
+    /// checks and the move itself always happen under the lock.
+    fn finish(&self, id: &str, report: Report, status: TaskStatus, set: impl Fn(&mut Task)) -> Result<Task> {
         let limit = self.config.limits.output_bytes;
         for (what, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
             self.check_size(what, text.as_ref().map_or(0, String::len), limit)?;
@@ -95,29 +101,32 @@ impl Queue {
             return self.record_rival_finish(&task, &token, status, outcome, report);
         }
         let (stream, id) = self.locate_running(id)?;
-        let _lock = self.spool.lock_stream(&stream)?;
-        let mut task = self.read_running(&stream, &id, report.token.as_deref())?;
+        let token = report.token.as_deref();
         let now = Timestamp::now();
-        set(&mut task);
-        task.status = status;
-        task.stdout = report.stdout;
-        task.stderr = report.stderr;
-        task.finished_at = Some(now);
-        task.updated_at = now;
-        task.history.push(Attempt {
-            attempt: task.attempts,
-            worker: task.claimed_by.clone(),
-            started_at: task.started_at,
-            ended_at: now,
-            outcome: if status == TaskStatus::Succeeded {
-                AttemptEnd::Succeeded
-            } else {
-                AttemptEnd::Failed
-            },
-        });
+        let staged = if self.spool.fsync() {
+            let seen = self.read_running(&stream, &id, token)?;
+            let task = finished(seen.clone(), &report, status, now, &set);
+            let staged = self.spool.stage_task(&task)?;
+            Some((seen, task, staged))
+        } else {
+            None
+        };
+
+        let _lock = self.spool.lock_stream(&stream)?;
+        let current = self.read_running(&stream, &id, token)?;
+        let task = match staged {
+            Some((seen, task, staged)) if seen == current => {
+                staged.commit()?;
+                task
+            }
+            _ => {
+                let task = finished(current, &report, status, now, &set);
+                self.spool.write_task(&task)?;
+                task
+            }
+        };
         // The finished copy is written before the claimed one is removed: a
         // crash in between leaves both, and the finished one wins.
-        self.spool.write_task(&task)?;
         self.spool.remove_task(&stream, TaskStatus::Running, &id)?;
         Ok(task)
     }
@@ -126,6 +135,13 @@ impl Queue {
     /// unknown or not running.
     fn locate_running(&self, id: &str) -> Result<(Name, TaskId)> {
         let id = super::parse_task_id(id)?;
+        // The common case first, one check per stream; the full search is
+        // only needed to say where a task that is not running is.
+        for stream in self.spool.stream_names()? {
+            if self.spool.has_task(&stream, TaskStatus::Running, &id) {
+                return Ok((stream, id));
+            }
+        }
         let copies = self.spool.locate(&id)?;
         if let Some((stream, _)) = copies.iter().find(|(_, s)| *s == TaskStatus::Running) {
             return Ok((stream.clone(), id));
@@ -160,4 +176,33 @@ impl Queue {
         }
         Ok(())
     }
+}
+
+/// `task` as it is once finished in `status` at `now`, with the report's
+/// output and the attempt recorded in its history.
+fn finished(
+    mut task: Task,
+    report: &Report,
+    status: TaskStatus,
+    now: Timestamp,
+    set: &impl Fn(&mut Task),
+) -> Task {
+    set(&mut task);
+    task.status = status;
+    task.stdout = report.stdout.clone();
+    task.stderr = report.stderr.clone();
+    task.finished_at = Some(now);
+    task.updated_at = now;
+    task.history.push(Attempt {
+        attempt: task.attempts,
+        worker: task.claimed_by.clone(),
+        started_at: task.started_at,
+        ended_at: now,
+        outcome: if status == TaskStatus::Succeeded {
+            AttemptEnd::Succeeded
+        } else {
+            AttemptEnd::Failed
+        },
+    });
+    task
 }

@@ -259,7 +259,12 @@ impl Queue {
         let Ok(Some(this)) = self.spool.read_task(stream, status, id) else {
             return Ok(false);
         };
-        let key = this.lattice_key(status);
+        self.is_copy_superseded(stream, &this, status)
+    }
+
+    /// [`Queue::is_superseded`] for a copy already read from `status`.
+    pub(super) fn is_copy_superseded(&self, stream: &Name, this: &Task, status: TaskStatus) -> Result<bool> {
+        let (id, key) = (&this.id, this.lattice_key(status));
         for other in TaskStatus::ALL {
             if other != status
                 && self.spool.has_task(stream, other, id)

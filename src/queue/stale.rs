@@ -53,7 +53,11 @@ impl Queue {
             if self.is_superseded(&stream.name, &id, TaskStatus::Running)? {
                 continue;
             }
-            let Ok(Some(task)) = self.spool.read_task(&stream.name, TaskStatus::Running, &id) else {
+            // One read per claimed file: this runs on every claim.
+            let Ok(Some(task)) = self
+                .spool
+                .read_task_repairing(&stream.name, TaskStatus::Running, &id)
+            else {
                 continue;
             };
             // A queued copy of a later attempt (a crash between re-queueing
@@ -65,7 +69,6 @@ impl Queue {
                 continue;
             }
             if !task.is_dead_at(now) {
-                self.spool.repair_task(&stream.name, TaskStatus::Running, &id)?;
                 continue;
             }
             let mut next = task.clone();

@@ -1,7 +1,7 @@
 //! Atomic file writes.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::Error;
 
@@ -13,6 +13,13 @@ use super::Error;
 /// after it, so the write also survives a power loss. Missing parent
 /// folders are created (git does not track empty folders).
 pub fn write_atomic(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), Error> {
+    stage(path, bytes, fsync)?.commit()
+}
+
+/// The first half of [`write_atomic`]: the bytes are written (and, with
+/// `fsync`, flushed) to a temp file beside `path`, not yet visible under
+/// its name. Lets a caller do the slow part before taking a lock.
+pub fn stage(path: &Path, bytes: &[u8], fsync: bool) -> Result<Staged, Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = match temp_in(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -29,12 +36,60 @@ pub fn write_atomic(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), Error>
             .sync_data()
             .map_err(|e| Error::io(temp.path(), "flush", e))?;
     }
-    temp.persist(path)
-        .map_err(|e| Error::io(path, "rename into place", e.error))?;
-    if fsync {
-        sync_dir(dir)?;
+    Ok(Staged {
+        temp,
+        path: path.to_owned(),
+        fsync,
+    })
+}
+
+/// A write [`stage`] prepared; [`Staged::commit`] puts it in place, and
+/// dropping it instead removes the temp file.
+#[derive(Debug)]
+pub struct Staged {
+    temp: tempfile::NamedTempFile,
+    path: PathBuf,
+    fsync: bool,
+}
+
+impl Staged {
+    /// The second half of [`write_atomic`]: renames the staged file over its
+    /// target and, with `fsync`, flushes the folder.
+    pub fn commit(self) -> Result<(), Error> {
+        self.commit_unflushed()?.flush()
     }
-    Ok(())
+
+    /// Like [`Staged::commit`], but the folder flush is left to the returned
+    /// [`FolderFlush`], so a caller can release a lock before waiting on the
+    /// disk. The file is in place and its bytes are durable either way;
+    /// until the flush, a power loss may undo the rename.
+    pub fn commit_unflushed(self) -> Result<FolderFlush, Error> {
+        let Staged { temp, path, fsync } = self;
+        temp.persist(&path)
+            .map_err(|e| Error::io(&path, "rename into place", e.error))?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        Ok(FolderFlush {
+            dir: fsync.then_some(dir),
+        })
+    }
+}
+
+/// A folder whose new entries still have to be flushed to disk (nothing to
+/// do without fsync). Flush it before telling anyone the write is done.
+#[derive(Debug)]
+#[must_use = "flush the folder before reporting the write as done"]
+pub struct FolderFlush {
+    dir: Option<PathBuf>,
+}
+
+impl FolderFlush {
+    /// Flushes the folder's entries (with fsync; otherwise does nothing).
+    pub fn flush(self) -> Result<(), Error> {
+        match &self.dir {
+            Some(dir) => sync_dir(dir),
+            None => Ok(()),
+        }
+    }
 }
 
 fn temp_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {

@@ -106,8 +106,15 @@ impl Spool {
     /// Takes the stream's lock, blocking until it is free.
     pub fn lock_stream(&self, stream: &Name) -> Result<StreamLock, Error> {
         let dir = self.stream_dir(stream);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
-        StreamLock::acquire(&dir.join(".lock"))
+        match StreamLock::acquire(&dir.join(".lock")) {
+            // Every state change takes the lock: create the folder only
+            // when it is missing, not on every call.
+            Err(Error::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
+                StreamLock::acquire(&dir.join(".lock"))
+            }
+            other => other,
+        }
     }
 
     fn session_path(&self, name: &Name) -> std::path::PathBuf {
@@ -123,7 +130,7 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result<Option<T>, Error> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match super::tasks::read_small(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(path, "read", e)),

@@ -38,7 +38,7 @@ mod tasks;
 use std::path::{Path, PathBuf};
 
 pub use adopt::{ADOPT_SETTLE, DroppedFile};
-pub use atomic::write_atomic;
+pub use atomic::{FolderFlush, Staged, stage, write_atomic};
 pub use copies::{
     KEEP_FILE, SessionFiles, StreamFiles, TaskFile, extra_copy_id, extra_of, file_bytes, move_file,
     read_bytes, remove_file,
@@ -48,7 +48,7 @@ pub use git::GitMerge;
 pub use lock::StreamLock;
 pub use markers::{Split, has_markers, split_conflict};
 pub use pidfile::PidFile;
-pub use tasks::PendingScan;
+pub use tasks::{PendingScan, SCAN_OLDEST};
 
 use crate::model::{Name, TaskStatus};
 

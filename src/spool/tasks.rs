@@ -1,31 +1,72 @@
 //! Task files: listing a state folder in id order, reading, writing,
 //! moving and finding them.
 
+use std::collections::BinaryHeap;
 use std::io::ErrorKind;
 
 use super::meta::to_json;
-use super::{Error, Spool, write_atomic};
+use super::{Error, FolderFlush, Spool, Staged, stage, write_atomic};
 use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
+
+/// How many of the oldest pending ids one scan keeps, in order. A claim
+/// almost always takes the first; the rest cover files that vanish or turn
+/// out to be finished duplicates, and a claim that runs past them scans again.
+pub const SCAN_OLDEST: usize = 8;
 
 /// What one look at a stream's `pending/` folder found.
 #[derive(Debug, Default)]
 pub struct PendingScan {
-    /// Task files, in id (FIFO) order.
-    pub ids: Vec<TaskId>,
+    /// The oldest task files (at most [`SCAN_OLDEST`]), in id (FIFO) order.
+    pub oldest: Vec<TaskId>,
+    /// How many task files the folder holds.
+    pub total: usize,
     /// Files dropped in by hand, waiting for adoption (file names).
     pub drops: Vec<String>,
     /// Adoptions a crash interrupted (`.<id>.adopt` file names).
     pub adopting: Vec<String>,
 }
 
+impl PendingScan {
+    /// Whether the folder holds task files beyond [`PendingScan::oldest`].
+    pub fn has_more(&self) -> bool {
+        self.total > self.oldest.len()
+    }
+}
+
 impl Spool {
-    /// Lists `pending/`: task ids in FIFO order, plus files dropped in.
+    /// Looks at `pending/` once: the oldest task ids in FIFO order, plus
+    /// files dropped in.
+    ///
+    /// It runs on every claim, so it reads the folder in one pass and keeps
+    /// only the [`SCAN_OLDEST`] smallest ids (a bounded max-heap): no
+    /// allocation per task file and no sort of the whole folder, so its cost
+    /// grows with the folder's length and nothing faster.
     pub fn scan_pending(&self, stream: &Name) -> Result<PendingScan, Error> {
+        self.scan_pending_after(stream, None)
+    }
+
+    /// Like [`Spool::scan_pending`], but only task ids after `after` count:
+    /// a claim that had to skip every id of one scan looks further on
+    /// without meeting them again, so its loop always ends.
+    pub fn scan_pending_after(&self, stream: &Name, after: Option<&TaskId>) -> Result<PendingScan, Error> {
         let dir = self.state_path(stream, TaskStatus::Queued);
         let mut scan = PendingScan::default();
+        let mut oldest: BinaryHeap<TaskId> = BinaryHeap::with_capacity(SCAN_OLDEST + 1);
         for_each_name(&dir, |name| {
-            if let Some(id) = TaskId::from_file_name(name) {
-                scan.ids.push(id);
+            if let Some(stem) = name.strip_suffix(".json")
+                && TaskId::is_valid(stem)
+            {
+                if after.is_some_and(|a| stem <= a.as_str()) {
+                    return;
+                }
+                scan.total += 1;
+                let is_older = oldest.len() < SCAN_OLDEST || oldest.peek().is_some_and(|m| stem < m.as_str());
+                if is_older && let Some(id) = TaskId::parse(stem) {
+                    oldest.push(id);
+                    if oldest.len() > SCAN_OLDEST {
+                        oldest.pop();
+                    }
+                }
             } else if name.starts_with('.') || super::extra_copy_id(name).is_some() {
                 // Extra copies (`<id>.json~…`) are settled, never adopted.
                 if name.ends_with(".adopt") {
@@ -35,7 +76,7 @@ impl Spool {
                 scan.drops.push(name.to_owned());
             }
         })?;
-        scan.ids.sort_unstable();
+        scan.oldest = oldest.into_sorted_vec();
         Ok(scan)
     }
 
@@ -108,19 +149,7 @@ impl Spool {
     /// content that lags behind a rename is corrected in memory; the file
     /// itself is rewritten by [`Spool::repair_task`] under the stream lock.
     pub fn read_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<Option<Task>, Error> {
-        let path = self.state_path(stream, status).join(id.file_name());
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&path, "read", e)),
-        };
-        let mut task: Task = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-            path: path.clone(),
-            what: "task file",
-            message: e.to_string(),
-        })?;
-        agree_with_folder(&mut task, status);
-        Ok(Some(task))
+        Ok(self.load_task(stream, status, id)?.map(|(task, _)| task))
     }
 
     /// Rewrites a task file whose content lags its folder. Call it holding
@@ -140,6 +169,46 @@ impl Spool {
         Ok(true)
     }
 
+    /// Like [`Spool::read_task`], but a file whose content lags its folder
+    /// is also rewritten, from the one read. Call it holding the stream lock.
+    pub fn read_task_repairing(
+        &self,
+        stream: &Name,
+        status: TaskStatus,
+        id: &TaskId,
+    ) -> Result<Option<Task>, Error> {
+        let Some((task, lagged)) = self.load_task(stream, status, id)? else {
+            return Ok(None);
+        };
+        if lagged {
+            self.write_task(&task)?;
+        }
+        Ok(Some(task))
+    }
+
+    /// Reads and parses a task file, made to agree with its folder; the flag
+    /// says whether the content lagged.
+    fn load_task(
+        &self,
+        stream: &Name,
+        status: TaskStatus,
+        id: &TaskId,
+    ) -> Result<Option<(Task, bool)>, Error> {
+        let path = self.state_path(stream, status).join(id.file_name());
+        let bytes = match read_small(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, "read", e)),
+        };
+        let mut task: Task = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.clone(),
+            what: "task file",
+            message: e.to_string(),
+        })?;
+        let lagged = agree_with_folder(&mut task, status);
+        Ok(Some((task, lagged)))
+    }
+
     /// Writes `task` atomically into the folder of its status, replacing any
     /// copy there. Every caller holds the stream lock, except enqueue, whose
     /// id is new.
@@ -148,6 +217,22 @@ impl Spool {
             .state_path(&task.stream, task.status)
             .join(task.id.file_name());
         write_atomic(&path, &to_json(task), self.fsync)
+    }
+
+    /// Like [`Spool::write_task`], but the folder is not flushed yet: the
+    /// caller runs the returned [`FolderFlush`] (see
+    /// [`Staged::commit_unflushed`]).
+    pub fn write_task_unflushed(&self, task: &Task) -> Result<FolderFlush, Error> {
+        self.stage_task(task)?.commit_unflushed()
+    }
+
+    /// Like [`Spool::write_task`], but only [staged](super::stage): the new
+    /// copy is written and flushed, and appears when committed.
+    pub fn stage_task(&self, task: &Task) -> Result<Staged, Error> {
+        let path = self
+            .state_path(&task.stream, task.status)
+            .join(task.id.file_name());
+        stage(&path, &to_json(task), self.fsync)
     }
 
     /// Renames a task file from one state folder to another; `false` if it
@@ -231,7 +316,59 @@ fn agree_with_folder(task: &mut Task, folder: TaskStatus) -> bool {
     true
 }
 
+/// Like `fs::read`, without asking the file's size first: task and stream
+/// files are a few hundred bytes, a claim and its complete read five of
+/// them, and `fs::read` (like `File::read_to_end`) spends a `statx` on each
+/// to size its buffer.
+pub(super) fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Calls `f` with each UTF-8 file name in `dir`; a missing folder is empty.
+///
+/// On Linux the folder is read with `getdents64` into one reused buffer
+/// (rustix's `RawDir`), so a name costs no allocation: `pending/` is read
+/// on every claim, and std's `read_dir` allocates twice per entry.
+#[cfg(target_os = "linux")]
+fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), Error> {
+    use rustix::fs::{Mode, OFlags, RawDir};
+    use std::mem::MaybeUninit;
+
+    const DIR_BUFFER_BYTES: usize = 64 * 1024;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::open(dir, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(Error::io(dir, "list", e.into())),
+    };
+    let mut buffer = vec![MaybeUninit::<u8>::uninit(); DIR_BUFFER_BYTES];
+    let mut entries = RawDir::new(&fd, &mut buffer);
+    while let Some(entry) = entries.next() {
+        let entry = entry.map_err(|e| Error::io(dir, "list", e.into()))?;
+        if let Ok(name) = entry.file_name().to_str()
+            && name != "."
+            && name != ".."
+        {
+            f(name);
+        }
+    }
+    Ok(())
+}
+
+/// Calls `f` with each UTF-8 file name in `dir`; a missing folder is empty.
+#[cfg(not(target_os = "linux"))]
 fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), Error> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -284,5 +421,28 @@ mod tests {
             0,
             "a missing folder holds none"
         );
+    }
+
+    #[test]
+    fn scan_keeps_the_oldest_ids_in_order_and_counts_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::new(dir.path(), false);
+        let stream = Name::parse("a").unwrap();
+        let pending = spool.state_path(&stream, TaskStatus::Queued);
+        std::fs::create_dir_all(&pending).unwrap();
+        let ids: Vec<TaskId> = (0..SCAN_OLDEST * 3).map(|_| TaskId::generate()).collect();
+        for id in ids.iter().rev() {
+            std::fs::write(pending.join(id.file_name()), "{}").unwrap();
+        }
+        for other in ["dropped.json", ".x.adopt", ".y.tmp"] {
+            std::fs::write(pending.join(other), "{}").unwrap();
+        }
+
+        let scan = spool.scan_pending(&stream).unwrap();
+        assert_eq!(scan.oldest, ids[..SCAN_OLDEST]);
+        assert_eq!(scan.total, ids.len());
+        assert!(scan.has_more());
+        assert_eq!(scan.drops, ["dropped.json"]);
+        assert_eq!(scan.adopting, [".x.adopt"]);
     }
 }

@@ -166,20 +166,26 @@ async fn list_tasks_flags_stale_claims() {
     let new = crate::queue::NewTask {
         tool_name: "run-bash".to_owned(),
         payload: json!({}),
-        timeout: Some(1),
+        timeout: Some(10),
         task_class: None,
     };
-    let id = h.queue.enqueue("auth", new).unwrap().id.to_string();
+    let id = h.queue.enqueue("auth", new).unwrap().id;
     h.ok("claim_task", json!({"stream": "auth"})).await;
     assert_eq!(h.ok("list_tasks", json!({"stale": true})).await, json!([]));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let rows = loop {
-        let rows = h.ok("list_tasks", json!({"stale": true})).await;
-        if rows != json!([]) || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // Age the claim past its timeout but not past twice it (when it would
+    // be taken back), without waiting: its worker went quiet 15 s ago.
+    let stream = crate::model::Name::parse("auth").unwrap();
+    let path = h
+        .queue
+        .spool()
+        .state_path(&stream, crate::model::TaskStatus::Running)
+        .join(id.file_name());
+    let mut task: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let quiet_since = std::time::SystemTime::now() - Duration::from_secs(15);
+    task["started_at"] = json!(crate::model::Timestamp::from_system(quiet_since).to_string());
+    std::fs::write(&path, serde_json::to_vec_pretty(&task).unwrap()).unwrap();
+
+    let rows = h.ok("list_tasks", json!({"stale": true})).await;
     assert_eq!(rows[0]["id"], id.as_str());
     assert_eq!(rows[0]["stale"], true);
 }
