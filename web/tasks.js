@@ -1,8 +1,9 @@
 // Task list (filters, cursor paging, stale and auto-failed markers, requeue)
 // and task detail (summary first, payload, output, error, timing, history and
-// the stream's instructions).
+// the stream's instructions). Conflicts are drawn by conflicts.js.
 
 import { streamLink, api, attempt, fill, formatDuration, formatTime, h, link, listOf, notify, isStale, parseTime, pretty, route, setParams, statusBadges, taskDuration } from "./app.js";
+import { conflictBadge, conflictsSection } from "./conflicts.js";
 
 const PAGE_SIZE = 50;
 const STATUSES = ["queued", "running", "succeeded", "failed"];
@@ -65,7 +66,7 @@ route("tasks", "Tasks", async (main, r) => {
       "tr",
       { "data-id": t.id, class: "status-row-" + t.status },
       h("td", { class: "mono" }, link("task", [t.id], t.id)),
-      h("td", { class: "badges" }, statusBadges(t)),
+      h("td", { class: "badges" }, statusBadges(t), conflictBadge(t)),
       h("td", { class: "nowrap opt" }, t.tool_name || ""),
       h("td", { class: "nowrap" }, t.stream || ""),
       h("td", { class: "time opt" }, formatTime(t.created_at)),
@@ -166,7 +167,7 @@ route("task", "Task", async (main, r) => {
     const t = data.task || data;
     // Redraw only when the task changed, so a reader's scroll position in
     // stdout survives unrelated events.
-    const version = [t.updated_at, t.status, isStale(t)].join("|");
+    const version = [t.updated_at, t.status, isStale(t), (t.conflicts || []).length].join("|");
     if (version === shown) return;
     shown = version;
     const streamInfo = await streamOf(data, t);
@@ -174,10 +175,11 @@ route("task", "Task", async (main, r) => {
     const rest = result ? Object.fromEntries(Object.entries(result).filter(([k]) => k !== "summary")) : null;
     fill(
       body,
-      h("div", { class: "page-head" }, h("h1", { class: "mono" }, t.id), h("div", { class: "badges" }, statusBadges(t)), requeueButton(t, (fresh) => fresh.id && (location.hash = "#/task/" + encodeURIComponent(fresh.id)))),
+      h("div", { class: "page-head" }, h("h1", { class: "mono" }, t.id), h("div", { class: "badges" }, statusBadges(t), conflictBadge(t)), requeueButton(t, (fresh) => fresh.id && (location.hash = "#/task/" + encodeURIComponent(fresh.id)))),
       h("p", { class: "muted" }, "Tool ", h("strong", {}, t.tool_name || "—"), " (", t.task_class || "—", ") in stream ", t.stream ? streamLink(t.stream) : "—", t.session ? " · session " + t.session : ""),
       result && result.summary !== undefined ? section("Summary", h("p", { class: "summary" }, String(result.summary))) : null,
       t.error ? section("Error", block(t.error, "error")) : null,
+      conflictsSection(t),
       section("Timing", timing(t)),
       rest && Object.keys(rest).length ? section("Result", block(pretty(rest))) : null,
       section("Payload", block(pretty(t.payload))),

@@ -1,16 +1,17 @@
 //! `sparkq setup` and `sparkq teardown`: creating and removing a project.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
 
 use super::output::print;
-use super::project::pid_alive;
+use super::watch::{STOP_WAIT_SECS, running_processes, stop_processes};
 use crate::config::{CONFIG_FILE_NAME, Config, SetupAnswers, find_config_file, render_config};
-use crate::spool::{PidFile, Spool, write_atomic};
+use crate::spool::{Spool, write_atomic};
+use crate::watch::RuntimePaths;
 
 /// The worker playbook, copied into every project by setup.
 const PLAYBOOK: &str = include_str!("../../WORKER_PLAYBOOK.md");
@@ -152,7 +153,7 @@ fn ask(defaults: SetupAnswers) -> anyhow::Result<SetupAnswers> {
 /// Stop what SparkQ runs here and remove sparkq.yml, the spool and lock files.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  sparkq teardown --yes\n\nRemoves only sparkq.yml, the spool folder and SparkQ's lock files; prints each path."
+    after_help = "Example:\n  sparkq teardown --yes\n\nStops the server and the watchers of this project's streams (like 'sparkq stop'),\nthen removes only sparkq.yml, the spool folder and those streams' watcher lock,\nFIFO and done flag (in /tmp, or $SPARKQ_RUNTIME_DIR); prints each path."
 )]
 pub(super) struct TeardownArgs {
     /// Do not ask for confirmation.
@@ -164,12 +165,13 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
     let config_path = find_config_file(explicit)?;
     let config = Config::load(&config_path)?;
     let spool = Spool::new(config.spool_path.clone(), config.fsync);
-    let streams = spool.stream_names().unwrap_or_default();
-    let watcher_files: Vec<PathBuf> = streams
+    let streams: Vec<String> = spool
+        .stream_names()
+        .unwrap_or_default()
         .iter()
-        .flat_map(|s| ["lock", "pipe", "done"].map(|k| watcher_file(s.as_str(), k)))
-        .filter(|p| p.exists())
+        .map(ToString::to_string)
         .collect();
+    let runtime = RuntimePaths::from_env();
 
     if !args.yes {
         if !std::io::stdin().is_terminal() {
@@ -191,23 +193,27 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
         }
     }
 
-    let mut out = String::new();
-    let mut pid_files = vec![spool.server_pid_path()];
-    pid_files.extend(streams.iter().map(|s| watcher_file(s.as_str(), "lock")));
-    for pid_file in pid_files {
-        if let Some(pid) = read_pid(&pid_file).filter(|pid| pid_alive(*pid)) {
-            let stopped = std::process::Command::new("kill")
-                .arg(pid.to_string())
-                .status()
-                .is_ok_and(|s| s.success());
-            if stopped {
-                out.push_str(&format!("stopped   pid {pid} ({})\n", pid_file.display()));
-            }
-        }
+    let (mut out, stuck) = stop_processes(running_processes(&runtime, &spool, &streams));
+    if !stuck.is_empty() {
+        print(&out)?;
+        bail!(
+            "{} did not stop within {STOP_WAIT_SECS} s, so nothing was removed\n  Stop it with 'kill PID', then run teardown again.",
+            stuck.join(", ")
+        );
     }
-    for path in watcher_files {
-        if std::fs::remove_file(&path).is_ok() {
-            out.push_str(&format!("removed   {}\n", path.display()));
+    // What a stopped watcher leaves behind (a worker's done flag, or the
+    // lock and FIFO of one killed with -9), and only for this project's streams.
+    for stream in &streams {
+        for path in [
+            runtime.lock(stream),
+            runtime.fifo(stream),
+            runtime.done_flag(stream),
+        ] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => out.push_str(&format!("removed   {}\n", path.display())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("could not remove {}", path.display())),
+            }
         }
     }
     if spool.root().exists() {
@@ -220,20 +226,4 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
     out.push_str(&format!("removed   {}\n", config_path.display()));
     print(&out)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// A watcher protocol file of SPEC 5: `/tmp/sparkq-<stream>.lock`,
-/// `/tmp/sparkq-<stream>-pipe`, `/tmp/sparkq-<stream>-done`.
-fn watcher_file(stream: &str, kind: &str) -> PathBuf {
-    match kind {
-        "lock" => PathBuf::from(format!("/tmp/sparkq-{stream}.lock")),
-        other => PathBuf::from(format!("/tmp/sparkq-{stream}-{other}")),
-    }
-}
-
-/// The pid in a pid file: SparkQ's JSON form, or a bare number.
-fn read_pid(path: &Path) -> Option<u32> {
-    PidFile::read(path)
-        .map(|p| p.pid)
-        .or_else(|| std::fs::read_to_string(path).ok()?.trim().parse().ok())
 }

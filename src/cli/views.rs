@@ -1,4 +1,5 @@
-//! `sparkq status` and `sparkq completions`.
+//! `sparkq status` (server, active streams with counts, running watchers)
+//! and `sparkq completions`.
 
 use std::process::ExitCode;
 
@@ -10,8 +11,9 @@ use super::project::pid_alive;
 use crate::model::SessionStatus;
 use crate::queue::{Queue, StreamInfo};
 use crate::spool::PidFile;
+use crate::watch::{self, RuntimePaths};
 
-/// Is the server running; active sessions and streams with their counts.
+/// Is the server running; active sessions and streams with their counts; running watchers.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  sparkq status --json")]
 pub(super) struct StatusArgs {
@@ -25,6 +27,15 @@ struct Status {
     server: Option<PidFile>,
     active_sessions: Vec<String>,
     streams: Vec<StreamInfo>,
+    /// The live watchers of this project's streams, by stream name.
+    watchers: Vec<Watcher>,
+}
+
+/// A running watcher: the stream it watches and the process hosting it.
+#[derive(Debug, Serialize)]
+struct Watcher {
+    stream: String,
+    pid: u32,
 }
 
 pub(super) fn status(queue: &Queue, args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -40,11 +51,24 @@ pub(super) fn status(queue: &Queue, args: StatusArgs) -> anyhow::Result<ExitCode
         .into_iter()
         .filter(|s| active_sessions.iter().any(|a| a == s.stream.session.as_str()))
         .collect();
+    let runtime = RuntimePaths::from_env();
+    let watchers: Vec<Watcher> = queue
+        .all_streams()?
+        .into_iter()
+        .filter_map(|s| {
+            let pid = watch::watcher_pid(&runtime, s.name.as_str())?;
+            Some(Watcher {
+                stream: s.name.to_string(),
+                pid,
+            })
+        })
+        .collect();
     let status = Status {
         project: queue.config().project_name.clone(),
         server,
         active_sessions,
         streams,
+        watchers,
     };
     if args.json {
         print_json(&status)?;
@@ -89,6 +113,20 @@ pub(super) fn status(queue: &Queue, args: StatusArgs) -> anyhow::Result<ExitCode
             ],
             &rows,
         ));
+    }
+    if status.watchers.is_empty() {
+        out.push_str(&format!(
+            "\nNo watchers running (locks in {}).\n",
+            runtime.dir().display()
+        ));
+    } else {
+        let rows: Vec<Vec<String>> = status
+            .watchers
+            .iter()
+            .map(|w| vec![w.stream.clone(), w.pid.to_string()])
+            .collect();
+        out.push_str("\nWatchers:\n");
+        out.push_str(&table(&["STREAM", "PID"], &rows));
     }
     print(&out)?;
     Ok(ExitCode::SUCCESS)

@@ -11,7 +11,7 @@ use clap::Args;
 use super::output::{print, print_json, table};
 use crate::model::StreamStatus;
 use crate::queue::Queue;
-use crate::spool::PidFile;
+use crate::spool::{PidFile, Spool};
 use crate::watch::{self, Settings, Shutdown, StopOutcome, WaitOutcome};
 
 /// Set to 1 to drop every event about `pending/`, so only the safety-net
@@ -19,7 +19,7 @@ use crate::watch::{self, Settings, Shutdown, StopOutcome, WaitOutcome};
 const IGNORE_EVENTS_ENV: &str = "SPARKQ_TEST_IGNORE_PENDING_EVENTS";
 
 /// How long `stop` waits for a watcher or server to leave.
-const STOP_WAIT_SECS: u64 = 10;
+pub(super) const STOP_WAIT_SECS: u64 = 10;
 
 /// The exit code of a command interrupted by Ctrl-C (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
@@ -214,31 +214,17 @@ pub(super) fn stop(queue: &Queue, args: StopArgs) -> anyhow::Result<ExitCode> {
             ),
         };
     }
-    let mut pids: Vec<(u32, String)> = Vec::new();
-    for stream in queue.all_streams()? {
-        if let Some(pid) = watch::watcher_pid(&runtime, stream.name.as_str()) {
-            match pids.iter_mut().find(|(p, _)| *p == pid) {
-                Some((_, what)) => what.push_str(&format!(", {}", stream.name)),
-                None => pids.push((pid, format!("watcher of {}", stream.name))),
-            }
-        }
-    }
-    if let Some(server) = PidFile::read(&queue.spool().server_pid_path()).filter(|s| watch::is_alive(s.pid)) {
-        pids.push((server.pid, "server".to_owned()));
-    }
-    if pids.is_empty() {
+    let streams: Vec<String> = queue
+        .all_streams()?
+        .into_iter()
+        .map(|s| s.name.to_string())
+        .collect();
+    let running = running_processes(&runtime, queue.spool(), &streams);
+    if running.is_empty() {
         print("nothing runs for this project\n")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut out = String::new();
-    let mut stuck = Vec::new();
-    for (pid, what) in pids {
-        if watch::terminate(pid, wait) {
-            out.push_str(&format!("stopped {what} (pid {pid})\n"));
-        } else {
-            stuck.push(format!("{what} (pid {pid})"));
-        }
-    }
+    let (out, stuck) = stop_processes(running);
     print(&out)?;
     if !stuck.is_empty() {
         bail!(
@@ -247,4 +233,44 @@ pub(super) fn stop(queue: &Queue, args: StopArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The live processes SparkQ runs for a project: the watchers of `streams`
+/// (from their locks in `runtime`) and the server (from its pid file), each
+/// process once, with what it hosts (`sparkq run` hosts both).
+pub(super) fn running_processes(
+    runtime: &watch::RuntimePaths,
+    spool: &Spool,
+    streams: &[String],
+) -> Vec<(u32, String)> {
+    let mut pids: Vec<(u32, String)> = Vec::new();
+    let mut add = |pid: u32, what: String| match pids.iter_mut().find(|(p, _)| *p == pid) {
+        Some((_, hosted)) => hosted.push_str(&format!(", {what}")),
+        None => pids.push((pid, what)),
+    };
+    for stream in streams {
+        if let Some(pid) = watch::watcher_pid(runtime, stream) {
+            add(pid, format!("watcher of {stream}"));
+        }
+    }
+    if let Some(server) = PidFile::read(&spool.server_pid_path()).filter(|s| watch::is_alive(s.pid)) {
+        add(server.pid, "server".to_owned());
+    }
+    pids
+}
+
+/// Stops each process with SIGTERM, waiting for it to leave; returns one
+/// `stopped ...` line per process that left and the ones that did not.
+pub(super) fn stop_processes(running: Vec<(u32, String)>) -> (String, Vec<String>) {
+    let wait = Duration::from_secs(STOP_WAIT_SECS);
+    let mut out = String::new();
+    let mut stuck = Vec::new();
+    for (pid, what) in running {
+        if watch::terminate(pid, wait) {
+            out.push_str(&format!("stopped {what} (pid {pid})\n"));
+        } else {
+            stuck.push(format!("{what} (pid {pid})"));
+        }
+    }
+    (out, stuck)
 }

@@ -13,7 +13,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every embedded file: URL path, content type, content.
-const FILES: [(&str, &str, &str); 7] = [
+const FILES: [(&str, &str, &str); 8] = [
     ("/", HTML, include_str!("../../web/index.html")),
     ("/style.css", CSS, include_str!("../../web/style.css")),
     ("/main.js", JS, include_str!("../../web/main.js")),
@@ -21,6 +21,7 @@ const FILES: [(&str, &str, &str); 7] = [
     ("/dashboard.js", JS, include_str!("../../web/dashboard.js")),
     ("/tasks.js", JS, include_str!("../../web/tasks.js")),
     ("/forms.js", JS, include_str!("../../web/forms.js")),
+    ("/conflicts.js", JS, include_str!("../../web/conflicts.js")),
 ];
 
 fn file(content_type: &'static str, body: &'static str) -> Response {

@@ -264,3 +264,107 @@ fn click_through_the_web_ui() {
         .collect();
     assert!(errors.is_empty(), "browser console errors: {errors:?}");
 }
+
+#[test]
+fn conflicts_show_as_a_marker_in_the_list_and_a_section_in_the_detail() {
+    let Some(browser) = Browser::start() else { return };
+    let p = Project::with_stream("s");
+    let plain = p.enqueue("s", "{}");
+    let id = p.enqueue("s", "{}");
+    p.claim("s");
+    let token = p.claim("s")["claim_token"].as_str().expect("token").to_owned();
+    p.sparkq([
+        "complete",
+        &id,
+        "--token",
+        &token,
+        "--result",
+        r#"{"summary": "Deployed from the desk."}"#,
+    ])
+    .success();
+    // A sync brought in three losing copies, shaped as the model writes them.
+    let at =
+        |ago: u64| humantime::format_rfc3339_micros(SystemTime::now() - Duration::from_secs(ago)).to_string();
+    let path = p.state_dir("s", "done").join(format!("{id}.json"));
+    let mut task: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("done file")).expect("json");
+    task["conflicts"] = json!([
+        {"attempt": 1, "status": "failed", "claimed_by": "laptop:4242", "claim_token": "tok-laptop",
+         "started_at": at(300), "finished_at": at(240), "error": format!("Build broke on the laptop. {XSS}"),
+         "stderr": XSS},
+        {"attempt": 1, "status": "succeeded", "claimed_by": format!("ci:9 {XSS}"), "claim_token": "tok-ci",
+         "started_at": at(200), "finished_at": at(100), "result": {"summary": format!("Also deployed, from CI. {XSS}")}},
+        {"attempt": 1, "status": "running", "claimed_by": "spare:7", "claim_token": "tok-spare", "started_at": at(50)},
+    ]);
+    let temp = path.with_file_name(format!(".{id}.edit.tmp"));
+    std::fs::write(&temp, serde_json::to_string_pretty(&task).expect("json")).expect("write");
+    std::fs::rename(&temp, &path).expect("rename");
+    let server = Server::start(&p);
+    assert_eq!(
+        server.get(&format!("/api/tasks/{id}")).1["conflicts"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+
+    browser.goto(&server.url("/#/tasks"));
+    browser.wait_for(&format!("tr[data-id=\"{id}\"] .badge.conflict"));
+    assert_eq!(
+        browser.text(&format!("tr[data-id=\"{id}\"] .badge.conflict")),
+        "conflicts ×3"
+    );
+    let unmarked = browser.exec(
+        &format!("return document.querySelectorAll('tr[data-id=\"{plain}\"] .badge.conflict').length;"),
+        vec![],
+    );
+    assert_eq!(unmarked, json!(0), "a task without conflicts has no marker");
+    assert_inert(&browser, "task list with conflicts");
+    browser.screenshot(&shots().join("tasks-conflict.png"));
+
+    browser.click(&format!("tr[data-id=\"{id}\"] a"));
+    browser.wait_for("section.conflicts");
+    assert_eq!(
+        browser.text(".detail-section h2"),
+        "Summary",
+        "the winning summary still comes first"
+    );
+    assert_eq!(browser.text("section.conflicts h2"), "Conflicts");
+    let items = browser.exec(
+        "return [...document.querySelectorAll('section.conflicts li.conflict-item')].map((li) => ({
+            kind: li.querySelector('.conflict-kind').textContent,
+            worker: li.querySelector('.conflict-worker').textContent,
+            summary: li.querySelector('.conflict-summary')?.textContent ?? null,
+            error: li.querySelector('.conflict-error')?.textContent ?? null,
+            times: li.querySelector('.conflict-times')?.textContent ?? ''}));",
+        vec![],
+    );
+    let items = items.as_array().expect("conflict items");
+    assert_eq!(items.len(), 3, "{items:?}");
+    assert_eq!(
+        (&items[0]["kind"], &items[0]["worker"], &items[0]["summary"]),
+        (&json!("double finish"), &json!("laptop:4242"), &Value::Null)
+    );
+    assert_eq!(items[0]["error"], format!("Build broke on the laptop. {XSS}"));
+    assert!(
+        items[0]["times"]
+            .as_str()
+            .is_some_and(|t| t.contains("started") && t.contains("finished")),
+        "{items:?}"
+    );
+    assert_eq!(items[1]["kind"], "double finish");
+    assert_eq!(items[1]["worker"], format!("ci:9 {XSS}"));
+    assert_eq!(items[1]["summary"], format!("Also deployed, from CI. {XSS}"));
+    assert_eq!(
+        (&items[2]["kind"], &items[2]["error"]),
+        (&json!("rival claim"), &Value::Null)
+    );
+    assert_inert(&browser, "task detail with conflicts");
+    browser.screenshot(&shots().join("task-conflicts.png"));
+
+    let errors: Vec<String> = browser
+        .severe_logs()
+        .into_iter()
+        .filter(|m| !m.contains("favicon"))
+        .collect();
+    assert!(errors.is_empty(), "browser console errors: {errors:?}");
+}

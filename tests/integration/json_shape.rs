@@ -99,6 +99,15 @@ struct Status {
     server: Option<Value>,
     active_sessions: Vec<String>,
     streams: Vec<StreamInfo>,
+    watchers: Vec<Watcher>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Watcher {
+    stream: String,
+    pid: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,4 +200,48 @@ fn every_listing_has_its_pinned_shape() {
         .success()
         .json();
     assert_eq!(purged, serde_json::json!({"removed": []}));
+}
+
+#[test]
+fn status_lists_the_running_watchers_in_the_table_and_in_json() {
+    use crate::background::{Bg, Runtime, wait_until};
+    let p = Project::with_stream("s");
+    p.sparkq(["stream", "create", "idle", "--session", "s1"])
+        .success();
+    let rt = Runtime::new();
+    let status_json = || -> Status {
+        let out = rt
+            .command(&p, &["status", "--json"])
+            .output()
+            .expect("run status");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        parse(serde_json::from_slice(&out.stdout).expect("status is JSON"))
+    };
+    assert!(status_json().watchers.is_empty());
+
+    let mut w = Bg::spawn(rt.command(&p, &["watch", "s"]));
+    wait_until("the watcher's lock", 20, || rt.lock_pid("s") == Some(w.pid()));
+    // A lock naming a dead process is not a running watcher.
+    std::fs::write(rt.lock("idle"), "999999999\n").unwrap();
+    let status = status_json();
+    assert_eq!(status.watchers.len(), 1, "{status:?}");
+    assert_eq!(
+        (status.watchers[0].stream.as_str(), status.watchers[0].pid),
+        ("s", w.pid())
+    );
+
+    let out = rt.command(&p, &["status"]).output().expect("run status");
+    let table = String::from_utf8_lossy(&out.stdout);
+    let row = table
+        .lines()
+        .skip_while(|l| !l.starts_with("Watchers:"))
+        .find(|l| l.starts_with("s "))
+        .unwrap_or_else(|| panic!("no watcher row:\n{table}"));
+    assert!(row.ends_with(&w.pid().to_string()), "{table}");
+
+    w.signal("TERM");
+    assert!(w.wait_exit(20).success());
+    assert!(status_json().watchers.is_empty());
+    let out = rt.command(&p, &["status"]).output().expect("run status");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No watchers running"));
 }

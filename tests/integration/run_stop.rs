@@ -208,3 +208,89 @@ fn run_hosts_the_server_and_the_watchers_and_stop_ends_both() {
     assert!(rt.lock_pid("a").is_none() && rt.lock_pid("b").is_none());
     assert!(p.sparkq(["status", "--json"]).success().json()["server"].is_null());
 }
+
+#[test]
+fn teardown_stops_the_watcher_and_removes_its_runtime_files_and_nothing_else() {
+    // No task is queued, so the watcher leaves the idle worker's flag alone.
+    let p = Project::with_stream("s");
+    p.write("src/keep.rs", "fn main() {}");
+    let rt = Runtime::new();
+    let mut w = Bg::spawn(rt.command(&p, &["watch", "s"]));
+    wait_until("the watcher's lock", 20, || rt.lock_pid("s") == Some(w.pid()));
+    // Another project's stream files in the same runtime folder are not ours.
+    wait_until("the FIFO", 20, || rt.fifo("s").exists());
+    std::fs::write(rt.flag("s"), "").unwrap();
+    for other in [rt.lock("other"), rt.flag("other"), rt.path().join("unrelated")] {
+        std::fs::write(other, "1\n").unwrap();
+    }
+
+    let out = rt
+        .command(&p, &["teardown", "--yes"])
+        .output()
+        .expect("run teardown");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(w.wait_exit(20).success(), "{}", w.stderr());
+    assert!(
+        stdout.contains(&format!("stopped watcher of s (pid {})", w.pid())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("removed   {}", rt.flag("s").display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("spool/") && stdout.contains("sparkq.yml"),
+        "{stdout}"
+    );
+    for gone in [rt.lock("s"), rt.fifo("s"), rt.flag("s")] {
+        assert!(!gone.exists(), "{} left behind", gone.display());
+    }
+    let mut runtime_left: Vec<String> = std::fs::read_dir(rt.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    runtime_left.sort();
+    assert_eq!(
+        runtime_left,
+        ["sparkq-other-done", "sparkq-other.lock", "unrelated"]
+    );
+    let mut project_left: Vec<String> = std::fs::read_dir(p.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    project_left.sort();
+    assert_eq!(project_left, ["WORKER_PLAYBOOK.md", "src"]);
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("src/keep.rs")).unwrap(),
+        "fn main() {}"
+    );
+}
+
+#[test]
+fn teardown_clears_the_files_a_killed_watcher_left() {
+    let p = Project::with_stream("s");
+    let rt = Runtime::new();
+    let mut w = Bg::spawn(rt.command(&p, &["watch", "s"]));
+    wait_until("the FIFO", 20, || {
+        rt.fifo("s").exists() && rt.lock_pid("s") == Some(w.pid())
+    });
+    w.signal("KILL");
+    w.wait_exit(20);
+    assert!(rt.lock("s").exists() && rt.fifo("s").exists());
+
+    let out = rt
+        .command(&p, &["teardown", "--yes"])
+        .output()
+        .expect("run teardown");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.contains("stopped"), "{stdout}");
+    for gone in [rt.lock("s"), rt.fifo("s")] {
+        assert!(
+            stdout.contains(&format!("removed   {}", gone.display())),
+            "{stdout}"
+        );
+        assert!(!gone.exists(), "{} left behind", gone.display());
+    }
+}
