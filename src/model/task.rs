@@ -184,4 +184,32 @@ impl Task {
             TaskStatus::Succeeded | TaskStatus::Failed => (self.attempts, 2),
         }
     }
+
+    /// Makes the content agree with `state`, the folder the copy is in (the
+    /// folder wins); returns whether anything changed. Only fields that must
+    /// follow the state are touched, so no result or history is dropped, and
+    /// no clock is read, so two machines repairing one copy agree.
+    pub fn agree_with_state(&mut self, state: TaskStatus) -> bool {
+        if self.status == state {
+            return false;
+        }
+        self.status = state;
+        match state {
+            TaskStatus::Queued => {
+                self.claimed_by = None;
+                self.claim_token = None;
+                self.started_at = None;
+                self.heartbeat_at = None;
+                self.finished_at = None;
+            }
+            TaskStatus::Running => {
+                self.started_at.get_or_insert(self.updated_at);
+                self.finished_at = None;
+            }
+            TaskStatus::Succeeded | TaskStatus::Failed => {
+                self.finished_at.get_or_insert(self.updated_at);
+            }
+        }
+        true
+    }
 }

@@ -62,7 +62,7 @@ pub(crate) fn converge(candidates: &[Candidate]) -> Option<Resolution> {
     let winner = (0..candidates.len()).max_by(|a, b| compare(&candidates[*a], &candidates[*b]))?;
     let best = &candidates[winner];
     let mut task = best.task.clone();
-    agree_with_state(&mut task, best.state);
+    task.agree_with_state(best.state);
     let before = task.conflicts.clone();
 
     let mut entries: Vec<Conflict> = candidates.iter().flat_map(|c| c.task.conflicts.clone()).collect();
@@ -120,7 +120,7 @@ fn compare(a: &Candidate, b: &Candidate) -> Ordering {
 fn canonical(c: &Candidate) -> Vec<u8> {
     let mut task = c.task.clone();
     task.conflicts.clear();
-    agree_with_state(&mut task, c.state);
+    task.agree_with_state(c.state);
     serde_json::to_vec(&task).unwrap_or_default()
 }
 
@@ -171,31 +171,6 @@ fn normalize(mut entries: Vec<Conflict>, task: &Task, state: TaskStatus) -> Vec<
     });
     entries.dedup_by(|a, b| a.event_key() == b.event_key());
     entries
-}
-
-/// Makes a task's content agree with `state` (rule 4). Unlike a repair on
-/// a live read, it does not stamp the time, so it is deterministic.
-pub(crate) fn agree_with_state(task: &mut Task, state: TaskStatus) {
-    if task.status == state {
-        return;
-    }
-    task.status = state;
-    match state {
-        TaskStatus::Queued => {
-            task.claimed_by = None;
-            task.claim_token = None;
-            task.started_at = None;
-            task.heartbeat_at = None;
-            task.finished_at = None;
-        }
-        TaskStatus::Running => {
-            task.started_at.get_or_insert(task.updated_at);
-            task.finished_at = None;
-        }
-        TaskStatus::Succeeded | TaskStatus::Failed => {
-            task.finished_at.get_or_insert(task.updated_at);
-        }
-    }
 }
 
 #[cfg(test)]

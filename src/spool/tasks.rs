@@ -288,32 +288,15 @@ impl Spool {
     }
 }
 
-/// Makes a task's content agree with the folder it was found in; returns
-/// whether anything changed. Only fields that must follow the state are
-/// touched, so no result or history is ever dropped.
+/// Makes a task's content agree with the folder it was found in (see
+/// [`Task::agree_with_state`]), stamping the repair; returns whether
+/// anything changed.
 fn agree_with_folder(task: &mut Task, folder: TaskStatus) -> bool {
-    if task.status == folder {
-        return false;
+    let changed = task.agree_with_state(folder);
+    if changed {
+        task.updated_at = Timestamp::now();
     }
-    task.status = folder;
-    match folder {
-        TaskStatus::Queued => {
-            task.claimed_by = None;
-            task.claim_token = None;
-            task.started_at = None;
-            task.heartbeat_at = None;
-            task.finished_at = None;
-        }
-        TaskStatus::Running => {
-            task.started_at.get_or_insert(task.updated_at);
-            task.finished_at = None;
-        }
-        TaskStatus::Succeeded | TaskStatus::Failed => {
-            task.finished_at.get_or_insert(task.updated_at);
-        }
-    }
-    task.updated_at = Timestamp::now();
-    true
+    changed
 }
 
 /// Like `fs::read`, without asking the file's size first: task and stream
