@@ -203,6 +203,9 @@ mod tests {
             .collect();
         let expected: Vec<TaskId> = tasks[SCAN_OLDEST + 1..].iter().map(|t| t.id.clone()).collect();
         assert_eq!(claimed, expected);
+        // Claims skip the superseded copies; the next listing removes them.
+        assert_eq!(queue.spool.scan_pending(&stream).unwrap().total, SCAN_OLDEST + 1);
+        queue.list_tasks(&crate::queue::TaskFilter::default()).unwrap();
         assert_eq!(queue.spool.scan_pending(&stream).unwrap().total, 0);
     }
 

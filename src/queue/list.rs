@@ -243,10 +243,15 @@ impl Queue {
     /// Adopts drops and sweeps dead claims of an active stream, if the spool
     /// can be written; a read-only spool (a mirrored dashboard) is shown as
     /// it is.
+    ///
+    /// A listing reads every folder anyway, so it is also where copies that
+    /// lost at a sync and carry nothing are removed (SPEC 9's safe part);
+    /// claims only skip such copies, keeping their cost to `pending/`.
     fn touch_quietly(&self, stream: &Stream) {
         if stream.status == StreamStatus::Active
             && let Ok(lock) = self.spool.lock_stream(&stream.name)
         {
+            let _ = self.settle_safely(&stream.name);
             let _ = self.touch(stream, &lock);
         }
     }
