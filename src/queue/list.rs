@@ -77,10 +77,20 @@ impl Queue {
         for stream in &streams {
             self.touch_quietly(stream);
         }
-        if !filter.stale
-            && let Some(page) = self.newest_page(&streams, &statuses, before.as_ref(), limit)?
-        {
-            return Ok(page);
+        if !filter.stale {
+            if let Some(page) = self.newest_page(&streams, &statuses, before.as_ref(), limit)? {
+                return Ok(page);
+            }
+            // The page met two copies of one task (or an extra copy, or an
+            // unreadable file):
+            // remove the copies that lost and carry nothing (SPEC 9's safe
+            // part), then try the fast path once more.
+            for stream in &streams {
+                self.settle_quietly(stream);
+            }
+            if let Some(page) = self.newest_page(&streams, &statuses, before.as_ref(), limit)? {
+                return Ok(page);
+            }
         }
         let mut entries: Vec<(TaskId, usize, TaskStatus)> = Vec::new();
         for (i, stream) in streams.iter().enumerate() {
@@ -146,7 +156,10 @@ impl Queue {
         let mut truncated = false;
         for (i, stream) in streams.iter().enumerate() {
             for status in statuses {
-                let ids = self.spool.newest_ids(&stream.name, *status, before, want)?;
+                let (ids, extra_copies) = self.spool.newest_ids(&stream.name, *status, before, want)?;
+                if extra_copies {
+                    return Ok(None);
+                }
                 truncated |= ids.len() == want;
                 entries.extend(ids.into_iter().map(|id| (id, i, *status)));
             }
@@ -243,16 +256,21 @@ impl Queue {
     /// Adopts drops and sweeps dead claims of an active stream, if the spool
     /// can be written; a read-only spool (a mirrored dashboard) is shown as
     /// it is.
-    ///
-    /// A listing reads every folder anyway, so it is also where copies that
-    /// lost at a sync and carry nothing are removed (SPEC 9's safe part);
-    /// claims only skip such copies, keeping their cost to `pending/`.
     fn touch_quietly(&self, stream: &Stream) {
         if stream.status == StreamStatus::Active
             && let Ok(lock) = self.spool.lock_stream(&stream.name)
         {
-            let _ = self.settle_safely(&stream.name);
             let _ = self.touch(stream, &lock);
+        }
+    }
+
+    /// Removes the copies of `stream`'s tasks that lost at a sync and carry
+    /// nothing, if the spool can be written. It reads every folder of the
+    /// stream, so it runs only when a listing has met a duplicate; claims
+    /// just skip such copies, keeping their cost to `pending/`.
+    fn settle_quietly(&self, stream: &Stream) {
+        if let Ok(_lock) = self.spool.lock_stream(&stream.name) {
+            let _ = self.settle_safely(&stream.name);
         }
     }
 }

@@ -95,22 +95,26 @@ impl Spool {
     /// One pass over the folder keeping only the best `n` (a bounded heap),
     /// so a page of a folder holding 100k tasks costs one directory read,
     /// not a sort of every name; names that cannot make the page are
-    /// rejected as plain strings, without parsing.
+    /// rejected as plain strings, without parsing. The flag says whether the
+    /// folder also holds extra copies (`<id>.json~…`) left by a sync, which
+    /// a listing must settle before it can trust the page.
     pub fn newest_ids(
         &self,
         stream: &Name,
         status: TaskStatus,
         before: Option<&TaskId>,
         n: usize,
-    ) -> Result<Vec<TaskId>, Error> {
+    ) -> Result<(Vec<TaskId>, bool), Error> {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         let mut heap: BinaryHeap<Reverse<TaskId>> = BinaryHeap::with_capacity(n + 1);
+        let mut extra_copies = false;
         if n == 0 {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         }
         for_each_name(&self.state_path(stream, status), |name| {
             let Some(stem) = name.strip_suffix(".json") else {
+                extra_copies |= super::extra_copy_id(name).is_some();
                 return;
             };
             if before.is_some_and(|b| stem >= b.as_str()) {
@@ -128,7 +132,7 @@ impl Spool {
         })?;
         let mut ids: Vec<TaskId> = heap.into_iter().map(|Reverse(id)| id).collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
-        Ok(ids)
+        Ok((ids, extra_copies))
     }
 
     /// How many task files `stream`'s `status` folder holds, without
@@ -389,6 +393,7 @@ mod tests {
             spool
                 .newest_ids(&stream, TaskStatus::Succeeded, before, n)
                 .expect("list")
+                .0
         };
         let mut expected = ids.clone();
         expected.reverse();
