@@ -76,7 +76,13 @@ impl Queue {
 
     /// A queued task for `stream`, with class and timeout filled from the
     /// registry; every field checked.
-    fn build_task(&self, stream: &Stream, id: TaskId, created: Timestamp, new: NewTask) -> Result<Task> {
+    pub(super) fn build_task(
+        &self,
+        stream: &Stream,
+        id: TaskId,
+        created: Timestamp,
+        new: NewTask,
+    ) -> Result<Task> {
         let tool = self
             .config
             .tool(&new.tool_name)

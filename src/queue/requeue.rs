@@ -1,11 +1,13 @@
 //! Requeue: a finished task's work, queued again as a new task.
 
-use super::{Error, Queue, Result};
-use crate::model::{Task, TaskId, TaskStatus, Timestamp};
+use super::{Error, NewTask, Queue, Result};
+use crate::model::{Task, TaskId, Timestamp};
 
 impl Queue {
     /// Queues a new task with the same stream, tool, payload, class and
     /// timeout as the failed or succeeded task `id`, which stays as it is.
+    /// It is built by the same code as any enqueue, so the tool must still
+    /// be registered and the payload within the limit.
     pub fn requeue(&self, id: &str) -> Result<Task> {
         let original = self.get_task(id)?;
         if !original.status.is_finished() {
@@ -25,30 +27,15 @@ impl Queue {
                 "Fix the original file (see 'sparkq task ID') and drop it in again, or enqueue it anew.",
             ));
         }
-        let now = Timestamp::now();
-        let task = Task {
-            id: TaskId::generate(),
-            stream: stream.name,
-            session: stream.session,
-            status: TaskStatus::Queued,
-            attempts: 0,
-            max_attempts: self.config.max_attempts,
-            claimed_by: None,
-            claim_token: None,
-            result: None,
-            error: None,
-            stdout: None,
-            stderr: None,
-            created_at: now,
-            updated_at: now,
-            started_at: None,
-            heartbeat_at: None,
-            finished_at: None,
-            history: Vec::new(),
-            original: None,
-            conflicts: Vec::new(),
-            ..original
+        // The same rules as any enqueue: the tool must still be registered,
+        // and the copy keeps the original's class and timeout.
+        let new = NewTask {
+            tool_name: original.tool_name,
+            payload: original.payload,
+            timeout: Some(original.timeout),
+            task_class: Some(original.task_class),
         };
+        let task = self.build_task(&stream, TaskId::generate(), Timestamp::now(), new)?;
         self.spool.write_task(&task)?;
         Ok(task)
     }
