@@ -184,13 +184,29 @@ impl Browser {
             .to_owned()
     }
 
+    /// Clicks the element matching `css`. The pages re-render on live
+    /// events, so an element found a moment ago may have been replaced:
+    /// then it is found again and clicked, until the usual deadline.
     pub fn click(&self, css: &str) {
-        let element = self.wait_for(css);
-        self.cmd(
-            "POST",
-            &format!("/element/{}/click", Browser::element_id(&element)),
-            Some(json!({})),
-        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let element = self.wait_for(css);
+            let path = format!(
+                "/session/{}/element/{}/click",
+                self.session,
+                Browser::element_id(&element)
+            );
+            let reply = self
+                .raw("POST", &path, Some(json!({})))
+                .unwrap_or_else(|| panic!("webdriver click {css}: no reply"));
+            match reply["value"]["error"].as_str() {
+                None => return,
+                Some("stale element reference") if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Some(error) => panic!("webdriver click {css}: {error}: {}", reply["value"]["message"]),
+            }
+        }
     }
 
     /// Clears the field matching `css` and types `text` into it.
