@@ -5,6 +5,7 @@
 mod conflict;
 mod id;
 mod name;
+mod original;
 mod session;
 mod stream;
 mod task;

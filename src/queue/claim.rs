@@ -53,6 +53,9 @@ impl Queue {
                     Ok(Some(task)) => return Ok(Some(task)),
                     Ok(None) => continue,
                     Err(spool::Error::Corrupt { .. }) => self.readopt_corrupt(&stream, id, &lock)?,
+                    Err(e @ (spool::Error::Foreign { .. } | spool::Error::Mismatch { .. })) => {
+                        self.set_aside(&stream, &self.pending_path(&stream, id), &e)?;
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -80,6 +83,13 @@ impl Queue {
                     Err(spool::Error::Corrupt { .. }) => {
                         self.readopt_corrupt(&stream, id, &lock)?;
                         return self.claim_after_repair(stream.name.as_str(), worker, lock);
+                    }
+                    // Never handed out: not a file SparkQ reads, or content
+                    // that names another task or stream (the name and
+                    // folder are the truth).
+                    Err(e @ (spool::Error::Foreign { .. } | spool::Error::Mismatch { .. })) => {
+                        self.set_aside(&stream, &self.pending_path(&stream, id), &e)?;
+                        continue;
                     }
                     Err(e) => return Err(e.into()),
                 };
@@ -138,6 +148,12 @@ impl Queue {
             task,
         };
         Ok(Some((claimed, flush)))
+    }
+
+    fn pending_path(&self, stream: &Stream, id: &crate::model::TaskId) -> std::path::PathBuf {
+        self.spool
+            .state_path(&stream.name, TaskStatus::Queued)
+            .join(id.file_name())
     }
 
     fn claim_after_repair(

@@ -63,7 +63,7 @@ pub(super) fn read_copies(
     merge: &GitMerge,
 ) -> Result<TaskCopies> {
     let mut copies = TaskCopies::default();
-    let ours = |task: &Task| task.id == *id;
+    let ours = |task: &Task| task.id == *id && task.stream == *stream;
     let state_paths: Vec<(TaskStatus, PathBuf)> = TaskStatus::ALL
         .iter()
         .map(|s| (*s, spool.state_path(stream, *s).join(id.file_name())))
@@ -90,8 +90,16 @@ pub(super) fn read_copies(
             copies.marked.push(i);
             continue;
         }
-        let Some(bytes) = spool::read_bytes(&file.path)? else {
-            continue;
+        let bytes = match spool.read_bytes(&file.path) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => continue,
+            // A link, a folder, a FIFO or a huge file under a task's name
+            // holds no copy: it is set aside like any unreadable file.
+            Err(spool::Error::Foreign { .. }) => {
+                copies.unreadable.push(i);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
         };
         if let Ok(task) = serde_json::from_slice::<Task>(&bytes) {
             if ours(&task) {
@@ -163,7 +171,7 @@ impl Queue {
         let target = resolution.map(|r| self.spool.state_path(stream, r.state).join(id.file_name()));
         if let (Some(r), Some(target)) = (resolution, &target) {
             let bytes = spool::file_bytes(&r.task);
-            if spool::read_bytes(target)?.as_deref() != Some(&bytes[..]) {
+            if !matches!(self.spool.read_bytes(target), Ok(Some(on_disk)) if on_disk == bytes) {
                 spool::write_atomic(target, &bytes, self.spool.fsync())?;
                 applied.wrote = Some(target.clone());
             }

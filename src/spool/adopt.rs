@@ -5,12 +5,23 @@
 //! step), then its task is written, then the `.adopt` file is removed. A
 //! crash at any point leaves either the original file or the `.adopt` file,
 //! and the next look finishes the job; a `.adopt` whose task already exists
-//! is just removed.
+//! is just retired.
+//!
+//! Whatever is dropped in is adopted, even what cannot be read: a link, a
+//! folder, a FIFO, a file over the size cap (see `read`). Such an entry
+//! becomes a failed task whose error says what it is, and the entry itself
+//! is moved (never followed, never read) to `quarantine/<id>` in the
+//! stream's folder, so nothing dropped in is lost or silently ignored.
+//! Retiring an `.adopt` file removes it only when it was a regular file
+//! within the cap (its bytes are in the task); anything else is moved to
+//! quarantine.
 
+use std::ffi::OsStr;
 use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Error, PendingScan, Spool};
+use super::{Error, Foreign, PendingScan, Spool};
 use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
 
 /// A file changed this recently may still be being written: leave it for
@@ -26,8 +37,18 @@ pub struct DroppedFile<'a> {
     pub arrived: Timestamp,
     /// The name it was dropped in under.
     pub file_name: &'a str,
-    /// Its bytes, as they were.
+    /// Its bytes, as they were (empty when it was refused).
     pub bytes: &'a [u8],
+    /// Set when the entry was not read: the task must fail with this reason.
+    pub refused: Option<Refused>,
+}
+
+/// Why a dropped entry was not read, and where it was set aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub what: Foreign,
+    /// Where the entry is moved, relative to the spool folder.
+    pub aside: String,
 }
 
 impl Spool {
@@ -54,22 +75,23 @@ impl Spool {
             let path = dir.join(name);
             let already = TaskStatus::ALL.iter().any(|s| self.has_task(stream, *s, &id));
             if !already {
-                adopted.extend(self.finish_adoption(stream, &path, id, name, build)?);
+                adopted.extend(self.finish_adoption(stream, &path, id.clone(), name, build)?);
             }
-            remove_if_present(&path)?;
+            self.retire(stream, &path, &id)?;
         }
 
         let mut settled = Vec::new();
-        for name in &scan.drops {
-            let path = dir.join(name);
-            let Ok(meta) = std::fs::metadata(&path) else {
+        let names = scan.drops.iter().map(OsStr::new);
+        for name in names.chain(scan.foreign.iter().map(|n| n.as_os_str())) {
+            // The entry itself, never what a link points at.
+            let Ok(meta) = std::fs::symlink_metadata(dir.join(name)) else {
                 continue;
             };
             let modified = meta
                 .modified()
                 .map(Timestamp::from_system)
                 .unwrap_or_else(|_| Timestamp::now());
-            if meta.is_file() && modified.elapsed() >= ADOPT_SETTLE {
+            if modified.elapsed() >= ADOPT_SETTLE {
                 settled.push((modified, name));
             }
         }
@@ -82,26 +104,59 @@ impl Spool {
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::io(&dir.join(name), "adopt", e)),
             }
-            adopted.extend(self.finish_adoption(stream, &claimed, id, name, build)?);
-            remove_if_present(&claimed)?;
+            let shown = name.to_string_lossy();
+            adopted.extend(self.finish_adoption(stream, &claimed, id.clone(), &shown, build)?);
+            self.retire(stream, &claimed, &id)?;
         }
         Ok(adopted)
+    }
+
+    /// The folder where `stream` keeps entries it could not read.
+    pub fn quarantine_dir(&self, stream: &Name) -> PathBuf {
+        self.stream_dir(stream).join("quarantine")
+    }
+
+    /// Moves the entry at `path` (whatever it is, never following a link)
+    /// to `quarantine/<id>`; returns where it went.
+    pub fn quarantine(&self, stream: &Name, path: &Path, id: &TaskId) -> Result<PathBuf, Error> {
+        let to = self.quarantine_dir(stream).join(id.as_str());
+        super::move_file(path, &to)?;
+        Ok(to)
+    }
+
+    /// Disposes of an `.adopt` file whose task is written: a regular file
+    /// within the cap is removed (its bytes are in the task), anything else
+    /// is moved to quarantine.
+    fn retire(&self, stream: &Name, path: &Path, id: &TaskId) -> Result<(), Error> {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return Ok(());
+        };
+        if meta.is_file() && meta.len() <= self.file_cap {
+            return remove_if_present(path);
+        }
+        self.quarantine(stream, path, id).map(|_| ())
     }
 
     fn finish_adoption(
         &self,
         stream: &Name,
-        path: &std::path::Path,
+        path: &Path,
         id: TaskId,
         file_name: &str,
         build: &dyn Fn(DroppedFile<'_>) -> Task,
     ) -> Result<Option<Task>, Error> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path, "read", e)),
+        let (bytes, refused) = match self.read_bytes(path) {
+            Ok(Some(bytes)) => (bytes, None),
+            Ok(None) => return Ok(None),
+            Err(Error::Foreign { what, .. }) => {
+                let aside = self.quarantine_dir(stream).join(id.as_str());
+                let aside = aside.strip_prefix(&self.root).unwrap_or(&aside);
+                let aside = aside.display().to_string();
+                (Vec::new(), Some(Refused { what, aside }))
+            }
+            Err(e) => return Err(e),
         };
-        let arrived = std::fs::metadata(path)
+        let arrived = std::fs::symlink_metadata(path)
             .and_then(|m| m.modified())
             .map(Timestamp::from_system)
             .unwrap_or_else(|_| Timestamp::now());
@@ -114,6 +169,7 @@ impl Spool {
             arrived,
             file_name: original_name,
             bytes: &bytes,
+            refused,
         });
         debug_assert_eq!(&task.stream, stream);
         self.write_task(&task)?;
@@ -121,7 +177,7 @@ impl Spool {
     }
 }
 
-fn remove_if_present(path: &std::path::Path) -> Result<(), Error> {
+fn remove_if_present(path: &Path) -> Result<(), Error> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::io(path, "remove", e)),
         _ => Ok(()),

@@ -140,7 +140,7 @@ impl Spool {
             .into_iter()
             .filter(|(name, is_dir)| *is_dir && !name.starts_with('.'))
             .map(|(name, _)| dir.join(name))
-            .filter(|d| !d.join("stream.json").is_file())
+            .filter(|d| !super::meta::is_regular(&d.join("stream.json")))
             .collect())
     }
 
@@ -153,15 +153,6 @@ impl Spool {
 /// The exact bytes `value` is stored as (pretty JSON and a newline).
 pub fn file_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
     super::meta::to_json(value)
-}
-
-/// Reads a file, `None` if it is gone.
-pub fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, "read", e)),
-    }
 }
 
 /// Moves a file, creating the target's folder if git dropped it.

@@ -1,8 +1,10 @@
-//! The spool's errors: an I/O failure on a named path, or a file whose
-//! content cannot be used.
+//! The spool's errors: an I/O failure on a named path, a file whose
+//! content cannot be used, or an entry that is not read at all.
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+use super::Foreign;
 
 /// What went wrong touching the spool.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +25,15 @@ pub enum Error {
     },
     #[error("{path} already exists")]
     AlreadyExists { path: PathBuf },
+    /// Not a regular file of a size SparkQ reads (see `spool::read`).
+    #[error("{path} is not read: {}\n  The next look at the stream sets it aside; 'sparkq doctor' lists what is left.", what.describe())]
+    Foreign { path: PathBuf, what: Foreign },
+    /// A task file whose content names another task or stream than its
+    /// name and folder do (the name and folder are the truth).
+    #[error(
+        "{path} is not read: {message}\n  The next look at the stream sets it aside; 'sparkq doctor' lists what is left."
+    )]
+    Mismatch { path: PathBuf, message: String },
 }
 
 impl Error {

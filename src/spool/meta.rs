@@ -12,7 +12,7 @@ use crate::model::{Name, Session, Stream, TaskStatus};
 impl Spool {
     /// The session named `name`, if it exists.
     pub fn read_session(&self, name: &Name) -> Result<Option<Session>, Error> {
-        read_json(&self.session_path(name), "session file")
+        self.read_json(&self.session_path(name), "session file")
     }
 
     /// Writes (replaces) a session file.
@@ -41,8 +41,13 @@ impl Spool {
     pub fn list_sessions(&self) -> Result<Vec<Session>, Error> {
         let mut sessions = Vec::new();
         for name in list_names(&self.sessions_dir(), Some(".json"))? {
-            if let Some(session) = self.read_session(&name)? {
-                sessions.push(session);
+            match self.read_session(&name) {
+                Ok(Some(session)) => sessions.push(session),
+                Ok(None) => {}
+                // A link or a FIFO in sessions/ is not a session: `doctor`
+                // reports it; it must not hide the real ones.
+                Err(Error::Foreign { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(sessions)
@@ -50,7 +55,7 @@ impl Spool {
 
     /// The stream named `name`, if it exists.
     pub fn read_stream(&self, name: &Name) -> Result<Option<Stream>, Error> {
-        read_json(&self.stream_dir(name).join("stream.json"), "stream file")
+        self.read_json(&self.stream_dir(name).join("stream.json"), "stream file")
     }
 
     /// Writes (replaces) a stream's `stream.json`.
@@ -67,7 +72,7 @@ impl Spool {
         let streams = self.streams_dir();
         std::fs::create_dir_all(&streams).map_err(|e| Error::io(&streams, "create folder", e))?;
         let target = self.stream_dir(&stream.name);
-        if target.join("stream.json").exists() {
+        if std::fs::symlink_metadata(target.join("stream.json")).is_ok() {
             return Err(Error::AlreadyExists { path: target });
         }
         let temp = tempfile::Builder::new()
@@ -99,7 +104,7 @@ impl Spool {
         let names = list_names(&self.streams_dir(), None)?;
         Ok(names
             .into_iter()
-            .filter(|n| self.stream_dir(n).join("stream.json").is_file())
+            .filter(|n| is_regular(&self.stream_dir(n).join("stream.json")))
             .collect())
     }
 
@@ -129,19 +134,24 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
-fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result<Option<T>, Error> {
-    let bytes = match super::tasks::read_small(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, "read", e)),
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| Error::Corrupt {
-            path: path.to_owned(),
-            what,
-            message: e.to_string(),
-        })
+/// Whether `path` is a regular file, not following a link.
+pub(crate) fn is_regular(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+}
+
+impl Spool {
+    fn read_json<T: DeserializeOwned>(&self, path: &Path, what: &'static str) -> Result<Option<T>, Error> {
+        let Some(bytes) = self.read_bytes(path)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Corrupt {
+                path: path.to_owned(),
+                what,
+                message: e.to_string(),
+            })
+    }
 }
 
 /// Valid names in `dir` (with `suffix` stripped, if given), sorted; a

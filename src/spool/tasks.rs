@@ -2,10 +2,11 @@
 //! moving and finding them.
 
 use std::collections::BinaryHeap;
+use std::ffi::OsString;
 use std::io::ErrorKind;
 
 use super::meta::to_json;
-use super::{Error, FolderFlush, Spool, Staged, stage, write_atomic};
+use super::{Error, FolderFlush, Foreign, Spool, Staged, stage, write_atomic};
 use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
 
 /// How many of the oldest pending ids one scan keeps, in order. A claim
@@ -24,6 +25,9 @@ pub struct PendingScan {
     pub drops: Vec<String>,
     /// Adoptions a crash interrupted (`.<id>.adopt` file names).
     pub adopting: Vec<String>,
+    /// Entries that are not regular files (links, folders, FIFOs) or whose
+    /// names are not UTF-8, whatever they are named: set aside on adoption.
+    pub foreign: Vec<OsString>,
 }
 
 impl PendingScan {
@@ -52,7 +56,15 @@ impl Spool {
         let dir = self.state_path(stream, TaskStatus::Queued);
         let mut scan = PendingScan::default();
         let mut oldest: BinaryHeap<TaskId> = BinaryHeap::with_capacity(SCAN_OLDEST + 1);
-        for_each_name(&dir, |name| {
+        for_each_entry(&dir, |name, kind| {
+            let Some(name) = name.to_str().filter(|_| kind.is_none()) else {
+                // Not a regular file, or a name that is not UTF-8: never a
+                // task, and never silently ignored (temp names aside).
+                if !name.as_encoded_bytes().starts_with(b".") {
+                    scan.foreign.push(name.to_owned());
+                }
+                return;
+            };
             if let Some(stem) = name.strip_suffix(".json")
                 && TaskId::is_valid(stem)
             {
@@ -159,14 +171,10 @@ impl Spool {
     /// Rewrites a task file whose content lags its folder. Call it holding
     /// the stream lock; returns whether the file needed it.
     pub fn repair_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<bool, Error> {
-        let path = self.state_path(stream, status).join(id.file_name());
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Ok(Some((task, lagged))) = self.load_task(stream, status, id) else {
             return Ok(false);
         };
-        let Ok(mut task) = serde_json::from_slice::<Task>(&bytes) else {
-            return Ok(false);
-        };
-        if !agree_with_folder(&mut task, status) {
+        if !lagged {
             return Ok(false);
         }
         self.write_task(&task)?;
@@ -199,16 +207,26 @@ impl Spool {
         id: &TaskId,
     ) -> Result<Option<(Task, bool)>, Error> {
         let path = self.state_path(stream, status).join(id.file_name());
-        let bytes = match read_small(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&path, "read", e)),
+        let Some(bytes) = self.read_bytes(&path)? else {
+            return Ok(None);
         };
         let mut task: Task = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
             path: path.clone(),
             what: "task file",
             message: e.to_string(),
         })?;
+        // The name and folder are the truth: a file whose content names
+        // another task or stream is never read as this task (it could move
+        // or overwrite that other task's files).
+        if task.id != *id || task.stream != *stream {
+            return Err(Error::Mismatch {
+                path,
+                message: format!(
+                    "its content says it is task {} of stream {}, but its name and folder say {id} of stream {stream}",
+                    task.id, task.stream
+                ),
+            });
+        }
         let lagged = agree_with_folder(&mut task, status);
         Ok(Some((task, lagged)))
     }
@@ -275,7 +293,8 @@ impl Spool {
 
     /// Whether `stream` has a copy of task `id` in `status`.
     pub fn has_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> bool {
-        self.state_path(stream, status).join(id.file_name()).exists()
+        // Not `exists`, which follows a link: the entry itself counts.
+        std::fs::symlink_metadata(self.state_path(stream, status).join(id.file_name())).is_ok()
     }
 
     /// Every copy of task `id` in the spool: stream and state folder.
@@ -303,35 +322,22 @@ fn agree_with_folder(task: &mut Task, folder: TaskStatus) -> bool {
     changed
 }
 
-/// Like `fs::read`, without asking the file's size first: task and stream
-/// files are a few hundred bytes, a claim and its complete read five of
-/// them, and `fs::read` (like `File::read_to_end`) spends a `statx` on each
-/// to size its buffer.
-pub(super) fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-
-    let mut file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        match file.read(&mut chunk) {
-            Ok(0) => return Ok(bytes),
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Calls `f` with each UTF-8 file name in `dir`; a missing folder is empty.
+/// Calls `f` with each entry of `dir` (name and, if it is not a regular
+/// file, what it is); a missing folder is empty.
 ///
 /// On Linux the folder is read with `getdents64` into one reused buffer
 /// (rustix's `RawDir`), so a name costs no allocation: `pending/` is read
-/// on every claim, and std's `read_dir` allocates twice per entry.
+/// on every claim, and std's `read_dir` allocates twice per entry. The
+/// entry's type comes with its name; where the file system does not say,
+/// it counts as a regular file and the reader checks it when it opens it.
 #[cfg(target_os = "linux")]
-fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), Error> {
-    use rustix::fs::{Mode, OFlags, RawDir};
+pub(super) fn for_each_entry(
+    dir: &std::path::Path,
+    mut f: impl FnMut(&std::ffi::OsStr, Option<Foreign>),
+) -> Result<(), Error> {
+    use rustix::fs::{FileType, Mode, OFlags, RawDir};
     use std::mem::MaybeUninit;
+    use std::os::unix::ffi::OsStrExt;
 
     const DIR_BUFFER_BYTES: usize = 64 * 1024;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
@@ -344,19 +350,29 @@ fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), E
     let mut entries = RawDir::new(&fd, &mut buffer);
     while let Some(entry) = entries.next() {
         let entry = entry.map_err(|e| Error::io(dir, "list", e.into()))?;
-        if let Ok(name) = entry.file_name().to_str()
-            && name != "."
-            && name != ".."
-        {
-            f(name);
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
         }
+        let kind = match entry.file_type() {
+            FileType::RegularFile | FileType::Unknown => None,
+            FileType::Symlink => Some(Foreign::Symlink),
+            FileType::Directory => Some(Foreign::Directory),
+            FileType::Fifo => Some(Foreign::Fifo),
+            _ => Some(Foreign::Special),
+        };
+        f(std::ffi::OsStr::from_bytes(name), kind);
     }
     Ok(())
 }
 
-/// Calls `f` with each UTF-8 file name in `dir`; a missing folder is empty.
+/// Calls `f` with each entry of `dir` (name and, if it is not a regular
+/// file, what it is); a missing folder is empty.
 #[cfg(not(target_os = "linux"))]
-fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), Error> {
+pub(super) fn for_each_entry(
+    dir: &std::path::Path,
+    mut f: impl FnMut(&std::ffi::OsStr, Option<Foreign>),
+) -> Result<(), Error> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
@@ -364,11 +380,22 @@ fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), E
     };
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
-        if let Some(name) = entry.file_name().to_str() {
-            f(name);
-        }
+        let kind = entry.file_type().ok().and_then(Foreign::of_type);
+        f(&entry.file_name(), kind);
     }
     Ok(())
+}
+
+/// Calls `f` with the UTF-8 name of each regular file in `dir`: the names
+/// that can be tasks. A missing folder is empty.
+fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), Error> {
+    for_each_entry(dir, |name, kind| {
+        if kind.is_none()
+            && let Some(name) = name.to_str()
+        {
+            f(name);
+        }
+    })
 }
 
 #[cfg(test)]
