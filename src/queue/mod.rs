@@ -21,6 +21,7 @@ mod sessions;
 mod settle;
 mod stale;
 mod streams;
+mod temp;
 mod touch;
 
 use crate::config::Config;

@@ -113,7 +113,7 @@ impl Spool {
 
     /// The folder where `stream` keeps entries it could not read.
     pub fn quarantine_dir(&self, stream: &Name) -> PathBuf {
-        self.stream_dir(stream).join("quarantine")
+        self.stream_dir(stream).join(super::copies::QUARANTINE_DIR)
     }
 
     /// Moves the entry at `path` (whatever it is, never following a link)

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Error, Spool, StreamLock, state_dir, write_atomic};
+use super::{Error, Foreign, Spool, StreamLock, state_dir, write_atomic};
 use crate::model::{Name, Session, Stream, TaskStatus};
 
 impl Spool {
@@ -154,32 +154,30 @@ impl Spool {
     }
 }
 
-/// Valid names in `dir` (with `suffix` stripped, if given), sorted; a
-/// missing folder has none.
+/// Valid names in `dir`, sorted; a missing folder has none. With a
+/// `suffix` (session files), regular files named `<name><suffix>`; without
+/// (stream folders), real folders, never links to folders elsewhere.
 fn list_names(dir: &Path, suffix: Option<&str>) -> Result<Vec<Name>, Error> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(dir, "list", e)),
-    };
     let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
-        let file_name = entry.file_name();
+    super::tasks::for_each_entry(dir, |file_name, kind| {
         let Some(file_name) = file_name.to_str() else {
-            continue;
+            return;
         };
         let stem = match suffix {
-            Some(suffix) => match file_name.strip_suffix(suffix) {
-                Some(stem) => stem,
-                None => continue,
-            },
-            None => file_name,
+            Some(suffix) if kind.is_none() => file_name.strip_suffix(suffix),
+            // Where the file system gives no type, ask (never following).
+            None if kind == Some(Foreign::Directory)
+                || kind.is_none()
+                    && std::fs::symlink_metadata(dir.join(file_name)).is_ok_and(|m| m.is_dir()) =>
+            {
+                Some(file_name)
+            }
+            _ => None,
         };
-        if let Ok(name) = Name::parse(stem) {
+        if let Some(name) = stem.and_then(|s| Name::parse(s).ok()) {
             names.push(name);
         }
-    }
+    })?;
     names.sort();
     Ok(names)
 }

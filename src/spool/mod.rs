@@ -35,6 +35,7 @@ mod meta;
 mod pidfile;
 mod read;
 mod tasks;
+mod temp;
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +52,7 @@ pub use markers::{Split, has_markers, split_conflict};
 pub use pidfile::PidFile;
 pub use read::{DEFAULT_FILE_CAP, Foreign, file_cap_for};
 pub use tasks::{PendingScan, SCAN_OLDEST};
+pub use temp::{STALE_TEMP_AGE, TempFile, is_temp_name};
 
 use crate::model::{Name, TaskStatus};
 

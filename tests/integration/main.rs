@@ -26,6 +26,7 @@ mod mcp;
 mod playbook;
 mod readme;
 mod run_stop;
+mod spool_junk;
 mod stale;
 mod sync_git;
 mod sync_rsync;
