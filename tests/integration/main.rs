@@ -27,6 +27,7 @@ mod playbook;
 mod readme;
 mod run_stop;
 mod spool_junk;
+mod spool_junk_random;
 mod stale;
 mod sync_git;
 mod sync_rsync;
