@@ -2,6 +2,7 @@
 //!
 //! Everything here is plain data with validation; nothing does I/O.
 
+mod bounds;
 mod conflict;
 mod id;
 mod name;
@@ -10,6 +11,10 @@ mod stream;
 mod task;
 mod time;
 
+pub use bounds::{
+    MAX_JSON_DEPTH, MAX_PURGE_DAYS, MAX_RECHECK_SECS, MAX_TIMEOUT_SECS, MAX_WAIT_SECS, deadline_after,
+    json_depth,
+};
 pub use conflict::{Conflict, ConflictKind};
 pub use id::TaskId;
 pub use name::{InvalidName, Name};

@@ -126,7 +126,7 @@ impl Queue {
         let now = Timestamp::now();
         let mut task = task;
         task.status = TaskStatus::Running;
-        task.attempts += 1;
+        task.attempts = task.attempts.saturating_add(1);
         task.claimed_by = Some(worker.to_owned());
         task.claim_token = Some(new_token());
         task.started_at = Some(now);

@@ -4,8 +4,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Error, Queue, Result};
-use crate::model::{Stream, Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{MAX_TIMEOUT_SECS, Stream, Task, TaskId, TaskStatus, Timestamp};
 use crate::spool::{self, DroppedFile};
+
+/// The largest batch file `enqueue --batch` reads: 64 MiB.
+pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 /// A task to enqueue, as a caller describes it. This is also the shape of a
 /// batch line and of a file dropped into `pending/`.
@@ -111,22 +114,24 @@ impl Queue {
                 }
             },
         };
-        if new.timeout == Some(0) {
-            return Err(Error::invalid(
-                "timeout",
-                "0 seconds",
-                "Give a timeout of at least 1 second, or leave it out.",
-            ));
+        match new.timeout {
+            Some(0) => {
+                return Err(Error::invalid(
+                    "timeout",
+                    "0 seconds",
+                    "Give a timeout of at least 1 second, or leave it out.",
+                ));
+            }
+            Some(t) if t > MAX_TIMEOUT_SECS => {
+                return Err(Error::invalid(
+                    "timeout",
+                    format!("{t} seconds is over the ceiling of {MAX_TIMEOUT_SECS} seconds (30 days)"),
+                    "Give a timeout of 1 to 2592000 seconds; a long task can send heartbeats instead.",
+                ));
+            }
+            _ => {}
         }
-        let size = serde_json::to_string(&new.payload).map(|s| s.len()).unwrap_or(0);
-        let limit = self.config.limits.payload_bytes;
-        if size > limit {
-            return Err(Error::TooLarge {
-                what: "payload",
-                size,
-                limit,
-            });
-        }
+        self.check_json("payload", &new.payload)?;
         Ok(Task {
             id,
             stream: stream.name.clone(),

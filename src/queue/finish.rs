@@ -41,8 +41,7 @@ impl Queue {
                 "Add a one-paragraph \"summary\" of what you did, e.g. {\"summary\": \"...\"}. The task is still running.",
             ));
         }
-        let size = serde_json::to_string(&result).map(|s| s.len()).unwrap_or(0);
-        self.check_size("result", size, self.config.limits.payload_bytes)?;
+        self.check_json("result", &result)?;
         self.finish(id, report, TaskStatus::Succeeded, |task| {
             task.result = Some(result.clone())
         })
@@ -168,13 +167,6 @@ impl Queue {
             return Err(Error::StaleToken { id: id.to_string() });
         }
         Ok(task)
-    }
-
-    fn check_size(&self, what: &'static str, size: usize, limit: usize) -> Result<()> {
-        if size > limit {
-            return Err(Error::TooLarge { what, size, limit });
-        }
-        Ok(())
     }
 }
 

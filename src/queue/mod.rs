@@ -5,6 +5,7 @@
 //! beyond the config: every call reads the spool afresh, so any number of
 //! processes can use one spool at once.
 
+mod budget;
 mod claim;
 mod converge;
 mod doctor;
@@ -28,7 +29,7 @@ use crate::spool::Spool;
 
 pub use claim::Claimed;
 pub use doctor::{ConflictedTask, DoctorReport, Finding, FindingKind};
-pub use enqueue::{NewTask, parse_batch, parse_payload};
+pub use enqueue::{MAX_BATCH_BYTES, NewTask, parse_batch, parse_payload};
 pub use error::{Error, ErrorKind};
 pub use finish::Report;
 pub use list::{Counts, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
