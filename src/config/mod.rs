@@ -8,6 +8,7 @@
 mod discover;
 mod raw;
 mod render;
+mod spool_path;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -98,14 +99,20 @@ impl Config {
         Config::load(&path)
     }
 
-    /// Reads and validates the config file at `path`.
+    /// Reads and validates the config file at `path`; the spool must lie
+    /// strictly inside the project folder (see `spool_path`).
     pub fn load(path: &Path) -> Result<Config, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        Config::from_yaml(&text, &path)
+        let config = Config::from_yaml(&text, &path)?;
+        spool_path::check_inside(&config.root, &config.spool_path).map_err(|problem| Error::Invalid {
+            path: path.clone(),
+            problems: vec![problem],
+        })?;
+        Ok(config)
     }
 
     /// Parses and validates YAML text as if read from `path`.

@@ -74,7 +74,7 @@ mod tests {
         for (value, depth) in [
             (json!(1), 0),
             (json!({}), 1),
-            (json!({"a": [1, {"b": []}]}), 3),
+            (json!({"a": [1, {"b": []}]}), 4),
             (nested(MAX_JSON_DEPTH), MAX_JSON_DEPTH),
         ] {
             assert_eq!(json_depth(&value), depth, "{value}");

@@ -27,6 +27,8 @@ use crate::config::Config;
 use crate::model::{Name, Stream, StreamStatus, TaskId};
 use crate::spool::Spool;
 
+pub use crate::spool::Removal;
+
 pub use claim::Claimed;
 pub use doctor::{ConflictedTask, DoctorReport, Finding, FindingKind};
 pub use enqueue::{MAX_BATCH_BYTES, NewTask, parse_batch, parse_payload};
@@ -61,6 +63,12 @@ impl Queue {
     /// The spool this queue keeps its files in.
     pub fn spool(&self) -> &Spool {
         &self.spool
+    }
+
+    /// Deletes the spool for `teardown`: only the files and folders SparkQ
+    /// creates; anything else is kept and listed.
+    pub fn remove_spool(&self) -> Result<Removal> {
+        Ok(self.spool.remove_own_files()?)
     }
 
     /// Replaces the configuration (tools, classes, limits) without touching

@@ -34,6 +34,7 @@ mod markers;
 mod meta;
 mod pidfile;
 mod tasks;
+mod teardown;
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +50,7 @@ pub use lock::StreamLock;
 pub use markers::{Split, has_markers, split_conflict};
 pub use pidfile::PidFile;
 pub use tasks::{PendingScan, SCAN_OLDEST};
+pub use teardown::Removal;
 
 use crate::model::{Name, TaskStatus};
 

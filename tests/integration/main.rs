@@ -31,4 +31,5 @@ mod run_stop;
 mod stale;
 mod sync_git;
 mod sync_rsync;
+mod teardown;
 mod watcher;
