@@ -5,6 +5,7 @@
 mod bounds;
 mod conflict;
 mod id;
+mod listing;
 mod name;
 mod session;
 mod stream;
@@ -17,6 +18,7 @@ pub use bounds::{
 };
 pub use conflict::{Conflict, ConflictKind};
 pub use id::TaskId;
+pub use listing::{PREVIEW_CHARS, TaskListing, preview};
 pub use name::{InvalidName, Name};
 pub use session::{Session, SessionStatus};
 pub use stream::{Stream, StreamRef, StreamStatus};

@@ -56,6 +56,7 @@ impl Queue {
                 "Say what went wrong and what you tried, e.g. --error \"tests fail: missing fixture\". The task is still running.",
             ));
         }
+        self.check_size("error", error.len(), self.config.limits.output_bytes)?;
         self.finish(id, report, TaskStatus::Failed, |task| {
             task.error = Some(error.to_owned())
         })

@@ -34,7 +34,7 @@ pub use doctor::{ConflictedTask, DoctorReport, Finding, FindingKind};
 pub use enqueue::{MAX_BATCH_BYTES, NewTask, parse_batch, parse_payload};
 pub use error::{Error, ErrorKind};
 pub use finish::Report;
-pub use list::{Counts, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
+pub use list::{Counts, ListingPage, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
 pub use purge::PurgeReport;
 pub use stale::{SweepReport, auto_fail_message};
 

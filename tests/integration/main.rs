@@ -23,6 +23,7 @@ mod http_server;
 mod http_support;
 mod input_caps;
 mod json_shape;
+mod list_size;
 mod mcp;
 mod numbers;
 mod playbook;
