@@ -126,8 +126,11 @@ impl Queue {
             }
         };
         // The finished copy is written before the claimed one is removed: a
-        // crash in between leaves both, and the finished one wins.
-        self.spool.remove_task(&stream, TaskStatus::Running, &id)?;
+        // crash in between leaves both, and the finished one wins. So once
+        // it is in place the report is recorded, and a failed removal is
+        // no failure of the report (saying so would invite a second one):
+        // the claimed copy is superseded and settled on a later look.
+        let _ = self.spool.remove_task(&stream, TaskStatus::Running, &id);
         Ok(task)
     }
 

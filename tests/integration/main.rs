@@ -15,6 +15,7 @@ mod browser;
 mod claim_wait;
 mod cli_basics;
 mod crash;
+mod disk_full;
 mod doctor;
 mod exactly_once;
 mod http_api;
