@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{Error, Queue, Result};
 use crate::model::{MAX_TIMEOUT_SECS, Stream, Task, TaskId, TaskStatus, Timestamp};
-use crate::spool::{self, DroppedFile};
+use crate::spool::DroppedFile;
 
 /// The largest batch file `enqueue --batch` reads: 64 MiB.
 pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
@@ -33,9 +33,9 @@ impl Queue {
         Ok(task)
     }
 
-    /// Enqueues every task of `batch` in order, or none of them: all are
-    /// validated before the first is written, and if a write fails the ones
-    /// already written are removed again.
+    /// Enqueues every task of `batch` in order, or none of them, even if
+    /// the process is killed midway: all are validated, staged out of
+    /// sight, and only then published together.
     pub fn enqueue_batch(&self, stream: &str, batch: Vec<NewTask>) -> Result<Vec<Task>> {
         let stream = self.active_stream(stream)?;
         let mut tasks = Vec::with_capacity(batch.len());
@@ -51,29 +51,10 @@ impl Queue {
                 })?;
             tasks.push(task);
         }
-        // Every task lands in the same pending/ folder, so with fsync one
-        // folder flush after the last rename makes them all durable, instead
-        // of one per task; each file's own bytes are still flushed before
-        // its rename.
-        let unwind = |written: &[Task]| {
-            for done in written {
-                let _ = self.spool.remove_task(&done.stream, TaskStatus::Queued, &done.id);
-            }
-        };
-        let mut folder = None;
-        for (written, task) in tasks.iter().enumerate() {
-            match self.spool.write_task_unflushed(task) {
-                Ok(flush) => folder = Some(flush),
-                Err(e) => {
-                    unwind(&tasks[..written]);
-                    return Err(e.into());
-                }
-            }
-        }
-        if let Some(Err(e)) = folder.map(spool::FolderFlush::flush) {
-            unwind(&tasks);
-            return Err(e.into());
-        }
+        // All or nothing across kill -9: staged in one hidden folder, then
+        // published from it (see `spool::batch`). A batch abandoned midway
+        // is finished or discarded by the next look at the stream.
+        self.spool.stage_batch(&stream.name, &tasks)?.publish()?;
         Ok(tasks)
     }
 

@@ -31,6 +31,7 @@ enum Level {
     Streams,
     Stream,
     State,
+    Batch,
 }
 
 impl Level {
@@ -45,6 +46,7 @@ impl Level {
                 Level::Stream => matches!(name, "stream.json" | ".lock"),
                 // Task files, and files dropped in to become tasks.
                 Level::State => name.ends_with(".json"),
+                Level::Batch => name.ends_with(".json") || matches!(name, ".lock" | "PUBLISH"),
             }
     }
 
@@ -57,11 +59,12 @@ impl Level {
                 _ => None,
             },
             Level::Streams => Name::parse(name).ok().map(|_| Level::Stream),
+            Level::Stream if super::is_batch_dir(name) => Some(Level::Batch),
             Level::Stream => TaskStatus::ALL
                 .iter()
                 .any(|s| super::state_dir(*s) == name)
                 .then_some(Level::State),
-            Level::Sessions | Level::State => None,
+            Level::Sessions | Level::State | Level::Batch => None,
         }
     }
 }
@@ -131,6 +134,8 @@ mod tests {
             "streams/a/pending/.x.adopt",
             "streams/a/claimed/.keep",
             "streams/a/done/.tsk_2.json.tmp",
+            "streams/a/.batch-x1.tmp/tsk_3.json",
+            "streams/a/.batch-x1.tmp/.lock",
         ];
         for file in made.iter().chain(&["notes.txt", "streams/a/done/report.pdf"]) {
             let path = root.join(file);

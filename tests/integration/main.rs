@@ -11,6 +11,7 @@ mod webdriver;
 
 mod adoption;
 mod bad_input;
+mod batch_crash;
 mod browser;
 mod claim_wait;
 mod cli_basics;
