@@ -47,3 +47,13 @@ pub(super) fn text_or_file(
         (None, None) => Ok(None),
     }
 }
+
+/// Up to `len + 1` bytes of the file at `path`, as text (lossy): enough to
+/// tell whether it holds exactly `len` bytes of known text, without reading
+/// a huge or endless file whole.
+pub(super) fn read_prefix(path: &Path, len: usize) -> std::io::Result<String> {
+    let cap = u64::try_from(len).unwrap_or(u64::MAX).saturating_add(1);
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(cap).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

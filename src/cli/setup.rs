@@ -62,7 +62,7 @@ pub(super) fn setup(explicit: Option<&Path>, args: SetupArgs) -> anyhow::Result<
         changes.push(format!("created   {}", path.display()));
     }
     let playbook = config.root.join("WORKER_PLAYBOOK.md");
-    match std::fs::read_to_string(&playbook) {
+    match super::input::read_prefix(&playbook, PLAYBOOK.len()) {
         Ok(text) if text == PLAYBOOK => {}
         Ok(_) => {
             write_atomic(&playbook, PLAYBOOK.as_bytes(), true)?;

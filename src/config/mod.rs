@@ -102,7 +102,7 @@ impl Config {
     /// Reads and validates the config file at `path`; the spool must lie
     /// strictly inside the project folder (see `spool_path`).
     pub fn load(path: &Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        let text = read_capped(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -137,6 +137,27 @@ impl Config {
     pub fn tool_names(&self) -> Vec<&str> {
         self.tools.keys().map(String::as_str).collect()
     }
+}
+
+/// The largest `sparkq.yml` read: 1 MiB, far more than any real one.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Reads the config file, refusing one past [`MAX_CONFIG_BYTES`] after
+/// reading no more than that (`--config /dev/zero` ends at once).
+fn read_capped(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("it is over {MAX_CONFIG_BYTES} bytes, too large for a sparkq.yml"),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
 #[cfg(test)]

@@ -142,6 +142,11 @@ fn endless_files_and_pipes_stop_at_the_limit() {
         ends_too_large(&p, &args, Stdio::null(), what);
     }
 
+    let start = Instant::now();
+    p.sparkq(["--config", zero, "status"])
+        .fails_with("too large for a sparkq.yml");
+    assert!(start.elapsed() < Duration::from_secs(20));
+
     // `yes | sparkq complete ... --stdout-file -`
     let mut yes = Command::new("yes")
         .stdout(Stdio::piped())
