@@ -29,8 +29,21 @@ impl Queue {
     pub fn enqueue(&self, stream: &str, new: NewTask) -> Result<Task> {
         let stream = self.active_stream(stream)?;
         let task = self.build_task(&stream, TaskId::generate(), Timestamp::now(), new)?;
-        self.spool.write_task(&task)?;
+        self.write_new_task(&task)?;
         Ok(task)
+    }
+
+    /// Writes a new queued task. An error means it is not queued: a write
+    /// that failed after its rename (flushing the folder) is taken back,
+    /// unless a worker claimed the task already, which makes it enqueued.
+    pub(super) fn write_new_task(&self, task: &Task) -> Result<()> {
+        let Err(e) = self.spool.write_task(task) else {
+            return Ok(());
+        };
+        match self.spool.remove_task(&task.stream, TaskStatus::Queued, &task.id) {
+            Ok(false) if self.spool.has_task(&task.stream, TaskStatus::Running, &task.id) => Ok(()),
+            _ => Err(e.into()),
+        }
     }
 
     /// Enqueues every task of `batch` in order, or none of them, even if
