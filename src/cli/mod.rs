@@ -5,6 +5,7 @@
 mod doctor;
 mod input;
 mod mcp;
+mod numbers;
 mod output;
 mod project;
 mod run;

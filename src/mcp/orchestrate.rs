@@ -25,7 +25,7 @@ pub(super) struct EnqueueParams {
     tool_name: String,
     /// The tool's input, usually a JSON object.
     payload: Value,
-    /// Seconds before a claim is stale; overrides the tool's.
+    /// Seconds before a claim is stale (1 to 2592000); overrides the tool's.
     timeout: Option<u64>,
 }
 

@@ -19,7 +19,8 @@ pub enum ErrorKind {
 }
 
 /// Why a queue operation did not happen. Nothing changes on disk when one
-/// of these is returned.
+/// of these is returned, except [`Error::ClaimNotUndone`], which says
+/// what was left.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -78,6 +79,14 @@ pub enum Error {
         "task {id} is no longer yours: the claim token does not match\n  Your claim was taken back (it outlived twice its timeout) and the task may be with another worker. Do not retry; claim a new task."
     )]
     StaleToken { id: String },
+    #[error(
+        "{error}\n  But task {id} could not be put back in the queue ({back}): it sits in claimed/ with no worker, and is taken back once it outlives twice its timeout."
+    )]
+    ClaimNotUndone {
+        id: String,
+        error: Box<Error>,
+        back: spool::Error,
+    },
     #[error(transparent)]
     Spool(#[from] spool::Error),
 }
@@ -102,7 +111,7 @@ impl Error {
             | Error::NotFinished { .. }
             | Error::StaleToken { .. } => ErrorKind::Conflict,
             Error::Spool(spool::Error::AlreadyExists { .. }) => ErrorKind::Conflict,
-            Error::Spool(_) => ErrorKind::Internal,
+            Error::Spool(_) | Error::ClaimNotUndone { .. } => ErrorKind::Internal,
         }
     }
 
@@ -124,7 +133,7 @@ impl Error {
             Error::NotRunning { .. } => "not_running",
             Error::NotFinished { .. } => "not_finished",
             Error::StaleToken { .. } => "stale_token",
-            Error::Spool(_) => "storage",
+            Error::Spool(_) | Error::ClaimNotUndone { .. } => "storage",
         }
     }
 

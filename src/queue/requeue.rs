@@ -36,7 +36,7 @@ impl Queue {
             task_class: Some(original.task_class),
         };
         let task = self.build_task(&stream, TaskId::generate(), Timestamp::now(), new)?;
-        self.spool.write_task(&task)?;
+        self.write_new_task(&task)?;
         Ok(task)
     }
 }

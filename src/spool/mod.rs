@@ -7,6 +7,7 @@
 //!   streams/<stream>/
 //!     stream.json
 //!     .lock                     serializes state changes on this machine
+//!     .batch-*.tmp/             a batch being staged (see `batch`)
 //!     pending/ claimed/ done/ failed/   <task-id>.json
 //! ```
 //!
@@ -26,6 +27,7 @@
 
 mod adopt;
 mod atomic;
+mod batch;
 mod copies;
 mod error;
 mod git;
@@ -35,12 +37,14 @@ mod meta;
 mod pidfile;
 mod read;
 mod tasks;
+mod teardown;
 mod temp;
 
 use std::path::{Path, PathBuf};
 
 pub use adopt::{ADOPT_SETTLE, DroppedFile, Refused};
 pub use atomic::{FolderFlush, Staged, stage, write_atomic};
+pub use batch::{Recovered, StagedBatch, is_batch_dir};
 pub use copies::{
     KEEP_FILE, SessionFiles, StreamFiles, TaskFile, extra_copy_id, extra_of, file_bytes, move_file,
     remove_file,
@@ -52,6 +56,7 @@ pub use markers::{Split, has_markers, split_conflict};
 pub use pidfile::PidFile;
 pub use read::{DEFAULT_FILE_CAP, Foreign, file_cap_for};
 pub use tasks::{PendingScan, SCAN_OLDEST};
+pub use teardown::Removal;
 pub use temp::{STALE_TEMP_AGE, TempFile, is_temp_name};
 
 use crate::model::{Name, TaskStatus};

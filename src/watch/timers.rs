@@ -3,7 +3,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use crate::model::{Name, TaskStatus};
+use crate::model::{Name, TaskStatus, deadline_after};
 use crate::queue::{Queue, TaskFilter};
 use crate::spool::ADOPT_SETTLE;
 
@@ -11,7 +11,7 @@ use crate::spool::ADOPT_SETTLE;
 fn instant_of(at: SystemTime) -> Instant {
     let now = Instant::now();
     match at.duration_since(SystemTime::now()) {
-        Ok(ahead) => now + ahead,
+        Ok(ahead) => deadline_after(now, ahead),
         Err(_) => now,
     }
 }
@@ -23,10 +23,12 @@ pub(crate) fn next_settle(queue: &Queue, stream: &Name) -> Option<Instant> {
     let scan = queue.spool().scan_pending(stream).ok()?;
     let dir = queue.spool().state_path(stream, TaskStatus::Queued);
     let now = SystemTime::now();
-    scan.drops
-        .iter()
-        .filter_map(|name| std::fs::metadata(dir.join(name)).ok())
-        .filter(|meta| meta.is_file())
+    // Entries that are not regular files are adopted (set aside) too; the
+    // entry's own time counts, never a link target's.
+    let names = scan.drops.iter().map(std::ffi::OsStr::new);
+    names
+        .chain(scan.foreign.iter().map(|n| n.as_os_str()))
+        .filter_map(|name| std::fs::symlink_metadata(dir.join(name)).ok())
         .filter_map(|meta| meta.modified().ok())
         .map(|modified| modified + ADOPT_SETTLE)
         .filter(|settle| *settle > now)
@@ -47,9 +49,9 @@ pub(crate) fn next_dead(queue: &Queue, stream: &Name) -> Option<Instant> {
     page.tasks
         .iter()
         .map(|task| {
-            let dead = task.last_alive().to_system() + 2 * task.timeout_duration();
             // `is_dead_at` is strict (`>`): look just after the boundary.
-            instant_of(dead) + std::time::Duration::from_millis(50)
+            let dead = instant_of(task.dead_at().to_system());
+            deadline_after(dead, std::time::Duration::from_millis(50))
         })
         .min()
 }

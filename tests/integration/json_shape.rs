@@ -46,11 +46,40 @@ struct Attempt {
     outcome: String,
 }
 
+/// A task as lists show it: no payload, result or output, only the
+/// summary, the error and the output sizes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TaskListing {
+    id: String,
+    stream: String,
+    session: String,
+    tool_name: String,
+    task_class: String,
+    status: String,
+    stale: bool,
+    timeout: u64,
+    attempts: u32,
+    max_attempts: u32,
+    claimed_by: Option<String>,
+    summary: Option<String>,
+    error: Option<String>,
+    stdout_bytes: usize,
+    stderr_bytes: usize,
+    conflicts: usize,
+    created_at: String,
+    updated_at: String,
+    started_at: Option<String>,
+    heartbeat_at: Option<String>,
+    finished_at: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct TaskPage {
-    tasks: Vec<Task>,
+    tasks: Vec<TaskListing>,
     next_cursor: Option<String>,
 }
 
