@@ -181,6 +181,18 @@ impl Queue {
                 continue;
             }
             if copies.unreadable.contains(&i) {
+                // Another task's content under this name: never adopted as a
+                // task to run (it could be run twice); set aside instead.
+                if let Some(mismatch) = self.names_another_task(stream, id, &file.path)
+                    && let Some(owner) = self.spool.read_stream(stream).ok().flatten()
+                {
+                    self.set_aside(&owner, &file.path, &mismatch)?;
+                    applied.recovered.push((
+                        file.path.clone(),
+                        self.spool.state_path(stream, TaskStatus::Failed),
+                    ));
+                    continue;
+                }
                 let to = self.recovery_path(
                     stream,
                     id,
@@ -194,6 +206,14 @@ impl Queue {
             }
         }
         Ok(applied)
+    }
+
+    /// The error for a file of task `id` whose content is a readable task
+    /// of another id or stream; `None` if it is not that.
+    fn names_another_task(&self, stream: &Name, id: &TaskId, path: &std::path::Path) -> Option<spool::Error> {
+        let bytes = self.spool.read_bytes(path).ok()??;
+        let task = serde_json::from_slice::<Task>(&bytes).ok()?;
+        spool::check_name_and_folder(path, &task, id, stream).err()
     }
 
     /// Where an unreadable copy of `id` found in `folder` goes to be adopted.

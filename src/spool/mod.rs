@@ -55,7 +55,7 @@ pub use lock::StreamLock;
 pub use markers::{Split, has_markers, split_conflict};
 pub use pidfile::PidFile;
 pub use read::{DEFAULT_FILE_CAP, Foreign, file_cap_for};
-pub use tasks::{PendingScan, SCAN_OLDEST};
+pub use tasks::{PendingScan, SCAN_OLDEST, check_name_and_folder};
 pub use teardown::Removal;
 pub use temp::{STALE_TEMP_AGE, TempFile, is_temp_name};
 

@@ -215,18 +215,7 @@ impl Spool {
             what: "task file",
             message: e.to_string(),
         })?;
-        // The name and folder are the truth: a file whose content names
-        // another task or stream is never read as this task (it could move
-        // or overwrite that other task's files).
-        if task.id != *id || task.stream != *stream {
-            return Err(Error::Mismatch {
-                path,
-                message: format!(
-                    "its content says it is task {} of stream {}, but its name and folder say {id} of stream {stream}",
-                    task.id, task.stream
-                ),
-            });
-        }
+        check_name_and_folder(&path, &task, id, stream)?;
         let lagged = agree_with_folder(&mut task, status);
         Ok(Some((task, lagged)))
     }
@@ -309,6 +298,30 @@ impl Spool {
         }
         Ok(found)
     }
+}
+
+/// Checks that `task`, read from `path`, is the task its file name (`id`)
+/// and stream folder say it is.
+///
+/// The name and folder are the truth: a file whose content names another
+/// task or stream is never read as this task (it could move or overwrite
+/// that other task's files, or create the other stream's folders).
+pub fn check_name_and_folder(
+    path: &std::path::Path,
+    task: &Task,
+    id: &TaskId,
+    stream: &Name,
+) -> Result<(), Error> {
+    if task.id == *id && task.stream == *stream {
+        return Ok(());
+    }
+    Err(Error::Mismatch {
+        path: path.to_owned(),
+        message: format!(
+            "its content says it is task {} of stream {}, but its name and folder say {id} of stream {stream}",
+            task.id, task.stream
+        ),
+    })
 }
 
 /// Makes a task's content agree with the folder it was found in (see

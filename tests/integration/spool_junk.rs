@@ -341,3 +341,28 @@ fn a_file_dropped_into_an_ended_stream_fails_with_stream_ended() {
     assert!(task["original"].as_str().unwrap().contains(r#""n": 1"#));
     assert!(p.files("a", "pending").is_empty());
 }
+
+#[test]
+fn a_forged_copy_in_a_finished_folder_is_set_aside_by_doctor_never_queued() {
+    let p = Project::with_stream("a");
+    let real = p.enqueue("a", r#"{"real": true}"#);
+    let text = std::fs::read_to_string(p.state_dir("a", "pending").join(format!("{real}.json"))).unwrap();
+    let forged = p.state_dir("a", "done").join("tsk_0forged.json");
+    std::fs::write(&forged, text.replace(r#""real": true"#, r#""real": false"#)).unwrap();
+
+    ok(&p, &["doctor", "--fix"]);
+    assert!(!forged.exists());
+    let set_aside = failed_with(&p, "a", "tsk_0forged.json");
+    assert!(
+        set_aside["original"]
+            .as_str()
+            .unwrap()
+            .contains(r#""real": false"#)
+    );
+    assert_eq!(
+        p.files("a", "pending"),
+        [format!("{real}.json")],
+        "nothing new queued"
+    );
+    assert_eq!(p.claim("a")["payload"]["real"], true);
+}
