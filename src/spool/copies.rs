@@ -159,7 +159,10 @@ impl Spool {
                 .into_iter()
                 .filter(|(name, _)| !name.starts_with('.'))
                 .map(|(name, _)| dir.join(name))
-                .filter(|d| !super::meta::is_regular(&d.join("stream.json"))),
+                .filter(|d| {
+                    let is_dir = std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir());
+                    !is_dir || !super::meta::is_regular(&d.join("stream.json"))
+                }),
         );
         Ok(odd)
     }

@@ -53,9 +53,15 @@ impl Spool {
         Ok(sessions)
     }
 
-    /// The stream named `name`, if it exists.
+    /// The stream named `name`, if it exists. A stream folder that is a
+    /// link is no stream: following it would read and move another
+    /// folder's files (`doctor` reports it).
     pub fn read_stream(&self, name: &Name) -> Result<Option<Stream>, Error> {
-        self.read_json(&self.stream_dir(name).join("stream.json"), "stream file")
+        let dir = self.stream_dir(name);
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+            return Ok(None);
+        }
+        self.read_json(&dir.join("stream.json"), "stream file")
     }
 
     /// Writes (replaces) a stream's `stream.json`.

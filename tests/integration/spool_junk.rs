@@ -366,3 +366,39 @@ fn a_forged_copy_in_a_finished_folder_is_set_aside_by_doctor_never_queued() {
     );
     assert_eq!(p.claim("a")["payload"]["real"], true);
 }
+
+#[test]
+fn a_stream_folder_that_is_a_link_elsewhere_is_no_stream() {
+    let p = Project::with_stream("a");
+    let other = Project::with_stream("b");
+    let id = other.enqueue("b", r#"{"theirs": true}"#);
+    let theirs = other.state_dir("b", "pending").join(format!("{id}.json"));
+    let before = std::fs::read(&theirs).unwrap();
+    let link = p.spool().join("streams/b");
+    std::os::unix::fs::symlink(other.spool().join("streams/b"), &link).unwrap();
+
+    let out = bounded(&p, &["claim", "--stream", "b"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !ok(&p, &["stream", "list"]).contains("b "),
+        "not listed as a stream"
+    );
+    assert_eq!(
+        std::fs::read(&theirs).unwrap(),
+        before,
+        "the other project's task is untouched"
+    );
+    let report: Value = serde_json::from_str(&ok(&p, &["doctor", "--json"])).unwrap();
+    let paths: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"streams/b"), "{report:#}");
+}
