@@ -26,12 +26,12 @@ pub enum Error {
     #[error("{path} already exists")]
     AlreadyExists { path: PathBuf },
     /// Not a regular file of a size SparkQ reads (see `spool::read`).
-    #[error("{path} is not read: {}\n  The next look at the stream sets it aside; 'sparkq doctor' lists what is left.", what.describe())]
+    #[error("{path} is not read: {}\n  Run 'sparkq doctor' to see it and 'sparkq doctor --fix' to set it aside, or remove it by hand.", what.describe())]
     Foreign { path: PathBuf, what: Foreign },
     /// A task file whose content names another task or stream than its
     /// name and folder do (the name and folder are the truth).
     #[error(
-        "{path} is not read: {message}\n  The next look at the stream sets it aside; 'sparkq doctor' lists what is left."
+        "{path} is not read: {message}\n  Run 'sparkq doctor' to see it and 'sparkq doctor --fix' to set it aside, or remove it by hand."
     )]
     Mismatch { path: PathBuf, message: String },
 }

@@ -18,9 +18,11 @@ pub struct PidFile {
 
 impl PidFile {
     /// Reads a pid file; `None` if it is missing or unreadable (a pid file
-    /// half-written by a process that died is as good as none).
+    /// half-written by a process that died is as good as none). Read like
+    /// any spool file: never through a link, never from a FIFO, capped.
     pub fn read(path: &std::path::Path) -> Option<PidFile> {
-        let bytes = std::fs::read(path).ok()?;
+        const PID_FILE_CAP_BYTES: u64 = 64 * 1024;
+        let bytes = super::read::read_capped(path, PID_FILE_CAP_BYTES).ok()?.ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 

@@ -402,3 +402,14 @@ fn a_stream_folder_that_is_a_link_elsewhere_is_no_stream() {
         .collect();
     assert!(paths.contains(&"streams/b"), "{report:#}");
 }
+
+#[test]
+fn a_fifo_or_a_link_as_the_server_pid_file_never_hangs_status() {
+    let p = Project::with_stream("a");
+    let pid_file = p.spool().join(".sparkq.lock");
+    mkfifo(&pid_file);
+    assert!(ok(&p, &["status"]).contains("not running"));
+    std::fs::remove_file(&pid_file).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &pid_file).unwrap();
+    assert!(ok(&p, &["status"]).contains("not running"));
+}
