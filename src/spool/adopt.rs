@@ -183,3 +183,49 @@ fn remove_if_present(path: &Path) -> Result<(), Error> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::FileTypeExt;
+
+    use super::*;
+
+    #[test]
+    fn an_interrupted_adoption_of_a_fifo_is_finished_and_the_fifo_set_aside() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spool = Spool::new(dir.path(), false);
+        let stream = Name::parse("a").expect("name");
+        let pending = spool.state_path(&stream, TaskStatus::Queued);
+        std::fs::create_dir_all(&pending).expect("mkdir");
+        let id = TaskId::generate();
+        let adopting = pending.join(format!(".{id}.adopt"));
+        let made = std::process::Command::new("mkfifo")
+            .arg(&adopting)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+
+        let scan = spool.scan_pending(&stream).expect("scan");
+        assert_eq!(scan.adopting, [format!(".{id}.adopt")]);
+        assert!(scan.foreign.is_empty());
+        let seen = std::cell::RefCell::new(None);
+        let build = |drop: DroppedFile<'_>| {
+            *seen.borrow_mut() = drop.refused.clone();
+            let mut task: Task = serde_json::from_value(serde_json::json!({
+                "id": drop.id, "stream": "a", "session": "s", "tool_name": "", "task_class": "",
+                "payload": null, "status": "failed", "timeout": 0, "max_attempts": 1,
+                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            }))
+            .expect("task");
+            task.error = Some("set aside".into());
+            task
+        };
+        let adopted = spool.adopt_drops(&stream, &scan, &build).expect("adopt");
+
+        assert_eq!(adopted.len(), 1);
+        assert_eq!(seen.borrow().as_ref().map(|r| r.what), Some(Foreign::Fifo));
+        assert!(std::fs::symlink_metadata(&adopting).is_err());
+        let aside = spool.quarantine_dir(&stream).join(id.as_str());
+        assert!(std::fs::symlink_metadata(aside).is_ok_and(|m| m.file_type().is_fifo()));
+    }
+}

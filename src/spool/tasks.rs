@@ -56,16 +56,23 @@ impl Spool {
         let dir = self.state_path(stream, TaskStatus::Queued);
         let mut scan = PendingScan::default();
         let mut oldest: BinaryHeap<TaskId> = BinaryHeap::with_capacity(SCAN_OLDEST + 1);
-        for_each_entry(&dir, |name, kind| {
-            let Some(name) = name.to_str().filter(|_| kind.is_none()) else {
+        for_each_entry(&dir, |raw, kind| {
+            let is_dot = raw.as_encoded_bytes().starts_with(b".");
+            let name = match raw.to_str() {
+                // An `.adopt` entry is an adoption to finish, whatever it is
+                // (adoption renames links, folders and FIFOs too).
+                Some(name) if kind.is_none() || is_dot => name,
                 // Not a regular file, or a name that is not UTF-8: never a
                 // task, and never silently ignored (temp names aside).
-                if !name.as_encoded_bytes().starts_with(b".") {
-                    scan.foreign.push(name.to_owned());
+                _ => {
+                    if !is_dot {
+                        scan.foreign.push(raw.to_owned());
+                    }
+                    return;
                 }
-                return;
             };
-            if let Some(stem) = name.strip_suffix(".json")
+            if kind.is_none()
+                && let Some(stem) = name.strip_suffix(".json")
                 && TaskId::is_valid(stem)
             {
                 if after.is_some_and(|a| stem <= a.as_str()) {
