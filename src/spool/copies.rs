@@ -204,7 +204,7 @@ type Listing = (Vec<(String, bool)>, Vec<PathBuf>);
 fn entries(dir: &Path) -> Result<Listing, Error> {
     let mut names = Vec::new();
     let mut odd = Vec::new();
-    super::tasks::for_each_entry(dir, |name, kind| match name.to_str() {
+    super::listing::for_each_entry(dir, |name, kind| match name.to_str() {
         Some(name) => names.push((name.to_owned(), kind.is_some())),
         None => odd.push(dir.join(name)),
     })?;

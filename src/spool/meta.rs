@@ -165,7 +165,7 @@ impl Spool {
 /// (stream folders), real folders, never links to folders elsewhere.
 fn list_names(dir: &Path, suffix: Option<&str>) -> Result<Vec<Name>, Error> {
     let mut names = Vec::new();
-    super::tasks::for_each_entry(dir, |file_name, kind| {
+    super::listing::for_each_entry(dir, |file_name, kind| {
         let Some(file_name) = file_name.to_str() else {
             return;
         };

@@ -31,6 +31,7 @@ mod batch;
 mod copies;
 mod error;
 mod git;
+mod listing;
 mod lock;
 mod markers;
 mod meta;

@@ -48,7 +48,7 @@ impl Spool {
         }
         let mut found = Vec::new();
         for dir in dirs {
-            super::tasks::for_each_entry(&dir, |name, kind| {
+            super::listing::for_each_entry(&dir, |name, kind| {
                 // Only SparkQ's own kinds: a stream being built is a folder,
                 // a write in progress a file. A folder named `.x.tmp` is not
                 // ours to remove.
