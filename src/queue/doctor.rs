@@ -333,15 +333,21 @@ impl Queue {
             let Ok(meta) = std::fs::symlink_metadata(&path) else {
                 continue;
             };
-            let what = spool::Foreign::of_type(meta.file_type()).unwrap_or(spool::Foreign::OddName);
+            let (message, remedy) = match spool::Foreign::of_type(meta.file_type()) {
+                Some(what) => (
+                    format!("never read as a task: {}", what.describe()),
+                    "set it aside: a failed task records it and the entry moves, unread, to quarantine/",
+                ),
+                None => (
+                    format!("a dropped file: {}", spool::Foreign::OddName.describe()),
+                    "adopt it like any dropped file (its name shown with replacement characters)",
+                ),
+            };
             report.add(
                 FindingKind::Foreign,
                 self.rel(&path),
-                format!("never read as a task: {}", what.describe()),
-                Some(
-                    "set it aside: a failed task records it and the entry moves, unread, to quarantine/"
-                        .into(),
-                ),
+                message,
+                Some(remedy.into()),
             );
             let settled = meta
                 .modified()

@@ -170,10 +170,27 @@ impl Queue {
             )),
             None => self.parse_drop(stream, &drop),
         };
-        built.unwrap_or_else(|reason| {
-            let error = format!("Rejected dropped file '{}': {reason}", drop.file_name);
-            self.rejected(stream, &drop, error)
-        })
+        match built {
+            // A stream that ended hands out nothing: a task queued there
+            // would wait forever. It fails as the task it describes, so
+            // `requeue ID --stream S` can run it in an active stream.
+            Ok(mut task) if stream.status == StreamStatus::Ended => {
+                let now = Timestamp::now();
+                task.status = TaskStatus::Failed;
+                task.error = Some(format!(
+                    "Rejected dropped file '{}': stream ended: stream '{}' takes no new tasks; run it with 'sparkq requeue {} --stream <active stream>'",
+                    drop.file_name, stream.name, task.id
+                ));
+                task.finished_at = Some(now);
+                task.updated_at = now;
+                task
+            }
+            Ok(task) => task,
+            Err(reason) => {
+                let error = format!("Rejected dropped file '{}': {reason}", drop.file_name);
+                self.rejected(stream, &drop, error)
+            }
+        }
     }
 
     /// The failed task that records a file SparkQ would not run: `error`
@@ -220,14 +237,6 @@ impl Queue {
     /// The queued task a readable dropped file describes, or why it cannot
     /// be one.
     fn parse_drop(&self, stream: &Stream, drop: &DroppedFile<'_>) -> std::result::Result<Task, String> {
-        // A stream that ended hands out nothing: a task queued there would
-        // wait forever.
-        if stream.status == StreamStatus::Ended {
-            return Err(format!(
-                "stream ended: stream '{}' takes no new tasks; requeue this task into an active stream",
-                stream.name
-            ));
-        }
         let new = serde_json::from_slice::<Value>(drop.bytes)
             .map_err(|e| format!("it is not valid JSON ({e})"))
             .and_then(|v| match v {
