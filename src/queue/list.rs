@@ -276,11 +276,16 @@ impl Queue {
 
     /// Adopts drops and sweeps dead claims of an active stream, if the spool
     /// can be written; a read-only spool (a mirrored dashboard) is shown as
-    /// it is.
+    /// it is. An ended stream is touched only when something was dropped
+    /// into it, so the drop is failed with "stream ended" rather than
+    /// waiting unseen.
     fn touch_quietly(&self, stream: &Stream) {
-        if stream.status == StreamStatus::Active
-            && let Ok(lock) = self.spool.lock_stream(&stream.name)
-        {
+        let wanted = stream.status == StreamStatus::Active
+            || self
+                .spool
+                .scan_pending(&stream.name)
+                .is_ok_and(|scan| !scan.drops.is_empty() || !scan.foreign.is_empty());
+        if wanted && let Ok(lock) = self.spool.lock_stream(&stream.name) {
             let _ = self.touch(stream, &lock);
         }
     }
