@@ -82,6 +82,10 @@ pub struct Attempt {
     pub ended_at: Timestamp,
     /// How it ended.
     pub outcome: AttemptEnd,
+    /// The claim's token, so a late report can be told exactly what became
+    /// of its claim (absent in files written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_token: Option<String>,
 }
 
 /// A task, exactly as stored in its JSON file.

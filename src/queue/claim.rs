@@ -258,7 +258,7 @@ mod tests {
         };
 
         let refused = queue.complete(id, json!({"summary": "late"}), report("0000"));
-        assert!(matches!(refused, Err(crate::queue::Error::StaleToken { .. })));
+        assert!(matches!(refused, Err(crate::queue::Error::WrongToken { .. })));
         let done = queue
             .spool
             .state_path(&Name::parse("a").unwrap(), TaskStatus::Succeeded);

@@ -11,6 +11,7 @@ mod doctor;
 mod doctor_meta;
 mod enqueue;
 mod error;
+mod fence;
 mod finish;
 mod list;
 mod purge;

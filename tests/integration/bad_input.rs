@@ -132,7 +132,7 @@ fn complete_refuses_bad_results_and_keeps_the_task_running() {
             "--result",
             r#"{"summary": "x"}"#,
         ],
-        "claim token does not match",
+        "wrong claim token",
     );
     refused(
         &p,
@@ -142,7 +142,7 @@ fn complete_refuses_bad_results_and_keeps_the_task_running() {
     refused(
         &p,
         &["heartbeat", &id, "--token", "nope"],
-        "claim token does not match",
+        "wrong claim token",
     );
     assert_eq!(p.files("s", "claimed"), [format!("{id}.json")]);
 }
@@ -174,9 +174,9 @@ fn unknown_and_malformed_ids_are_named() {
     refused(
         &p,
         &["complete", &id, "--result", r#"{"summary": "again"}"#],
-        "is succeeded, not running",
+        "has already finished: it succeeded at",
     );
-    refused(&p, &["fail", &id, "--error", "late"], "not running");
+    refused(&p, &["fail", &id, "--error", "late"], "has already finished");
 }
 
 #[test]

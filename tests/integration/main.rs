@@ -17,6 +17,7 @@ mod cli_basics;
 mod crash;
 mod doctor;
 mod exactly_once;
+mod fencing;
 mod http_api;
 mod http_safety;
 mod http_server;

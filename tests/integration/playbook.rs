@@ -2,8 +2,8 @@
 //! executed, in order, against a real project, with `TASK_ID`/`TOKEN` (a
 //! running task), `FINISHED_ID` (a finished one) and `STALE_TOKEN` (a token
 //! that no longer matches) filled in, and `/tmp/` pointed at the test's
-//! runtime folder. A line marked `# exit 1` must fail; every other line
-//! must succeed. Sections 1–9 run in one project, the quick reference in a
+//! runtime folder. A line marked `# exit 1: WORDS` must fail saying WORDS;
+//! every other line must succeed. Sections 1–9 run in one project, the quick reference in a
 //! fresh one.
 
 use serde_json::Value;
@@ -168,6 +168,12 @@ impl Runner<'_> {
                 out.status.code(),
                 Some(1),
                 "this playbook line must fail:\n{report}"
+            );
+            // The words after "# exit 1:" are the ones the worker sees.
+            let words = raw.split("# exit 1:").nth(1).map(str::trim).unwrap_or("");
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains(words),
+                "the playbook promises {words:?}:\n{report}"
             );
         } else {
             assert!(out.status.success(), "this playbook line failed:\n{report}");

@@ -45,7 +45,8 @@ fn stale_then_dead_claims_are_requeued_then_auto_failed() {
         "--result",
         r#"{"summary": "late"}"#,
     ])
-    .fails_with("not running");
+    .fails_with("your claim was taken back at")
+    .fails_with("the task is queued again");
     let second = p.claim("s");
     p.sparkq([
         "complete",
@@ -55,7 +56,7 @@ fn stale_then_dead_claims_are_requeued_then_auto_failed() {
         "--result",
         r#"{"summary": "late"}"#,
     ])
-    .fails_with("is no longer yours");
+    .fails_with("the task was claimed again by test at");
 
     age_claim(&p, id, 25);
     p.sparkq(["tasks"]).success();
@@ -69,7 +70,7 @@ fn stale_then_dead_claims_are_requeued_then_auto_failed() {
     assert_eq!(failed["history"][1]["outcome"], "auto_failed");
     let token = second["claim_token"].as_str().unwrap();
     p.sparkq(["fail", id, "--token", token, "--error", "late"])
-        .fails_with("is failed, not running");
+        .fails_with("the task was auto-failed");
 }
 
 #[test]

@@ -147,7 +147,7 @@ fn a_killed_worker_has_its_claim_taken_back_and_its_late_complete_refused() {
         "--result",
         r#"{"summary": "late"}"#,
     ];
-    p.sparkq(late).fails_with("not running");
+    p.sparkq(late).fails_with("your claim was taken back at");
 
     // The second attempt dies too: max_attempts (2) is reached, so it fails.
     let second = p.claim("a");
@@ -168,7 +168,7 @@ fn a_killed_worker_has_its_claim_taken_back_and_its_late_complete_refused() {
         "--result",
         r#"{"summary": "late"}"#,
     ])
-    .fails_with("not running");
+    .fails_with("the task was auto-failed");
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn a_late_complete_after_the_task_was_claimed_again_is_refused_by_token() {
         "--result",
         r#"{"summary": "late"}"#,
     ];
-    p.sparkq(args).fails_with("no longer yours");
+    p.sparkq(args).fails_with("the task was claimed again by");
     assert_eq!(p.files("a", "claimed"), [format!("{id}.json")]);
 }
 

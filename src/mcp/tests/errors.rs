@@ -118,7 +118,7 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
         case(
             "complete_task",
             json!({"id": r, "result": {"summary": "s"}, "token": "0"}),
-            "no longer yours",
+            "wrong claim token",
             {
                 let r = r.clone();
                 move |q| {
@@ -130,7 +130,7 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
         case(
             "fail_task",
             json!({"id": r, "error": "e", "token": "0"}),
-            "no longer yours",
+            "wrong claim token",
             {
                 let r = r.clone();
                 move |q| q.fail(&r, "e", report(Some("0"))).unwrap_err()
@@ -139,7 +139,7 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
         case(
             "heartbeat_task",
             json!({"id": r, "token": "0"}),
-            "no longer yours",
+            "wrong claim token",
             {
                 let r = r.clone();
                 move |q| q.heartbeat(&r, Some("0")).unwrap_err()
