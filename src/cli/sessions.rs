@@ -17,7 +17,7 @@ pub(super) enum SessionCommand {
     #[command(after_help = "Example:\n  sparkq session create api-v2 --description \"API v2 rewrite\"")]
     Create {
         name: String,
-        #[arg(long, short)]
+        #[arg(long, short, allow_hyphen_values = true)]
         description: Option<String>,
         /// Print the session as JSON.
         #[arg(long)]
@@ -63,7 +63,7 @@ pub(super) struct StreamCreateArgs {
     #[arg(long)]
     session: String,
     /// The brief every claim returns: goal, context, done-when.
-    #[arg(long, short, conflicts_with = "instructions_file")]
+    #[arg(long, short, conflicts_with = "instructions_file", allow_hyphen_values = true)]
     instructions: Option<String>,
     /// Read the instructions from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]

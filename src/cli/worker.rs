@@ -21,7 +21,7 @@ pub(super) struct EnqueueArgs {
     #[arg(required_unless_present = "batch")]
     tool: Option<String>,
     /// The payload, a JSON value (usually an object).
-    #[arg(conflicts_with_all = ["payload_file", "batch"])]
+    #[arg(conflicts_with_all = ["payload_file", "batch"], allow_hyphen_values = true)]
     payload: Option<String>,
     /// Read the payload from a file ('-' for stdin).
     #[arg(long, value_name = "PATH", conflicts_with = "batch")]
@@ -146,13 +146,13 @@ struct ReportArgs {
     #[arg(long)]
     token: Option<String>,
     /// The task's standard output.
-    #[arg(long, conflicts_with = "stdout_file")]
+    #[arg(long, conflicts_with = "stdout_file", allow_hyphen_values = true)]
     stdout: Option<String>,
     /// Read stdout from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]
     stdout_file: Option<PathBuf>,
     /// The task's standard error.
-    #[arg(long, conflicts_with = "stderr_file")]
+    #[arg(long, conflicts_with = "stderr_file", allow_hyphen_values = true)]
     stderr: Option<String>,
     /// Read stderr from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]
@@ -182,7 +182,12 @@ impl ReportArgs {
 pub(super) struct CompleteArgs {
     id: String,
     /// The result: a JSON object with a non-empty "summary" string.
-    #[arg(long, required_unless_present = "result_file", conflicts_with = "result_file")]
+    #[arg(
+        long,
+        required_unless_present = "result_file",
+        conflicts_with = "result_file",
+        allow_hyphen_values = true
+    )]
     result: Option<String>,
     /// Read the result from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]
@@ -215,7 +220,7 @@ pub(super) fn complete(queue: &Queue, args: CompleteArgs) -> anyhow::Result<Exit
 pub(super) struct FailArgs {
     id: String,
     /// What went wrong.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     error: String,
     #[command(flatten)]
     report: ReportArgs,

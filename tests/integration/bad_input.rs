@@ -139,11 +139,7 @@ fn complete_refuses_bad_results_and_keeps_the_task_running() {
         &["fail", &id, "--error", " "],
         "error is not valid: it is empty",
     );
-    refused(
-        &p,
-        &["heartbeat", &id, "--token", "nope"],
-        "wrong claim token",
-    );
+    refused(&p, &["heartbeat", &id, "--token", "nope"], "wrong claim token");
     assert_eq!(p.files("s", "claimed"), [format!("{id}.json")]);
 }
 

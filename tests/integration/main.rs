@@ -31,3 +31,4 @@ mod stale;
 mod sync_git;
 mod sync_rsync;
 mod watcher;
+mod words;
