@@ -86,7 +86,7 @@ pub(super) fn peek(queue: &Queue, args: PeekArgs) -> anyhow::Result<ExitCode> {
 /// Take the oldest queued task: prints it as JSON with the stream's instructions.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  sparkq claim --stream auth\n  sparkq claim --stream auth --worker claude-1\n  sparkq claim --stream auth --wait 600   # blocks until a task arrives\n\nPrints nothing (exit 0) when nothing is queued. Keep the printed \"claim_token\"\nand pass it to complete/fail/heartbeat with --token."
+    after_help = "Examples:\n  sparkq claim --stream auth\n  sparkq claim --stream auth --worker claude-1\n  sparkq claim --stream auth --wait 600   # blocks until a task arrives\n\nWhen nothing is queued: stdout stays empty, stderr says \"No queued task in\nstream S.\", exit 0. Keep the printed \"claim_token\"\nand pass it to complete/fail/heartbeat with --token."
 )]
 pub(super) struct ClaimArgs {
     /// The stream to claim from.
@@ -108,8 +108,10 @@ pub(super) fn claim(queue: &Queue, args: ClaimArgs) -> anyhow::Result<ExitCode> 
     if let Some(secs) = args.wait {
         return super::watch::claim_wait(queue, &stream, &worker, secs);
     }
-    if let Some(claimed) = queue.claim(&stream, &worker)? {
-        print_json(&claimed)?;
+    match queue.claim(&stream, &worker)? {
+        Some(claimed) => print_json(&claimed)?,
+        // stdout stays empty, so `TASK=$(sparkq claim ...)` is empty too.
+        None => eprintln!("No queued task in stream {stream}."),
     }
     Ok(ExitCode::SUCCESS)
 }

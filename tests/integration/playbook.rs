@@ -322,3 +322,43 @@ fn every_command_in_the_playbook_runs_as_written() {
         assert!(used, "the playbook never runs 'sparkq {command}'");
     }
 }
+
+#[test]
+fn every_claim_snippet_handles_an_empty_stream() {
+    let p = Project::with_stream("auth");
+    let rt = Runtime::new();
+    let mut checked = 0;
+    for block in bash_blocks() {
+        if block.iter().any(|l| l.contains("$(")) && block.iter().any(|l| l.contains("sparkq claim")) {
+            // The variables block, as one script: it must leave ID empty.
+            let script = format!("set -e\n{}\nprintf '[%s]' \"$ID\"\n", block.join("\n"));
+            let out = rt.shell(&p, &script).output().expect("run block");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{script}\n{stderr}");
+            assert_eq!(stdout, "[]", "{script}\n{stderr}");
+            assert!(stderr.contains("No queued task in stream auth"), "{stderr}");
+            checked += 1;
+            continue;
+        }
+        // The FIFO wait blocks by design until a watcher wakes it.
+        for line in block
+            .iter()
+            .filter(|l| l.contains("sparkq claim") && !l.contains("cat "))
+        {
+            let line = line
+                .replace("--wait 600", "--wait 1")
+                .replace("--wait 5", "--wait 1");
+            let out = rt.shell(&p, &line).output().expect("run line");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{line}\n{stderr}");
+            assert!(out.stdout.is_empty(), "{line}: stdout must stay empty");
+            assert!(
+                stderr.contains("No queued task in stream auth"),
+                "{line}\n{stderr}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} claim snippets found");
+}
