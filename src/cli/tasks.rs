@@ -18,7 +18,8 @@ use crate::queue::{Queue, TaskFilter};
     after_help = "Examples:\n  sparkq tasks --stream auth --status failed\n  sparkq tasks --stale\n  sparkq tasks --json --limit 200"
 )]
 pub(super) struct TasksArgs {
-    /// queued, running, succeeded or failed.
+    /// queued, running, succeeded or failed (or the folder names pending,
+    /// claimed, done).
     #[arg(long, value_parser = parse_status)]
     status: Option<TaskStatus>,
     #[arg(long, short)]
@@ -37,8 +38,11 @@ pub(super) struct TasksArgs {
 }
 
 fn parse_status(s: &str) -> Result<TaskStatus, String> {
-    TaskStatus::parse(s)
-        .ok_or_else(|| format!("'{s}' is not a status; use queued, running, succeeded or failed"))
+    TaskStatus::parse_filter(s).ok_or_else(|| {
+        format!(
+            "'{s}' is not a status; use queued, running, succeeded or failed (or the folder names pending, claimed, done)"
+        )
+    })
 }
 
 pub(super) fn tasks(queue: &Queue, args: TasksArgs) -> anyhow::Result<ExitCode> {

@@ -46,6 +46,13 @@ pub(super) fn enqueue(queue: &Queue, args: EnqueueArgs) -> anyhow::Result<ExitCo
         queue.enqueue_batch(&args.stream, queue::parse_batch(&text)?)?
     } else {
         let tool_name = args.tool.context("a tool name is required")?;
+        if args.payload.is_none() && args.payload_file.is_none() && looks_like_json(&tool_name) {
+            bail!(
+                "the tool name is missing: '{}' is JSON, so it was taken as the tool name\n  Put a registered tool before the payload, e.g. sparkq enqueue run-bash '{{\"script_path\": \"a.sh\"}}' --stream {} (the tools are under 'tools:' in sparkq.yml).",
+                super::output::truncate(&tool_name, 60),
+                args.stream
+            );
+        }
         let Some(payload) = text_or_file(args.payload, args.payload_file.as_deref())? else {
             bail!(
                 "a payload is required\n  Give it as JSON after the tool name, or with --payload-file PATH ('-' for stdin)."
@@ -66,6 +73,12 @@ pub(super) fn enqueue(queue: &Queue, args: EnqueueArgs) -> anyhow::Result<ExitCo
         print(&ids)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `text` is a JSON object or array: a payload given where the tool
+/// name belongs.
+fn looks_like_json(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object() || v.is_array())
 }
 
 /// Show the next queued task as one line of JSON (nothing if none); changes nothing.

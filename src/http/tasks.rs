@@ -61,10 +61,12 @@ fn parse_filter(query: ListQuery) -> ApiResult<TaskFilter> {
     let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
     let status = match non_empty(query.status) {
         None => None,
-        Some(s) => Some(TaskStatus::parse(&s).ok_or_else(|| {
+        Some(s) => Some(TaskStatus::parse_filter(&s).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_query",
-                format!("status '{s}' is not a task status\n  Use queued, running, succeeded or failed."),
+                format!(
+                    "status '{s}' is not a task status\n  Use queued, running, succeeded or failed (or the folder names pending, claimed, done)."
+                ),
             )
         })?),
     };

@@ -92,11 +92,11 @@ impl TaskRow {
 
 /// Parses a status as `sparkq tasks --status` does, with its message.
 fn parse_status(s: &str) -> queue::Result<TaskStatus> {
-    TaskStatus::parse(s).ok_or_else(|| {
+    TaskStatus::parse_filter(s).ok_or_else(|| {
         queue::Error::invalid(
             "status",
             format!("'{s}' is not a status"),
-            "Use queued, running, succeeded or failed.",
+            "Use queued, running, succeeded or failed (or the folder names pending, claimed, done).",
         )
     })
 }

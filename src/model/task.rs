@@ -49,6 +49,18 @@ impl TaskStatus {
         TaskStatus::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
+    /// Parses a status as a filter gives it: a status name, or the name of
+    /// the spool folder that holds it (`pending, claimed, done, failed`), so
+    /// that `--status done` means what the folder says.
+    pub fn parse_filter(s: &str) -> Option<TaskStatus> {
+        TaskStatus::parse(s).or(match s {
+            "pending" => Some(TaskStatus::Queued),
+            "claimed" => Some(TaskStatus::Running),
+            "done" => Some(TaskStatus::Succeeded),
+            _ => None,
+        })
+    }
+
     /// Whether the task has finished (succeeded or failed).
     pub fn is_finished(self) -> bool {
         matches!(self, TaskStatus::Succeeded | TaskStatus::Failed)

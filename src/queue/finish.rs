@@ -35,9 +35,21 @@ impl Queue {
             ));
         }
         if summary.is_none_or(str::is_empty) {
+            // A key that differs only in case is the likely slip: name it.
+            let near = result.as_object().and_then(|fields| {
+                fields
+                    .keys()
+                    .find(|k| *k != "summary" && k.eq_ignore_ascii_case("summary"))
+            });
+            let message = match near {
+                Some(key) => format!(
+                    "it has no non-empty string \"summary\" (it has \"{key}\": keys are case-sensitive, write \"summary\")"
+                ),
+                None => "it has no non-empty string \"summary\"".to_owned(),
+            };
             return Err(Error::invalid(
                 "result",
-                "it has no non-empty string \"summary\"",
+                message,
                 "Add a one-paragraph \"summary\" of what you did, e.g. {\"summary\": \"...\"}. The task is still running.",
             ));
         }

@@ -62,3 +62,77 @@ fn a_dash_value_left_unjoined_gets_a_tip_that_works() {
     assert!(stderr.contains("join them with '=': --option=-5"), "{stderr}");
     assert!(!stderr.contains("use '-- -5'"), "{stderr}");
 }
+
+#[test]
+fn a_payload_in_the_tool_names_place_says_the_tool_is_missing() {
+    let p = Project::with_stream("x");
+    let before = p.snapshot();
+    p.sparkq(["enqueue", r#"{"script_path":"a.sh"}"#, "--stream", "x"])
+        .fails_with("the tool name is missing: '{\"script_path\":\"a.sh\"}' is JSON");
+    assert_eq!(p.snapshot(), before);
+    // A tool and no payload is still a missing payload.
+    p.sparkq(["enqueue", "run-bash", "--stream", "x"])
+        .fails_with("a payload is required");
+}
+
+#[test]
+fn a_summary_key_in_the_wrong_case_is_pointed_out() {
+    let p = Project::with_stream("a");
+    let id = p.enqueue("a", "{}");
+    let token = p.claim("a")["claim_token"].as_str().unwrap().to_owned();
+    p.sparkq([
+        "complete",
+        &id,
+        "--token",
+        &token,
+        "--result",
+        r#"{"Summary": "x"}"#,
+    ])
+    .fails_with("it has \"Summary\": keys are case-sensitive, write \"summary\"");
+    p.sparkq(["complete", &id, "--token", &token, "--result", r#"{"files": []}"#])
+        .fails_with("it has no non-empty string \"summary\"\n");
+    p.sparkq([
+        "complete",
+        &id,
+        "--token",
+        &token,
+        "--result",
+        r#"{"summary": "x"}"#,
+    ])
+    .success();
+}
+
+#[test]
+fn task_filters_accept_the_folder_names() {
+    let p = Project::with_stream("a");
+    let still_running = p.enqueue("a", "{}");
+    let failed = p.enqueue("a", "{}");
+    let done = p.enqueue("a", "{}");
+    for _ in 0..3 {
+        p.claim("a");
+    }
+    p.sparkq(["complete", &done, "--result", r#"{"summary": "ok"}"#])
+        .success();
+    p.sparkq(["fail", &failed, "--error", "x"]).success();
+    let ids = |status: &str| -> Vec<String> {
+        let page = p.sparkq(["tasks", "--status", status, "--json"]).success().json();
+        page["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids("done"), ids("succeeded"));
+    assert_eq!(ids("done"), [done]);
+    assert_eq!(ids("failed"), [failed]);
+    assert_eq!(ids("claimed"), [still_running]);
+    assert_eq!(ids("claimed"), ids("running"));
+    assert_eq!(ids("pending"), ids("queued"));
+    p.sparkq(["tasks", "--status", "finished"])
+        .code(2)
+        .stderr()
+        .contains("folder names pending, claimed, done")
+        .then_some(())
+        .expect("the error lists the folder names");
+}

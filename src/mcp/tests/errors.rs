@@ -253,8 +253,8 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
 #[tokio::test]
 async fn a_bad_status_filter_says_which_statuses_exist() {
     let h = Harness::new().await;
-    let text = h.err("list_tasks", json!({"status": "done"})).await;
-    assert!(text.contains("'done' is not a status"), "{text}");
+    let text = h.err("list_tasks", json!({"status": "finished"})).await;
+    assert!(text.contains("'finished' is not a status"), "{text}");
     assert!(text.contains("queued, running, succeeded or failed"), "{text}");
 }
 
