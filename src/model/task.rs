@@ -172,6 +172,18 @@ impl Task {
         self.status == TaskStatus::Running && now.since(self.last_alive()) > 2 * self.timeout_duration()
     }
 
+    /// When a running task turns stale (`last_alive + timeout`); `None`
+    /// unless it is running.
+    pub fn stale_at(&self) -> Option<Timestamp> {
+        (self.status == TaskStatus::Running).then(|| self.last_alive().plus(self.timeout_duration()))
+    }
+
+    /// When a running task's claim is taken back unless a heartbeat comes
+    /// first (`last_alive + 2 × timeout`); `None` unless it is running.
+    pub fn dead_at(&self) -> Option<Timestamp> {
+        (self.status == TaskStatus::Running).then(|| self.last_alive().plus(2 * self.timeout_duration()))
+    }
+
     /// The summary of a finished task's result, if it has one.
     pub fn summary(&self) -> Option<&str> {
         self.result.as_ref()?.get("summary")?.as_str()

@@ -41,6 +41,12 @@ impl Timestamp {
         SystemTime::now().duration_since(self.0).unwrap_or_default()
     }
 
+    /// `self` moved `by` into the future; `self` itself if the sum is past
+    /// what the system clock can hold.
+    pub fn plus(self, by: Duration) -> Timestamp {
+        self.0.checked_add(by).map_or(Timestamp(self.0), Timestamp)
+    }
+
     /// The time elapsed from `earlier` to `self`, zero if negative.
     pub fn since(self, earlier: Timestamp) -> Duration {
         self.0.duration_since(earlier.0).unwrap_or_default()

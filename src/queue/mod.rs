@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::model::{Name, Stream, StreamStatus, TaskId};
 use crate::spool::Spool;
 
-pub use claim::Claimed;
+pub use claim::TaskBrief;
 pub use doctor::{ConflictedTask, DoctorReport, Finding, FindingKind};
 pub use enqueue::{NewTask, parse_batch, parse_payload};
 pub use error::{Error, ErrorKind};

@@ -214,6 +214,6 @@ async fn a_cancelled_wait_takes_no_task() {
     // Proving an absence takes time: a claim loop still running would have
     // taken the task within one interval.
     tokio::time::sleep(3 * poll).await;
-    let pending = h.queue.peek("auth").unwrap().map(|t| t.id.to_string());
+    let pending = h.queue.peek("auth").unwrap().map(|t| t.task.id.to_string());
     assert_eq!(pending, Some(id), "the cancelled wait must leave the task queued");
 }
