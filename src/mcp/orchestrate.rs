@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SparkqServer;
-use super::schema::input_schema;
+use super::schema::{input_schema, object_from_text};
 use crate::model::{Name, Task, TaskId, TaskStatus};
 use crate::queue::{self, NewTask, Queue};
 
@@ -23,7 +23,8 @@ pub(super) struct EnqueueParams {
     stream: String,
     /// A registered tool, e.g. run-bash.
     tool_name: String,
-    /// The tool's input, usually a JSON object.
+    /// The tool's input: a JSON object.
+    #[schemars(with = "rmcp::model::JsonObject")]
     payload: Value,
     /// Seconds before a claim is stale; overrides the tool's.
     timeout: Option<u64>,
@@ -72,7 +73,7 @@ impl SparkqServer {
         self.call(move |queue: &Queue| -> queue::Result<Receipt> {
             let new = NewTask {
                 tool_name: p.tool_name,
-                payload: p.payload,
+                payload: object_from_text(p.payload),
                 timeout: p.timeout,
                 task_class: None,
             };
