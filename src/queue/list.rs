@@ -222,6 +222,14 @@ impl Queue {
         Ok(infos)
     }
 
+    /// One stream, whole brief and counts: what `stream show` prints.
+    pub fn stream_info(&self, name: &str) -> Result<StreamInfo> {
+        let stream = self.stream(name)?;
+        self.touch_quietly(&stream);
+        let counts = self.counts(&stream.name)?;
+        Ok(StreamInfo { stream, counts })
+    }
+
     /// How many tasks `stream` holds in each state.
     pub fn counts(&self, stream: &Name) -> Result<Counts> {
         let now = Timestamp::now();

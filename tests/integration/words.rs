@@ -136,3 +136,34 @@ fn task_filters_accept_the_folder_names() {
         .then_some(())
         .expect("the error lists the folder names");
 }
+
+#[test]
+fn stream_show_prints_the_whole_brief() {
+    let p = Project::new();
+    p.sparkq(["session", "create", "s"]).success();
+    let brief = format!(
+        "Goal: OAuth login.\n{}\nDone when: tests pass.",
+        "Context. ".repeat(20)
+    );
+    p.sparkq([
+        "stream",
+        "create",
+        "auth",
+        "--session",
+        "s",
+        "--instructions",
+        &brief,
+    ])
+    .success();
+    p.enqueue("auth", "{}");
+    let shown = p.sparkq(["stream", "show", "auth"]).success().stdout();
+    assert!(shown.contains(&brief), "{shown}");
+    assert!(shown.contains("1 queued"), "{shown}");
+    let listed = p.sparkq(["stream", "list"]).success().stdout();
+    assert!(!listed.contains("Done when"), "the list is cut short: {listed}");
+    let json = p.sparkq(["stream", "show", "auth", "--json"]).success().json();
+    assert_eq!(json["instructions"], brief.as_str());
+    assert_eq!(json["counts"]["queued"], 1);
+    p.sparkq(["stream", "show", "nope"])
+        .fails_with("no stream named 'nope'");
+}
