@@ -177,7 +177,7 @@ impl RawConfig {
                 "purge.older_than_days: {days} must be a number of days, 0 or more"
             ));
         }
-        let max_attempts = self.stale.max_attempts.unwrap_or(2);
+        let max_attempts = self.stale.max_attempts.unwrap_or(1);
         if max_attempts == 0 {
             problems.push("stale.max_attempts: must be at least 1".to_owned());
         }

@@ -119,6 +119,7 @@ fn missed_events_are_caught_by_the_safety_net() {
 #[test]
 fn a_killed_worker_has_its_claim_taken_back_and_its_late_complete_refused() {
     let p = Project::with_stream("a");
+    p.set_max_attempts(2);
     let rt = Runtime::new();
     let id = p
         .sparkq(["enqueue", "run-bash", "{}", "--stream", "a", "--timeout", "1"])
@@ -174,6 +175,7 @@ fn a_killed_worker_has_its_claim_taken_back_and_its_late_complete_refused() {
 #[test]
 fn a_late_complete_after_the_task_was_claimed_again_is_refused_by_token() {
     let p = Project::with_stream("a");
+    p.set_max_attempts(2);
     let rt = Runtime::new();
     let id = p
         .sparkq(["enqueue", "run-bash", "{}", "--stream", "a", "--timeout", "1"])
