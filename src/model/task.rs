@@ -140,6 +140,12 @@ pub struct Task {
     pub finished_at: Option<Timestamp>,
     #[serde(default)]
     pub history: Vec<Attempt>,
+    /// For a requeued copy: the task it was requeued from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeued_from: Option<TaskId>,
+    /// For a task that was requeued: the newest task it was requeued as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeued_as: Option<TaskId>,
     /// For a dropped-in file that was rejected: its bytes, as they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,

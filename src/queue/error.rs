@@ -110,7 +110,10 @@ pub enum Error {
         holder: String,
         since: Timestamp,
     },
-    #[error("task {id} is {}; only a failed or succeeded task can be requeued", status.as_str())]
+    #[error(
+        "task {id} is {}; only a failed or succeeded task, or a queued task of an ended stream, can be requeued\n  Wait for it to finish, or end its stream first to move its queued tasks.",
+        status.as_str()
+    )]
     NotFinished { id: String, status: TaskStatus },
     #[error(transparent)]
     Spool(#[from] spool::Error),

@@ -34,6 +34,7 @@ pub use error::{Error, ErrorKind};
 pub use finish::Report;
 pub use list::{Counts, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
 pub use purge::PurgeReport;
+pub use requeue::{RequeueOptions, Requeued};
 pub use stale::{SweepReport, auto_fail_message};
 
 /// A `Result` whose error is the queue's [`Error`].

@@ -26,6 +26,7 @@ mod json_shape;
 mod mcp;
 mod playbook;
 mod readme;
+mod requeue;
 mod run_stop;
 mod stale;
 mod sync_git;

@@ -159,7 +159,7 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
             },
         ),
         case("requeue_task", json!({"id": u}), "no task with id", move |q| {
-            q.requeue(&u).unwrap_err()
+            q.requeue(&u, &Default::default()).unwrap_err()
         }),
         case("get_task", json!({"id": "bogus"}), "invalid task id", |q| {
             q.get_task("bogus").unwrap_err()
@@ -168,7 +168,7 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
             q.heartbeat("bogus", None).unwrap_err()
         }),
         case("requeue_task", json!({"id": q}), "can be requeued", move |qu| {
-            qu.requeue(&q).unwrap_err()
+            qu.requeue(&q, &Default::default()).unwrap_err()
         }),
         case(
             "enqueue_task",
