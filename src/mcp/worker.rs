@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SparkqServer;
-use super::schema::input_schema;
+use super::schema::{input_schema, object_from_text};
 use super::server::tool_error;
 use super::wait::claim_waiting;
 use crate::model::{MAX_WAIT_SECS, Task, TaskId, TaskStatus, Timestamp};
@@ -42,6 +42,7 @@ pub(super) struct CompleteParams {
     /// Task id.
     id: String,
     /// JSON object with a non-empty "summary" string.
+    #[schemars(with = "rmcp::model::JsonObject")]
     result: Value,
     /// The task's standard output.
     stdout: Option<String>,
@@ -152,7 +153,9 @@ impl SparkqServer {
                 stdout: p.stdout,
                 stderr: p.stderr,
             };
-            queue.complete(&p.id, p.result, report).map(Receipt::of)
+            queue
+                .complete(&p.id, object_from_text(p.result), report)
+                .map(Receipt::of)
         })
         .await
     }
