@@ -31,9 +31,7 @@ use tokio::sync::{broadcast, watch};
 pub use client::post_local_json;
 pub use error::{ApiError, Json};
 pub use events::{ChangeEvent, watch_spool};
-pub use server::{
-    DEAD_CLAIM_SWEEP_INTERVAL_SECS, RunningServer, ServerError, ServerOptions, run_server, stop_server,
-};
+pub use server::{DEAD_CLAIM_SWEEP_INTERVAL_SECS, RunningServer, ServerError, ServerOptions, run_server};
 
 use crate::config::Config;
 use crate::queue::{self, Queue};

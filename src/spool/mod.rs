@@ -32,7 +32,6 @@ mod git;
 mod lock;
 mod markers;
 mod meta;
-mod pidfile;
 mod tasks;
 
 use std::path::{Path, PathBuf};
@@ -47,7 +46,6 @@ pub use error::Error;
 pub use git::GitMerge;
 pub use lock::StreamLock;
 pub use markers::{Split, has_markers, split_conflict};
-pub use pidfile::PidFile;
 pub use tasks::{PendingScan, SCAN_OLDEST};
 
 use crate::model::{Name, TaskStatus};
