@@ -24,6 +24,7 @@ mod http_support;
 mod isolation;
 mod json_shape;
 mod mcp;
+mod mcp_lines;
 mod playbook;
 mod readme;
 mod run_stop;
