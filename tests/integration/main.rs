@@ -18,6 +18,7 @@ mod crash;
 mod doctor;
 mod exactly_once;
 mod http_api;
+mod http_limits;
 mod http_safety;
 mod http_server;
 mod http_support;
