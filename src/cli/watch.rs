@@ -52,7 +52,7 @@ pub(super) fn claim_wait(queue: &Queue, stream: &str, worker: &str, secs: u64) -
     Ok(ExitCode::SUCCESS)
 }
 
-/// Run the watcher of one stream in the foreground (SPEC 5's protocol).
+/// Run the watcher of one stream in the foreground: wake its idle worker when work arrives.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  sparkq watch auth\n  sparkq watch auth --wait-command   # print the worker's wait command and exit\n\nThe watcher prints the worker's wait command when it starts, with the real\npaths of the done flag and FIFO in this project's private runtime folder:\n  touch <done flag> && cat <fifo> >/dev/null && sparkq claim --stream=auth\n\nWhen the done flag exists and a task is pending, the watcher removes the flag\nand writes \"wake\" to the FIFO. It also takes back dead claims. It stops on\nSIGTERM/SIGINT or 'sparkq stop --stream auth'. The runtime folder is\n$XDG_RUNTIME_DIR/sparkq/<project>-<hash>/ (else /tmp/sparkq-<uid>/...);\n$SPARKQ_RUNTIME_DIR replaces the folder that holds it."

@@ -1,6 +1,7 @@
 //! The server under a client that opens connections and never finishes a
 //! request: each is closed once its header is late, connections past the
-//! cap wait their turn, and a normal request is answered throughout.
+//! cap wait their turn, a normal request is answered, and open connections
+//! do not keep the server from stopping.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -49,5 +50,12 @@ fn late_headers_are_cut_off_and_idle_crowds_do_not_starve_the_server() {
     // And a well-behaved client is served (the crowd was closed too).
     let (status, body) = server.get("/api/health");
     assert_eq!(status, 200, "{body}");
-    drop(idle);
+
+    // Connections left open do not hold the server when it is told to stop.
+    let crowd: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).expect("connect"))
+        .collect();
+    let stopped = p.sparkq(["stop"]).success().stdout();
+    assert!(stopped.contains("stopped server"), "{stopped}");
+    drop((idle, crowd));
 }
