@@ -2,10 +2,10 @@
 //! same stream names, each running `sparkq run` (server and watchers), with
 //! the default runtime folder (`$XDG_RUNTIME_DIR/sparkq/...`) shared by
 //! both. `status`, `stop`, `stop --stream` and `teardown` in one leave the
-//! other running and never list it. Also: a runtime folder open to other
-//! users is refused.
+//! other running and never list it. Also: runtime folders and files that
+//! another user made, or that are open to other users, are refused.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
@@ -150,4 +150,59 @@ fn a_runtime_folder_open_to_others_is_refused() {
     // status and stop refuse to trust it too, instead of reading pids from it.
     p.sparkq(["stop"])
         .fails_with("can be read or written by other users");
+}
+
+#[test]
+fn runtime_files_another_user_made_are_refused_never_used() {
+    let p = project();
+    let tmp = tempfile::tempdir().unwrap();
+    // A shared temp folder, like /tmp, where the default base folder goes.
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let uid = std::fs::metadata(p.path()).unwrap().uid();
+    let base = tmp.path().join(format!("sparkq-{uid}"));
+    let config = sparkq::config::Config::load(&p.path().join("sparkq.yml")).unwrap();
+    let folder = sparkq::runtime::RuntimeDir::under(&base, true, &config.root, &config.project_name)
+        .dir()
+        .to_owned();
+    // The other user's trap: the base folder, our project's folder in it,
+    // and a lock naming a process of ours that `stop` must not signal.
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut decoy = Command::new("sleep").arg("60").spawn().unwrap();
+    std::fs::write(folder.join("a.lock"), format!("{}\n", decoy.id())).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = p.command(args);
+        cmd.env_remove("SPARKQ_RUNTIME_DIR")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("TMPDIR", tmp.path());
+        cmd.output().unwrap()
+    };
+    let expected = if uid == 0 {
+        // Root can play the other user: hand it all to `nobody`.
+        for path in [base.clone(), folder.clone(), folder.join("a.lock")] {
+            std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        }
+        "belongs to user 65534"
+    } else {
+        // Without root no file can be given away; a folder open to others
+        // is the same trap, refused by the same check.
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+        "can be read or written by other users"
+    };
+    for args in [&["watch", "a"][..], &["stop"], &["status"]] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "sparkq {args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("Error: ") && stderr.contains(expected),
+            "sparkq {args:?}: {stderr}"
+        );
+    }
+    assert!(decoy.try_wait().unwrap().is_none(), "the decoy was signalled");
+    assert_eq!(
+        std::fs::read_dir(&folder).unwrap().count(),
+        1,
+        "nothing was made in the trap"
+    );
+    decoy.kill().unwrap();
+    decoy.wait().unwrap();
 }
