@@ -7,7 +7,6 @@
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -38,11 +37,9 @@ pub enum ServerError {
         "could not listen on 127.0.0.1:{port}: {source}\n  Another program uses the port; change 'server: port' in sparkq.yml."
     )]
     Bind { port: u16, source: std::io::Error },
-    #[error("could not take the server lock file {path}: {source}")]
-    Lock {
-        path: PathBuf,
-        source: crate::runtime::Error,
-    },
+    /// The error names the lock file.
+    #[error("could not take the server lock: {source}")]
+    Lock { source: crate::runtime::Error },
     #[error("the server failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -64,11 +61,7 @@ pub struct RunningServer {
 /// once, one gets it), then binds 127.0.0.1 and writes this process's pid
 /// and url into the lock file. The lock is held until the server stops.
 pub async fn run_server(queue: Queue, options: ServerOptions) -> Result<RunningServer, ServerError> {
-    let lock_path = queue.spool().server_pid_path();
-    let lock_error = |source| ServerError::Lock {
-        path: lock_path.clone(),
-        source,
-    };
+    let lock_error = |source| ServerError::Lock { source };
     let lock = match queue.take_server_lock().map_err(lock_error)? {
         Acquired::Ours(lock) => lock,
         Acquired::Held { content } => {
