@@ -65,13 +65,20 @@ where
     let (to_server, server_in) = tokio::io::duplex(PIPE_BYTES);
     let (server_out, from_server) = tokio::io::duplex(PIPE_BYTES);
     let (lines, outbox) = mpsc::channel::<Vec<u8>>(64);
-    let writer = tokio::spawn(write_lines(outbox, output));
     let relay = tokio::spawn(relay_lines(from_server, lines.clone()));
     let gone = server.client_gone();
     let reader = tokio::spawn(async move {
         read_lines(input, to_server, &lines, max_line).await;
         // Before rmcp hears of it, so no waiting claim outlives the client.
         gone.fire();
+    });
+    // A client that stops reading has gone too: stop reading its input,
+    // which ends rmcp's, instead of answering into a closed pipe.
+    let (gone, stop_reading) = (server.client_gone(), reader.abort_handle());
+    let writer = tokio::spawn(async move {
+        write_lines(outbox, output).await;
+        gone.fire();
+        stop_reading.abort();
     });
     let served = match server.serve((server_in, server_out)).await {
         Ok(running) => running.waiting().await.map(|_| ()).map_err(rmcp::RmcpError::from),
@@ -222,18 +229,17 @@ fn id_of(body: &[u8]) -> Value {
     id
 }
 
-/// Passes rmcp's answers on, one whole line at a time.
+/// Passes rmcp's answers on, one whole line at a time; once no one
+/// writes them out any more, reads and drops them, so rmcp never blocks.
 async fn relay_lines(from_server: tokio::io::DuplexStream, lines: mpsc::Sender<Vec<u8>>) {
     let mut reader = BufReader::new(from_server);
+    let mut writing = true;
     loop {
         let mut line = Vec::new();
         match reader.read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => return,
-            Ok(_) => {
-                if lines.send(line).await.is_err() {
-                    return;
-                }
-            }
+            Ok(_) if writing => writing = lines.send(line).await.is_ok(),
+            Ok(_) => {}
         }
     }
 }

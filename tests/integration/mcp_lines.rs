@@ -193,3 +193,34 @@ fn watches_files(pid: u32) -> bool {
             .any(|target| target.to_string_lossy().contains("inotify"))
     })
 }
+
+#[test]
+fn a_client_that_stops_reading_ends_the_server() {
+    let p = Project::with_stream("auth");
+    let mut child = p
+        .command(["mcp"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sparkq mcp");
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().expect("stdin");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Lines keep coming, each needing an answer no one reads; stdin stays open.
+    while child.try_wait().expect("try_wait").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "sparkq mcp kept serving a client that stopped reading"
+        );
+        if stdin.write_all(b"not json\n").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = child.wait().expect("wait");
+    assert!(
+        status.code().is_some(),
+        "ended by itself, not by a signal: {status:?}"
+    );
+}
