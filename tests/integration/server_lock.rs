@@ -1,7 +1,8 @@
 //! One server per project, however it is started: `sparkq run` takes the
 //! project's server lock atomically before it binds, so of several started
 //! at the same moment exactly one stays up, and `stop` and `status` agree
-//! on which. And a watcher that cannot start never takes the server down.
+//! on which; the same for watchers of one stream. And a watcher that cannot
+//! start never takes the server down.
 
 use std::process::Command;
 
@@ -98,4 +99,36 @@ fn the_server_goes_on_when_its_only_watcher_cannot_start() {
         "a watcher that could not start is an error"
     );
     assert!(solo.wait_exit(20).success());
+}
+
+#[test]
+fn of_watchers_started_at_once_over_a_dead_ones_lock_exactly_one_stays_up() {
+    const ROUNDS: usize = 4;
+    const CONTENDERS: usize = 3;
+    let p = Project::with_stream("a");
+    let rt = Runtime::of(&p);
+    for round in 0..ROUNDS {
+        // A lock a killed watcher left: every starter sees it and takes over.
+        let mut folder = std::fs::DirBuilder::new();
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder.recursive(true).create(rt.path()).unwrap();
+        std::fs::write(rt.lock("a"), "999999999\n").unwrap();
+        let commands: Vec<Command> = (0..CONTENDERS).map(|_| p.command(["watch", "a"])).collect();
+        let mut runs: Vec<Bg> = commands.into_iter().map(Bg::spawn).collect();
+        wait_until("all but one to give up", 30, || {
+            runs.iter_mut().map(Bg::has_exited).filter(|e| *e).count() == CONTENDERS - 1
+        });
+        let (mut up, down): (Vec<Bg>, Vec<Bg>) = runs
+            .into_iter()
+            .partition(|r| !r.stderr().contains("already runs"));
+        assert_eq!(up.len(), 1, "round {round}: one watcher, not {}", up.len());
+        for mut loser in down {
+            assert_eq!(loser.wait_exit(5).code(), Some(1), "{}", loser.stderr());
+        }
+        let mut winner = up.pop().expect("the winner");
+        wait_until("the winner's lock", 20, || rt.lock_pid("a") == Some(winner.pid()));
+        let stopped = p.sparkq(["stop", "--stream", "a"]).success().stdout();
+        assert!(stopped.contains(&format!("(pid {})", winner.pid())), "{stopped}");
+        assert!(winner.wait_exit(20).success(), "{}", winner.stderr());
+    }
 }
