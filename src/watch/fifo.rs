@@ -1,6 +1,6 @@
 //! The watcher's FIFO, `<stream>.pipe` in the project's runtime folder,
-//! and how a wake is delivered through it so that the worker's `cat <pipe >/dev/null` returns exactly
-//! once per wake.
+//! and how a wake is delivered through it so that the worker's
+//! `cat <pipe >/dev/null` returns exactly once per wake.
 //!
 //! `cat` returns only at end of file, which a FIFO gives a reader when its
 //! last writer closes. So the watcher cannot simply keep the FIFO open
