@@ -224,3 +224,64 @@ fn a_client_that_stops_reading_ends_the_server() {
         "ended by itself, not by a signal: {status:?}"
     );
 }
+
+#[test]
+fn random_junk_between_requests_gets_one_answer_per_line() {
+    let p = Project::with_stream("auth");
+    let mut mcp = Mcp::start(&p);
+    let seed = fastrand::u64(..);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut expected: Vec<(Value, i64)> = Vec::new();
+    for n in 0..300u64 {
+        let id = 1000 + n;
+        match rng.u8(..5) {
+            0 => {
+                // Not JSON: '#' can start no JSON value.
+                let mut line = vec![b'#'];
+                line.extend((0..rng.usize(0..200)).map(|_| rng.u8(0x20..0x7f)));
+                mcp.send(&line);
+                expected.push((Value::Null, -32700));
+            }
+            1 => {
+                let mut line = br#"{"jsonrpc":"2.0","id":1,"method":""#.to_vec();
+                line.extend((0..rng.usize(1..50)).map(|_| rng.u8(0x80..=0xff)));
+                line.extend_from_slice(br#""}"#);
+                mcp.send(&line);
+                expected.push((Value::Null, -32700));
+            }
+            2 => {
+                let depth = rng.usize(130..600);
+                let line = format!(
+                    r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{}{}}}"#,
+                    "[".repeat(depth),
+                    "]".repeat(depth)
+                );
+                mcp.send(line.as_bytes());
+                expected.push((json!(id), -32600));
+            }
+            3 => mcp.send(b"   "),
+            _ => {
+                mcp.send_json(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                    "params": {"name": "peek_task", "arguments": {"stream": "auth"}}}));
+                expected.push((json!(id), 0));
+            }
+        }
+    }
+    let mut answers: Vec<(Value, i64)> = (0..expected.len())
+        .map(|_| {
+            let answer = mcp.answer();
+            let code = answer["error"]["code"].as_i64().unwrap_or(0);
+            if code == 0 {
+                assert_eq!(answer["result"]["isError"], false, "seed {seed}: {answer}");
+            }
+            (answer["id"].clone(), code)
+        })
+        .collect();
+    let key = |(id, code): &(Value, i64)| (id.to_string(), *code);
+    answers.sort_by_key(key);
+    expected.sort_by_key(key);
+    assert_eq!(answers, expected, "seed {seed}");
+    // Nothing more is owed, and the server still serves.
+    let last = mcp.call(1, "peek_task", json!({"stream": "auth"}));
+    assert_eq!(last["result"]["isError"], false, "seed {seed}: {last}");
+}
