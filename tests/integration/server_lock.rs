@@ -24,11 +24,10 @@ fn of_servers_started_at_once_exactly_one_stays_up() {
         wait_until("all but one to give up", 30, || {
             runs.iter_mut().map(Bg::has_exited).filter(|e| *e).count() == CONTENDERS - 1
         });
-        let (mut up, down): (Vec<Bg>, Vec<Bg>) = runs
-            .into_iter()
-            .partition(|r| !r.stderr().contains("already running"));
+        // Exited ones are the losers (their output is read in full below).
+        let (mut down, mut up) = split_exited(runs);
         assert_eq!(up.len(), 1, "round {round}: one server, not {}", up.len());
-        for mut loser in down {
+        for loser in &mut down {
             let status = loser.wait_exit(5);
             assert_eq!(status.code(), Some(1), "{}", loser.stderr());
             assert!(
@@ -118,12 +117,11 @@ fn of_watchers_started_at_once_over_a_dead_ones_lock_exactly_one_stays_up() {
         wait_until("all but one to give up", 30, || {
             runs.iter_mut().map(Bg::has_exited).filter(|e| *e).count() == CONTENDERS - 1
         });
-        let (mut up, down): (Vec<Bg>, Vec<Bg>) = runs
-            .into_iter()
-            .partition(|r| !r.stderr().contains("already runs"));
+        let (mut down, mut up) = split_exited(runs);
         assert_eq!(up.len(), 1, "round {round}: one watcher, not {}", up.len());
-        for mut loser in down {
+        for loser in &mut down {
             assert_eq!(loser.wait_exit(5).code(), Some(1), "{}", loser.stderr());
+            assert!(loser.stderr().contains("already runs"), "{}", loser.stderr());
         }
         let mut winner = up.pop().expect("the winner");
         wait_until("the winner's lock", 20, || rt.lock_pid("a") == Some(winner.pid()));
@@ -131,4 +129,14 @@ fn of_watchers_started_at_once_over_a_dead_ones_lock_exactly_one_stays_up() {
         assert!(stopped.contains(&format!("(pid {})", winner.pid())), "{stopped}");
         assert!(winner.wait_exit(20).success(), "{}", winner.stderr());
     }
+}
+
+/// The processes that have exited, and the others.
+fn split_exited(mut runs: Vec<Bg>) -> (Vec<Bg>, Vec<Bg>) {
+    let exited: Vec<bool> = runs.iter_mut().map(Bg::has_exited).collect();
+    let (down, up): (Vec<_>, Vec<_>) = runs.into_iter().zip(exited).partition(|(_, e)| *e);
+    (
+        down.into_iter().map(|(r, _)| r).collect(),
+        up.into_iter().map(|(r, _)| r).collect(),
+    )
 }
