@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::queue::{Claimed, Queue};
+use crate::queue::{Queue, TaskBrief};
 use crate::watch::{self, Settings, Shutdown, WaitOutcome};
 
 /// Claims from `stream`, waiting up to `wait` for a task to arrive, or
@@ -19,11 +19,14 @@ pub(super) fn claim_waiting(
     worker: &str,
     wait: Duration,
     shutdown: &Shutdown,
-) -> Result<Option<Claimed>, watch::Error> {
+) -> Result<Option<TaskBrief>, watch::Error> {
     if wait.is_zero() {
         return Ok(queue.claim(stream, worker)?);
     }
-    let settings = Settings::new(Duration::from_secs(watch::CLAIM_RECHECK_SECS));
+    let settings = Settings::new(
+        queue.runtime_dir(),
+        Duration::from_secs(watch::CLAIM_RECHECK_SECS),
+    );
     match watch::wait_for_claim(queue, stream, worker, wait, &settings, shutdown)? {
         WaitOutcome::Claimed(claimed) => Ok(Some(*claimed)),
         WaitOutcome::TimedOut | WaitOutcome::Interrupted => Ok(None),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SparkqServer;
-use super::schema::input_schema;
+use super::schema::{input_schema, object_from_text};
 use super::server::tool_error;
 use super::wait::claim_waiting;
 use crate::model::{MAX_WAIT_SECS, Task, TaskId, TaskStatus, Timestamp};
@@ -42,6 +42,7 @@ pub(super) struct CompleteParams {
     /// Task id.
     id: String,
     /// JSON object with a non-empty "summary" string.
+    #[schemars(with = "rmcp::model::JsonObject")]
     result: Value,
     /// The task's standard output.
     stdout: Option<String>,
@@ -124,13 +125,16 @@ impl SparkqServer {
         }
         let worker = p.worker.unwrap_or_else(|| self.default_worker().to_owned());
         let wait = Duration::from_secs(wait_seconds);
-        // The client's cancellation fires the wait's shutdown switch; the
-        // relay is aborted once the call is answered.
+        // The client's cancellation, or its going away, fires the wait's
+        // shutdown switch; the relay is aborted once the call is answered.
         let shutdown = Shutdown::new();
         let relay = {
-            let (shutdown, cancelled) = (shutdown.clone(), context.ct);
+            let (shutdown, cancelled, gone) = (shutdown.clone(), context.ct, self.client_gone());
             tokio::spawn(async move {
-                cancelled.cancelled().await;
+                tokio::select! {
+                    () = cancelled.cancelled() => {}
+                    () = gone.wait() => {}
+                }
                 shutdown.fire();
             })
         };
@@ -152,7 +156,9 @@ impl SparkqServer {
                 stdout: p.stdout,
                 stderr: p.stderr,
             };
-            queue.complete(&p.id, p.result, report).map(Receipt::of)
+            queue
+                .complete(&p.id, object_from_text(p.result), report)
+                .map(Receipt::of)
         })
         .await
     }

@@ -243,6 +243,14 @@ impl Queue {
         Ok(infos)
     }
 
+    /// One stream, whole brief and counts: what `stream show` prints.
+    pub fn stream_info(&self, name: &str) -> Result<StreamInfo> {
+        let stream = self.stream(name)?;
+        self.touch_quietly(&stream);
+        let counts = self.counts(&stream.name)?;
+        Ok(StreamInfo { stream, counts })
+    }
+
     /// How many tasks `stream` holds in each state.
     pub fn counts(&self, stream: &Name) -> Result<Counts> {
         let now = Timestamp::now();
@@ -274,19 +282,25 @@ impl Queue {
         Ok(streams)
     }
 
-    /// Adopts drops and sweeps dead claims of an active stream, if the spool
-    /// can be written; a read-only spool (a mirrored dashboard) is shown as
-    /// it is. An ended stream is touched only when something was dropped
-    /// into it, so the drop is failed with "stream ended" rather than
-    /// waiting unseen.
+    /// Sweeps dead claims of a stream and, if it is active, adopts drops,
+    /// when the spool can be written; a read-only spool (a mirrored
+    /// dashboard) is shown as it is. Ending a stream stops new work, not the
+    /// sweep: its running tasks still fail or go back to the queue. An ended
+    /// stream that has something dropped into it is looked at in full, so
+    /// the drop fails with "stream ended" rather than waiting unseen.
     fn touch_quietly(&self, stream: &Stream) {
-        let wanted = stream.status == StreamStatus::Active
-            || self
-                .spool
+        let Ok(lock) = self.spool.lock_stream(&stream.name) else {
+            return;
+        };
+        let has_drops = || {
+            self.spool
                 .scan_pending(&stream.name)
-                .is_ok_and(|scan| !scan.drops.is_empty() || !scan.foreign.is_empty());
-        if wanted && let Ok(lock) = self.spool.lock_stream(&stream.name) {
+                .is_ok_and(|scan| !scan.drops.is_empty() || !scan.foreign.is_empty())
+        };
+        if stream.status == StreamStatus::Active || has_drops() {
             let _ = self.touch(stream, &lock);
+        } else {
+            let _ = self.sweep_dead_locked(stream, Timestamp::now());
         }
     }
 

@@ -86,9 +86,9 @@ fn bad_drops_fail_with_the_reason_and_keep_their_bytes() {
             .unwrap()
             .contains("it is not valid JSON")
     );
-    // Lists carry no originals: the one-task view does.
-    let garbage_id = garbage["id"].as_str().unwrap();
-    let full = p.sparkq(["task", garbage_id, "--json"]).success().json();
+    // Lists carry no bytes; the task itself keeps them.
+    let id = garbage["id"].as_str().unwrap();
+    let full = p.sparkq(["task", id, "--json"]).success().json();
     assert_eq!(full["original"], "{not json");
     assert!(
         by_name("'list.json'")["error"]
