@@ -341,6 +341,19 @@ fn a_file_dropped_into_an_ended_stream_fails_with_stream_ended() {
     assert_eq!(task["status"], "failed");
     assert_eq!(task["payload"]["n"], 1, "kept as the task it describes");
     assert!(p.files("a", "pending").is_empty());
+    // ... so that it can run in an active stream.
+    let b = [
+        "stream",
+        "create",
+        "b",
+        "--session",
+        "s1",
+        "--instructions",
+        "Go on.",
+    ];
+    ok(&p, &b);
+    ok(&p, &["requeue", task["id"].as_str().unwrap(), "--stream", "b"]);
+    assert_eq!(p.claim("b")["payload"]["n"], 1);
 }
 
 #[test]
