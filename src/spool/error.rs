@@ -47,6 +47,11 @@ impl Error {
 }
 
 fn hint(source: &io::Error) -> &'static str {
+    // What opening without following links or blocking (see `read`) says
+    // of a link (ELOOP) or of a FIFO nobody reads (ENXIO).
+    if matches!(source.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) {
+        return "\n  It is a symbolic link or a named pipe, which SparkQ never follows or waits on: remove it.";
+    }
     match source.kind() {
         io::ErrorKind::PermissionDenied => {
             "\n  Check the spool folder's permissions (it must be readable and writable by you)."

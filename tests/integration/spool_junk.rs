@@ -427,3 +427,25 @@ fn a_fifo_or_a_link_as_the_server_pid_file_never_hangs_status() {
     std::os::unix::fs::symlink("/dev/zero", &pid_file).unwrap();
     assert!(ok(&p, &["status"]).contains("not running"));
 }
+
+#[test]
+fn a_fifo_or_a_link_as_a_stream_lock_is_refused_with_a_hint_not_waited_on() {
+    let p = Project::with_stream("a");
+    let lock = p.spool().join("streams/a/.lock");
+    let _ = std::fs::remove_file(&lock);
+    mkfifo(&lock);
+    let out = bounded(&p, &["claim", "--stream", "a"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("remove it"));
+    std::fs::remove_file(&lock).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path().join("lock"), &lock).unwrap();
+    assert_eq!(bounded(&p, &["claim", "--stream", "a"]).status.code(), Some(1));
+    assert!(
+        !elsewhere.path().join("lock").exists(),
+        "nothing created through the link"
+    );
+    std::fs::remove_file(&lock).unwrap();
+    p.enqueue("a", "{}");
+    p.claim("a");
+}
