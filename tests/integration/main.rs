@@ -39,6 +39,7 @@ mod run_stop;
 mod server_lock;
 mod spool_junk;
 mod spool_junk_random;
+mod spool_odd_places;
 mod stale;
 mod sync_git;
 mod sync_rsync;
