@@ -84,9 +84,10 @@ pub(super) fn read_copies(
     }
     for (i, file) in files.iter().enumerate() {
         // A file git wrote may be a blend of the versions read above (git
-        // can merge one side's edit into the other's moved file); a file
-        // written since the merge began is a local change, read like any.
-        if merged && (merge.is_unmerged(&file.path) || !file.extra && merge.may_be_merged(&file.path)) {
+        // can merge one side's edit into the other's moved file). The
+        // working tree's own changes are a third side, read like any copy:
+        // a finish made after the last commit must not lose to both sides.
+        if merged && !file.extra && merge.may_be_merged(&file.path) {
             copies.marked.push(i);
             continue;
         }

@@ -238,3 +238,47 @@ fn a_worker_finishing_in_the_middle_of_a_merge_is_not_lost() {
     let task = &b.tasks()[&mine];
     assert_eq!(task.summary(), Some("finished mid-merge"));
 }
+
+/// Issue 14, item 1: a completion made after the last commit but before
+/// the pull is the working tree's newest state; the merge must not lose it.
+#[test]
+fn a_finish_made_after_the_commit_survives_a_merge_that_changed_the_task() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let id = a.enqueue("slow");
+    let (_, token) = a.claim().expect("a claims");
+    let other = a.enqueue("other");
+    sync(&a, &b);
+    // Both finish another task differently: the merge stops on it.
+    let (_, ta) = a.claim().expect("a claims other");
+    let (_, tb) = b.claim().expect("b claims other");
+    a.complete(&other, &ta, "A");
+    b.complete(&other, &tb, "B");
+    // B takes the claim back (it saw no heartbeat) and commits that.
+    b.let_claim_die(&id);
+    git_ok(&b.dir, &["add", "-A"]);
+    git_ok(&b.dir, &["commit", "-qm", "b requeued"]);
+    // A committed the claim before; its worker finishes after the commit.
+    git_ok(&a.dir, &["add", "-A"]);
+    git(&a.dir, &["commit", "-qm", "work"]);
+    a.complete(&id, &token, "finished after the commit");
+    let from = b.dir.display().to_string();
+    let pulled = git(&a.dir, &["pull", "-q", "--no-rebase", "--no-edit", &from, "main"]);
+    assert!(!pulled, "the merge should stop on the other task");
+    let report = a.queue.doctor(true).expect("doctor");
+    assert!(report.clean, "{report:#?}");
+    let task = &a.tasks()[&id];
+    let kept: Vec<_> = finishes_of(task);
+    assert!(
+        kept.contains(&"finished after the commit".to_owned()),
+        "the finish is lost: {task:#?}"
+    );
+}
+
+/// Every result summary a task holds, its own and in its conflicts.
+fn finishes_of(task: &sparkq::model::Task) -> Vec<String> {
+    crate::sync_support::finishes(task)
+        .into_iter()
+        .map(|(_, _, _, note)| note)
+        .collect()
+}
