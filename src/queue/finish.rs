@@ -69,10 +69,13 @@ impl Queue {
         }
         let (stream, id) = self.locate_running(id)?;
         let _lock = self.spool.lock_stream(&stream)?;
-        let mut task = self.read_running(&stream, &id, token)?;
+        let (mut task, marked) = self.read_running_or_marked(&stream, &id, token)?;
         let now = Timestamp::now();
         task.heartbeat_at = Some(now);
         task.updated_at = now;
+        if marked {
+            self.set_marked_aside(&stream, &id)?;
+        }
         self.spool.write_task(&task)?;
         Ok(task)
     }
@@ -104,7 +107,7 @@ impl Queue {
         let token = report.token.as_deref();
         let now = Timestamp::now();
         let staged = if self.spool.fsync() {
-            let seen = self.read_running(&stream, &id, token)?;
+            let (seen, _) = self.read_running_or_marked(&stream, &id, token)?;
             let task = finished(seen.clone(), &report, status, now, &set);
             let staged = self.spool.stage_task(&task)?;
             Some((seen, task, staged))
@@ -113,9 +116,9 @@ impl Queue {
         };
 
         let _lock = self.spool.lock_stream(&stream)?;
-        let current = self.read_running(&stream, &id, token)?;
+        let (current, marked) = self.read_running_or_marked(&stream, &id, token)?;
         let task = match staged {
-            Some((seen, task, staged)) if seen == current => {
+            Some((seen, task, staged)) if seen == current && !marked => {
                 staged.commit()?;
                 task
             }
@@ -127,7 +130,11 @@ impl Queue {
         };
         // The finished copy is written before the claimed one is removed: a
         // crash in between leaves both, and the finished one wins.
-        self.spool.remove_task(&stream, TaskStatus::Running, &id)?;
+        if marked {
+            self.set_marked_aside(&stream, &id)?;
+        } else {
+            self.spool.remove_task(&stream, TaskStatus::Running, &id)?;
+        }
         Ok(task)
     }
 
@@ -152,6 +159,26 @@ impl Queue {
                 status,
             }),
             None => Err(Error::UnknownTask { id: id.to_string() }),
+        }
+    }
+
+    /// [`Queue::read_running`], but a claimed file git wrote conflict
+    /// markers into yields the version of this claim (see `marked`); the
+    /// flag says it came from such a file.
+    fn read_running_or_marked(
+        &self,
+        stream: &Name,
+        id: &TaskId,
+        token: Option<&str>,
+    ) -> Result<(Task, bool)> {
+        match self.read_running(stream, id, token) {
+            Err(Error::Spool(crate::spool::Error::Corrupt { .. })) => {
+                match self.read_marked_running(stream, id, token)? {
+                    Some(task) => Ok((task, true)),
+                    None => self.read_running(stream, id, token).map(|t| (t, false)),
+                }
+            }
+            other => other.map(|t| (t, false)),
         }
     }
 

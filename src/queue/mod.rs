@@ -13,6 +13,7 @@ mod enqueue;
 mod error;
 mod finish;
 mod list;
+mod marked;
 mod purge;
 mod requeue;
 mod rival;

@@ -282,3 +282,41 @@ fn finishes_of(task: &sparkq::model::Task) -> Vec<String> {
         .map(|(_, _, _, note)| note)
         .collect()
 }
+
+/// Issue 14, item 5: git wrote conflict markers into a running task's
+/// file; its worker's report is still taken, and the other side's claim
+/// is kept for doctor to settle.
+#[test]
+fn a_worker_completes_a_claim_whose_file_holds_conflict_markers() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let id = a.enqueue("shared");
+    sync(&a, &b);
+    let (_, ta) = a.claim().expect("a claims");
+    let (_, tb) = b.claim().expect("b claims");
+    for m in [&a, &b] {
+        git_ok(&m.dir, &["add", "-A"]);
+        git_ok(&m.dir, &["commit", "-qm", "claimed"]);
+    }
+    let from = b.dir.display().to_string();
+    assert!(!git(
+        &a.dir,
+        &["pull", "-q", "--no-rebase", "--no-edit", &from, "main"]
+    ));
+    let claimed = a.spool().join("streams/q/claimed").join(format!("{id}.json"));
+    let text = std::fs::read_to_string(&claimed).expect("claimed file");
+    assert!(sparkq::spool::has_markers(&text), "{text}");
+
+    a.queue.heartbeat(&id, Some(&ta)).expect("heartbeat is taken");
+    a.complete(&id, &ta, "A's answer");
+    let report = a.queue.doctor(true).expect("doctor");
+    assert!(report.clean, "{report:#?}");
+    let task = &a.tasks()[&id];
+    assert_eq!(task.summary(), Some("A's answer"), "{task:#?}");
+    assert!(
+        task.conflicts
+            .iter()
+            .any(|c| c.claim_token.as_deref() == Some(tb.as_str())),
+        "B's claim is kept: {task:#?}"
+    );
+}
