@@ -9,6 +9,7 @@ mod claim;
 mod converge;
 mod doctor;
 mod doctor_meta;
+mod doctor_purged;
 mod enqueue;
 mod error;
 mod finish;

@@ -213,8 +213,8 @@ impl Queue {
     /// copies that lost and carried nothing worth keeping, when the winner
     /// is already stored as it should be. Returns how many files it removed.
     pub(super) fn settle_safely(&self, stream: &Name) -> Result<usize> {
+        let mut removed = self.remove_purged_copies(stream, &self.spool.stream_files(stream)?)?;
         let files = self.spool.stream_files(stream)?;
-        let mut removed = 0;
         for (id, list) in files.tangled() {
             let copies = read_copies(&self.spool, stream, id, list.clone(), &GitMerge::default())?;
             if !copies.marked.is_empty() || !copies.unreadable.is_empty() {

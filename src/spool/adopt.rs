@@ -106,9 +106,11 @@ impl Spool {
         Ok(adopted)
     }
 
-    /// Whether task `id` exists in any state folder of `stream`.
+    /// Whether task `id` exists in any state folder of `stream`, or was
+    /// purged (adopting its file again would undo the purge).
     fn is_known(&self, stream: &Name, id: &TaskId) -> bool {
         TaskStatus::ALL.iter().any(|s| self.has_task(stream, *s, id))
+            || self.purged_dir(stream).join(id.file_name()).exists()
     }
 
     fn finish_adoption(

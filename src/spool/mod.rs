@@ -8,6 +8,7 @@
 //!     stream.json
 //!     .lock                     serializes state changes on this machine
 //!     pending/ claimed/ done/ failed/   <task-id>.json
+//!     purged/<task-id>.json     tombstones of purged tasks (see `purged`)
 //! ```
 //!
 //! Invariants kept here:
@@ -33,6 +34,7 @@ mod lock;
 mod markers;
 mod meta;
 mod pidfile;
+mod purged;
 mod tasks;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +50,7 @@ pub use git::GitMerge;
 pub use lock::StreamLock;
 pub use markers::{Split, has_markers, split_conflict};
 pub use pidfile::PidFile;
+pub use purged::{PURGED_DIR, TOMBSTONE_DAYS, Tombstone};
 pub use tasks::{PendingScan, SCAN_OLDEST};
 
 use crate::model::{Name, TaskStatus};

@@ -320,3 +320,27 @@ fn a_worker_completes_a_claim_whose_file_holds_conflict_markers() {
         "B's claim is kept: {task:#?}"
     );
 }
+
+/// Issue 14, item 2: a task purged on one clone does not come back from
+/// the other, even when the merge stops on something else.
+#[test]
+fn a_purge_sticks_through_a_merge_with_other_conflicts() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let old = a.enqueue("old");
+    let (_, token) = a.claim().expect("a claims");
+    a.complete(&old, &token, "done long ago");
+    a.enqueue("shared");
+    sync(&a, &b);
+    // Both claim it: the merge stops on `claimed/`.
+    a.claim().expect("a claims shared");
+    b.claim().expect("b claims shared");
+    let purged = a.queue.purge(std::time::Duration::ZERO).expect("purge");
+    assert!(purged.removed.iter().any(|id| id.as_str() == old));
+    assert!(sync(&b, &a), "the merge should stop on the shared task");
+    sync(&a, &b);
+    for m in [&a, &b] {
+        assert!(!m.tasks().contains_key(&old), "purged task back on {}", m.name);
+        assert!(m.queue.doctor(false).expect("doctor").clean);
+    }
+}

@@ -170,3 +170,21 @@ fn a_drop_mirrored_before_adoption_is_one_task_on_both_machines() {
     assert_eq!(a.tasks().len(), 1, "{:#?}", a.tasks());
     assert_eq!(a.files(), b.files());
 }
+
+/// Issue 14, item 2: rsync never deletes, so the purged file comes back;
+/// its tombstone removes it again on both machines.
+#[test]
+fn a_purge_sticks_on_both_machines_over_rsync() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_machines(root.path());
+    let id = a.enqueue("old");
+    let (_, token) = a.claim().expect("a claims");
+    a.complete(&id, &token, "done");
+    sync(&a, &b);
+    a.queue.purge(std::time::Duration::ZERO).expect("purge");
+    sync(&a, &b);
+    for m in [&a, &b] {
+        assert!(!m.tasks().contains_key(&id), "purged task back on {}", m.name);
+    }
+    assert_eq!(a.files(), b.files());
+}
