@@ -11,6 +11,7 @@ mod run;
 mod server;
 mod sessions;
 mod setup;
+mod sync;
 mod tasks;
 mod views;
 mod watch;
@@ -67,6 +68,7 @@ enum Command {
     #[command(subcommand)]
     Scripts(server::ScriptsCommand),
     Doctor(doctor::DoctorArgs),
+    Sync(sync::SyncArgs),
 }
 
 /// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.
@@ -97,5 +99,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reload(args) => server::reload(&project::open(config)?, args),
         Command::Scripts(cmd) => server::scripts(&project::open(config)?, cmd),
         Command::Doctor(args) => doctor::doctor(&project::open(config)?, args),
+        Command::Sync(args) => sync::sync(&project::open(config)?, args),
     }
 }

@@ -63,6 +63,7 @@ pub(super) fn run(queue: Queue, args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("SparkQ serving {} (pid {}).", server.url, std::process::id());
         Some(server)
     };
+    let syncing = super::sync::start_background(&queue, &shutdown);
     let code = if streams.is_empty() {
         eprintln!(
             "No streams watched (name them with --session S or --stream S). Stop with Ctrl-C or 'sparkq stop'."
@@ -72,6 +73,10 @@ pub(super) fn run(queue: Queue, args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         run_watchers(&queue, &streams, args.recheck, &shutdown)?
     };
+    if let Some(syncing) = syncing {
+        shutdown.fire();
+        let _ = syncing.join();
+    }
     if let Some(server) = server {
         server.stop()?;
         eprintln!("SparkQ server stopped.");

@@ -22,6 +22,7 @@ mod sessions;
 mod settle;
 mod stale;
 mod streams;
+mod sync;
 mod touch;
 
 use crate::config::Config;
@@ -36,6 +37,7 @@ pub use finish::Report;
 pub use list::{Counts, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
 pub use purge::PurgeReport;
 pub use stale::{SweepReport, auto_fail_message};
+pub use sync::{SyncReport, SyncWith};
 
 /// A `Result` whose error is the queue's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

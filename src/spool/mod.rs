@@ -30,11 +30,13 @@ mod atomic;
 mod copies;
 mod error;
 mod git;
+mod gitsync;
 mod lock;
 mod markers;
 mod meta;
 mod pidfile;
 mod purged;
+mod rsync;
 mod tasks;
 
 use std::path::{Path, PathBuf};
@@ -47,16 +49,18 @@ pub use copies::{
 };
 pub use error::Error;
 pub use git::GitMerge;
+pub use gitsync::{GitRepo, MergeOutcome, PushOutcome, SYNC_STATUS_FILE};
 pub use lock::StreamLock;
 pub use markers::{Split, has_markers, split_conflict};
 pub use pidfile::PidFile;
 pub use purged::{PURGED_DIR, TOMBSTONE_DAYS, Tombstone};
+pub use rsync::{RSYNC_FLAGS, local_arg, rsync};
 pub use tasks::{PendingScan, SCAN_OLDEST};
 
 use crate::model::{Name, TaskStatus};
 
 /// The text of `spool/.gitignore`: what must never be tracked.
-pub const GITIGNORE: &str = "# Written by sparkq: locks and temp files are local to one machine.\n.lock\n*.lock\n.*.tmp\n.*.adopt\n.new-*\n";
+pub const GITIGNORE: &str = "# Written by sparkq: locks and temp files are local to one machine.\n.lock\n*.lock\n.*.tmp\n.*.adopt\n.new-*\n.sync-status.json\n";
 
 /// A spool folder on disk.
 #[derive(Debug, Clone)]

@@ -27,6 +27,7 @@ mod playbook;
 mod readme;
 mod run_stop;
 mod stale;
+mod sync_command;
 mod sync_git;
 mod sync_rsync;
 mod watcher;
