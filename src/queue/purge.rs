@@ -47,13 +47,8 @@ impl Queue {
                     }
                     // The tombstone first: a crash in between leaves it with
                     // the file, which the next settle removes.
-                    let tombstone = Tombstone {
-                        id: id.clone(),
-                        attempts: task.attempts,
-                        claim_token: task.claim_token.clone(),
-                        finished_at: finished,
-                    };
-                    self.spool.write_tombstone(&stream.name, &tombstone)?;
+                    self.spool
+                        .write_tombstone(&stream.name, &Tombstone::of(&task, finished))?;
                     if self.spool.remove_task(&stream.name, status, &id)? {
                         report.removed.push(id);
                     }

@@ -106,11 +106,17 @@ pub(super) fn read_copies(
             }
             continue;
         }
+        // Git pairs files of different tasks that look alike: a version
+        // that is another task is its blend with this one, not a copy of
+        // it (that task's own versions are settled under its id). The file
+        // counts as read if every version parses and one is this task's.
         let versions = match spool::split_conflict(&String::from_utf8_lossy(&bytes)) {
             Split::Versions(a, b) => [a, b]
                 .iter()
-                .map(|v| serde_json::from_str::<Task>(v).ok().filter(ours))
-                .collect::<Option<Vec<_>>>(),
+                .map(|v| serde_json::from_str::<Task>(v).ok())
+                .collect::<Option<Vec<_>>>()
+                .map(|tasks| tasks.into_iter().filter(ours).collect::<Vec<_>>())
+                .filter(|tasks| !tasks.is_empty()),
             Split::Clean | Split::Malformed => None,
         };
         match versions {

@@ -2,8 +2,7 @@
 //! machine while workers run, through git or rsync.
 //!
 //! **git.** Adopt the settled dropped files; commit the spool alone (the
-//! drops still being written are left out, so a drop never travels before
-//! its own machine adopted it); fetch the branch's upstream and merge it;
+//! drops still being written are left out, see `spool::GitRepo`); fetch the branch's upstream and merge it;
 //! settle what the merge left (`doctor --fix`, which reads both sides and
 //! the working tree, see `settle`); commit; push. A merge that git refuses
 //! because workers changed spool files since the commit, and a push the
@@ -109,7 +108,7 @@ impl Queue {
         report.with = repo.upstream();
         if dry_run {
             repo.fetch()?;
-            report.local_changes = repo.changed_paths(&[])?;
+            report.local_changes = repo.changed_paths()?;
             (report.received, report.sent) = repo.divergence()?;
             return Ok(());
         }
@@ -121,12 +120,11 @@ impl Queue {
                     "Finish it (or git merge --abort), then sync again.",
                 ));
             }
-            self.settle_merge(&repo, &[], report)?;
+            self.settle_merge(&repo, report)?;
         }
         for _ in 0..MAX_ROUNDS {
             self.adopt_everywhere()?;
-            let drops = self.unadopted_drops()?;
-            report.commits += usize::from(repo.commit_spool("sparkq sync: work", &drops)?);
+            report.commits += usize::from(repo.commit_spool("sparkq sync: work")?);
             repo.fetch()?;
             match repo.merge_fetched("sparkq sync: merge")? {
                 MergeOutcome::UpToDate => {}
@@ -136,7 +134,7 @@ impl Queue {
                 }
                 MergeOutcome::Clean | MergeOutcome::Conflicted => {
                     report.merged = true;
-                    self.settle_merge(&repo, &drops, report)?;
+                    self.settle_merge(&repo, report)?;
                 }
             }
             let ahead = repo.divergence()?.1;
@@ -159,7 +157,7 @@ impl Queue {
 
     /// Settles what a merge left and commits it (concluding the merge).
     /// A merge that stopped on paths outside the spool is aborted.
-    fn settle_merge(&self, repo: &GitRepo, drops: &[String], report: &mut SyncReport) -> Result<()> {
+    fn settle_merge(&self, repo: &GitRepo, report: &mut SyncReport) -> Result<()> {
         let prefix = repo.spool_prefix()?;
         let outside: Vec<String> = repo
             .unmerged()?
@@ -185,7 +183,7 @@ impl Queue {
             .filter(|f| !f.fixed)
             .map(|f| format!("{}: {}", f.path, f.message))
             .collect();
-        report.commits += usize::from(repo.commit_spool("sparkq sync: settle", drops)?);
+        report.commits += usize::from(repo.commit_spool("sparkq sync: settle")?);
         Ok(())
     }
 
@@ -221,18 +219,6 @@ impl Queue {
             }
         }
         Ok(())
-    }
-
-    /// The dropped files not adopted yet (still being written), relative
-    /// to the spool: left out of the commit until adopted.
-    fn unadopted_drops(&self) -> Result<Vec<String>> {
-        let mut drops = Vec::new();
-        for stream in self.spool.stream_names()? {
-            for name in self.spool.scan_pending(&stream)?.drops {
-                drops.push(format!("streams/{stream}/pending/{name}"));
-            }
-        }
-        Ok(drops)
     }
 }
 

@@ -123,20 +123,28 @@ impl GitRepo {
     }
 
     /// How many spool paths differ from `HEAD` (uncommitted work).
-    pub fn changed_paths(&self, exclude: &[String]) -> Result<usize, Error> {
+    pub fn changed_paths(&self) -> Result<usize, Error> {
         let mut args = vec!["status", "--porcelain", "-z", "--untracked-files=all", "--", "."];
-        let excluded = self.excludes(exclude);
+        let excluded = self.excludes();
         args.extend(excluded.iter().map(String::as_str));
         let out = self.run(&args)?;
         Ok(out.stdout.split(|b| *b == 0).filter(|p| p.len() > 3).count())
     }
 
-    /// Stages every spool change but `exclude` (paths relative to the
-    /// spool) and commits the spool alone with `message`; during a merge,
-    /// concludes it (a merge commit takes the whole index, which the merge
-    /// filled). Returns whether a commit was made.
-    pub fn commit_spool(&self, message: &str, exclude: &[String]) -> Result<bool, Error> {
-        let excluded = self.excludes(exclude);
+    /// Stages every spool change and commits the spool alone with
+    /// `message`; during a merge, concludes it (a merge commit takes the
+    /// whole index, which the merge filled). Returns whether a commit was
+    /// made.
+    ///
+    /// A dropped file that is not adopted yet (still being written) is
+    /// never added: it travels only as the task its own machine makes of
+    /// it, so two machines never adopt it twice. Tracked files are staged
+    /// first (`add -u`, so that the deletion of a drop someone committed by
+    /// hand goes in), then new ones but new drops; `commit -- .` takes only
+    /// tracked paths, so a drop that appears in between stays out too.
+    pub fn commit_spool(&self, message: &str) -> Result<bool, Error> {
+        self.run(&["add", "-u", "--", "."])?;
+        let excluded = self.excludes();
         let mut add = vec!["add", "-A", "--", "."];
         add.extend(excluded.iter().map(String::as_str));
         self.run(&add)?;
@@ -147,7 +155,6 @@ impl GitRepo {
         let mut commit = vec!["commit", "-q", "--no-verify", "-m", message];
         if !merging {
             commit.extend(["--", "."]);
-            commit.extend(excluded.iter().map(String::as_str));
         }
         let out = git(&self.spool, &commit).map_err(|e| self.failed("commit", &e.to_string()))?;
         if out.status.success() {
@@ -258,15 +265,18 @@ impl GitRepo {
         Err(self.failed("push", &said))
     }
 
-    /// Pathspecs that leave out `paths` (relative to the spool) and the
-    /// sync status file.
-    fn excludes(&self, paths: &[String]) -> Vec<String> {
-        let status = (!self.status_ignored).then_some(SYNC_STATUS_FILE);
-        status
-            .into_iter()
-            .chain(paths.iter().map(String::as_str))
-            .map(|p| format!(":(exclude,literal){p}"))
-            .collect()
+    /// Pathspecs that leave out new dropped files (any name in a
+    /// `pending/` folder that does not start with `tsk_`) and the sync
+    /// status file.
+    fn excludes(&self) -> Vec<String> {
+        let mut excludes: Vec<String> = ["[!t]*", "t[!s]*", "ts[!k]*", "tsk[!_]*"]
+            .iter()
+            .map(|name| format!(":(exclude,glob)streams/*/pending/{name}"))
+            .collect();
+        if !self.status_ignored {
+            excludes.push(format!(":(exclude,literal){SYNC_STATUS_FILE}"));
+        }
+        excludes
     }
 
     fn ok(&self, args: &[&str]) -> bool {

@@ -35,23 +35,50 @@ pub struct Tombstone {
     pub id: TaskId,
     /// The attempt that was purged; a later attempt is not covered.
     pub attempts: u32,
-    /// The claim whose finish was purged: another claim's finish of the
-    /// same attempt (reported on a machine that had not synced yet) is
-    /// not covered, so that result is never lost.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claim_token: Option<String>,
+    /// The claims whose finishes the purged copy held: its own and those
+    /// recorded in its conflicts (`""` for a finish without a claim, such
+    /// as a rejected drop). A copy holding any other finish (reported on
+    /// a machine that had not synced yet) is not covered, so that result
+    /// is never lost: the task comes back with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finished_claims: Vec<String>,
     pub finished_at: Timestamp,
 }
 
 impl Tombstone {
-    /// Whether a copy of the task, found in `state`, is what was purged
-    /// (or older): the purged finish, an earlier state of its attempt, or
-    /// an earlier attempt.
+    /// Whether a copy of the task, found in `state`, holds nothing the
+    /// purged copy did not: no later attempt, and no finish (its own or in
+    /// its conflicts) by a claim the purged copy did not know finished.
     pub fn covers(&self, task: &crate::model::Task, state: crate::model::TaskStatus) -> bool {
+        let known =
+            |token: &Option<String>| self.finished_claims.contains(&token.clone().unwrap_or_default());
         task.id == self.id
-            && (task.attempts < self.attempts
-                || task.attempts == self.attempts
-                    && (!state.is_finished() || task.claim_token == self.claim_token))
+            && task.attempts <= self.attempts
+            && (!state.is_finished() || known(&task.claim_token))
+            && task
+                .conflicts
+                .iter()
+                .filter(|c| c.status.is_finished())
+                .all(|c| known(&c.claim_token))
+    }
+
+    /// The tombstone of `task`, about to be purged.
+    pub fn of(task: &crate::model::Task, finished_at: Timestamp) -> Tombstone {
+        let mut finished_claims: Vec<String> = task
+            .conflicts
+            .iter()
+            .filter(|c| c.status.is_finished())
+            .map(|c| c.claim_token.clone().unwrap_or_default())
+            .chain([task.claim_token.clone().unwrap_or_default()])
+            .collect();
+        finished_claims.sort();
+        finished_claims.dedup();
+        Tombstone {
+            id: task.id.clone(),
+            attempts: task.attempts,
+            finished_claims,
+            finished_at,
+        }
     }
 }
 

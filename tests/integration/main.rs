@@ -29,5 +29,6 @@ mod run_stop;
 mod stale;
 mod sync_command;
 mod sync_git;
+mod sync_live;
 mod sync_rsync;
 mod watcher;
