@@ -156,6 +156,7 @@ impl Queue {
                 None
             };
             self.check_stream_file(&stream, fix, &mut report)?;
+            self.check_drops(&stream, &merge, fix, &mut report)?;
             self.check_tasks(&stream, &merge, fix, &mut report)?;
             if fix && let (Some(lock), Ok(s)) = (&lock, self.stream(stream.as_str())) {
                 // Adopt what was moved into pending/ for recovery.

@@ -8,6 +8,7 @@
 mod claim;
 mod converge;
 mod doctor;
+mod doctor_drops;
 mod doctor_meta;
 mod doctor_purged;
 mod enqueue;

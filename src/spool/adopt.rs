@@ -87,6 +87,12 @@ impl Spool {
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::io(&from, "read", e)),
             };
+            if super::has_markers(&String::from_utf8_lossy(&bytes))
+                && super::GitMerge::in_progress(self.root())
+            {
+                // Git's blend of two drops: `doctor` restores both sides'.
+                continue;
+            }
             let id = TaskId::for_drop(arrived, &[stream.as_str().as_bytes(), name.as_bytes(), &bytes]);
             if self.is_known(stream, &id) {
                 // Adopted already, on another machine whose task came in

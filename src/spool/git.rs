@@ -92,6 +92,17 @@ impl GitMerge {
         merge
     }
 
+    /// Whether a merge is in progress.
+    pub fn is_merging(&self) -> bool {
+        self.merging
+    }
+
+    /// Whether a merge is in progress in the work tree `root` is in; one
+    /// cheap question, for callers that need nothing else.
+    pub fn in_progress(root: &Path) -> bool {
+        git(root, &["rev-parse", "-q", "--verify", "MERGE_HEAD"]).is_some()
+    }
+
     /// Whether git left `path` unmerged.
     pub fn is_unmerged(&self, path: &Path) -> bool {
         self.unmerged.contains_key(path)

@@ -344,3 +344,52 @@ fn a_purge_sticks_through_a_merge_with_other_conflicts() {
         assert!(m.queue.doctor(false).expect("doctor").clean);
     }
 }
+
+/// Issue 14, item 4: git pairs a committed drop with a new drop on each
+/// side and blends them; doctor restores each side's file, and both are
+/// adopted as valid tasks.
+#[test]
+fn drops_that_git_blended_during_a_merge_are_restored_from_both_sides() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let pending = |m: &Machine| m.spool().join("streams/q/pending");
+    let drop = |tag: &str| {
+        format!(
+            "{{\n  \"tool_name\": \"run-bash\",\n  \"payload\": {{\n    \"script_path\": \"{tag}.sh\",\n    \"args\": [\"one\", \"two\", \"three\", \"four\", \"five\"]\n  }}\n}}\n"
+        )
+    };
+    // A drop committed before anyone adopted it (the old hand procedure).
+    std::fs::write(pending(&a).join("d0.json"), drop("base")).expect("drop");
+    git_ok(&a.dir, &["add", "-A"]);
+    git_ok(&a.dir, &["commit", "-qm", "drop"]);
+    let from = a.dir.display().to_string();
+    git_ok(&b.dir, &["pull", "-q", "--no-rebase", "--no-edit", &from, "main"]);
+    // Each side replaces it by a similar drop of its own.
+    for (m, tag) in [(&a, "side-a"), (&b, "side-b")] {
+        std::fs::remove_file(pending(m).join("d0.json")).expect("rm");
+        std::fs::write(pending(m).join(format!("d{tag}.json")), drop(tag)).expect("drop");
+        git_ok(&m.dir, &["add", "-A"]);
+        git_ok(&m.dir, &["commit", "-qm", tag]);
+    }
+    git(&b.dir, &["pull", "-q", "--no-rebase", "--no-edit", &from, "main"]);
+    let blended = ["dside-a.json", "dside-b.json"]
+        .iter()
+        .any(|n| std::fs::read(pending(&b).join(n)).is_ok_and(|bytes| bytes != drop(&n[1..7]).into_bytes()));
+    assert!(blended, "git should have blended the drops");
+    let report = b.queue.doctor(true).expect("doctor");
+    assert!(report.clean, "{report:#?}");
+    for tag in ["side-a", "side-b"] {
+        let path = pending(&b).join(format!("d{tag}.json"));
+        assert_eq!(std::fs::read_to_string(&path).expect("restored"), drop(tag));
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        let file = std::fs::File::options().write(true).open(&path).expect("open");
+        file.set_modified(old).expect("age the drop");
+    }
+    let tasks = b.tasks();
+    let mut scripts: Vec<String> = tasks
+        .values()
+        .filter_map(|t| t.payload.get("script_path")?.as_str().map(str::to_owned))
+        .collect();
+    scripts.sort();
+    assert_eq!(scripts, ["side-a.sh", "side-b.sh"], "{tasks:#?}");
+}
