@@ -218,7 +218,7 @@ impl GitRepo {
         // indented path a line.
         let listed: Vec<&str> = said
             .lines()
-            .filter(|l| l.starts_with('\t'))
+            .filter(|l| l.starts_with(['\t', ' ']))
             .map(str::trim)
             .collect();
         if said.contains("would be overwritten")

@@ -18,8 +18,12 @@ pub const RSYNC_FLAGS: &[&str] = &["-auc", "--backup", "--filter=:- .gitignore"]
 
 /// How many files one direction moved (or, dry, would move).
 pub fn rsync(from: &str, to: &str, dry_run: bool) -> Result<usize, Error> {
+    // A suffix of its own for each run: a file replaced twice between two
+    // settles (this machine's pull, then the other's push) keeps both.
+    let suffix = format!("--suffix=~{}", crate::model::Timestamp::now().unix_micros());
     let mut cmd = Command::new("rsync");
     cmd.args(RSYNC_FLAGS)
+        .arg(suffix)
         .arg(format!("--exclude=/{SYNC_STATUS_FILE}"))
         .arg("--out-format=%n")
         .stdin(Stdio::null());

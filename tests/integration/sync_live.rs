@@ -228,6 +228,23 @@ fn quiet_sync(m: &Machine, link: &Link) {
     assert!(out.status.success(), "final sync on {}: {out:?}", m.name);
 }
 
+/// Where `sparkq sync --every` of `m` writes its JSON lines.
+fn sync_log(m: &Machine) -> PathBuf {
+    m.dir.with_extension("sync.jsonl")
+}
+
+/// Rounds and retried rounds (a pull git refused, a push another machine
+/// beat) that the sync loop of `m` reported.
+fn sync_rounds(m: &Machine) -> (usize, usize) {
+    let text = std::fs::read_to_string(sync_log(m)).unwrap_or_default();
+    let reports: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let retries = reports.iter().filter_map(|r| r["retries"].as_u64()).sum::<u64>();
+    (reports.len(), usize::try_from(retries).unwrap_or(usize::MAX))
+}
+
 /// Starts the every-second sync of `m`: `sparkq sync --every 1s`, or a
 /// thread running the hand procedure.
 fn start_sync(
@@ -243,10 +260,11 @@ fn start_sync(
         if let Link::Rsync(other) = link {
             cmd.arg("--rsync").arg(other);
         }
+        let log = std::fs::File::create(sync_log(m)).expect("sync log");
         let child = cmd
             .current_dir(&m.dir)
             .env_remove("SPARKQ_CONFIG")
-            .stdout(Stdio::null())
+            .stdout(log)
             .stderr(Stdio::null())
             .spawn()
             .expect("sparkq sync --every");
@@ -312,9 +330,10 @@ fn run_scenario(label: &str, a: &Machine, b: &Machine, links: [Link; 2]) {
     quiet_sync(a, &links[0]);
     let mut ledger = ledger.into_inner().expect("ledger");
     ledger.pull_refusals = refusals.load(Ordering::Relaxed);
+    let rounds: Vec<(usize, usize)> = [a, b].iter().map(|m| sync_rounds(m)).collect();
     let counts = tally(&ledger, [a, b]);
     eprintln!(
-        "sync-evidence {label} mode={}: enqueued={} dropped={} completed={} purged={} | lost_results={} purged_back={} double_adoptions={} blended_drops={} missing={} pull_refusals={} identical={} doctor_clean={} (purged tasks back with a new finish: {})",
+        "sync-evidence {label} mode={}: enqueued={} dropped={} completed={} purged={} | lost_results={} purged_back={} double_adoptions={} blended_drops={} missing={} pull_refusals={} identical={} doctor_clean={} (purged tasks back with a new finish: {}; sync rounds, retried: {rounds:?})",
         if hand_mode() { "hand" } else { "sparkq-sync" },
         ledger.enqueued.len(),
         ledger.dropped.len(),
@@ -419,7 +438,20 @@ fn tally(ledger: &Ledger, machines: [&Machine; 2]) -> Counts {
         {
             match by_marker.get(marker.as_str()) {
                 Some(1) => {}
-                Some(_) => c.double_adoptions += 1,
+                Some(_) => {
+                    c.double_adoptions += 1;
+                    if std::env::var("SPARKQ_SYNC_DEBUG").is_ok() {
+                        for t in tasks
+                            .values()
+                            .filter(|t| t.payload.get("script_path").and_then(|v| v.as_str()) == Some(marker))
+                        {
+                            eprintln!(
+                                "double on {}: {} {:?} created {:?} error {:?}",
+                                m.name, t.id, t.status, t.created_at, t.error
+                            );
+                        }
+                    }
+                }
                 None => c.missing += 1,
             }
         }
