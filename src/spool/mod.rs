@@ -7,6 +7,7 @@
 //!   streams/<stream>/
 //!     stream.json
 //!     .lock                     serializes state changes on this machine
+//!     .batch-*.tmp/             a batch being staged (see `batch`)
 //!     pending/ claimed/ done/ failed/   <task-id>.json
 //!     purged/<task-id>.json     tombstones of purged tasks (see `purged`)
 //! ```
@@ -27,6 +28,7 @@
 
 mod adopt;
 mod atomic;
+mod batch;
 mod copies;
 mod error;
 mod git;
@@ -38,11 +40,13 @@ mod pidfile;
 mod purged;
 mod rsync;
 mod tasks;
+mod teardown;
 
 use std::path::{Path, PathBuf};
 
 pub use adopt::{ADOPT_SETTLE, DroppedFile};
 pub use atomic::{FolderFlush, Staged, stage, write_atomic};
+pub use batch::{Recovered, StagedBatch, is_batch_dir};
 pub use copies::{
     KEEP_FILE, SessionFiles, StreamFiles, TaskFile, extra_copy_id, extra_of, file_bytes, move_file,
     read_bytes, remove_file,
@@ -56,6 +60,7 @@ pub use pidfile::PidFile;
 pub use purged::{PURGED_DIR, TOMBSTONE_DAYS, Tombstone};
 pub use rsync::{RSYNC_FLAGS, local_arg, rsync};
 pub use tasks::{PendingScan, SCAN_OLDEST};
+pub use teardown::Removal;
 
 use crate::model::{Name, TaskStatus};
 
