@@ -93,7 +93,14 @@ impl Spool {
                 // Git's blend of two drops: `doctor` restores both sides'.
                 continue;
             }
-            let id = TaskId::for_drop(arrived, &[stream.as_str().as_bytes(), name.as_bytes(), &bytes]);
+            // A copy rsync's `--backup` kept beside a drop (`d.json~…`) is
+            // the same drop: the same id, so it is removed, not adopted twice
+            // (unless its bytes differ, and then it is a task of its own).
+            let key_name = super::extra_of(name).unwrap_or(name);
+            let id = TaskId::for_drop(
+                arrived,
+                &[stream.as_str().as_bytes(), key_name.as_bytes(), &bytes],
+            );
             if self.is_known(stream, &id) {
                 // Adopted already, on another machine whose task came in
                 // by sync before this copy of the file was looked at.

@@ -144,6 +144,8 @@ struct Status {
     active_sessions: Vec<String>,
     streams: Vec<StreamInfo>,
     watchers: Vec<Watcher>,
+    /// The last `sparkq sync`'s record (see sync_command.rs); none here.
+    last_sync: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]

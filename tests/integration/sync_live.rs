@@ -156,10 +156,12 @@ fn feeder(m: &Machine, purges: bool, stop: &AtomicBool, ledger: &Mutex<Ledger>) 
                     let task = before.get(id.as_str());
                     let marker = task.and_then(|t| t.payload.get("script_path")?.as_str().map(str::to_owned));
                     ledger.purged_markers.extend(marker);
-                    let notes = task
+                    let notes: BTreeSet<String> = task
                         .map(|t| finishes(t).into_iter().map(|f| f.3).collect())
                         .unwrap_or_default();
-                    ledger.purged.insert(id.to_string(), notes);
+                    // A task purged twice (it came back with a later
+                    // attempt) held both purges' finishes.
+                    ledger.purged.entry(id.to_string()).or_default().extend(notes);
                 }
             }
         }
