@@ -82,6 +82,8 @@ pub enum FindingKind {
     /// An entry dropped into `pending/` that is not a regular file, or
     /// whose name is not UTF-8: set aside by the next look at the stream.
     Foreign,
+    /// A copy of a purged task that a sync brought back.
+    PurgedBack,
 }
 
 /// One thing doctor found.
@@ -164,6 +166,7 @@ impl Queue {
                 None
             };
             self.check_stream_file(&stream, fix, &mut report)?;
+            self.check_drops(&stream, &merge, fix, &mut report)?;
             self.check_tasks(&stream, &merge, fix, &mut report)?;
             if fix && let (Some(lock), Ok(s)) = (&lock, self.stream(stream.as_str())) {
                 // Adopt what was moved into pending/ for recovery.
@@ -204,11 +207,19 @@ impl Queue {
             }
         }
         self.check_pending_foreign(stream, fix, report)?;
+        let tombstones = self.spool.tombstones(stream)?;
         for (id, list) in &files.tasks {
-            self.check_task(stream, id, list, merge, fix, report)?;
+            let list = match tombstones.get(id) {
+                Some(t) => self.check_purged(id, list, t, fix, report)?,
+                None => list.clone(),
+            };
+            if !list.is_empty() {
+                self.check_task(stream, id, &list, merge, fix, report)?;
+            }
         }
         for id in merge.task_ids(&self.spool.stream_dir(stream)) {
-            if !files.tasks.contains_key(&id) {
+            // A task that one side purged is not restored from the other.
+            if !files.tasks.contains_key(&id) && !tombstones.contains_key(&id) {
                 self.check_task(stream, &id, &[], merge, fix, report)?;
             }
         }

@@ -144,7 +144,9 @@ impl Queue {
             stdout: None,
             stderr: None,
             created_at: created,
-            updated_at: Timestamp::now(),
+            // Not now: a dropped file adopted on two machines is one task
+            // only if both write the same bytes (see `spool::adopt`).
+            updated_at: created,
             started_at: None,
             heartbeat_at: None,
             finished_at: None,
@@ -177,7 +179,8 @@ impl Queue {
             // would wait forever. It fails as the task it describes, so
             // `requeue ID --stream S` can run it in an active stream.
             Ok(mut task) if stream.status == StreamStatus::Ended => {
-                let now = Timestamp::now();
+                // The arrival, not now: every machine writes the same bytes.
+                let now = drop.arrived;
                 task.status = TaskStatus::Failed;
                 task.error = Some(format!(
                     "Rejected dropped file '{}': stream ended: stream '{}' takes no new tasks; run it with 'sparkq requeue {} --stream <active stream>'",
@@ -198,7 +201,8 @@ impl Queue {
     /// The failed task that records a file SparkQ would not run: `error`
     /// says why, and the file's bytes, if it was read, are kept exactly.
     pub(super) fn rejected(&self, stream: &Stream, drop: &DroppedFile<'_>, error: String) -> Task {
-        let now = Timestamp::now();
+        // The arrival, not now: every machine writes the same bytes.
+        let now = drop.arrived;
         let tool_guess = serde_json::from_slice::<Value>(drop.bytes)
             .ok()
             .and_then(|v| v.get("tool_name")?.as_str().map(str::to_owned))

@@ -91,7 +91,9 @@ impl Spool {
             let known = name == "stream.json"
                 || name.starts_with('.')
                 || is_dir
-                    && (name == QUARANTINE_DIR || TaskStatus::ALL.iter().any(|s| state_dir(*s) == name));
+                    && (name == QUARANTINE_DIR
+                        || name == super::PURGED_DIR
+                        || TaskStatus::ALL.iter().any(|s| state_dir(*s) == name));
             if extra_of(&name) == Some("stream.json") {
                 files.stream_extras.push(dir.join(&name));
             } else if !known {

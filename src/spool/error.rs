@@ -34,6 +34,10 @@ pub enum Error {
         "{path} is not read: {message}\n  Run 'sparkq doctor' to see it and 'sparkq doctor --fix' to set it aside, or remove it by hand."
     )]
     Mismatch { path: PathBuf, message: String },
+    /// `git` or `rsync` refused or failed during a sync; nothing half-done
+    /// was left behind.
+    #[error("{message}\n  {hint}")]
+    Sync { message: String, hint: String },
 }
 
 impl Error {
