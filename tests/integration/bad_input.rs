@@ -51,6 +51,7 @@ fn enqueue_refuses_bad_payloads_tools_and_streams() {
         &["enqueue", "run-bash", "{}", "--stream", "s", "--timeout", "0"],
         "timeout is not valid",
     );
+    // A file over the limit is refused by its size, before it is read.
     let big = format!("{{\"blob\": \"{}\"}}", "x".repeat(1024 * 1024));
     let path = p.write("big.json", &big);
     refused(
@@ -63,7 +64,7 @@ fn enqueue_refuses_bad_payloads_tools_and_streams() {
             "--stream",
             "s",
         ],
-        "payload is 1048587 bytes, over the limit of 1048576 bytes",
+        "payload is 1048588 bytes, over the limit of 1048576 bytes",
     );
     let batch = p.write(
         "batch.jsonl",

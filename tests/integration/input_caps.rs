@@ -110,10 +110,10 @@ fn endless_files_and_pipes_stop_at_the_limit() {
     for (args, what) in [
         (
             vec!["enqueue", "run-bash", "--payload-file", zero, "--stream", "s"],
-            "the payload",
+            "payload",
         ),
-        (vec!["enqueue", "--stream", "s", "--batch", zero], "the batch"),
-        (vec!["complete", &id, "--result-file", zero], "the result"),
+        (vec!["enqueue", "--stream", "s", "--batch", zero], "batch"),
+        (vec!["complete", &id, "--result-file", zero], "result"),
         (
             vec![
                 "complete",
@@ -136,7 +136,7 @@ fn endless_files_and_pipes_stop_at_the_limit() {
                 "--instructions-file",
                 zero,
             ],
-            "the instructions",
+            "instructions",
         ),
     ] {
         ends_too_large(&p, &args, Stdio::null(), what);
