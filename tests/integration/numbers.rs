@@ -202,10 +202,10 @@ fn random_numbers_in_task_files_and_flags_never_panic_or_hang() {
         let new_id = TaskId::generate().to_string();
         task["id"] = json!(new_id);
         task["history"] = history.clone();
+        task["conflicts"] = json!([{"attempt": 1, "status": "succeeded", "result": {"summary": "x"}}]);
         let mut text = serde_json::to_string_pretty(&task).unwrap();
         for field in ["\"timeout\"", "\"attempts\"", "\"max_attempts\"", "\"attempt\""] {
-            let number = random_number(&mut rng);
-            text = replace_number(&text, field, &number);
+            text = replace_numbers(&text, field, &mut rng);
         }
         std::fs::write(p.state_dir("a", folder).join(format!("{new_id}.json")), &text).unwrap();
         // And a dropped file with a random timeout.
@@ -239,14 +239,20 @@ fn random_numbers_in_task_files_and_flags_never_panic_or_hang() {
     }
 }
 
-/// `text` with the number after the first `field:` replaced by `number`.
-fn replace_number(text: &str, field: &str, number: &str) -> String {
-    let Some(at) = text.find(&format!("{field}: ")) else {
-        return text.to_owned();
-    };
-    let start = at + field.len() + 2;
-    let end = text[start..]
-        .find([',', '\n', '}'])
-        .map_or(text.len(), |n| start + n);
-    format!("{}{}{}", &text[..start], number, &text[end..])
+/// `text` with the number after every `field:` replaced by a random one.
+fn replace_numbers(text: &str, field: &str, rng: &mut fastrand::Rng) -> String {
+    let key = format!("{field}: ");
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(&key) {
+        let start = at + key.len();
+        let end = rest[start..]
+            .find([',', '\n', '}'])
+            .map_or(rest.len(), |n| start + n);
+        out.push_str(&rest[..start]);
+        out.push_str(&random_number(rng));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
