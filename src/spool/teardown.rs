@@ -74,8 +74,14 @@ impl Spool {
     /// anything SparkQ did not create.
     pub fn remove_own_files(&self) -> Result<Removal, Error> {
         let mut removal = Removal::default();
-        if std::fs::symlink_metadata(self.root()).is_ok_and(|m| m.is_dir()) {
-            removal.root_removed = clear(self.root(), Level::Root, &mut removal)?;
+        match std::fs::symlink_metadata(self.root()) {
+            Ok(meta) if meta.is_dir() => {
+                removal.root_removed = clear(self.root(), Level::Root, &mut removal)?
+            }
+            // A spool that is a symlink (or anything but a folder) is not
+            // entered: what it points to may hold anything.
+            Ok(_) => removal.kept.push(self.root().to_owned()),
+            Err(_) => {}
         }
         Ok(removal)
     }
@@ -171,5 +177,11 @@ mod tests {
         }
         let again = Spool::new(&root, false).remove_own_files().unwrap();
         assert!(again.root_removed && again.kept.is_empty(), "{again:?}");
+
+        let link = dir.path().join("spool-link");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let linked = Spool::new(&link, false).remove_own_files().unwrap();
+        assert_eq!(linked.kept, [link]);
+        assert!(outside.join("keep.txt").exists(), "a symlinked spool is not entered");
     }
 }
