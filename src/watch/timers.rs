@@ -28,7 +28,7 @@ pub(crate) fn next_settle(queue: &Queue, stream: &Name) -> Option<Instant> {
         .filter_map(|name| std::fs::metadata(dir.join(name)).ok())
         .filter(|meta| meta.is_file())
         .filter_map(|meta| meta.modified().ok())
-        .map(|modified| modified + ADOPT_SETTLE)
+        .filter_map(|modified| modified.checked_add(ADOPT_SETTLE))
         .filter(|settle| *settle > now)
         .min()
         .map(instant_of)
