@@ -182,6 +182,9 @@ mod tests {
         std::os::unix::fs::symlink(&outside, &link).unwrap();
         let linked = Spool::new(&link, false).remove_own_files().unwrap();
         assert_eq!(linked.kept, [link]);
-        assert!(outside.join("keep.txt").exists(), "a symlinked spool is not entered");
+        assert!(
+            outside.join("keep.txt").exists(),
+            "a symlinked spool is not entered"
+        );
     }
 }
