@@ -26,6 +26,7 @@ pub(super) struct EnqueueParams {
     /// The tool's input, usually a JSON object.
     payload: Value,
     /// Seconds before a claim is stale (1 to 2592000); overrides the tool's.
+    #[schemars(range(min = 1, max = 2_592_000))]
     timeout: Option<u64>,
 }
 
