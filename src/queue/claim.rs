@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use super::{Error, Queue, Result};
-use crate::model::{Name, Stream, StreamRef, Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{MAX_WORKER_BYTES, Name, Stream, StreamRef, Task, TaskId, TaskStatus, Timestamp};
 use crate::spool;
 
 /// A claimed task, with the stream brief the worker needs.
@@ -66,6 +66,16 @@ impl Queue {
     /// Claims the oldest pending task of an active stream for `worker`, or
     /// returns `None` if nothing is pending.
     pub fn claim(&self, stream: &str, worker: &str) -> Result<Option<Claimed>> {
+        if worker.len() > MAX_WORKER_BYTES {
+            return Err(Error::invalid(
+                "worker",
+                format!(
+                    "the name is {} bytes, over the limit of {MAX_WORKER_BYTES}",
+                    worker.len()
+                ),
+                "Name the worker briefly, e.g. 'claude-1' or 'host:pid'.",
+            ));
+        }
         let stream = self.active_stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
         let (mut scan, _) = self.touch(&stream, &lock)?;

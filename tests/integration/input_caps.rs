@@ -174,3 +174,14 @@ fn endless_files_and_pipes_stop_at_the_limit() {
         "running"
     );
 }
+
+#[test]
+fn a_worker_name_past_its_limit_claims_nothing() {
+    let p = Project::with_stream("s");
+    p.enqueue("s", "{}");
+    let before = p.snapshot();
+    let name = "w".repeat(300);
+    p.sparkq(["claim", "--stream", "s", "--worker", &name])
+        .fails_with("worker is not valid: the name is 300 bytes, over the limit of 256");
+    assert_eq!(before, p.snapshot(), "a refused claim changed the spool");
+}
