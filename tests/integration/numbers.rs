@@ -138,7 +138,7 @@ fn every_door_refuses_a_timeout_past_the_ceiling_and_names_it() {
 }
 
 #[tokio::test]
-async fn the_api_refuses_a_timeout_past_the_ceiling() {
+async fn the_api_refuses_a_timeout_past_the_ceiling_and_reads_one_written_by_hand() {
     let api = crate::http_support::Api::new();
     let body = json!({"stream": "auth", "tool_name": "run-bash", "payload": {}, "timeout": u64::MAX});
     let reply = api.post("/api/tasks", &body.to_string()).await;
@@ -153,6 +153,26 @@ async fn the_api_refuses_a_timeout_past_the_ceiling() {
         message.contains("over the ceiling of 2592000 seconds (30 days)"),
         "{message}"
     );
+    // A huge timeout written by hand does not make the API answer 500.
+    let id = api.enqueue("{}").await;
+    api.claim().await;
+    edit_task(
+        &api.project
+            .state_dir("auth", "claimed")
+            .join(format!("{id}.json")),
+        |t| {
+            t["timeout"] = json!(u64::MAX);
+        },
+    );
+    for path in [
+        "/api/status",
+        "/api/streams",
+        "/api/tasks",
+        "/api/streams/auth/peek",
+    ] {
+        let reply = api.get(path).await;
+        assert_eq!(reply.status, axum::http::StatusCode::OK, "{path}: {}", reply.text);
+    }
 }
 
 /// A value of some JSON type for a numeric field, as raw JSON text.
