@@ -38,7 +38,10 @@ impl Level {
     /// Whether a regular file named `name` at this level is SparkQ's.
     fn owns_file(self, name: &str) -> bool {
         let temp = name.starts_with('.') && (name.ends_with(".tmp") || name.ends_with(".adopt"));
-        temp || name == KEEP_FILE
+        // `<file>.json~<tag>`: a version a merge or copy left beside one.
+        let extra = super::extra_of(name).is_some();
+        temp || extra && !matches!(self, Level::Root | Level::Streams)
+            || name == KEEP_FILE
             || match self {
                 Level::Root => matches!(name, ".gitignore" | ".sparkq.lock") || name.ends_with(".lock"),
                 Level::Sessions => name.ends_with(".json"),
@@ -142,6 +145,8 @@ mod tests {
             "streams/a/done/.tsk_2.json.tmp",
             "streams/a/.batch-x1.tmp/tsk_3.json",
             "streams/a/.batch-x1.tmp/.lock",
+            "streams/a/stream.json~other",
+            "streams/a/done/tsk_4.json~laptop",
         ];
         for file in made.iter().chain(&["notes.txt", "streams/a/done/report.pdf"]) {
             let path = root.join(file);
