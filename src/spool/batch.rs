@@ -152,23 +152,26 @@ impl Spool {
 }
 
 impl StagedBatch {
-    /// Commits the batch and moves every task into `pending/`. Once the
-    /// marker is written the batch is committed: if a rename then fails,
-    /// the error says so, and the next look at the stream publishes the
-    /// rest.
+    /// Commits the batch and moves every task into `pending/`. An error
+    /// means nothing was committed. Once the marker is written the batch
+    /// is queued: if moving a file then fails, the folder is left for the
+    /// next look at the stream to finish (see [`Spool::recover_batches`]),
+    /// which it does as soon as this writer lets go of it.
     pub fn publish(mut self) -> Result<(), Error> {
         // With fsync, each staged file's bytes were flushed as it was
         // written, and writing the marker flushes the folder's entries
         // (theirs and its own): the marker is never durable before them.
         write_atomic(&self.dir.join(PUBLISH_MARKER), b"", self.fsync)?;
         self.published = true;
-        for id in &self.ids {
-            move_into(&self.dir.join(id.file_name()), &self.pending.join(id.file_name()))?;
+        let moved = self
+            .ids
+            .iter()
+            .try_for_each(|id| move_into(&self.dir.join(id.file_name()), &self.pending.join(id.file_name())));
+        // The folder (and its marker) goes only once the moves are durable.
+        if moved.is_ok() && (!self.fsync || sync_dir(&self.pending).is_ok()) {
+            let _ = remove_batch_dir(&self.dir);
         }
-        if self.fsync {
-            sync_dir(&self.pending)?;
-        }
-        remove_batch_dir(&self.dir)
+        Ok(())
     }
 }
 
