@@ -46,7 +46,9 @@ pub(super) fn claim_wait(queue: &Queue, stream: &str, worker: &str, secs: u64) -
         &shutdown,
     )? {
         WaitOutcome::Claimed(claimed) => print_json(&claimed)?,
-        WaitOutcome::TimedOut => {}
+        WaitOutcome::TimedOut => {
+            eprintln!("No queued task in stream {stream}: none arrived within {secs} s.")
+        }
         WaitOutcome::Interrupted => return Ok(ExitCode::from(INTERRUPTED)),
     }
     Ok(ExitCode::SUCCESS)

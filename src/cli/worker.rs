@@ -22,7 +22,7 @@ pub(super) struct EnqueueArgs {
     #[arg(required_unless_present = "batch")]
     tool: Option<String>,
     /// The payload, a JSON value (usually an object).
-    #[arg(conflicts_with_all = ["payload_file", "batch"])]
+    #[arg(conflicts_with_all = ["payload_file", "batch"], allow_hyphen_values = true)]
     payload: Option<String>,
     /// Read the payload from a file ('-' for stdin).
     #[arg(long, value_name = "PATH", conflicts_with = "batch")]
@@ -48,6 +48,13 @@ pub(super) fn enqueue(queue: &Queue, args: EnqueueArgs) -> anyhow::Result<ExitCo
         queue.enqueue_batch(&args.stream, queue::parse_batch(&text)?)?
     } else {
         let tool_name = args.tool.context("a tool name is required")?;
+        if args.payload.is_none() && args.payload_file.is_none() && looks_like_json(&tool_name) {
+            bail!(
+                "the tool name is missing: '{}' is JSON, so it was taken as the tool name\n  Put a registered tool before the payload, e.g. sparkq enqueue run-bash '{{\"script_path\": \"a.sh\"}}' --stream {} (the tools are under 'tools:' in sparkq.yml).",
+                super::output::truncate(&tool_name, 60),
+                args.stream
+            );
+        }
         let Some(payload) = text_or_file(
             args.payload,
             args.payload_file.as_deref(),
@@ -76,6 +83,12 @@ pub(super) fn enqueue(queue: &Queue, args: EnqueueArgs) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether `text` is a JSON object or array: a payload given where the tool
+/// name belongs.
+fn looks_like_json(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object() || v.is_array())
+}
+
 /// Show the next queued task as one line of JSON (nothing if none); changes nothing.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  sparkq peek --stream auth")]
@@ -94,7 +107,7 @@ pub(super) fn peek(queue: &Queue, args: PeekArgs) -> anyhow::Result<ExitCode> {
 /// Take the oldest queued task: prints it as JSON with the stream's instructions.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  sparkq claim --stream auth\n  sparkq claim --stream auth --worker claude-1\n  sparkq claim --stream auth --wait 600   # blocks until a task arrives\n\nPrints nothing (exit 0) when nothing is queued. Keep the printed \"claim_token\"\nand pass it to complete/fail/heartbeat with --token."
+    after_help = "Examples:\n  sparkq claim --stream auth\n  sparkq claim --stream auth --worker claude-1\n  sparkq claim --stream auth --wait 600   # blocks until a task arrives\n\nWhen nothing is queued: stdout stays empty, stderr says \"No queued task in\nstream S.\", exit 0. Keep the printed \"claim_token\"\nand pass it to complete/fail/heartbeat with --token."
 )]
 pub(super) struct ClaimArgs {
     /// The stream to claim from.
@@ -122,8 +135,10 @@ pub(super) fn claim(queue: &Queue, args: ClaimArgs) -> anyhow::Result<ExitCode> 
     if let Some(secs) = args.wait {
         return super::watch::claim_wait(queue, &stream, &worker, secs);
     }
-    if let Some(claimed) = queue.claim(&stream, &worker)? {
-        print_json(&claimed)?;
+    match queue.claim(&stream, &worker)? {
+        Some(claimed) => print_json(&claimed)?,
+        // stdout stays empty, so `TASK=$(sparkq claim ...)` is empty too.
+        None => eprintln!("No queued task in stream {stream}."),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -160,13 +175,13 @@ struct ReportArgs {
     #[arg(long)]
     token: Option<String>,
     /// The task's standard output.
-    #[arg(long, conflicts_with = "stdout_file")]
+    #[arg(long, conflicts_with = "stdout_file", allow_hyphen_values = true)]
     stdout: Option<String>,
     /// Read stdout from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]
     stdout_file: Option<PathBuf>,
     /// The task's standard error.
-    #[arg(long, conflicts_with = "stderr_file")]
+    #[arg(long, conflicts_with = "stderr_file", allow_hyphen_values = true)]
     stderr: Option<String>,
     /// Read stderr from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]
@@ -206,7 +221,12 @@ impl ReportArgs {
 pub(super) struct CompleteArgs {
     id: String,
     /// The result: a JSON object with a non-empty "summary" string.
-    #[arg(long, required_unless_present = "result_file", conflicts_with = "result_file")]
+    #[arg(
+        long,
+        required_unless_present = "result_file",
+        conflicts_with = "result_file",
+        allow_hyphen_values = true
+    )]
     result: Option<String>,
     /// Read the result from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]
@@ -246,7 +266,7 @@ pub(super) fn complete(queue: &Queue, args: CompleteArgs) -> anyhow::Result<Exit
 pub(super) struct FailArgs {
     id: String,
     /// What went wrong.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     error: String,
     #[command(flatten)]
     report: ReportArgs,

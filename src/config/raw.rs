@@ -178,7 +178,7 @@ impl RawConfig {
                 "purge.older_than_days: {days} must be a number of days from 0 to {MAX_PURGE_DAYS}"
             ));
         }
-        let max_attempts = self.stale.max_attempts.unwrap_or(2);
+        let max_attempts = self.stale.max_attempts.unwrap_or(1);
         if max_attempts == 0 {
             problems.push("stale.max_attempts: must be at least 1".to_owned());
         }

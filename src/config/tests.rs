@@ -17,7 +17,7 @@ fn rendered_defaults_parse_back_to_the_spec_defaults() {
         config.script_dirs,
         [Path::new("/p/scripts"), Path::new("/p/tools")]
     );
-    assert_eq!(config.max_attempts, 2);
+    assert_eq!(config.max_attempts, 1);
     assert!(config.fsync);
     assert_eq!(config.tool("run-bash").unwrap().timeout, 300);
     assert_eq!(config.tool("validate-outputs").unwrap().timeout, 60);

@@ -97,11 +97,11 @@ impl TaskRow {
 
 /// Parses a status as `sparkq tasks --status` does, with its message.
 fn parse_status(s: &str) -> queue::Result<TaskStatus> {
-    TaskStatus::parse(s).ok_or_else(|| {
+    TaskStatus::parse_filter(s).ok_or_else(|| {
         queue::Error::invalid(
             "status",
             format!("'{s}' is not a status"),
-            "Use queued, running, succeeded or failed.",
+            "Use queued, running, succeeded or failed (or the folder names pending, claimed, done).",
         )
     })
 }
@@ -109,7 +109,7 @@ fn parse_status(s: &str) -> queue::Result<TaskStatus> {
 #[tool_router(router = read_tools, vis = "pub(super)")]
 impl SparkqServer {
     #[tool(
-        description = "The next queued task of a stream, without claiming it; null if none.",
+        description = "The next queued task of a stream, unclaimed; null if none.",
         input_schema = input_schema::<StreamParams>()
     )]
     async fn peek_task(&self, Parameters(p): Parameters<StreamParams>) -> CallToolResult {
@@ -125,7 +125,7 @@ impl SparkqServer {
     }
 
     #[tool(
-        description = "Tasks, newest first, with their summary or error (cut to 500 characters) and output sizes; get_task has everything.",
+        description = "Tasks, newest first: summary or error (cut), output sizes.",
         input_schema = input_schema::<ListTasksParams>()
     )]
     async fn list_tasks(&self, Parameters(p): Parameters<ListTasksParams>) -> CallToolResult {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SparkqServer;
-use super::schema::input_schema;
+use super::schema::{input_schema, object_from_text};
 use super::server::tool_error;
 use super::wait::claim_waiting;
 use crate::model::{MAX_WAIT_SECS, Task, TaskId, TaskStatus, Timestamp};
@@ -29,7 +29,7 @@ use crate::watch::Shutdown;
 pub(super) struct ClaimParams {
     /// Stream to claim from.
     stream: String,
-    /// Wait up to this many seconds for a task (default 0, at most 43200).
+    /// Wait up to this many seconds for a task (default 0).
     #[schemars(range(max = 43200))]
     wait_seconds: Option<u64>,
     /// Who is claiming (default: host:pid of the MCP client).
@@ -43,6 +43,7 @@ pub(super) struct CompleteParams {
     /// Task id.
     id: String,
     /// JSON object with a non-empty "summary" string.
+    #[schemars(with = "rmcp::model::JsonObject")]
     result: Value,
     /// The task's standard output.
     stdout: Option<String>,
@@ -153,7 +154,9 @@ impl SparkqServer {
                 stdout: p.stdout,
                 stderr: p.stderr,
             };
-            queue.complete(&p.id, p.result, report).map(Receipt::of)
+            queue
+                .complete(&p.id, object_from_text(p.result), report)
+                .map(Receipt::of)
         })
         .await
     }

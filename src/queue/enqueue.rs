@@ -149,6 +149,8 @@ impl Queue {
             heartbeat_at: None,
             finished_at: None,
             history: Vec::new(),
+            requeued_from: None,
+            requeued_as: None,
             original: None,
             conflicts: Vec::new(),
         })
@@ -199,6 +201,8 @@ impl Queue {
                 heartbeat_at: None,
                 finished_at: Some(now),
                 history: Vec::new(),
+                requeued_from: None,
+                requeued_as: None,
                 original: Some(String::from_utf8_lossy(drop.bytes).into_owned()),
                 conflicts: Vec::new(),
             }

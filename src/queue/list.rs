@@ -243,6 +243,14 @@ impl Queue {
         Ok(infos)
     }
 
+    /// One stream, whole brief and counts: what `stream show` prints.
+    pub fn stream_info(&self, name: &str) -> Result<StreamInfo> {
+        let stream = self.stream(name)?;
+        self.touch_quietly(&stream);
+        let counts = self.counts(&stream.name)?;
+        Ok(StreamInfo { stream, counts })
+    }
+
     /// How many tasks `stream` holds in each state.
     pub fn counts(&self, stream: &Name) -> Result<Counts> {
         let now = Timestamp::now();
@@ -274,14 +282,18 @@ impl Queue {
         Ok(streams)
     }
 
-    /// Adopts drops and sweeps dead claims of an active stream, if the spool
-    /// can be written; a read-only spool (a mirrored dashboard) is shown as
-    /// it is.
+    /// Sweeps dead claims of a stream and, if it is active, adopts drops,
+    /// when the spool can be written; a read-only spool (a mirrored
+    /// dashboard) is shown as it is. Ending a stream stops new work, not the
+    /// sweep: its running tasks still fail or go back to the queue.
     fn touch_quietly(&self, stream: &Stream) {
-        if stream.status == StreamStatus::Active
-            && let Ok(lock) = self.spool.lock_stream(&stream.name)
-        {
+        let Ok(lock) = self.spool.lock_stream(&stream.name) else {
+            return;
+        };
+        if stream.status == StreamStatus::Active {
             let _ = self.touch(stream, &lock);
+        } else {
+            let _ = self.sweep_dead_locked(stream, Timestamp::now());
         }
     }
 

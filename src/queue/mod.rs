@@ -12,6 +12,7 @@ mod doctor;
 mod doctor_meta;
 mod enqueue;
 mod error;
+mod fence;
 mod finish;
 mod list;
 mod purge;
@@ -29,13 +30,14 @@ use crate::spool::Spool;
 
 pub use crate::spool::Removal;
 
-pub use claim::Claimed;
+pub use claim::TaskBrief;
 pub use doctor::{ConflictedTask, DoctorReport, Finding, FindingKind};
 pub use enqueue::{MAX_BATCH_BYTES, NewTask, parse_batch, parse_payload};
 pub use error::{Error, ErrorKind};
 pub use finish::Report;
 pub use list::{Counts, ListingPage, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
 pub use purge::PurgeReport;
+pub use requeue::{RequeueOptions, Requeued};
 pub use stale::{SweepReport, auto_fail_message};
 
 /// A `Result` whose error is the queue's [`Error`].

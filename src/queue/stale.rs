@@ -83,6 +83,7 @@ impl Queue {
                 started_at: task.started_at,
                 ended_at: now,
                 outcome,
+                claim_token: task.claim_token.clone(),
             });
             next.updated_at = now;
             if outcome == AttemptEnd::Requeued {

@@ -46,10 +46,10 @@ pub(crate) fn next_dead(queue: &Queue, stream: &Name) -> Option<Instant> {
     let page = queue.list_tasks(&filter).ok()?;
     page.tasks
         .iter()
-        .map(|task| {
+        .filter_map(|task| {
             // `is_dead_at` is strict (`>`): look just after the boundary.
-            let dead = instant_of(task.dead_at().to_system());
-            deadline_after(dead, std::time::Duration::from_millis(50))
+            let dead = instant_of(task.dead_at()?.to_system());
+            Some(deadline_after(dead, std::time::Duration::from_millis(50)))
         })
         .min()
 }

@@ -13,13 +13,13 @@ use super::events::Events;
 use super::timers::{earliest, next_settle};
 use super::{Result, Settings, Shutdown};
 use crate::model::deadline_after;
-use crate::queue::{Claimed, Queue};
+use crate::queue::{Queue, TaskBrief};
 
 /// How a wait for a claim ended.
 #[derive(Debug)]
 pub enum WaitOutcome {
     /// A task was claimed.
-    Claimed(Box<Claimed>),
+    Claimed(Box<TaskBrief>),
     /// The wait ran out with nothing pending.
     TimedOut,
     /// The shutdown switch fired first (Ctrl-C); nothing was claimed.

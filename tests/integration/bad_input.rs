@@ -133,18 +133,14 @@ fn complete_refuses_bad_results_and_keeps_the_task_running() {
             "--result",
             r#"{"summary": "x"}"#,
         ],
-        "claim token does not match",
+        "wrong claim token",
     );
     refused(
         &p,
         &["fail", &id, "--error", " "],
         "error is not valid: it is empty",
     );
-    refused(
-        &p,
-        &["heartbeat", &id, "--token", "nope"],
-        "claim token does not match",
-    );
+    refused(&p, &["heartbeat", &id, "--token", "nope"], "wrong claim token");
     assert_eq!(p.files("s", "claimed"), [format!("{id}.json")]);
 }
 
@@ -168,16 +164,16 @@ fn unknown_and_malformed_ids_are_named() {
     refused(
         &p,
         &["requeue", &id],
-        "is running; only a failed or succeeded task can be requeued",
+        "is running; only a failed or succeeded task, or a queued task of an ended stream, can be requeued",
     );
     p.sparkq(["complete", &id, "--result", r#"{"summary": "x"}"#])
         .success();
     refused(
         &p,
         &["complete", &id, "--result", r#"{"summary": "again"}"#],
-        "is succeeded, not running",
+        "has already finished: it succeeded at",
     );
-    refused(&p, &["fail", &id, "--error", "late"], "not running");
+    refused(&p, &["fail", &id, "--error", "late"], "has already finished");
 }
 
 #[test]

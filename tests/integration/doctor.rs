@@ -83,10 +83,10 @@ fn an_unreadable_task_file_becomes_a_failed_task_that_keeps_its_bytes() {
         .sparkq(["tasks", "--status", "failed", "--json"])
         .success()
         .json();
-    // Lists carry no originals; the task view does.
-    let failed_id = failed["tasks"][0]["id"].as_str().unwrap_or_default();
-    let shown = p.sparkq(["task", failed_id, "--json"]).success().json();
-    assert_eq!(shown["original"].as_str().unwrap_or_default(), "{ half a file");
+    let kept_id = failed["tasks"][0]["id"].as_str().unwrap();
+    let full = p.sparkq(["task", kept_id, "--json"]).success().json();
+    let kept = full["original"].as_str().unwrap_or_default();
+    assert_eq!(kept, "{ half a file");
 }
 
 #[test]
