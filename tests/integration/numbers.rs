@@ -215,17 +215,32 @@ fn random_numbers_in_task_files_and_flags_never_panic_or_hang() {
     )
     .unwrap();
     let history = json!([{"attempt": 1, "worker": "w", "started_at": template["created_at"], "ended_at": template["created_at"], "outcome": "requeued"}]);
-    for round in 0..12 {
-        // A hand-written task in a random folder, every number random.
-        let folder = ["pending", "claimed", "done", "failed"][rng.usize(..4)];
+    for round in 0..24 {
+        // A hand-written task in each folder in turn, every number random.
+        let folder = ["pending", "claimed", "done", "failed"][round % 4];
         let mut task = template.clone();
         let new_id = TaskId::generate().to_string();
         task["id"] = json!(new_id);
         task["history"] = history.clone();
         task["conflicts"] = json!([{"attempt": 1, "status": "succeeded", "result": {"summary": "x"}}]);
         let mut text = serde_json::to_string_pretty(&task).unwrap();
-        for field in ["\"timeout\"", "\"attempts\"", "\"max_attempts\"", "\"attempt\""] {
-            text = replace_numbers(&text, field, &mut rng);
+        // Half the files hold only numbers their fields can hold, at the
+        // extremes, so that they are read and computed with; the other
+        // half anything at all, so that they are refused without harm.
+        let readable = round % 8 < 4;
+        for (field, max) in [
+            ("\"timeout\"", u64::MAX),
+            ("\"attempts\"", u64::from(u32::MAX)),
+            ("\"max_attempts\"", u64::from(u32::MAX)),
+            ("\"attempt\"", u64::from(u32::MAX)),
+        ] {
+            text = replace_numbers(&text, field, || {
+                if readable {
+                    [0, 1, max, rng.u64(..=max)][rng.usize(..4)].to_string()
+                } else {
+                    random_number(&mut rng)
+                }
+            });
         }
         std::fs::write(p.state_dir("a", folder).join(format!("{new_id}.json")), &text).unwrap();
         // And a dropped file with a random timeout.
@@ -259,8 +274,8 @@ fn random_numbers_in_task_files_and_flags_never_panic_or_hang() {
     }
 }
 
-/// `text` with the number after every `field:` replaced by a random one.
-fn replace_numbers(text: &str, field: &str, rng: &mut fastrand::Rng) -> String {
+/// `text` with the number after every `field:` replaced by `number()`.
+fn replace_numbers(text: &str, field: &str, mut number: impl FnMut() -> String) -> String {
     let key = format!("{field}: ");
     let mut out = String::new();
     let mut rest = text;
@@ -270,7 +285,7 @@ fn replace_numbers(text: &str, field: &str, rng: &mut fastrand::Rng) -> String {
             .find([',', '\n', '}'])
             .map_or(rest.len(), |n| start + n);
         out.push_str(&rest[..start]);
-        out.push_str(&random_number(rng));
+        out.push_str(&number());
         rest = &rest[end..];
     }
     out.push_str(rest);
