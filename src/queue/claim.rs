@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::{Error, Queue, Result};
-use crate::model::{Name, Stream, StreamRef, Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{MAX_WORKER_BYTES, Name, Stream, StreamRef, Task, TaskId, TaskStatus, Timestamp};
 use crate::spool;
 
 /// A task as `peek` and `claim` hand it to a worker: with everything the
@@ -85,6 +85,16 @@ impl Queue {
     /// Claims the oldest pending task of an active stream for `worker`, or
     /// returns `None` if nothing is pending.
     pub fn claim(&self, stream: &str, worker: &str) -> Result<Option<TaskBrief>> {
+        if worker.len() > MAX_WORKER_BYTES {
+            return Err(Error::invalid(
+                "worker",
+                format!(
+                    "the name is {} bytes, over the limit of {MAX_WORKER_BYTES}",
+                    worker.len()
+                ),
+                "Name the worker briefly, e.g. 'claude-1' or 'host:pid'.",
+            ));
+        }
         let stream = self.active_stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
         let (mut scan, _) = self.touch(&stream, &lock)?;

@@ -30,7 +30,7 @@ pub(crate) fn next_settle(queue: &Queue, stream: &Name) -> Option<Instant> {
         .chain(scan.foreign.iter().map(|n| n.as_os_str()))
         .filter_map(|name| std::fs::symlink_metadata(dir.join(name)).ok())
         .filter_map(|meta| meta.modified().ok())
-        .map(|modified| modified + ADOPT_SETTLE)
+        .filter_map(|modified| modified.checked_add(ADOPT_SETTLE))
         .filter(|settle| *settle > now)
         .min()
         .map(instant_of)
