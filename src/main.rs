@@ -3,11 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use sparkq::cli::{self, Cli};
+use sparkq::cli;
 
 fn main() -> ExitCode {
-    let args = Cli::parse();
+    let args = cli::parse_args();
     match cli::run(args) {
         Ok(code) => code,
         Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,

@@ -9,10 +9,14 @@ const PAGE_SIZE = 50;
 const STATUSES = ["queued", "running", "succeeded", "failed"];
 
 async function requeue(task, after) {
+  // A double click must not run the work twice unnoticed: a task that was
+  // requeued before is queued again only when the user says so.
+  if (task.requeued_as && !window.confirm("Task " + task.id + " was already requeued as " + task.requeued_as + ". Queue it again anyway?")) return;
   const res = await attempt(() => api("POST", "/api/tasks/" + encodeURIComponent(task.id) + "/requeue", {}));
   if (!res) return;
   const fresh = res.task || res;
-  notify("Requeued as " + (fresh.id || "a new task"), "ok");
+  const before = res.already_requeued_as ? " (it had been requeued before, as " + res.already_requeued_as + ")" : "";
+  notify("Requeued as " + (fresh.id || "a new task") + before, "ok");
   if (after) after(fresh);
 }
 
@@ -177,6 +181,12 @@ route("task", "Task", async (main, r) => {
       body,
       h("div", { class: "page-head" }, h("h1", { class: "mono" }, t.id), h("div", { class: "badges" }, statusBadges(t), conflictBadge(t)), requeueButton(t, (fresh) => fresh.id && (location.hash = "#/task/" + encodeURIComponent(fresh.id)))),
       h("p", { class: "muted" }, "Tool ", h("strong", {}, t.tool_name || "—"), " (", t.task_class || "—", ") in stream ", t.stream ? streamLink(t.stream) : "—", t.session ? " · session " + t.session : ""),
+      t.requeued_from || t.requeued_as
+        ? h("p", { class: "muted", id: "requeue-trail" },
+            t.requeued_from ? ["Requeued from ", link("task", [t.requeued_from], String(t.requeued_from))] : null,
+            t.requeued_from && t.requeued_as ? " · " : null,
+            t.requeued_as ? ["Requeued as ", link("task", [t.requeued_as], String(t.requeued_as))] : null)
+        : null,
       result && result.summary !== undefined ? section("Summary", h("p", { class: "summary" }, String(result.summary))) : null,
       t.error ? section("Error", block(t.error, "error")) : null,
       conflictsSection(t),

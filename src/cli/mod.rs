@@ -5,6 +5,7 @@
 mod doctor;
 mod input;
 mod mcp;
+mod numbers;
 mod output;
 mod project;
 mod run;
@@ -67,6 +68,35 @@ enum Command {
     #[command(subcommand)]
     Scripts(server::ScriptsCommand),
     Doctor(doctor::DoctorArgs),
+}
+
+/// Parses the process's arguments, exiting with clap's usage error (exit 2)
+/// on a bad command line.
+///
+/// clap's tip for a value that begins with `-` says to write `-- -5`, which
+/// only works for positional arguments; for an option the value must be
+/// joined to it with `=`, so the tip says that instead.
+pub fn parse_args() -> Cli {
+    Cli::try_parse().unwrap_or_else(|err| {
+        if err.kind() != clap::error::ErrorKind::UnknownArgument {
+            err.exit();
+        }
+        let text = err.render().to_string();
+        let Some(start) = text.find("tip: to pass '") else {
+            err.exit();
+        };
+        let value = text[start + "tip: to pass '".len()..]
+            .split('\'')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let end = text[start..].find('\n').map_or(text.len(), |n| start + n);
+        let tip = format!(
+            "tip: to pass '{value}' as an option's value, join them with '=': --option={value}\n  (after '--' it is taken as a positional argument)"
+        );
+        eprint!("{}{tip}{}", &text[..start], &text[end..]);
+        std::process::exit(2);
+    })
 }
 
 /// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use super::input::text_or_file;
 use super::output::{ago, print, print_json, table, truncate};
 use crate::model::{Session, SessionStatus, StreamStatus};
-use crate::queue::Queue;
+use crate::queue::{Queue, StreamInfo};
 
 /// Create, list and end sessions.
 #[derive(Debug, Subcommand)]
@@ -17,7 +17,7 @@ pub(super) enum SessionCommand {
     #[command(after_help = "Example:\n  sparkq session create api-v2 --description \"API v2 rewrite\"")]
     Create {
         name: String,
-        #[arg(long, short)]
+        #[arg(long, short, allow_hyphen_values = true)]
         description: Option<String>,
         /// Print the session as JSON.
         #[arg(long)]
@@ -51,6 +51,13 @@ pub(super) enum StreamCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show a stream's whole brief (its instructions), status and counts.
+    #[command(after_help = "Example:\n  sparkq stream show auth\n  sparkq stream show auth --json")]
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// End a stream: it takes no new tasks and hands out none; files stay.
     #[command(after_help = "Example:\n  sparkq stream end auth")]
     End { name: String },
@@ -63,7 +70,7 @@ pub(super) struct StreamCreateArgs {
     #[arg(long)]
     session: String,
     /// The brief every claim returns: goal, context, done-when.
-    #[arg(long, short, conflicts_with = "instructions_file")]
+    #[arg(long, short, conflicts_with = "instructions_file", allow_hyphen_values = true)]
     instructions: Option<String>,
     /// Read the instructions from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]
@@ -127,8 +134,13 @@ fn sessions_table(sessions: &[Session]) -> String {
 pub(super) fn stream(queue: &Queue, cmd: StreamCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         StreamCommand::Create(args) => {
-            let instructions =
-                text_or_file(args.instructions, args.instructions_file.as_deref())?.unwrap_or_default();
+            let instructions = text_or_file(
+                args.instructions,
+                args.instructions_file.as_deref(),
+                "the instructions",
+                queue.config().limits.payload_bytes,
+            )?
+            .unwrap_or_default();
             let stream = queue.create_stream(&args.name, &args.session, &instructions)?;
             if args.json {
                 print_json(&stream)?;
@@ -182,10 +194,46 @@ pub(super) fn stream(queue: &Queue, cmd: StreamCommand) -> anyhow::Result<ExitCo
                 print(&table(&header, &rows))?;
             }
         }
+        StreamCommand::Show { name, json } => {
+            let info = queue.stream_info(&name)?;
+            if json {
+                print_json(&info)?;
+            } else {
+                print(&stream_detail(&info))?;
+            }
+        }
         StreamCommand::End { name } => {
             let stream = queue.end_stream(&name)?;
             print(&format!("Ended stream {}\n", stream.name))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `stream show` for people: the header, then the instructions unabridged.
+fn stream_detail(info: &StreamInfo) -> String {
+    let s = &info.stream;
+    let c = info.counts;
+    let status = if s.status == StreamStatus::Active {
+        "active".to_owned()
+    } else {
+        format!("ended {}", s.ended_at.map(ago).unwrap_or_default())
+    };
+    let instructions = if s.instructions.trim().is_empty() {
+        "(none)"
+    } else {
+        s.instructions.trim_end()
+    };
+    format!(
+        "stream:   {}\nsession:  {}\nstatus:   {status}\ncreated:  {} ({})\ntasks:    {} queued, {} running ({} stale), {} succeeded, {} failed\n\nInstructions:\n{instructions}\n",
+        s.name,
+        s.session,
+        s.created_at,
+        ago(s.created_at),
+        c.queued,
+        c.running,
+        c.stale,
+        c.succeeded,
+        c.failed,
+    )
 }

@@ -62,7 +62,7 @@ pub(super) fn setup(explicit: Option<&Path>, args: SetupArgs) -> anyhow::Result<
         changes.push(format!("created   {}", path.display()));
     }
     let playbook = config.root.join("WORKER_PLAYBOOK.md");
-    match std::fs::read_to_string(&playbook) {
+    match super::input::read_prefix(&playbook, PLAYBOOK.len()) {
         Ok(text) if text == PLAYBOOK => {}
         Ok(_) => {
             write_atomic(&playbook, PLAYBOOK.as_bytes(), true)?;
@@ -224,14 +224,31 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
             out.push_str(&format!("removed   {}/\n", runtime.dir().display()));
         }
     }
-    if spool.root().exists() {
-        std::fs::remove_dir_all(spool.root())
-            .with_context(|| format!("could not remove {}", spool.root().display()))?;
+    let removal = Queue::new(config)
+        .remove_spool()
+        .with_context(|| format!("could not remove {}", spool.root().display()))?;
+    if removal.root_removed {
         out.push_str(&format!("removed   {}/\n", spool.root().display()));
+    } else if removal.files > 0 {
+        out.push_str(&format!(
+            "removed   {} files SparkQ wrote in {}/\n",
+            removal.files,
+            spool.root().display()
+        ));
+    }
+    for kept in &removal.kept {
+        out.push_str(&format!("kept      {} (not created by SparkQ)\n", kept.display()));
     }
     std::fs::remove_file(&config_path)
         .with_context(|| format!("could not remove {}", config_path.display()))?;
     out.push_str(&format!("removed   {}\n", config_path.display()));
     print(&out)?;
+    if !removal.kept.is_empty() {
+        eprintln!(
+            "Kept {} entries in {} that SparkQ did not create; move or delete them yourself.",
+            removal.kept.len(),
+            spool.root().display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ use super::output::{
     ago, paint, print, print_json, short_duration, status_colour, table, truncate, use_colour,
 };
 use crate::model::{Task, TaskStatus, Timestamp};
-use crate::queue::{Queue, TaskFilter};
+use crate::queue::{self, Queue, RequeueOptions, Requeued, TaskFilter};
 
 /// List tasks, newest first.
 #[derive(Debug, Args)]
@@ -18,7 +18,8 @@ use crate::queue::{Queue, TaskFilter};
     after_help = "Examples:\n  sparkq tasks --stream auth --status failed\n  sparkq tasks --stale\n  sparkq tasks --json --limit 200"
 )]
 pub(super) struct TasksArgs {
-    /// queued, running, succeeded or failed.
+    /// queued, running, succeeded or failed (or the folder names pending,
+    /// claimed, done).
     #[arg(long, value_parser = parse_status)]
     status: Option<TaskStatus>,
     #[arg(long, short)]
@@ -37,8 +38,11 @@ pub(super) struct TasksArgs {
 }
 
 fn parse_status(s: &str) -> Result<TaskStatus, String> {
-    TaskStatus::parse(s)
-        .ok_or_else(|| format!("'{s}' is not a status; use queued, running, succeeded or failed"))
+    TaskStatus::parse_filter(s).ok_or_else(|| {
+        format!(
+            "'{s}' is not a status; use queued, running, succeeded or failed (or the folder names pending, claimed, done)"
+        )
+    })
 }
 
 pub(super) fn tasks(queue: &Queue, args: TasksArgs) -> anyhow::Result<ExitCode> {
@@ -51,7 +55,7 @@ pub(super) fn tasks(queue: &Queue, args: TasksArgs) -> anyhow::Result<ExitCode> 
     };
     let page = queue.list_tasks(&filter)?;
     if args.json {
-        print_json(&page)?;
+        print_json(&page.into_listings(Timestamp::now()))?;
         return Ok(ExitCode::SUCCESS);
     }
     if page.tasks.is_empty() {
@@ -125,7 +129,7 @@ pub(super) fn task(queue: &Queue, args: TaskArgs) -> anyhow::Result<ExitCode> {
 
 fn task_detail(t: &Task, colour: bool) -> String {
     let mut out = String::new();
-    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{:<12} {v}\n", format!("{k}:")));
+    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{:<14} {v}\n", format!("{k}:")));
     line(&mut out, "id", t.id.to_string());
     let mut status = paint(t.status.as_str(), status_colour(t.status), colour);
     if t.is_stale_at(Timestamp::now()) {
@@ -149,6 +153,12 @@ fn task_detail(t: &Task, colour: bool) -> String {
     );
     if let Some(w) = &t.claimed_by {
         line(&mut out, "claimed by", w.clone());
+    }
+    if let Some(from) = &t.requeued_from {
+        line(&mut out, "requeued from", from.to_string());
+    }
+    if let Some(to) = &t.requeued_as {
+        line(&mut out, "requeued as", to.to_string());
     }
     line(
         &mut out,
@@ -213,21 +223,79 @@ fn task_detail(t: &Task, colour: bool) -> String {
     out
 }
 
-/// Queue a failed or succeeded task again, as a new task.
+/// Queue tasks again as new tasks: failed or succeeded ones, or the queued
+/// tasks of an ended stream (to resume its work in a new stream).
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  sparkq requeue tsk_01jd...")]
+#[command(
+    after_help = "Examples:\n  sparkq requeue tsk_01jd...\n  sparkq requeue tsk_01jd... tsk_01je... --stream auth-2\n  sparkq requeue tsk_01jd... --payload '{\"script_path\": \"scripts/fixed.sh\"}'\n  sparkq requeue --all-queued --from auth --stream auth-2   # resume an ended stream\n\nThe new task records requeued_from, the original requeued_as. Requeueing a\ntask a second time works, with a warning naming its earlier copy."
+)]
 pub(super) struct RequeueArgs {
-    id: String,
+    /// The tasks to requeue.
+    #[arg(required_unless_present = "all_queued", conflicts_with = "all_queued")]
+    ids: Vec<String>,
+    /// Queue the copies into this (active) stream instead of the original's.
+    #[arg(long, short, required_if_eq("all_queued", "true"))]
+    stream: Option<String>,
+    /// Give the copies this payload (JSON) instead of the original's.
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "all_queued")]
+    payload: Option<String>,
+    /// Requeue every queued task of the ended stream --from into --stream.
+    #[arg(long, requires = "from")]
+    all_queued: bool,
+    /// The ended stream whose queued tasks --all-queued moves.
+    #[arg(long, value_name = "STREAM", requires = "all_queued")]
+    from: Option<String>,
+    /// Print the new task(s) as JSON (a list unless one id was given).
     #[arg(long)]
     json: bool,
 }
 
 pub(super) fn requeue(queue: &Queue, args: RequeueArgs) -> anyhow::Result<ExitCode> {
-    let task = queue.requeue(&args.id)?;
-    if args.json {
-        print_json(&task)?;
+    let done = if let (true, Some(from), Some(to)) = (args.all_queued, &args.from, &args.stream) {
+        let done = queue.requeue_all_queued(from, to)?;
+        if done.is_empty() {
+            eprintln!("No queued task in stream {from} to requeue.");
+        }
+        done
     } else {
-        print(&format!("{}\n", task.id))?;
+        let options = RequeueOptions {
+            stream: args.stream.clone(),
+            payload: args.payload.as_deref().map(queue::parse_payload).transpose()?,
+        };
+        let mut done = Vec::new();
+        for id in &args.ids {
+            let requeued = queue.requeue(id, &options).with_context(|| {
+                let earlier: Vec<String> = done.iter().map(|r: &Requeued| r.task.id.to_string()).collect();
+                if earlier.is_empty() {
+                    format!("task {id} was not requeued")
+                } else {
+                    format!(
+                        "task {id} was not requeued (requeued before it: {})",
+                        earlier.join(", ")
+                    )
+                }
+            })?;
+            done.push(requeued);
+        }
+        done
+    };
+    for r in &done {
+        if let (Some(before), Some(from)) = (&r.already_requeued_as, &r.task.requeued_from) {
+            eprintln!(
+                "Warning: task {from} had already been requeued as {before}; it is now queued a second time, as {}.\n  If that was a slip, fail the new task before a worker takes it.",
+                r.task.id
+            );
+        }
+    }
+    if args.json {
+        let tasks: Vec<&Task> = done.iter().map(|r| &r.task).collect();
+        match tasks.as_slice() {
+            [one] if args.ids.len() == 1 => print_json(one)?,
+            _ => print_json(&tasks)?,
+        }
+    } else {
+        let ids: String = done.iter().map(|r| format!("{}\n", r.task.id)).collect();
+        print(&ids)?;
     }
     Ok(ExitCode::SUCCESS)
 }

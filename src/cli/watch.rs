@@ -46,7 +46,9 @@ pub(super) fn claim_wait(queue: &Queue, stream: &str, worker: &str, secs: u64) -
         &shutdown,
     )? {
         WaitOutcome::Claimed(claimed) => print_json(&claimed)?,
-        WaitOutcome::TimedOut => {}
+        WaitOutcome::TimedOut => {
+            eprintln!("No queued task in stream {stream}: none arrived within {secs} s.")
+        }
         WaitOutcome::Interrupted => return Ok(ExitCode::from(INTERRUPTED)),
     }
     Ok(ExitCode::SUCCESS)
@@ -65,7 +67,12 @@ pub(super) struct WatchArgs {
     #[arg(long)]
     wait_command: bool,
     /// Safety-net re-check interval in seconds, for events the system missed.
-    #[arg(long, value_name = "SECONDS", default_value_t = watch::WATCHER_RECHECK_SECS)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = watch::WATCHER_RECHECK_SECS,
+        value_parser = super::numbers::recheck_secs
+    )]
     recheck: u64,
 }
 

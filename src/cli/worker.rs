@@ -9,6 +9,7 @@ use clap::Args;
 use super::input::{read_file_or_stdin, text_or_file};
 use super::output::{print, print_json, print_json_line, table};
 use super::project::default_worker;
+use crate::config::Limits;
 use crate::queue::{self, NewTask, Queue, Report};
 
 /// Queue a task (prints its id).
@@ -21,7 +22,7 @@ pub(super) struct EnqueueArgs {
     #[arg(required_unless_present = "batch")]
     tool: Option<String>,
     /// The payload, a JSON value (usually an object).
-    #[arg(conflicts_with_all = ["payload_file", "batch"])]
+    #[arg(conflicts_with_all = ["payload_file", "batch"], allow_hyphen_values = true)]
     payload: Option<String>,
     /// Read the payload from a file ('-' for stdin).
     #[arg(long, value_name = "PATH", conflicts_with = "batch")]
@@ -29,8 +30,9 @@ pub(super) struct EnqueueArgs {
     /// The stream to queue into.
     #[arg(long, short)]
     stream: String,
-    /// Seconds before a claim is stale; overrides the tool's timeout.
-    #[arg(long)]
+    /// Seconds before a claim is stale (1 to 2592000, i.e. 30 days);
+    /// overrides the tool's timeout.
+    #[arg(long, value_parser = super::numbers::timeout_secs)]
     timeout: Option<u64>,
     /// Queue one task per line of a JSONL file ('-' for stdin), all or nothing.
     #[arg(long, value_name = "FILE.jsonl", conflicts_with_all = ["tool", "timeout"])]
@@ -42,11 +44,24 @@ pub(super) struct EnqueueArgs {
 
 pub(super) fn enqueue(queue: &Queue, args: EnqueueArgs) -> anyhow::Result<ExitCode> {
     let tasks = if let Some(batch) = &args.batch {
-        let text = read_file_or_stdin(batch)?;
+        let text = read_file_or_stdin(batch, "the batch", queue::MAX_BATCH_BYTES)?;
         queue.enqueue_batch(&args.stream, queue::parse_batch(&text)?)?
     } else {
         let tool_name = args.tool.context("a tool name is required")?;
-        let Some(payload) = text_or_file(args.payload, args.payload_file.as_deref())? else {
+        if args.payload.is_none() && args.payload_file.is_none() && looks_like_json(&tool_name) {
+            bail!(
+                "the tool name is missing: '{}' is JSON, so it was taken as the tool name\n  Put a registered tool before the payload, e.g. sparkq enqueue run-bash '{{\"script_path\": \"a.sh\"}}' --stream {} (the tools are under 'tools:' in sparkq.yml).",
+                super::output::truncate(&tool_name, 60),
+                args.stream
+            );
+        }
+        let Some(payload) = text_or_file(
+            args.payload,
+            args.payload_file.as_deref(),
+            "the payload",
+            queue.config().limits.payload_bytes,
+        )?
+        else {
             bail!(
                 "a payload is required\n  Give it as JSON after the tool name, or with --payload-file PATH ('-' for stdin)."
             );
@@ -68,6 +83,12 @@ pub(super) fn enqueue(queue: &Queue, args: EnqueueArgs) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether `text` is a JSON object or array: a payload given where the tool
+/// name belongs.
+fn looks_like_json(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object() || v.is_array())
+}
+
 /// Show the next queued task as one line of JSON (nothing if none); changes nothing.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  sparkq peek --stream auth")]
@@ -86,7 +107,7 @@ pub(super) fn peek(queue: &Queue, args: PeekArgs) -> anyhow::Result<ExitCode> {
 /// Take the oldest queued task: prints it as JSON with the stream's instructions.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  sparkq claim --stream auth\n  sparkq claim --stream auth --worker claude-1\n  sparkq claim --stream auth --wait 600   # blocks until a task arrives\n\nPrints nothing (exit 0) when nothing is queued. Keep the printed \"claim_token\"\nand pass it to complete/fail/heartbeat with --token."
+    after_help = "Examples:\n  sparkq claim --stream auth\n  sparkq claim --stream auth --worker claude-1\n  sparkq claim --stream auth --wait 600   # blocks until a task arrives\n\nWhen nothing is queued: stdout stays empty, stderr says \"No queued task in\nstream S.\", exit 0. Keep the printed \"claim_token\"\nand pass it to complete/fail/heartbeat with --token."
 )]
 pub(super) struct ClaimArgs {
     /// The stream to claim from.
@@ -95,8 +116,14 @@ pub(super) struct ClaimArgs {
     /// Who is claiming (default: <hostname>:<pid of your shell>).
     #[arg(long, short)]
     worker: Option<String>,
-    /// Wait up to SECONDS (600 if none given) for a task to arrive.
-    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "600")]
+    /// Wait up to SECONDS (600 if none given, at most 43200) for a task to arrive.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        num_args = 0..=1,
+        default_missing_value = "600",
+        value_parser = super::numbers::wait_secs
+    )]
     wait: Option<u64>,
 }
 
@@ -108,8 +135,10 @@ pub(super) fn claim(queue: &Queue, args: ClaimArgs) -> anyhow::Result<ExitCode> 
     if let Some(secs) = args.wait {
         return super::watch::claim_wait(queue, &stream, &worker, secs);
     }
-    if let Some(claimed) = queue.claim(&stream, &worker)? {
-        print_json(&claimed)?;
+    match queue.claim(&stream, &worker)? {
+        Some(claimed) => print_json(&claimed)?,
+        // stdout stays empty, so `TASK=$(sparkq claim ...)` is empty too.
+        None => eprintln!("No queued task in stream {stream}."),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -146,13 +175,13 @@ struct ReportArgs {
     #[arg(long)]
     token: Option<String>,
     /// The task's standard output.
-    #[arg(long, conflicts_with = "stdout_file")]
+    #[arg(long, conflicts_with = "stdout_file", allow_hyphen_values = true)]
     stdout: Option<String>,
     /// Read stdout from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]
     stdout_file: Option<PathBuf>,
     /// The task's standard error.
-    #[arg(long, conflicts_with = "stderr_file")]
+    #[arg(long, conflicts_with = "stderr_file", allow_hyphen_values = true)]
     stderr: Option<String>,
     /// Read stderr from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]
@@ -160,7 +189,7 @@ struct ReportArgs {
 }
 
 impl ReportArgs {
-    fn into_report(self) -> anyhow::Result<Report> {
+    fn into_report(self, limits: Limits) -> anyhow::Result<Report> {
         if self.stdout_file.as_deref() == Some("-".as_ref())
             && self.stderr_file.as_deref() == Some("-".as_ref())
         {
@@ -168,8 +197,18 @@ impl ReportArgs {
         }
         Ok(Report {
             token: self.token,
-            stdout: text_or_file(self.stdout, self.stdout_file.as_deref())?,
-            stderr: text_or_file(self.stderr, self.stderr_file.as_deref())?,
+            stdout: text_or_file(
+                self.stdout,
+                self.stdout_file.as_deref(),
+                "stdout",
+                limits.output_bytes,
+            )?,
+            stderr: text_or_file(
+                self.stderr,
+                self.stderr_file.as_deref(),
+                "stderr",
+                limits.output_bytes,
+            )?,
         })
     }
 }
@@ -182,7 +221,12 @@ impl ReportArgs {
 pub(super) struct CompleteArgs {
     id: String,
     /// The result: a JSON object with a non-empty "summary" string.
-    #[arg(long, required_unless_present = "result_file", conflicts_with = "result_file")]
+    #[arg(
+        long,
+        required_unless_present = "result_file",
+        conflicts_with = "result_file",
+        allow_hyphen_values = true
+    )]
     result: Option<String>,
     /// Read the result from a file ('-' for stdin).
     #[arg(long, value_name = "PATH")]
@@ -195,7 +239,14 @@ pub(super) struct CompleteArgs {
 }
 
 pub(super) fn complete(queue: &Queue, args: CompleteArgs) -> anyhow::Result<ExitCode> {
-    let text = text_or_file(args.result, args.result_file.as_deref())?.unwrap_or_default();
+    let limits = queue.config().limits;
+    let text = text_or_file(
+        args.result,
+        args.result_file.as_deref(),
+        "the result",
+        limits.payload_bytes,
+    )?
+    .unwrap_or_default();
     let result = serde_json::from_str(&text).map_err(|e| {
         queue::Error::invalid(
             "result",
@@ -203,7 +254,7 @@ pub(super) fn complete(queue: &Queue, args: CompleteArgs) -> anyhow::Result<Exit
             "Pass a JSON object such as '{\"summary\": \"...\"}' (or use --result-file). The task is still running.",
         )
     })?;
-    let task = queue.complete(&args.id, result, args.report.into_report()?)?;
+    let task = queue.complete(&args.id, result, args.report.into_report(limits)?)?;
     finished(&task, args.json)
 }
 
@@ -215,7 +266,7 @@ pub(super) fn complete(queue: &Queue, args: CompleteArgs) -> anyhow::Result<Exit
 pub(super) struct FailArgs {
     id: String,
     /// What went wrong.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     error: String,
     #[command(flatten)]
     report: ReportArgs,
@@ -225,7 +276,8 @@ pub(super) struct FailArgs {
 }
 
 pub(super) fn fail(queue: &Queue, args: FailArgs) -> anyhow::Result<ExitCode> {
-    let task = queue.fail(&args.id, &args.error, args.report.into_report()?)?;
+    let report = args.report.into_report(queue.config().limits)?;
+    let task = queue.fail(&args.id, &args.error, report)?;
     finished(&task, args.json)
 }
 

@@ -58,7 +58,7 @@ pub fn render_config(answers: &SetupAnswers) -> String {
     let _ = writeln!(out, "purge:     {{ older_than_days: 3 }}");
     let _ = writeln!(
         out,
-        "stale:     {{ max_attempts: 2 }}         # claims a task gets before a dead claim fails it"
+        "stale:     {{ max_attempts: 1 }}         # claims a task gets; 1: a dead claim (no report at 2x timeout) fails the task"
     );
     let dirs: Vec<String> = answers.script_dirs.iter().map(|d| q(d)).collect();
     let _ = writeln!(out, "script_dirs: [{}]", dirs.join(", "));

@@ -12,7 +12,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use super::{AppState, serve, watch_spool};
-use crate::model::StreamStatus;
 use crate::queue::Queue;
 use crate::runtime::{Acquired, LockFile, PidFile};
 
@@ -145,7 +144,8 @@ async fn sweep_forever(state: AppState) {
         let queue = state.queue();
         let swept = tokio::task::spawn_blocking(move || {
             let Ok(streams) = queue.all_streams() else { return };
-            for stream in streams.iter().filter(|s| s.status == StreamStatus::Active) {
+            // Ended streams too: ending a stream stops new work, not the sweep.
+            for stream in &streams {
                 if let Err(err) = queue.sweep_dead(stream.name.as_str()) {
                     eprintln!(
                         "Error: sweeping dead claims of stream '{}' failed: {err}",

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::error::{ApiResult, Json};
 use super::{AppState, blocking};
-use crate::model::{Session, Stream, Task};
-use crate::queue::{Claimed, StreamInfo};
+use crate::model::{Session, Stream};
+use crate::queue::{StreamInfo, TaskBrief};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -90,7 +90,7 @@ async fn end_stream(State(state): State<AppState>, Path(name): Path<String>) -> 
 
 /// The next task a claim would take, or `{"task": null}`.
 async fn peek(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    let task: Option<Task> = blocking(&state, move |q| q.peek(&name)).await?;
+    let task: Option<TaskBrief> = blocking(&state, move |q| q.peek(&name)).await?;
     Ok(Json(json!({ "task": task })))
 }
 
@@ -112,6 +112,6 @@ async fn claim(
         .worker
         .filter(|w| !w.trim().is_empty())
         .unwrap_or_else(|| "http".to_owned());
-    let claimed: Option<Claimed> = blocking(&state, move |q| q.claim(&name, &worker)).await?;
+    let claimed: Option<TaskBrief> = blocking(&state, move |q| q.claim(&name, &worker)).await?;
     Ok(Json(json!({ "task": claimed })))
 }

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::error::{ApiError, ApiResult, Json, query_error};
 use super::{AppState, blocking};
-use crate::model::{Task, TaskStatus, Timestamp};
-use crate::queue::{NewTask, Report, TaskFilter};
+use crate::model::{Task, TaskId, TaskStatus, Timestamp};
+use crate::queue::{ListingPage, NewTask, Report, RequeueOptions, Requeued, TaskFilter};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -22,6 +22,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/tasks/{id}/fail", post(fail))
         .route("/api/tasks/{id}/requeue", post(requeue))
         .route("/api/tasks/{id}/heartbeat", post(heartbeat))
+        .route("/api/streams/{name}/requeue", post(requeue_queued))
 }
 
 /// A task as the API shows it: the file's fields plus `stale`, so clients
@@ -50,21 +51,16 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
-struct TaskList {
-    tasks: Vec<TaskView>,
-    /// Pass as `cursor` for the next (older) page; `null` on the last page.
-    next_cursor: Option<String>,
-}
-
 fn parse_filter(query: ListQuery) -> ApiResult<TaskFilter> {
     let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
     let status = match non_empty(query.status) {
         None => None,
-        Some(s) => Some(TaskStatus::parse(&s).ok_or_else(|| {
+        Some(s) => Some(TaskStatus::parse_filter(&s).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_query",
-                format!("status '{s}' is not a task status\n  Use queued, running, succeeded or failed."),
+                format!(
+                    "status '{s}' is not a task status\n  Use queued, running, succeeded or failed (or the folder names pending, claimed, done)."
+                ),
             )
         })?),
     };
@@ -101,14 +97,11 @@ fn parse_filter(query: ListQuery) -> ApiResult<TaskFilter> {
 async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> ApiResult<Json<TaskList>> {
+) -> ApiResult<Json<ListingPage>> {
     let Query(query) = query.map_err(query_error)?;
     let filter = parse_filter(query)?;
     let page = blocking(&state, move |q| q.list_tasks(&filter)).await?;
-    Ok(Json(TaskList {
-        tasks: page.tasks.into_iter().map(TaskView::from).collect(),
-        next_cursor: page.next_cursor.map(|id| id.as_str().to_owned()),
-    }))
+    Ok(Json(page.into_listings(Timestamp::now())))
 }
 
 #[derive(Deserialize)]
@@ -210,13 +203,67 @@ async fn heartbeat(
     Ok(Json(task.into()))
 }
 
-/// A new queued task with the same tool, payload and timeout; the original
-/// stays as it is.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RequeueRequest {
+    /// Queue the copy into this stream instead of the original's.
+    #[serde(default)]
+    stream: Option<String>,
+    /// Give the copy this payload instead of the original's.
+    #[serde(default)]
+    payload: Option<Value>,
+}
+
+/// A requeue's answer: the new task, and `already_requeued_as` when the
+/// original had been requeued before (so a double click shows).
+#[derive(Serialize)]
+struct RequeueView {
+    #[serde(flatten)]
+    task: TaskView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    already_requeued_as: Option<TaskId>,
+}
+
+impl From<Requeued> for RequeueView {
+    fn from(r: Requeued) -> RequeueView {
+        RequeueView {
+            task: r.task.into(),
+            already_requeued_as: r.already_requeued_as,
+        }
+    }
+}
+
+/// A new queued task with the same tool, payload and timeout (or those the
+/// request gives), recording `requeued_from`; the original gains
+/// `requeued_as` and otherwise stays as it is.
 async fn requeue(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Json(_): Json<Value>,
-) -> ApiResult<(StatusCode, Json<TaskView>)> {
-    let task = blocking(&state, move |q| q.requeue(&id)).await?;
-    Ok((StatusCode::CREATED, Json(task.into())))
+    Json(request): Json<RequeueRequest>,
+) -> ApiResult<(StatusCode, Json<RequeueView>)> {
+    let options = RequeueOptions {
+        stream: request.stream,
+        payload: request.payload,
+    };
+    let requeued = blocking(&state, move |q| q.requeue(&id, &options)).await?;
+    Ok((StatusCode::CREATED, Json(requeued.into())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveQueuedRequest {
+    /// The active stream to queue the copies into.
+    stream: String,
+}
+
+/// Requeues every queued task of the ended stream `name` into another
+/// stream: `{"tasks": [...]}`, oldest first.
+async fn requeue_queued(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(request): Json<MoveQueuedRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let done = blocking(&state, move |q| q.requeue_all_queued(&name, &request.stream)).await?;
+    let tasks: Vec<RequeueView> = done.into_iter().map(RequeueView::from).collect();
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "tasks": tasks }))))
 }

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SparkqServer;
-use super::schema::input_schema;
+use super::schema::{input_schema, object_from_text};
 use crate::model::{Name, Task, TaskId, TaskStatus};
-use crate::queue::{self, NewTask, Queue};
+use crate::queue::{self, NewTask, Queue, RequeueOptions};
 
 /// Parameters of `enqueue_task`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -23,9 +23,10 @@ pub(super) struct EnqueueParams {
     stream: String,
     /// A registered tool, e.g. run-bash.
     tool_name: String,
-    /// The tool's input, usually a JSON object.
+    /// The tool's input: a JSON object.
+    #[schemars(with = "rmcp::model::JsonObject")]
     payload: Value,
-    /// Seconds before a claim is stale; overrides the tool's.
+    /// Seconds before a claim is stale (1 to 2592000); overrides the tool's.
     timeout: Option<u64>,
 }
 
@@ -33,8 +34,13 @@ pub(super) struct EnqueueParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
 pub(super) struct RequeueParams {
-    /// A failed or succeeded task's id.
+    /// A finished task's id.
     id: String,
+    /// Stream to queue into (default: the task's).
+    stream: Option<String>,
+    /// New payload (default: the task's).
+    #[schemars(with = "Option<rmcp::model::JsonObject>")]
+    payload: Option<Value>,
 }
 
 /// What `enqueue_task` and `requeue_task` answer.
@@ -47,6 +53,9 @@ struct Receipt {
     timeout: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     requeued_from: Option<String>,
+    /// Set when the original had been requeued before, as this task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    already_requeued_as: Option<TaskId>,
 }
 
 impl Receipt {
@@ -58,6 +67,7 @@ impl Receipt {
             task_class: task.task_class,
             timeout: task.timeout,
             requeued_from,
+            already_requeued_as: None,
         }
     }
 }
@@ -72,7 +82,7 @@ impl SparkqServer {
         self.call(move |queue: &Queue| -> queue::Result<Receipt> {
             let new = NewTask {
                 tool_name: p.tool_name,
-                payload: p.payload,
+                payload: object_from_text(p.payload),
                 timeout: p.timeout,
                 task_class: None,
             };
@@ -82,12 +92,19 @@ impl SparkqServer {
     }
 
     #[tool(
-        description = "Queue a failed or succeeded task again, as a new task.",
+        description = "Queue a finished task again as a new task.",
         input_schema = input_schema::<RequeueParams>()
     )]
     async fn requeue_task(&self, Parameters(p): Parameters<RequeueParams>) -> CallToolResult {
         self.call(move |queue: &Queue| -> queue::Result<Receipt> {
-            Ok(Receipt::of(queue.requeue(&p.id)?, Some(p.id)))
+            let options = RequeueOptions {
+                stream: p.stream,
+                payload: p.payload.map(object_from_text),
+            };
+            let requeued = queue.requeue(&p.id, &options)?;
+            let mut receipt = Receipt::of(requeued.task, Some(p.id));
+            receipt.already_requeued_as = requeued.already_requeued_as;
+            Ok(receipt)
         })
         .await
     }

@@ -27,8 +27,24 @@ pub(super) fn input_schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     Arc::new(schema)
 }
 
+/// `value`, or the JSON object or array it holds when it is a string of
+/// one: models often send an object parameter as its JSON text, and the
+/// text is unambiguous. Any other string is left for the queue to judge.
+pub(super) fn object_from_text(value: Value) -> Value {
+    match &value {
+        Value::String(text) => match serde_json::from_str::<Value>(text) {
+            Ok(parsed @ (Value::Object(_) | Value::Array(_))) => parsed,
+            _ => value,
+        },
+        _ => value,
+    }
+}
+
 fn trim_property(property: &mut JsonObject) {
     property.remove("format");
+    if property.get("additionalProperties") == Some(&Value::Bool(true)) {
+        property.remove("additionalProperties");
+    }
     if property.get("minimum") == Some(&Value::from(0)) {
         property.remove("minimum");
     }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::queue::{Claimed, Queue};
+use crate::queue::{Queue, TaskBrief};
 use crate::watch::{self, Settings, Shutdown, WaitOutcome};
 
 /// Claims from `stream`, waiting up to `wait` for a task to arrive, or
@@ -19,7 +19,7 @@ pub(super) fn claim_waiting(
     worker: &str,
     wait: Duration,
     shutdown: &Shutdown,
-) -> Result<Option<Claimed>, watch::Error> {
+) -> Result<Option<TaskBrief>, watch::Error> {
     if wait.is_zero() {
         return Ok(queue.claim(stream, worker)?);
     }

@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SparkqServer;
-use super::schema::input_schema;
+use super::schema::{input_schema, object_from_text};
+use super::server::tool_error;
 use super::wait::claim_waiting;
-use crate::model::{Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{MAX_WAIT_SECS, Task, TaskId, TaskStatus, Timestamp};
 use crate::queue::{Queue, Report};
 use crate::watch::Shutdown;
 
@@ -28,7 +29,7 @@ use crate::watch::Shutdown;
 pub(super) struct ClaimParams {
     /// Stream to claim from.
     stream: String,
-    /// Wait up to this many seconds for a task (default 0).
+    /// Wait up to this many seconds for a task (default 0, at most 43200).
     wait_seconds: Option<u64>,
     /// Who is claiming (default: host:pid of the MCP client).
     worker: Option<String>,
@@ -41,6 +42,7 @@ pub(super) struct CompleteParams {
     /// Task id.
     id: String,
     /// JSON object with a non-empty "summary" string.
+    #[schemars(with = "rmcp::model::JsonObject")]
     result: Value,
     /// The task's standard output.
     stdout: Option<String>,
@@ -115,8 +117,14 @@ impl SparkqServer {
         Parameters(p): Parameters<ClaimParams>,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
+        let wait_seconds = p.wait_seconds.unwrap_or(0);
+        if wait_seconds > MAX_WAIT_SECS {
+            return tool_error(format!(
+                "wait_seconds is not valid: {wait_seconds} is over the ceiling of {MAX_WAIT_SECS} seconds (12 hours)\n  Wait at most {MAX_WAIT_SECS} seconds, and call claim_task again if nothing came."
+            ));
+        }
         let worker = p.worker.unwrap_or_else(|| self.default_worker().to_owned());
-        let wait = Duration::from_secs(p.wait_seconds.unwrap_or(0));
+        let wait = Duration::from_secs(wait_seconds);
         // The client's cancellation, or its going away, fires the wait's
         // shutdown switch; the relay is aborted once the call is answered.
         let shutdown = Shutdown::new();
@@ -148,7 +156,9 @@ impl SparkqServer {
                 stdout: p.stdout,
                 stderr: p.stderr,
             };
-            queue.complete(&p.id, p.result, report).map(Receipt::of)
+            queue
+                .complete(&p.id, object_from_text(p.result), report)
+                .map(Receipt::of)
         })
         .await
     }

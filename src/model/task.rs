@@ -49,6 +49,18 @@ impl TaskStatus {
         TaskStatus::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
+    /// Parses a status as a filter gives it: a status name, or the name of
+    /// the spool folder that holds it (`pending, claimed, done, failed`), so
+    /// that `--status done` means what the folder says.
+    pub fn parse_filter(s: &str) -> Option<TaskStatus> {
+        TaskStatus::parse(s).or(match s {
+            "pending" => Some(TaskStatus::Queued),
+            "claimed" => Some(TaskStatus::Running),
+            "done" => Some(TaskStatus::Succeeded),
+            _ => None,
+        })
+    }
+
     /// Whether the task has finished (succeeded or failed).
     pub fn is_finished(self) -> bool {
         matches!(self, TaskStatus::Succeeded | TaskStatus::Failed)
@@ -82,6 +94,10 @@ pub struct Attempt {
     pub ended_at: Timestamp,
     /// How it ended.
     pub outcome: AttemptEnd,
+    /// The claim's token, so a late report can be told exactly what became
+    /// of its claim (absent in files written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_token: Option<String>,
 }
 
 /// A task, exactly as stored in its JSON file.
@@ -124,6 +140,12 @@ pub struct Task {
     pub finished_at: Option<Timestamp>,
     #[serde(default)]
     pub history: Vec<Attempt>,
+    /// For a requeued copy: the task it was requeued from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeued_from: Option<TaskId>,
+    /// For a task that was requeued: the newest task it was requeued as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeued_as: Option<TaskId>,
     /// For a dropped-in file that was rejected: its bytes, as they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
@@ -145,6 +167,12 @@ impl Task {
         Duration::from_secs(self.timeout)
     }
 
+    /// Twice the timeout, when a claim is dead. Saturates: the timeout of a
+    /// file written by hand may be any `u64`, and a reader must not panic.
+    pub fn dead_after(&self) -> Duration {
+        self.timeout_duration().saturating_mul(2)
+    }
+
     /// A running task is stale once `now − last_alive > timeout`.
     pub fn is_stale_at(&self, now: Timestamp) -> bool {
         self.status == TaskStatus::Running && now.since(self.last_alive()) > self.timeout_duration()
@@ -153,7 +181,21 @@ impl Task {
     /// A running task is dead once `now − last_alive > 2 × timeout`: its
     /// worker is presumed gone and the claim is taken back.
     pub fn is_dead_at(&self, now: Timestamp) -> bool {
-        self.status == TaskStatus::Running && now.since(self.last_alive()) > 2 * self.timeout_duration()
+        self.status == TaskStatus::Running && now.since(self.last_alive()) > self.dead_after()
+    }
+
+    /// When a running task turns stale (`last_alive + timeout`); `None`
+    /// unless it is running.
+    pub fn stale_at(&self) -> Option<Timestamp> {
+        (self.status == TaskStatus::Running)
+            .then(|| self.last_alive().saturating_add(self.timeout_duration()))
+    }
+
+    /// When a running task's claim is taken back unless a heartbeat comes
+    /// first (`last_alive + 2 × timeout`, saturating: see
+    /// [`Task::dead_after`]); `None` unless it is running.
+    pub fn dead_at(&self) -> Option<Timestamp> {
+        (self.status == TaskStatus::Running).then(|| self.last_alive().saturating_add(self.dead_after()))
     }
 
     /// The summary of a finished task's result, if it has one.
@@ -179,7 +221,7 @@ impl Task {
     /// was found in, which outranks the copy's own `status` field.
     pub fn lattice_key(&self, status: TaskStatus) -> (u32, u8) {
         match status {
-            TaskStatus::Queued => (self.attempts + 1, 0),
+            TaskStatus::Queued => (self.attempts.saturating_add(1), 0),
             TaskStatus::Running => (self.attempts, 1),
             TaskStatus::Succeeded | TaskStatus::Failed => (self.attempts, 2),
         }

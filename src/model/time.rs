@@ -41,6 +41,14 @@ impl Timestamp {
         SystemTime::now().duration_since(self.0).unwrap_or_default()
     }
 
+    /// `self + d`, saturating at a far future instead of panicking when a
+    /// duration read from a hand-written file overflows the clock.
+    pub fn saturating_add(self, d: Duration) -> Timestamp {
+        const FAR_AHEAD: Duration = Duration::from_secs(100 * 365 * 86_400);
+        let later = self.0.checked_add(d).or_else(|| self.0.checked_add(FAR_AHEAD));
+        Timestamp(later.unwrap_or(self.0))
+    }
+
     /// The time elapsed from `earlier` to `self`, zero if negative.
     pub fn since(self, earlier: Timestamp) -> Duration {
         self.0.duration_since(earlier.0).unwrap_or_default()
@@ -76,5 +84,18 @@ mod tests {
         let text = t.to_string();
         assert_eq!(text, "2026-09-21T14:13:20.123456Z");
         assert_eq!(Timestamp::parse(&text).unwrap(), t);
+    }
+
+    #[test]
+    fn adding_any_duration_never_panics_and_never_goes_back() {
+        let t = Timestamp::now();
+        for d in [
+            Duration::ZERO,
+            Duration::from_secs(1),
+            Duration::from_secs(u64::MAX),
+            Duration::MAX,
+        ] {
+            assert!(t.saturating_add(d) >= t);
+        }
     }
 }

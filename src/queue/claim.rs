@@ -9,38 +9,53 @@
 //! flush of the `claimed/` folder (with fsync) waits until after the lock,
 //! and before the claim is returned.
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 
-use super::Queue;
-use super::Result;
-use crate::model::{Stream, StreamRef, Task, TaskStatus, Timestamp};
+use super::{Error, Queue, Result};
+use crate::model::{Name, Stream, StreamRef, Task, TaskId, TaskStatus, Timestamp};
 use crate::spool;
 
-/// A claimed task, with the stream brief the worker needs.
+/// A task as `peek` and `claim` hand it to a worker: with everything the
+/// worker needs without opening `sparkq.yml`.
 ///
 /// It serializes as the task's own fields, except that `stream` is the
-/// object `{"id", "name", "instructions"}` instead of the stream's name.
+/// object `{"id", "name", "instructions"}` instead of the stream's name,
+/// followed by `project_root` (the folder of `sparkq.yml`), `repo_path`
+/// (where to work), and `stale_at` / `dead_at`: when a running task turns
+/// stale, and when its claim is taken back unless a heartbeat comes first
+/// (`null` while queued).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Claimed {
+pub struct TaskBrief {
     pub task: Task,
     pub stream: StreamRef,
+    pub project_root: PathBuf,
+    pub repo_path: PathBuf,
 }
 
-impl Serialize for Claimed {
+impl Serialize for TaskBrief {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut value = serde_json::to_value(&self.task).map_err(serde::ser::Error::custom)?;
-        let stream = serde_json::to_value(&self.stream).map_err(serde::ser::Error::custom)?;
+        let mut value = to_json::<S, _>(&self.task)?;
         if let Some(fields) = value.as_object_mut() {
-            fields.insert("stream".to_owned(), stream);
+            fields.insert("stream".to_owned(), to_json::<S, _>(&self.stream)?);
+            fields.insert("project_root".to_owned(), to_json::<S, _>(&self.project_root)?);
+            fields.insert("repo_path".to_owned(), to_json::<S, _>(&self.repo_path)?);
+            fields.insert("stale_at".to_owned(), to_json::<S, _>(&self.task.stale_at())?);
+            fields.insert("dead_at".to_owned(), to_json::<S, _>(&self.task.dead_at())?);
         }
         value.serialize(s)
     }
 }
 
+fn to_json<S: serde::Serializer, T: Serialize>(value: &T) -> Result<serde_json::Value, S::Error> {
+    serde_json::to_value(value).map_err(serde::ser::Error::custom)
+}
+
 impl Queue {
-    /// The next task a claim would take, changing nothing but adopting
-    /// dropped files and sweeping dead claims.
-    pub fn peek(&self, stream: &str) -> Result<Option<Task>> {
+    /// The next task a claim would take, in the shape a claim returns,
+    /// changing nothing but adopting dropped files and sweeping dead claims.
+    pub fn peek(&self, stream: &str) -> Result<Option<TaskBrief>> {
         let stream = self.stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
         let (mut scan, _) = self.touch(&stream, &lock)?;
@@ -50,7 +65,7 @@ impl Queue {
                     Ok(Some(task)) if self.is_copy_superseded(&stream.name, &task, TaskStatus::Queued)? => {
                         continue;
                     }
-                    Ok(Some(task)) => return Ok(Some(task)),
+                    Ok(Some(task)) => return Ok(Some(self.brief(&stream, task))),
                     Ok(None) => continue,
                     Err(spool::Error::Corrupt { .. }) => self.readopt_corrupt(&stream, id, &lock)?,
                     Err(e) => return Err(e.into()),
@@ -66,7 +81,7 @@ impl Queue {
 
     /// Claims the oldest pending task of an active stream for `worker`, or
     /// returns `None` if nothing is pending.
-    pub fn claim(&self, stream: &str, worker: &str) -> Result<Option<Claimed>> {
+    pub fn claim(&self, stream: &str, worker: &str) -> Result<Option<TaskBrief>> {
         let stream = self.active_stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
         let (mut scan, _) = self.touch(&stream, &lock)?;
@@ -89,7 +104,12 @@ impl Queue {
                     // one waits on the disk. A power loss before the flush
                     // can only undo a claim nobody has been handed yet.
                     drop(lock);
-                    flush.flush()?;
+                    if let Err(e) = flush.flush() {
+                        // Nobody holds this claim's token: put the task back
+                        // rather than leave it running for no one.
+                        let _lock = self.spool.lock_stream(&stream.name)?;
+                        return Err(self.put_back(&stream.name, &claimed.task.id, e.into()));
+                    }
                     return Ok(Some(claimed));
                 }
             }
@@ -109,8 +129,8 @@ impl Queue {
         stream: &Stream,
         task: Task,
         worker: &str,
-    ) -> Result<Option<(Claimed, spool::FolderFlush)>> {
-        let id = &task.id;
+    ) -> Result<Option<(TaskBrief, spool::FolderFlush)>> {
+        let id = &task.id.clone();
         // A newer copy of this id by the lattice (SPEC 9): never run the
         // task twice. Settling (in `touch`, or `doctor --fix`) removes the
         // stale pending copy.
@@ -126,18 +146,49 @@ impl Queue {
         let now = Timestamp::now();
         let mut task = task;
         task.status = TaskStatus::Running;
-        task.attempts += 1;
+        task.attempts = task.attempts.saturating_add(1);
         task.claimed_by = Some(worker.to_owned());
         task.claim_token = Some(new_token());
         task.started_at = Some(now);
         task.heartbeat_at = None;
         task.updated_at = now;
-        let flush = self.spool.write_task_unflushed(&task)?;
-        let claimed = Claimed {
-            stream: StreamRef::from(stream),
-            task,
+        // Invariant: a claim that returns an error leaves the task queued.
+        // After the rename, a failed rewrite (a full disk) renames it back.
+        let flush = match self.spool.write_task_unflushed(&task) {
+            Ok(flush) => flush,
+            Err(e) => return Err(self.put_back(&stream.name, id, e.into())),
         };
+        let claimed = self.brief(stream, task);
         Ok(Some((claimed, flush)))
+    }
+
+    /// Undoes a claim whose rename succeeded but whose rewrite or flush
+    /// failed with `error`: the task goes back to `pending/` (content that
+    /// lags is repaired there, the folder wins) and `error` is returned. If
+    /// even that fails, the error says where the task is and what happens
+    /// to it. The caller holds the stream lock.
+    fn put_back(&self, stream: &Name, id: &TaskId, error: Error) -> Error {
+        match self
+            .spool
+            .rename_task(stream, id, TaskStatus::Running, TaskStatus::Queued)
+        {
+            Ok(_) => error,
+            Err(back) => Error::ClaimNotUndone {
+                id: id.to_string(),
+                error: Box::new(error),
+                back,
+            },
+        }
+    }
+
+    /// `task` of `stream` with the brief a worker needs.
+    fn brief(&self, stream: &Stream, task: Task) -> TaskBrief {
+        TaskBrief {
+            task,
+            stream: StreamRef::from(stream),
+            project_root: self.config.root.clone(),
+            repo_path: self.config.repo_path.clone(),
+        }
     }
 
     fn claim_after_repair(
@@ -145,7 +196,7 @@ impl Queue {
         stream: &str,
         worker: &str,
         lock: spool::StreamLock,
-    ) -> Result<Option<Claimed>> {
+    ) -> Result<Option<TaskBrief>> {
         drop(lock);
         self.claim(stream, worker)
     }
@@ -258,7 +309,7 @@ mod tests {
         };
 
         let refused = queue.complete(id, json!({"summary": "late"}), report("0000"));
-        assert!(matches!(refused, Err(crate::queue::Error::StaleToken { .. })));
+        assert!(matches!(refused, Err(crate::queue::Error::WrongToken { .. })));
         let done = queue
             .spool
             .state_path(&Name::parse("a").unwrap(), TaskStatus::Succeeded);

@@ -1,7 +1,7 @@
 //! The queue's errors: every way a request can be refused or fail, each
 //! message naming what was wrong and, on a second line, what to do.
 
-use crate::model::{InvalidName, TaskStatus};
+use crate::model::{InvalidName, TaskStatus, Timestamp};
 use crate::spool;
 
 /// How a front door should treat an error (HTTP status, exit code, MCP
@@ -19,7 +19,8 @@ pub enum ErrorKind {
 }
 
 /// Why a queue operation did not happen. Nothing changes on disk when one
-/// of these is returned.
+/// of these is returned, except [`Error::ClaimNotUndone`], which says
+/// what was left.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -70,14 +71,59 @@ pub enum Error {
         size: usize,
         limit: usize,
     },
-    #[error("task {id} is {}, not running\n  Only a running task can be completed, failed or heartbeaten; see 'sparkq task {id}'.", status.as_str())]
-    NotRunning { id: String, status: TaskStatus },
-    #[error("task {id} is {}; only a failed or succeeded task can be requeued", status.as_str())]
+    #[error(
+        "task {id} is queued, not running: nobody holds a claim on it\n  Claim it first with 'sparkq claim --stream {stream}'."
+    )]
+    NotClaimed { id: String, stream: String },
+    #[error(
+        "task {id} has already finished: it {} at {at}\n  Nothing changed. See 'sparkq task {id}'; to run it again, 'sparkq requeue {id}'.",
+        status.as_str()
+    )]
+    AlreadyFinished {
+        id: String,
+        status: TaskStatus,
+        at: Timestamp,
+    },
+    #[error(
+        "task {id}: your report was already recorded: it {} at {at}\n  Nothing changed. Claim the next task.",
+        status.as_str()
+    )]
+    AlreadyReported {
+        id: String,
+        status: TaskStatus,
+        at: Timestamp,
+    },
+    #[error(
+        "task {id}: your claim was taken back at {at}, after twice its {timeout}s timeout passed with no report or heartbeat; {now}\n  Nothing changed. Stop working on this task and do not report it again; claim a new task."
+    )]
+    ClaimTakenBack {
+        id: String,
+        at: Timestamp,
+        timeout: u64,
+        /// What became of the task since, as a clause.
+        now: String,
+    },
+    #[error(
+        "task {id}: wrong claim token: it matches no claim of this task\n  Nothing changed; the task is still running, claimed by {holder} since {since}. If you are that worker, pass the claim_token that 'claim' printed; if not, this task is not yours: claim a new one."
+    )]
+    WrongToken {
+        id: String,
+        holder: String,
+        since: Timestamp,
+    },
+    #[error(
+        "task {id} is {}; only a failed or succeeded task, or a queued task of an ended stream, can be requeued\n  Wait for it to finish, or end its stream first to move its queued tasks.",
+        status.as_str()
+    )]
     NotFinished { id: String, status: TaskStatus },
     #[error(
-        "task {id} is no longer yours: the claim token does not match\n  Your claim was taken back (it outlived twice its timeout) and the task may be with another worker. Do not retry; claim a new task."
+        "{error}\n  But task {id} could not be put back in the queue ({back}): it sits in claimed/ with no worker, and is taken back once it outlives twice its timeout."
     )]
-    StaleToken { id: String },
+    ClaimNotUndone {
+        id: String,
+        error: Box<Error>,
+        back: spool::Error,
+    },
     #[error(transparent)]
     Spool(#[from] spool::Error),
 }
@@ -98,11 +144,14 @@ impl Error {
             | Error::StreamExists { .. }
             | Error::SessionEnded { .. }
             | Error::StreamEnded { .. }
-            | Error::NotRunning { .. }
-            | Error::NotFinished { .. }
-            | Error::StaleToken { .. } => ErrorKind::Conflict,
+            | Error::NotClaimed { .. }
+            | Error::AlreadyFinished { .. }
+            | Error::AlreadyReported { .. }
+            | Error::ClaimTakenBack { .. }
+            | Error::WrongToken { .. }
+            | Error::NotFinished { .. } => ErrorKind::Conflict,
             Error::Spool(spool::Error::AlreadyExists { .. }) => ErrorKind::Conflict,
-            Error::Spool(_) => ErrorKind::Internal,
+            Error::Spool(_) | Error::ClaimNotUndone { .. } => ErrorKind::Internal,
         }
     }
 
@@ -121,10 +170,13 @@ impl Error {
             Error::StreamEnded { .. } => "stream_ended",
             Error::InvalidInput { .. } => "invalid_input",
             Error::TooLarge { .. } => "too_large",
-            Error::NotRunning { .. } => "not_running",
+            Error::NotClaimed { .. } => "not_claimed",
+            Error::AlreadyFinished { .. } => "already_finished",
+            Error::AlreadyReported { .. } => "already_reported",
+            Error::ClaimTakenBack { .. } => "claim_taken_back",
+            Error::WrongToken { .. } => "wrong_token",
             Error::NotFinished { .. } => "not_finished",
-            Error::StaleToken { .. } => "stale_token",
-            Error::Spool(_) => "storage",
+            Error::Spool(_) | Error::ClaimNotUndone { .. } => "storage",
         }
     }
 

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::{Error, Queue, Result};
+use super::{Error, Queue, Result, fence};
 use crate::model::{Attempt, AttemptEnd, Name, Task, TaskId, TaskStatus, Timestamp};
 
 /// What a worker reports with `complete` or `fail`.
@@ -35,14 +35,25 @@ impl Queue {
             ));
         }
         if summary.is_none_or(str::is_empty) {
+            // A key that differs only in case is the likely slip: name it.
+            let near = result.as_object().and_then(|fields| {
+                fields
+                    .keys()
+                    .find(|k| *k != "summary" && k.eq_ignore_ascii_case("summary"))
+            });
+            let message = match near {
+                Some(key) => format!(
+                    "it has no non-empty string \"summary\" (it has \"{key}\": keys are case-sensitive, write \"summary\")"
+                ),
+                None => "it has no non-empty string \"summary\"".to_owned(),
+            };
             return Err(Error::invalid(
                 "result",
-                "it has no non-empty string \"summary\"",
+                message,
                 "Add a one-paragraph \"summary\" of what you did, e.g. {\"summary\": \"...\"}. The task is still running.",
             ));
         }
-        let size = serde_json::to_string(&result).map(|s| s.len()).unwrap_or(0);
-        self.check_size("result", size, self.config.limits.payload_bytes)?;
+        self.check_json("result", &result)?;
         self.finish(id, report, TaskStatus::Succeeded, |task| {
             task.result = Some(result.clone())
         })
@@ -57,6 +68,7 @@ impl Queue {
                 "Say what went wrong and what you tried, e.g. --error \"tests fail: missing fixture\". The task is still running.",
             ));
         }
+        self.check_size("error", error.len(), self.config.limits.output_bytes)?;
         self.finish(id, report, TaskStatus::Failed, |task| {
             task.error = Some(error.to_owned())
         })
@@ -67,7 +79,7 @@ impl Queue {
         if let Some(task) = token.map(|t| self.rival_task(id, t)).transpose()?.flatten() {
             return Ok(task);
         }
-        let (stream, id) = self.locate_running(id)?;
+        let (stream, id) = self.locate_running(id, token)?;
         let _lock = self.spool.lock_stream(&stream)?;
         let mut task = self.read_running(&stream, &id, token)?;
         let now = Timestamp::now();
@@ -100,8 +112,8 @@ impl Queue {
             set(&mut outcome);
             return self.record_rival_finish(&task, &token, status, outcome, report);
         }
-        let (stream, id) = self.locate_running(id)?;
         let token = report.token.as_deref();
+        let (stream, id) = self.locate_running(id, token)?;
         let now = Timestamp::now();
         let staged = if self.spool.fsync() {
             let seen = self.read_running(&stream, &id, token)?;
@@ -126,14 +138,17 @@ impl Queue {
             }
         };
         // The finished copy is written before the claimed one is removed: a
-        // crash in between leaves both, and the finished one wins.
-        self.spool.remove_task(&stream, TaskStatus::Running, &id)?;
+        // crash in between leaves both, and the finished one wins. So once
+        // it is in place the report is recorded, and a failed removal is
+        // no failure of the report (saying so would invite a second one):
+        // the claimed copy is superseded and settled on a later look.
+        let _ = self.spool.remove_task(&stream, TaskStatus::Running, &id);
         Ok(task)
     }
 
-    /// The stream holding running task `id`; a fitting error if the task is
-    /// unknown or not running.
-    fn locate_running(&self, id: &str) -> Result<(Name, TaskId)> {
+    /// The stream holding running task `id`; if the task is unknown or not
+    /// running, an error that says what became of it (see `fence`).
+    fn locate_running(&self, id: &str, token: Option<&str>) -> Result<(Name, TaskId)> {
         let id = super::parse_task_id(id)?;
         // The common case first, one check per stream; the full search is
         // only needed to say where a task that is not running is.
@@ -146,35 +161,22 @@ impl Queue {
         if let Some((stream, _)) = copies.iter().find(|(_, s)| *s == TaskStatus::Running) {
             return Ok((stream.clone(), id));
         }
-        match copies.into_iter().max_by_key(|(_, s)| *s as u8) {
-            Some((_, status)) => Err(Error::NotRunning {
-                id: id.to_string(),
-                status,
-            }),
-            None => Err(Error::UnknownTask { id: id.to_string() }),
-        }
+        Err(fence::refusal(&self.get_task(id.as_str())?, token))
     }
 
     /// Re-reads the claimed copy under the lock and checks the token.
     fn read_running(&self, stream: &Name, id: &TaskId, token: Option<&str>) -> Result<Task> {
         let Some(task) = self.spool.read_task(stream, TaskStatus::Running, id)? else {
             // Moved between the lookup and the lock: report where it is now.
-            let (_, id) = self.locate_running(id.as_str())?;
+            let (_, id) = self.locate_running(id.as_str(), token)?;
             return Err(Error::UnknownTask { id: id.to_string() });
         };
         if let Some(token) = token
             && task.claim_token.as_deref() != Some(token)
         {
-            return Err(Error::StaleToken { id: id.to_string() });
+            return Err(fence::refusal(&task, Some(token)));
         }
         Ok(task)
-    }
-
-    fn check_size(&self, what: &'static str, size: usize, limit: usize) -> Result<()> {
-        if size > limit {
-            return Err(Error::TooLarge { what, size, limit });
-        }
-        Ok(())
     }
 }
 
@@ -203,6 +205,7 @@ fn finished(
         } else {
             AttemptEnd::Failed
         },
+        claim_token: task.claim_token.clone(),
     });
     task
 }

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::{Error, Queue, Result};
-use crate::model::{Name, Stream, StreamStatus, Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{Name, Stream, StreamStatus, Task, TaskId, TaskListing, TaskStatus, Timestamp};
 
 /// The most tasks one page may hold.
 pub const MAX_PAGE: usize = 1000;
@@ -31,6 +31,27 @@ pub struct TaskFilter {
 pub struct TaskPage {
     pub tasks: Vec<Task>,
     /// Pass as `before` to get the next page; `None` on the last page.
+    pub next_cursor: Option<TaskId>,
+}
+
+impl TaskPage {
+    /// The page as lists show it: listings instead of full tasks, so its
+    /// size does not grow with what the tasks carry.
+    pub fn into_listings(self, now: Timestamp) -> ListingPage {
+        ListingPage {
+            tasks: self.tasks.into_iter().map(|t| TaskListing::of(t, now)).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
+/// One page of task listings, newest first: what `GET /api/tasks` and
+/// `sparkq tasks --json` answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListingPage {
+    pub tasks: Vec<TaskListing>,
+    /// Pass as `before` (the API's `cursor`) to get the next page; `None`
+    /// on the last page.
     pub next_cursor: Option<TaskId>,
 }
 
@@ -222,6 +243,14 @@ impl Queue {
         Ok(infos)
     }
 
+    /// One stream, whole brief and counts: what `stream show` prints.
+    pub fn stream_info(&self, name: &str) -> Result<StreamInfo> {
+        let stream = self.stream(name)?;
+        self.touch_quietly(&stream);
+        let counts = self.counts(&stream.name)?;
+        Ok(StreamInfo { stream, counts })
+    }
+
     /// How many tasks `stream` holds in each state.
     pub fn counts(&self, stream: &Name) -> Result<Counts> {
         let now = Timestamp::now();
@@ -253,14 +282,18 @@ impl Queue {
         Ok(streams)
     }
 
-    /// Adopts drops and sweeps dead claims of an active stream, if the spool
-    /// can be written; a read-only spool (a mirrored dashboard) is shown as
-    /// it is.
+    /// Sweeps dead claims of a stream and, if it is active, adopts drops,
+    /// when the spool can be written; a read-only spool (a mirrored
+    /// dashboard) is shown as it is. Ending a stream stops new work, not the
+    /// sweep: its running tasks still fail or go back to the queue.
     fn touch_quietly(&self, stream: &Stream) {
-        if stream.status == StreamStatus::Active
-            && let Ok(lock) = self.spool.lock_stream(&stream.name)
-        {
+        let Ok(lock) = self.spool.lock_stream(&stream.name) else {
+            return;
+        };
+        if stream.status == StreamStatus::Active {
             let _ = self.touch(stream, &lock);
+        } else {
+            let _ = self.sweep_dead_locked(stream, Timestamp::now());
         }
     }
 

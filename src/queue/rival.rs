@@ -39,9 +39,8 @@ impl Queue {
         let _lock = self.spool.lock_stream(&task.stream)?;
         // Re-read under the lock: the task may have moved since.
         let Some(mut task) = self.rival_task(task.id.as_str(), token)? else {
-            return Err(super::Error::StaleToken {
-                id: task.id.to_string(),
-            });
+            let now = self.get_task(task.id.as_str())?;
+            return Err(super::fence::refusal(&now, Some(token)));
         };
         let now = Timestamp::now();
         if let Some(entry) = task

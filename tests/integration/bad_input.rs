@@ -46,11 +46,17 @@ fn enqueue_refuses_bad_payloads_tools_and_streams() {
         &["enqueue", "run-bash", "{}", "--stream", "../x"],
         "invalid name '../x'",
     );
-    refused(
-        &p,
-        &["enqueue", "run-bash", "{}", "--stream", "s", "--timeout", "0"],
-        "timeout is not valid",
+    // An out-of-range number is a usage error (exit 2) that names the range.
+    let before = p.snapshot();
+    let run = p
+        .sparkq(["enqueue", "run-bash", "{}", "--stream", "s", "--timeout", "0"])
+        .code(2);
+    assert!(
+        run.stderr().contains("give 1 to 2592000 seconds"),
+        "{}",
+        run.stderr()
     );
+    assert_eq!(before, p.snapshot());
     let big = format!("{{\"blob\": \"{}\"}}", "x".repeat(1024 * 1024));
     let path = p.write("big.json", &big);
     refused(
@@ -63,7 +69,7 @@ fn enqueue_refuses_bad_payloads_tools_and_streams() {
             "--stream",
             "s",
         ],
-        "payload is 1048587 bytes, over the limit of 1048576 bytes",
+        "over the limit of 1048576 bytes",
     );
     let batch = p.write(
         "batch.jsonl",
@@ -132,18 +138,14 @@ fn complete_refuses_bad_results_and_keeps_the_task_running() {
             "--result",
             r#"{"summary": "x"}"#,
         ],
-        "claim token does not match",
+        "wrong claim token",
     );
     refused(
         &p,
         &["fail", &id, "--error", " "],
         "error is not valid: it is empty",
     );
-    refused(
-        &p,
-        &["heartbeat", &id, "--token", "nope"],
-        "claim token does not match",
-    );
+    refused(&p, &["heartbeat", &id, "--token", "nope"], "wrong claim token");
     assert_eq!(p.files("s", "claimed"), [format!("{id}.json")]);
 }
 
@@ -167,16 +169,16 @@ fn unknown_and_malformed_ids_are_named() {
     refused(
         &p,
         &["requeue", &id],
-        "is running; only a failed or succeeded task can be requeued",
+        "is running; only a failed or succeeded task, or a queued task of an ended stream, can be requeued",
     );
     p.sparkq(["complete", &id, "--result", r#"{"summary": "x"}"#])
         .success();
     refused(
         &p,
         &["complete", &id, "--result", r#"{"summary": "again"}"#],
-        "is succeeded, not running",
+        "has already finished: it succeeded at",
     );
-    refused(&p, &["fail", &id, "--error", "late"], "not running");
+    refused(&p, &["fail", &id, "--error", "late"], "has already finished");
 }
 
 #[test]

@@ -203,6 +203,29 @@ fn click_through_the_web_ui() {
     browser.wait_for("pre.error");
     assert_eq!(browser.text("pre.error"), XSS);
     assert_inert(&browser, "failed task detail");
+    // The trail shows, and requeueing again asks first; declining sends nothing.
+    browser.wait_for("#requeue-trail");
+    assert_eq!(browser.text("#requeue-trail"), format!("Requeued as {new_id}"));
+    browser.exec(
+        "window.__asked = null; window.confirm = (m) => { window.__asked = m; return false; }; return null;",
+        vec![],
+    );
+    let queued = || {
+        server.get("/api/tasks?status=queued").1["tasks"]
+            .as_array()
+            .map(Vec::len)
+    };
+    let before = queued();
+    browser.click(".page-head button[data-action=requeue]");
+    let asked = browser.wait_for_js("the confirm dialog", "return window.__asked;");
+    assert!(
+        asked
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("already requeued as {new_id}")),
+        "{asked}"
+    );
+    assert_eq!(queued(), before, "declining the confirm queued nothing");
     shot("task-failed");
 
     // Stale and auto-failed markers: one claim past its timeout, one past

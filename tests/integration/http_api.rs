@@ -267,7 +267,7 @@ async fn task_list_filters_and_cursor_paging() {
     );
 
     for bad in [
-        "status=done",
+        "status=finished",
         "limit=0",
         "limit=5000",
         "limit=x",

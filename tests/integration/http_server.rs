@@ -74,6 +74,7 @@ fn cli_changes_and_dropped_files_arrive_as_events() {
 #[test]
 fn dead_claims_are_requeued_then_auto_failed_by_the_server() {
     let p = Project::with_stream("auth");
+    p.set_max_attempts(2);
     let server = Server::start(&p);
     let id = p
         .sparkq(["enqueue", "run-bash", "{}", "--stream", "auth", "--timeout", "1"])

@@ -44,13 +44,57 @@ struct Attempt {
     started_at: Option<String>,
     ended_at: String,
     outcome: String,
+    claim_token: Option<String>,
+}
+
+/// What `peek` and `claim` print: the task, its stream's brief, where to
+/// work, and when a running task turns stale and is taken back.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TaskBrief {
+    #[serde(flatten)]
+    task: Task,
+    project_root: String,
+    repo_path: String,
+    stale_at: Option<String>,
+    dead_at: Option<String>,
+}
+
+/// A task as lists show it: no payload, result or output, only the
+/// summary, the error and the output sizes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TaskListing {
+    id: String,
+    stream: String,
+    session: String,
+    tool_name: String,
+    task_class: String,
+    status: String,
+    stale: bool,
+    timeout: u64,
+    attempts: u32,
+    max_attempts: u32,
+    claimed_by: Option<String>,
+    summary: Option<String>,
+    error: Option<String>,
+    stdout_bytes: usize,
+    stderr_bytes: usize,
+    conflicts: usize,
+    created_at: String,
+    updated_at: String,
+    started_at: Option<String>,
+    heartbeat_at: Option<String>,
+    finished_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct TaskPage {
-    tasks: Vec<Task>,
+    tasks: Vec<TaskListing>,
     next_cursor: Option<String>,
 }
 
@@ -130,8 +174,19 @@ fn every_listing_has_its_pinned_shape() {
         .map(|i| p.enqueue("s", &format!("{{\"n\": {i}}}")))
         .collect();
 
-    let peeked: Task = parse(p.sparkq(["peek", "--stream", "s"]).success().json());
-    assert_eq!(peeked.id, ids[0]);
+    let mut peeked = p.sparkq(["peek", "--stream", "s"]).success().json();
+    let stream: StreamRef = parse(peeked["stream"].take());
+    assert_eq!(
+        (stream.name.as_str(), stream.instructions.as_str()),
+        ("s", "Do the thing.")
+    );
+    peeked["stream"] = Value::String("s".into());
+    let peeked: TaskBrief = parse(peeked);
+    assert_eq!(peeked.task.id, ids[0]);
+    let root = std::fs::canonicalize(p.path()).unwrap();
+    assert_eq!(std::fs::canonicalize(&peeked.project_root).unwrap(), root);
+    assert_eq!(std::fs::canonicalize(&peeked.repo_path).unwrap(), root);
+    assert_eq!((peeked.stale_at, peeked.dead_at), (None, None));
     assert_eq!(
         p.sparkq(["peek", "--stream", "s"])
             .success()
@@ -145,7 +200,14 @@ fn every_listing_has_its_pinned_shape() {
     let stream: StreamRef = parse(claimed["stream"].take());
     assert_eq!((stream.id.as_str(), stream.name.as_str()), ("s", "s"));
     claimed["stream"] = Value::String("s".into());
-    let claimed: Task = parse(claimed);
+    let claimed: TaskBrief = parse(claimed);
+    assert_eq!(claimed.project_root, peeked.project_root);
+    let started = sparkq::model::Timestamp::parse(claimed.task.started_at.as_deref().unwrap()).unwrap();
+    let at = |t: Option<String>| sparkq::model::Timestamp::parse(&t.unwrap()).unwrap();
+    let timeout = std::time::Duration::from_secs(claimed.task.timeout);
+    assert_eq!(at(claimed.stale_at), started.saturating_add(timeout));
+    assert_eq!(at(claimed.dead_at), started.saturating_add(2 * timeout));
+    let claimed = claimed.task;
     assert_eq!(claimed.status, "running");
     let token = claimed.claim_token.unwrap();
     let done: Task = parse(

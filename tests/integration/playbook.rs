@@ -2,8 +2,9 @@
 //! executed, in order, against a real project, with `TASK_ID`/`TOKEN` (a
 //! running task), `FINISHED_ID` (a finished one) and `STALE_TOKEN` (a token
 //! that no longer matches) filled in, and `/tmp/` pointed at the test's
-//! runtime base folder. A line marked `# exit 1` must fail; every other line
-//! must succeed. Sections 1–9 run in one project, the quick reference in a
+//! runtime base folder. A line marked `# exit 1: WORDS` must fail saying
+//! WORDS; every other line must succeed. Sections 1–9 run in one project,
+//! the quick reference in a
 //! fresh one.
 
 use serde_json::Value;
@@ -170,6 +171,12 @@ impl Runner<'_> {
                 Some(1),
                 "this playbook line must fail:\n{report}"
             );
+            // The words after "# exit 1:" are the ones the worker sees.
+            let words = raw.split("# exit 1:").nth(1).map(str::trim).unwrap_or("");
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains(words),
+                "the playbook promises {words:?}:\n{report}"
+            );
         } else {
             assert!(out.status.success(), "this playbook line failed:\n{report}");
         }
@@ -317,4 +324,44 @@ fn every_command_in_the_playbook_runs_as_written() {
             .any(|l| l.contains(&format!("sparkq {command} ")) || l.ends_with(&format!("sparkq {command}")));
         assert!(used, "the playbook never runs 'sparkq {command}'");
     }
+}
+
+#[test]
+fn every_claim_snippet_handles_an_empty_stream() {
+    let p = Project::with_stream("auth");
+    let rt = Runtime::of(&p);
+    let mut checked = 0;
+    for block in bash_blocks() {
+        if block.iter().any(|l| l.contains("$(")) && block.iter().any(|l| l.contains("sparkq claim")) {
+            // The variables block, as one script: it must leave ID empty.
+            let script = format!("set -e\n{}\nprintf '[%s]' \"$ID\"\n", block.join("\n"));
+            let out = rt.shell(&p, &script).output().expect("run block");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{script}\n{stderr}");
+            assert_eq!(stdout, "[]", "{script}\n{stderr}");
+            assert!(stderr.contains("No queued task in stream auth"), "{stderr}");
+            checked += 1;
+            continue;
+        }
+        // The FIFO wait blocks by design until a watcher wakes it.
+        for line in block
+            .iter()
+            .filter(|l| l.contains("sparkq claim") && !l.contains("cat "))
+        {
+            let line = line
+                .replace("--wait 600", "--wait 1")
+                .replace("--wait 5", "--wait 1");
+            let out = rt.shell(&p, &line).output().expect("run line");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{line}\n{stderr}");
+            assert!(out.stdout.is_empty(), "{line}: stdout must stay empty");
+            assert!(
+                stderr.contains("No queued task in stream auth"),
+                "{line}\n{stderr}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "only {checked} claim snippets found");
 }

@@ -17,6 +17,7 @@ fn age_claim(p: &Project, id: &str, secs: u64) {
 #[test]
 fn stale_then_dead_claims_are_requeued_then_auto_failed() {
     let p = Project::with_stream("s");
+    p.set_max_attempts(2);
     let id = p
         .sparkq(["enqueue", "run-bash", "{}", "--stream", "s", "--timeout", "10"])
         .success()
@@ -45,7 +46,8 @@ fn stale_then_dead_claims_are_requeued_then_auto_failed() {
         "--result",
         r#"{"summary": "late"}"#,
     ])
-    .fails_with("not running");
+    .fails_with("your claim was taken back at")
+    .fails_with("the task is queued again");
     let second = p.claim("s");
     p.sparkq([
         "complete",
@@ -55,7 +57,7 @@ fn stale_then_dead_claims_are_requeued_then_auto_failed() {
         "--result",
         r#"{"summary": "late"}"#,
     ])
-    .fails_with("is no longer yours");
+    .fails_with("the task was claimed again by test at");
 
     age_claim(&p, id, 25);
     p.sparkq(["tasks"]).success();
@@ -69,7 +71,7 @@ fn stale_then_dead_claims_are_requeued_then_auto_failed() {
     assert_eq!(failed["history"][1]["outcome"], "auto_failed");
     let token = second["claim_token"].as_str().unwrap();
     p.sparkq(["fail", id, "--token", token, "--error", "late"])
-        .fails_with("is failed, not running");
+        .fails_with("the task was auto-failed");
 }
 
 #[test]
@@ -133,4 +135,60 @@ fn purge_removes_only_old_finished_tasks() {
         .json();
     assert_eq!(report["removed"], serde_json::json!([done]));
     assert_eq!(p.files("s", "pending").len(), 1);
+}
+
+#[test]
+fn by_default_a_dead_claim_fails_the_task_at_once() {
+    let p = Project::with_stream("s");
+    let id = p
+        .sparkq(["enqueue", "run-bash", "{}", "--stream", "s", "--timeout", "10"])
+        .success()
+        .stdout();
+    let id = id.trim();
+    p.claim("s");
+    age_claim(&p, id, 25);
+    assert_eq!(p.sparkq(["peek", "--stream", "s"]).success().stdout(), "");
+    let task = p.sparkq(["task", id, "--json"]).success().json();
+    assert_eq!(task["status"], "failed");
+    assert_eq!(task["attempts"], 1);
+    assert_eq!(task["max_attempts"], 1);
+    assert_eq!(task["history"][0]["outcome"], "auto_failed");
+    assert_eq!(
+        task["error"],
+        "Auto-failed: task exceeded 2x timeout (10s) with no complete/fail reported. Likely worker crash or disconnect."
+    );
+}
+
+#[test]
+fn dead_claims_of_ended_streams_and_sessions_are_still_swept() {
+    let p = Project::with_stream("s");
+    p.sparkq(["session", "create", "s2"]).success();
+    p.sparkq(["stream", "create", "t", "--session", "s2"]).success();
+    let mut running = Vec::new();
+    for stream in ["s", "t"] {
+        let id = p
+            .sparkq(["enqueue", "run-bash", "{}", "--stream", stream, "--timeout", "10"])
+            .success()
+            .stdout();
+        p.claim(stream);
+        running.push(id.trim().to_owned());
+    }
+    p.sparkq(["stream", "end", "s"]).success();
+    p.sparkq(["session", "end", "s2"]).success();
+    let path = |stream: &str, id: &str| p.state_dir(stream, "claimed").join(format!("{id}.json"));
+    for (stream, id) in [("s", &running[0]), ("t", &running[1])] {
+        let mut task: Value = serde_json::from_slice(&std::fs::read(path(stream, id)).unwrap()).unwrap();
+        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(25);
+        task["started_at"] = humantime::format_rfc3339_micros(past).to_string().into();
+        std::fs::write(path(stream, id), serde_json::to_vec_pretty(&task).unwrap()).unwrap();
+    }
+    p.sparkq(["tasks"]).success();
+    for id in &running {
+        let task = p.sparkq(["task", id, "--json"]).success().json();
+        assert_eq!(task["status"], "failed", "{task}");
+        assert!(
+            task["error"].as_str().unwrap().starts_with("Auto-failed"),
+            "{task}"
+        );
+    }
 }

@@ -153,6 +153,24 @@ impl Project {
             .json()
     }
 
+    /// Sets `stale.max_attempts` in the project's sparkq.yml: how many
+    /// claims a task gets before a dead claim fails it.
+    pub fn set_max_attempts(&self, attempts: u32) {
+        let path = self.path().join("sparkq.yml");
+        let text = std::fs::read_to_string(&path).expect("read sparkq.yml");
+        let text: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("stale:") {
+                    format!("stale: {{ max_attempts: {attempts} }}")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect();
+        std::fs::write(&path, text.join("\n") + "\n").expect("write sparkq.yml");
+    }
+
     /// Writes `text` into the project at `rel`.
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
         let path = self.path().join(rel);

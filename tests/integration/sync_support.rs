@@ -58,6 +58,12 @@ impl Machine {
             .output()
             .expect("setup");
         assert!(ok.status.success(), "setup: {ok:?}");
+        // Dead claims are re-queued here (not auto-failed, the default), so
+        // re-queued attempts meet late finishes across machines.
+        let config = dir.join("sparkq.yml");
+        let text = std::fs::read_to_string(&config).expect("read sparkq.yml");
+        let text = text.replacen("max_attempts: 1 ", "max_attempts: 2 ", 1);
+        std::fs::write(&config, text).expect("write sparkq.yml");
         let m = Machine::open(name, dir);
         m.queue.create_session("s1", None).expect("session");
         m.queue

@@ -119,6 +119,7 @@ fn missed_events_are_caught_by_the_safety_net() {
 #[test]
 fn a_killed_worker_has_its_claim_taken_back_and_its_late_complete_refused() {
     let p = Project::with_stream("a");
+    p.set_max_attempts(2);
     let rt = Runtime::of(&p);
     let id = p
         .sparkq(["enqueue", "run-bash", "{}", "--stream", "a", "--timeout", "1"])
@@ -147,7 +148,7 @@ fn a_killed_worker_has_its_claim_taken_back_and_its_late_complete_refused() {
         "--result",
         r#"{"summary": "late"}"#,
     ];
-    p.sparkq(late).fails_with("not running");
+    p.sparkq(late).fails_with("your claim was taken back at");
 
     // The second attempt dies too: max_attempts (2) is reached, so it fails.
     let second = p.claim("a");
@@ -168,12 +169,13 @@ fn a_killed_worker_has_its_claim_taken_back_and_its_late_complete_refused() {
         "--result",
         r#"{"summary": "late"}"#,
     ])
-    .fails_with("not running");
+    .fails_with("the task was auto-failed");
 }
 
 #[test]
 fn a_late_complete_after_the_task_was_claimed_again_is_refused_by_token() {
     let p = Project::with_stream("a");
+    p.set_max_attempts(2);
     let rt = Runtime::of(&p);
     let id = p
         .sparkq(["enqueue", "run-bash", "{}", "--stream", "a", "--timeout", "1"])
@@ -194,7 +196,7 @@ fn a_late_complete_after_the_task_was_claimed_again_is_refused_by_token() {
         "--result",
         r#"{"summary": "late"}"#,
     ];
-    p.sparkq(args).fails_with("no longer yours");
+    p.sparkq(args).fails_with("the task was claimed again by");
     assert_eq!(p.files("a", "claimed"), [format!("{id}.json")]);
 }
 

@@ -118,7 +118,7 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
         case(
             "complete_task",
             json!({"id": r, "result": {"summary": "s"}, "token": "0"}),
-            "no longer yours",
+            "wrong claim token",
             {
                 let r = r.clone();
                 move |q| {
@@ -130,7 +130,7 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
         case(
             "fail_task",
             json!({"id": r, "error": "e", "token": "0"}),
-            "no longer yours",
+            "wrong claim token",
             {
                 let r = r.clone();
                 move |q| q.fail(&r, "e", report(Some("0"))).unwrap_err()
@@ -139,7 +139,7 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
         case(
             "heartbeat_task",
             json!({"id": r, "token": "0"}),
-            "no longer yours",
+            "wrong claim token",
             {
                 let r = r.clone();
                 move |q| q.heartbeat(&r, Some("0")).unwrap_err()
@@ -159,7 +159,7 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
             },
         ),
         case("requeue_task", json!({"id": u}), "no task with id", move |q| {
-            q.requeue(&u).unwrap_err()
+            q.requeue(&u, &Default::default()).unwrap_err()
         }),
         case("get_task", json!({"id": "bogus"}), "invalid task id", |q| {
             q.get_task("bogus").unwrap_err()
@@ -168,7 +168,7 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
             q.heartbeat("bogus", None).unwrap_err()
         }),
         case("requeue_task", json!({"id": q}), "can be requeued", move |qu| {
-            qu.requeue(&q).unwrap_err()
+            qu.requeue(&q, &Default::default()).unwrap_err()
         }),
         case(
             "enqueue_task",
@@ -253,8 +253,8 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
 #[tokio::test]
 async fn a_bad_status_filter_says_which_statuses_exist() {
     let h = Harness::new().await;
-    let text = h.err("list_tasks", json!({"status": "done"})).await;
-    assert!(text.contains("'done' is not a status"), "{text}");
+    let text = h.err("list_tasks", json!({"status": "finished"})).await;
+    assert!(text.contains("'finished' is not a status"), "{text}");
     assert!(text.contains("queued, running, succeeded or failed"), "{text}");
 }
 

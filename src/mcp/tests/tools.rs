@@ -214,6 +214,43 @@ async fn a_cancelled_wait_takes_no_task() {
     // Proving an absence takes time: a claim loop still running would have
     // taken the task within one interval.
     tokio::time::sleep(3 * poll).await;
-    let pending = h.queue.peek("auth").unwrap().map(|t| t.id.to_string());
+    let pending = h.queue.peek("auth").unwrap().map(|t| t.task.id.to_string());
     assert_eq!(pending, Some(id), "the cancelled wait must leave the task queued");
+}
+
+#[tokio::test]
+async fn payload_and_result_are_declared_objects_and_accepted_as_json_text() {
+    let h = Harness::new().await;
+    let tools = h.client.list_all_tools().await.unwrap();
+    let property = |tool: &str, name: &str| {
+        let tool = tools.iter().find(|t| t.name == tool).unwrap();
+        tool.input_schema["properties"][name]["type"].clone()
+    };
+    assert_eq!(property("enqueue_task", "payload"), "object");
+    assert_eq!(property("complete_task", "result"), "object");
+
+    // A model that sends the object as its JSON text is understood.
+    let payload = r#"{"script_path": "scripts/x.sh"}"#;
+    let queued = h
+        .ok(
+            "enqueue_task",
+            json!({"stream": "auth", "tool_name": "run-bash", "payload": payload}),
+        )
+        .await;
+    let id = queued["id"].as_str().unwrap().to_owned();
+    let task = h.ok("get_task", json!({"id": id})).await;
+    assert_eq!(task["payload"], json!({"script_path": "scripts/x.sh"}));
+    let claimed = h.ok("claim_task", json!({"stream": "auth"})).await;
+    let token = claimed["claim_token"].as_str().unwrap();
+    let result = r#"{"summary": "ran it"}"#;
+    h.ok(
+        "complete_task",
+        json!({"id": id, "token": token, "result": result}),
+    )
+    .await;
+    let task = h.ok("get_task", json!({"id": id})).await;
+    assert_eq!(task["result"], json!({"summary": "ran it"}));
+    // Text that is not a JSON object is still refused with the queue's words.
+    let refused = h.err("complete_task", json!({"id": id, "result": "done"})).await;
+    assert!(refused.contains("it must be a JSON object"), "{refused}");
 }
