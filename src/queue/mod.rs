@@ -18,6 +18,7 @@ mod fence;
 mod finish;
 mod list;
 mod marked;
+mod processes;
 mod purge;
 mod requeue;
 mod rival;

@@ -5,9 +5,8 @@
 use std::process::Stdio;
 use std::time::Instant;
 
-use crate::support::Project;
+use crate::support::{Project, tier};
 
-const ROUNDS: usize = 20;
 const LINES: usize = 300;
 
 /// The batch file of `round`: `LINES` tasks tagged with the round.
@@ -59,7 +58,7 @@ fn a_batch_killed_at_any_moment_is_queued_whole_or_not_at_all() {
     assert_eq!(queued_of_round(&p, 0), LINES);
 
     let mut outcomes = Vec::new();
-    for round in 1..=ROUNDS {
+    for round in 1..=tier(8, 20) {
         let file = batch_file(&p, round);
         let mut child = p
             .command(["enqueue", "--stream", "s", "--batch", &file])
