@@ -2,6 +2,7 @@
 //! group, output formatting in [`output`]. Every command is a thin call into
 //! [`crate::queue`].
 
+mod ask;
 mod doctor;
 mod input;
 mod mcp;

@@ -163,7 +163,7 @@ fn unknown_and_malformed_ids_are_named() {
     refused(
         &p,
         &["requeue", &id],
-        "is running; only a failed or succeeded task can be requeued",
+        "is running; only a failed or succeeded task, or a queued task of an ended stream, can be requeued",
     );
     p.sparkq(["complete", &id, "--result", r#"{"summary": "x"}"#])
         .success();

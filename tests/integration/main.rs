@@ -28,6 +28,7 @@ mod playbook;
 mod readme;
 mod requeue;
 mod run_stop;
+mod setup_again;
 mod stale;
 mod sync_git;
 mod sync_rsync;
