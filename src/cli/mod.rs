@@ -3,6 +3,7 @@
 //! [`crate::queue`].
 
 mod ask;
+mod choose;
 mod doctor;
 mod input;
 mod mcp;
