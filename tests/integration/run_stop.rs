@@ -271,7 +271,7 @@ fn teardown_stops_the_watcher_and_removes_its_runtime_files_and_nothing_else() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     project_left.sort();
-    assert_eq!(project_left, ["WORKER_PLAYBOOK.md", "src"]);
+    assert_eq!(project_left, ["src"]);
     assert_eq!(
         std::fs::read_to_string(p.path().join("src/keep.rs")).unwrap(),
         "fn main() {}"
