@@ -1,6 +1,6 @@
 #!/bin/sh
 # name: sparkq-watcher
-# description: Wake an idle SparkQ worker of a stream as soon as work is pending (SPEC 5)
+# description: Wake an idle SparkQ worker of a stream as soon as work is pending
 # inputs: STREAM
 # tags: sparkq, watcher
 #

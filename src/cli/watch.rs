@@ -53,7 +53,7 @@ pub(super) fn claim_wait(queue: &Queue, stream: &str, worker: &str, secs: u64) -
     Ok(ExitCode::SUCCESS)
 }
 
-/// Run the watcher of one stream in the foreground (SPEC 5's protocol).
+/// Run the watcher of one stream in the foreground: it wakes the stream's idle worker.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Example:\n  sparkq watch auth\n\nThe worker then waits with:\n  touch /tmp/sparkq-auth-done && cat /tmp/sparkq-auth-pipe >/dev/null && sparkq claim --stream=auth\n\nWhen the done flag exists and a task is pending, the watcher removes the flag\nand writes \"wake\" to the FIFO. It also takes back dead claims. It stops on\nSIGTERM/SIGINT or 'sparkq stop --stream auth'. $SPARKQ_RUNTIME_DIR moves the\nlock, FIFO and flag away from /tmp."
