@@ -24,7 +24,8 @@ export function conflictKind(conflict, task) {
 
 /// The red marker of the task list and detail header, or null.
 export function conflictBadge(task) {
-  const n = conflictsOf(task).length;
+  // A list row carries only the count; the full task carries the copies.
+  const n = typeof task.conflicts === "number" ? task.conflicts : conflictsOf(task).length;
   if (!n) return null;
   const title = n === 1 ? "Another machine reported this task differently" : n + " other reports from other machines";
   return h("span", { class: "badge conflict", title }, n === 1 ? "conflict" : "conflicts ×" + n);

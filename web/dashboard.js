@@ -99,7 +99,7 @@ function recent(done, failed) {
               " ",
               statusBadges(t),
               h("span", { class: "muted" }, " ", t.tool_name || "", " · ", t.stream || "", " · ", formatTime(t.finished_at)),
-              h("div", { class: "clip" }, t.status === "failed" ? t.error || "" : (t.result && t.result.summary) || ""),
+              h("div", { class: "clip" }, t.status === "failed" ? t.error || "" : t.summary || ""),
             ),
           ),
         )

@@ -64,7 +64,7 @@ pub(super) fn install_claude(explicit: Option<&Path>, _args: InstallClaudeArgs) 
 /// line saying what it did, in `setup`'s style.
 pub(super) fn write_claude_command(root: &Path) -> anyhow::Result<String> {
     let path: PathBuf = root.join(CLAUDE_COMMAND_PATH);
-    let verb = match std::fs::read_to_string(&path) {
+    let verb = match super::input::read_prefix(&path, CLAUDE_WORKER_COMMAND.len()) {
         Ok(text) if text == CLAUDE_WORKER_COMMAND => return Ok(format!("kept      {}", path.display())),
         Ok(_) => "updated  ",
         Err(_) => "created  ",

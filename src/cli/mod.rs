@@ -7,6 +7,7 @@ mod choose;
 mod doctor;
 mod input;
 mod mcp;
+mod numbers;
 mod output;
 mod project;
 mod run;

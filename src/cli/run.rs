@@ -36,7 +36,12 @@ pub(super) struct RunArgs {
     #[arg(long)]
     no_server: bool,
     /// Safety-net re-check interval of the watchers, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = watch::WATCHER_RECHECK_SECS)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = watch::WATCHER_RECHECK_SECS,
+        value_parser = super::numbers::recheck_secs
+    )]
     recheck: u64,
 }
 

@@ -134,8 +134,13 @@ fn sessions_table(sessions: &[Session]) -> String {
 pub(super) fn stream(queue: &Queue, cmd: StreamCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         StreamCommand::Create(args) => {
-            let instructions =
-                text_or_file(args.instructions, args.instructions_file.as_deref())?.unwrap_or_default();
+            let instructions = text_or_file(
+                args.instructions,
+                args.instructions_file.as_deref(),
+                "the instructions",
+                queue.config().limits.payload_bytes,
+            )?
+            .unwrap_or_default();
             let stream = queue.create_stream(&args.name, &args.session, &instructions)?;
             if args.json {
                 print_json(&stream)?;

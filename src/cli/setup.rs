@@ -13,6 +13,7 @@ use super::watch::{STOP_WAIT_SECS, running_processes, stop_processes};
 use crate::config::{
     CONFIG_FILE_NAME, Config, SetupAnswers, find_config_file, render_config, render_config_keeping,
 };
+use crate::queue::Queue;
 use crate::spool::{Spool, write_atomic};
 use crate::watch::RuntimePaths;
 
@@ -106,7 +107,8 @@ pub(super) fn setup(explicit: Option<&Path>, args: SetupArgs) -> anyhow::Result<
 
 /// Writes `text` to `path` unless it is there already; returns what it did.
 fn install(path: &Path, text: &str, what: &str, executable: bool) -> anyhow::Result<Option<String>> {
-    let verb = match std::fs::read_to_string(path) {
+    // A capped read: the file may be anything a user left there.
+    let verb = match super::input::read_prefix(path, text.len()) {
         Ok(old) if old == text => return Ok(None),
         Ok(_) => format!("updated   {} to {what}", path.display()),
         Err(_) => format!("created   {}", path.display()),
@@ -266,10 +268,21 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
             }
         }
     }
-    if spool.root().exists() {
-        std::fs::remove_dir_all(spool.root())
-            .with_context(|| format!("could not remove {}", spool.root().display()))?;
+    let root = config.root.clone();
+    let removal = Queue::new(config)
+        .remove_spool()
+        .with_context(|| format!("could not remove {}", spool.root().display()))?;
+    if removal.root_removed {
         out.push_str(&format!("removed   {}/\n", spool.root().display()));
+    } else if removal.files > 0 {
+        out.push_str(&format!(
+            "removed   {} files SparkQ wrote in {}/\n",
+            removal.files,
+            spool.root().display()
+        ));
+    }
+    for kept in &removal.kept {
+        out.push_str(&format!("kept      {} (not created by SparkQ)\n", kept.display()));
     }
     std::fs::remove_file(&config_path)
         .with_context(|| format!("could not remove {}", config_path.display()))?;
@@ -278,7 +291,7 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
         std::fs::remove_file(path).with_context(|| format!("could not remove {}", path.display()))?;
         out.push_str(&format!("removed   {}\n", path.display()));
         // Folders setup made for them go too, if nothing else is in them.
-        for dir in path.ancestors().skip(1).take_while(|d| *d != config.root) {
+        for dir in path.ancestors().skip(1).take_while(|d| *d != root) {
             if std::fs::remove_dir(dir).is_err() {
                 break;
             }
@@ -291,6 +304,13 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
         }
     }
     print(&out)?;
+    if !removal.kept.is_empty() {
+        eprintln!(
+            "Kept {} entries in {} that SparkQ did not create; move or delete them yourself.",
+            removal.kept.len(),
+            spool.root().display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -55,7 +55,7 @@ pub(super) fn tasks(queue: &Queue, args: TasksArgs) -> anyhow::Result<ExitCode> 
     };
     let page = queue.list_tasks(&filter)?;
     if args.json {
-        print_json(&page)?;
+        print_json(&page.into_listings(Timestamp::now()))?;
         return Ok(ExitCode::SUCCESS);
     }
     if page.tasks.is_empty() {

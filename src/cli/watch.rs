@@ -62,7 +62,12 @@ pub(super) struct WatchArgs {
     /// The stream to watch.
     stream: String,
     /// Safety-net re-check interval in seconds, for events the system missed.
-    #[arg(long, value_name = "SECONDS", default_value_t = watch::WATCHER_RECHECK_SECS)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = watch::WATCHER_RECHECK_SECS,
+        value_parser = super::numbers::recheck_secs
+    )]
     recheck: u64,
 }
 

@@ -9,6 +9,7 @@ use clap::Args;
 use super::input::{read_file_or_stdin, text_or_file};
 use super::output::{print, print_json, print_json_line, table};
 use super::project::default_worker;
+use crate::config::Limits;
 use crate::queue::{self, NewTask, Queue, Report};
 
 /// Queue a task (prints its id).
@@ -29,8 +30,9 @@ pub(super) struct EnqueueArgs {
     /// The stream to queue into.
     #[arg(long, short)]
     stream: String,
-    /// Seconds before a claim is stale; overrides the tool's timeout.
-    #[arg(long)]
+    /// Seconds before a claim is stale (1 to 2592000, i.e. 30 days);
+    /// overrides the tool's timeout.
+    #[arg(long, value_parser = super::numbers::timeout_secs)]
     timeout: Option<u64>,
     /// Queue one task per line of a JSONL file ('-' for stdin), all or nothing.
     #[arg(long, value_name = "FILE.jsonl", conflicts_with_all = ["tool", "timeout"])]
@@ -42,7 +44,7 @@ pub(super) struct EnqueueArgs {
 
 pub(super) fn enqueue(queue: &Queue, args: EnqueueArgs) -> anyhow::Result<ExitCode> {
     let tasks = if let Some(batch) = &args.batch {
-        let text = read_file_or_stdin(batch)?;
+        let text = read_file_or_stdin(batch, "the batch", queue::MAX_BATCH_BYTES)?;
         queue.enqueue_batch(&args.stream, queue::parse_batch(&text)?)?
     } else {
         let tool_name = args.tool.context("a tool name is required")?;
@@ -53,7 +55,13 @@ pub(super) fn enqueue(queue: &Queue, args: EnqueueArgs) -> anyhow::Result<ExitCo
                 args.stream
             );
         }
-        let Some(payload) = text_or_file(args.payload, args.payload_file.as_deref())? else {
+        let Some(payload) = text_or_file(
+            args.payload,
+            args.payload_file.as_deref(),
+            "the payload",
+            queue.config().limits.payload_bytes,
+        )?
+        else {
             bail!(
                 "a payload is required\n  Give it as JSON after the tool name, or with --payload-file PATH ('-' for stdin)."
             );
@@ -108,8 +116,14 @@ pub(super) struct ClaimArgs {
     /// Who is claiming (default: <hostname>:<pid of your shell>).
     #[arg(long, short)]
     worker: Option<String>,
-    /// Wait up to SECONDS (600 if none given) for a task to arrive.
-    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "600")]
+    /// Wait up to SECONDS (600 if none given, at most 43200) for a task to arrive.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        num_args = 0..=1,
+        default_missing_value = "600",
+        value_parser = super::numbers::wait_secs
+    )]
     wait: Option<u64>,
 }
 
@@ -175,7 +189,7 @@ struct ReportArgs {
 }
 
 impl ReportArgs {
-    fn into_report(self) -> anyhow::Result<Report> {
+    fn into_report(self, limits: Limits) -> anyhow::Result<Report> {
         if self.stdout_file.as_deref() == Some("-".as_ref())
             && self.stderr_file.as_deref() == Some("-".as_ref())
         {
@@ -183,8 +197,18 @@ impl ReportArgs {
         }
         Ok(Report {
             token: self.token,
-            stdout: text_or_file(self.stdout, self.stdout_file.as_deref())?,
-            stderr: text_or_file(self.stderr, self.stderr_file.as_deref())?,
+            stdout: text_or_file(
+                self.stdout,
+                self.stdout_file.as_deref(),
+                "stdout",
+                limits.output_bytes,
+            )?,
+            stderr: text_or_file(
+                self.stderr,
+                self.stderr_file.as_deref(),
+                "stderr",
+                limits.output_bytes,
+            )?,
         })
     }
 }
@@ -215,7 +239,14 @@ pub(super) struct CompleteArgs {
 }
 
 pub(super) fn complete(queue: &Queue, args: CompleteArgs) -> anyhow::Result<ExitCode> {
-    let text = text_or_file(args.result, args.result_file.as_deref())?.unwrap_or_default();
+    let limits = queue.config().limits;
+    let text = text_or_file(
+        args.result,
+        args.result_file.as_deref(),
+        "the result",
+        limits.payload_bytes,
+    )?
+    .unwrap_or_default();
     let result = serde_json::from_str(&text).map_err(|e| {
         queue::Error::invalid(
             "result",
@@ -223,7 +254,7 @@ pub(super) fn complete(queue: &Queue, args: CompleteArgs) -> anyhow::Result<Exit
             "Pass a JSON object such as '{\"summary\": \"...\"}' (or use --result-file). The task is still running.",
         )
     })?;
-    let task = queue.complete(&args.id, result, args.report.into_report()?)?;
+    let task = queue.complete(&args.id, result, args.report.into_report(limits)?)?;
     finished(&task, args.json)
 }
 
@@ -245,7 +276,8 @@ pub(super) struct FailArgs {
 }
 
 pub(super) fn fail(queue: &Queue, args: FailArgs) -> anyhow::Result<ExitCode> {
-    let task = queue.fail(&args.id, &args.error, args.report.into_report()?)?;
+    let report = args.report.into_report(queue.config().limits)?;
+    let task = queue.fail(&args.id, &args.error, report)?;
     finished(&task, args.json)
 }
 

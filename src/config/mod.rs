@@ -8,6 +8,7 @@
 mod discover;
 mod raw;
 mod render;
+mod spool_path;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -101,14 +102,20 @@ impl Config {
         Config::load(&path)
     }
 
-    /// Reads and validates the config file at `path`.
+    /// Reads and validates the config file at `path`; the spool must lie
+    /// strictly inside the project folder (see `spool_path`).
     pub fn load(path: &Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        let text = read_capped(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        Config::from_yaml(&text, &path)
+        let config = Config::from_yaml(&text, &path)?;
+        spool_path::check_inside(&config.root, &config.spool_path).map_err(|problem| Error::Invalid {
+            path: path.clone(),
+            problems: vec![problem],
+        })?;
+        Ok(config)
     }
 
     /// Parses and validates YAML text as if read from `path`.
@@ -133,6 +140,27 @@ impl Config {
     pub fn tool_names(&self) -> Vec<&str> {
         self.tools.keys().map(String::as_str).collect()
     }
+}
+
+/// The largest `sparkq.yml` read: 1 MiB, far more than any real one.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Reads the config file, refusing one past [`MAX_CONFIG_BYTES`] after
+/// reading no more than that (`--config /dev/zero` ends at once).
+fn read_capped(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("it is over {MAX_CONFIG_BYTES} bytes, too large for a sparkq.yml"),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
 #[cfg(test)]

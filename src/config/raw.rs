@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Config, DEFAULT_PORT, Limits, Tool};
+use crate::model::{MAX_PURGE_DAYS, MAX_TIMEOUT_SECS};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -197,9 +198,9 @@ impl RawConfig {
             },
         };
         let days = self.purge.older_than_days.unwrap_or(3.0);
-        if !(days.is_finite() && days >= 0.0) {
+        if !(days.is_finite() && (0.0..=MAX_PURGE_DAYS).contains(&days)) {
             problems.push(format!(
-                "purge.older_than_days: {days} must be a number of days, 0 or more"
+                "purge.older_than_days: {days} must be a number of days from 0 to {MAX_PURGE_DAYS}"
             ));
         }
         let max_attempts = self.stale.max_attempts.unwrap_or(1);
@@ -217,8 +218,10 @@ impl RawConfig {
             Some(classes) => classes.into_iter().map(|(n, c)| (n, c.timeout)).collect(),
         };
         for (name, timeout) in &task_classes {
-            if *timeout == 0 {
-                problems.push(format!("task_classes.{name}.timeout: must be at least 1 second"));
+            if !(1..=MAX_TIMEOUT_SECS).contains(timeout) {
+                problems.push(format!(
+                    "task_classes.{name}.timeout: {timeout} must be from 1 to {MAX_TIMEOUT_SECS} seconds (30 days)"
+                ));
             }
         }
 
@@ -235,8 +238,12 @@ impl RawConfig {
                     known.join(", ")
                 ));
             }
-            if tool.timeout == Some(0) {
-                problems.push(format!("{key}.timeout: must be at least 1 second"));
+            if let Some(t) = tool.timeout
+                && !(1..=MAX_TIMEOUT_SECS).contains(&t)
+            {
+                problems.push(format!(
+                    "{key}.timeout: {t} must be from 1 to {MAX_TIMEOUT_SECS} seconds (30 days)"
+                ));
             }
             if let Some(t) = &tool.payload_template
                 && !t.is_object()
@@ -285,7 +292,7 @@ impl RawConfig {
             port,
             spool_path: resolve_path(self.spool.path.as_deref().unwrap_or("spool")),
             fsync: self.spool.fsync.unwrap_or(true),
-            purge_older_than: Duration::from_secs_f64(days * 86_400.0),
+            purge_older_than: Duration::try_from_secs_f64(days * 86_400.0).unwrap_or_default(),
             max_attempts,
             script_dirs: self
                 .script_dirs

@@ -91,3 +91,30 @@ fn a_tool_timeout_overrides_its_class() {
     assert_eq!(config.tool("t").unwrap().timeout, 5);
     assert_eq!(config.tool("u").unwrap().timeout, 10);
 }
+
+#[test]
+fn numbers_past_their_ceiling_are_refused_with_the_ceiling_named() {
+    for (text, problem) in [
+        (
+            "task_classes: { A: { timeout: 18446744073709551615 } }\ntools: {}",
+            "task_classes.A.timeout: 18446744073709551615 must be from 1 to 2592000 seconds",
+        ),
+        (
+            "task_classes: { A: { timeout: 5 } }\ntools: { t: { task_class: A, timeout: 2592001 } }",
+            "tools.t.timeout: 2592001 must be from 1 to 2592000 seconds",
+        ),
+        ("purge: { older_than_days: 1e300 }", "purge.older_than_days: "),
+        (
+            "purge: { older_than_days: -1 }",
+            "purge.older_than_days: -1 must be a number of days from 0 to 36500",
+        ),
+    ] {
+        let Err(Error::Invalid { problems, .. }) = parse(text) else {
+            panic!("expected {text:?} to be refused");
+        };
+        assert!(
+            problems.iter().any(|p| p.starts_with(problem)),
+            "{text:?}: {problems:?}"
+        );
+    }
+}

@@ -60,7 +60,9 @@ impl ChangeEvent {
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()?;
-        if parts.last().is_some_and(|name| name.starts_with('.')) {
+        // Temp files, locks, and anything inside a hidden folder (a batch
+        // being staged) are not content yet.
+        if parts.iter().any(|name| name.starts_with('.')) {
             return None;
         }
         let event = |kind, stream: Option<&str>, state: Option<&str>, id: Option<&str>| ChangeEvent {
@@ -188,6 +190,7 @@ mod tests {
                 }),
             ),
             (".sparkq.lock", None),
+            ("streams/auth/.batch-x1.tmp/tsk_01.json", None),
             ("../outside", None),
         ];
         for (path, expected) in cases {

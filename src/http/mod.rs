@@ -150,7 +150,10 @@ impl AppState {
     /// Largest request body: a payload or result plus stdout and stderr.
     fn body_limit(&self) -> usize {
         let limits = self.queue().config().limits;
-        limits.payload_bytes + 2 * limits.output_bytes + BODY_OVERHEAD_BYTES
+        limits
+            .payload_bytes
+            .saturating_add(limits.output_bytes.saturating_mul(2))
+            .saturating_add(BODY_OVERHEAD_BYTES)
     }
 }
 

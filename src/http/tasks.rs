@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult, Json, query_error};
 use super::{AppState, blocking};
 use crate::model::{Task, TaskId, TaskStatus, Timestamp};
-use crate::queue::{NewTask, Report, RequeueOptions, Requeued, TaskFilter};
+use crate::queue::{ListingPage, NewTask, Report, RequeueOptions, Requeued, TaskFilter};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -49,13 +49,6 @@ struct ListQuery {
     stale: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
-}
-
-#[derive(Serialize)]
-struct TaskList {
-    tasks: Vec<TaskView>,
-    /// Pass as `cursor` for the next (older) page; `null` on the last page.
-    next_cursor: Option<String>,
 }
 
 fn parse_filter(query: ListQuery) -> ApiResult<TaskFilter> {
@@ -104,14 +97,11 @@ fn parse_filter(query: ListQuery) -> ApiResult<TaskFilter> {
 async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> ApiResult<Json<TaskList>> {
+) -> ApiResult<Json<ListingPage>> {
     let Query(query) = query.map_err(query_error)?;
     let filter = parse_filter(query)?;
     let page = blocking(&state, move |q| q.list_tasks(&filter)).await?;
-    Ok(Json(TaskList {
-        tasks: page.tasks.into_iter().map(TaskView::from).collect(),
-        next_cursor: page.next_cursor.map(|id| id.as_str().to_owned()),
-    }))
+    Ok(Json(page.into_listings(Timestamp::now())))
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::SparkqServer;
 use super::schema::input_schema;
-use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp, preview};
 use crate::queue::{self, Queue, TaskFilter};
 
 /// Parameters of `peek_task`.
@@ -71,13 +71,18 @@ struct TaskRow {
     summary: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Sizes of the full outputs; `get_task` has them.
+    stdout_bytes: usize,
+    stderr_bytes: usize,
 }
 
 impl TaskRow {
     fn of(task: Task, now: Timestamp) -> TaskRow {
         TaskRow {
             stale: task.is_stale_at(now),
-            summary: task.summary().map(str::to_owned),
+            summary: task.summary().map(preview),
+            stdout_bytes: task.stdout.as_ref().map_or(0, String::len),
+            stderr_bytes: task.stderr.as_ref().map_or(0, String::len),
             id: task.id,
             stream: task.stream,
             tool_name: task.tool_name,
@@ -85,7 +90,7 @@ impl TaskRow {
             attempts: task.attempts,
             created_at: task.created_at,
             finished_at: task.finished_at,
-            error: task.error,
+            error: task.error.as_deref().map(preview),
         }
     }
 }
@@ -104,7 +109,7 @@ fn parse_status(s: &str) -> queue::Result<TaskStatus> {
 #[tool_router(router = read_tools, vis = "pub(super)")]
 impl SparkqServer {
     #[tool(
-        description = "The next queued task of a stream, without claiming it; null if none.",
+        description = "The next queued task of a stream, unclaimed; null if none.",
         input_schema = input_schema::<StreamParams>()
     )]
     async fn peek_task(&self, Parameters(p): Parameters<StreamParams>) -> CallToolResult {
@@ -120,7 +125,7 @@ impl SparkqServer {
     }
 
     #[tool(
-        description = "Tasks, newest first, with their summary or error.",
+        description = "Tasks, newest first: summary or error (cut), output sizes.",
         input_schema = input_schema::<ListTasksParams>()
     )]
     async fn list_tasks(&self, Parameters(p): Parameters<ListTasksParams>) -> CallToolResult {

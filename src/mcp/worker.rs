@@ -17,8 +17,9 @@ use serde_json::Value;
 
 use super::SparkqServer;
 use super::schema::{input_schema, object_from_text};
+use super::server::tool_error;
 use super::wait::claim_waiting;
-use crate::model::{Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{MAX_WAIT_SECS, Task, TaskId, TaskStatus, Timestamp};
 use crate::queue::{Queue, Report};
 use crate::watch::Shutdown;
 
@@ -28,7 +29,7 @@ use crate::watch::Shutdown;
 pub(super) struct ClaimParams {
     /// Stream to claim from.
     stream: String,
-    /// Wait up to this many seconds for a task (default 0).
+    /// Wait up to this many seconds for a task (default 0, at most 43200).
     wait_seconds: Option<u64>,
     /// Who is claiming (default: host:pid of the MCP client).
     worker: Option<String>,
@@ -116,8 +117,14 @@ impl SparkqServer {
         Parameters(p): Parameters<ClaimParams>,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
+        let wait_seconds = p.wait_seconds.unwrap_or(0);
+        if wait_seconds > MAX_WAIT_SECS {
+            return tool_error(format!(
+                "wait_seconds is not valid: {wait_seconds} is over the ceiling of {MAX_WAIT_SECS} seconds (12 hours)\n  Wait at most {MAX_WAIT_SECS} seconds, and call claim_task again if nothing came."
+            ));
+        }
         let worker = p.worker.unwrap_or_else(|| self.default_worker().to_owned());
-        let wait = Duration::from_secs(p.wait_seconds.unwrap_or(0));
+        let wait = Duration::from_secs(wait_seconds);
         // The client's cancellation fires the wait's shutdown switch; the
         // relay is aborted once the call is answered.
         let shutdown = Shutdown::new();

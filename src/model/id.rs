@@ -34,12 +34,14 @@ impl TaskId {
 
     /// A fresh id whose time part is `at` (or just after the last id this
     /// process made, if that is later), used to keep a dropped file's
-    /// arrival order.
+    /// arrival order. A time in the future counts as now: a file's
+    /// modification time is anyone's to set, and a far one would push every
+    /// later id of this process past what the time part can hold.
     pub fn generate_at(at: Timestamp) -> TaskId {
-        let wanted = at.unix_micros();
+        let wanted = at.unix_micros().min(Timestamp::now().unix_micros());
         let mut last = LAST_MICROS.load(Ordering::Relaxed);
         let micros = loop {
-            let next = wanted.max(last + 1);
+            let next = wanted.max(last.saturating_add(1));
             match LAST_MICROS.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => break next,
                 Err(actual) => last = actual,
@@ -125,6 +127,16 @@ mod tests {
         sorted.sort();
         assert_eq!(ids, sorted);
         assert!(ids.iter().all(|id| id.as_str().len() == 23));
+    }
+
+    #[test]
+    fn a_far_future_arrival_counts_as_now_and_keeps_later_ids_in_order() {
+        let far = Timestamp::from_system(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1 << 60));
+        let dropped = TaskId::generate_at(far);
+        let next = TaskId::generate();
+        assert!(dropped < next, "{dropped} < {next}");
+        let soon = TaskId::floor_at(Timestamp::now().saturating_add(std::time::Duration::from_secs(1)));
+        assert!(dropped.as_str() < soon.as_str(), "{dropped} is not in the future");
     }
 
     #[test]

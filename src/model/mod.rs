@@ -2,16 +2,23 @@
 //!
 //! Everything here is plain data with validation; nothing does I/O.
 
+mod bounds;
 mod conflict;
 mod id;
+mod listing;
 mod name;
 mod session;
 mod stream;
 mod task;
 mod time;
 
+pub use bounds::{
+    MAX_JSON_DEPTH, MAX_PURGE_DAYS, MAX_RECHECK_SECS, MAX_TIMEOUT_SECS, MAX_WAIT_SECS, deadline_after,
+    json_depth,
+};
 pub use conflict::{Conflict, ConflictKind};
 pub use id::TaskId;
+pub use listing::{PREVIEW_CHARS, TaskListing, preview};
 pub use name::{InvalidName, Name};
 pub use session::{Session, SessionStatus};
 pub use stream::{Stream, StreamRef, StreamStatus};

@@ -167,6 +167,12 @@ impl Task {
         Duration::from_secs(self.timeout)
     }
 
+    /// Twice the timeout, when a claim is dead. Saturates: the timeout of a
+    /// file written by hand may be any `u64`, and a reader must not panic.
+    pub fn dead_after(&self) -> Duration {
+        self.timeout_duration().saturating_mul(2)
+    }
+
     /// A running task is stale once `now − last_alive > timeout`.
     pub fn is_stale_at(&self, now: Timestamp) -> bool {
         self.status == TaskStatus::Running && now.since(self.last_alive()) > self.timeout_duration()
@@ -175,19 +181,21 @@ impl Task {
     /// A running task is dead once `now − last_alive > 2 × timeout`: its
     /// worker is presumed gone and the claim is taken back.
     pub fn is_dead_at(&self, now: Timestamp) -> bool {
-        self.status == TaskStatus::Running && now.since(self.last_alive()) > 2 * self.timeout_duration()
+        self.status == TaskStatus::Running && now.since(self.last_alive()) > self.dead_after()
     }
 
     /// When a running task turns stale (`last_alive + timeout`); `None`
     /// unless it is running.
     pub fn stale_at(&self) -> Option<Timestamp> {
-        (self.status == TaskStatus::Running).then(|| self.last_alive().plus(self.timeout_duration()))
+        (self.status == TaskStatus::Running)
+            .then(|| self.last_alive().saturating_add(self.timeout_duration()))
     }
 
     /// When a running task's claim is taken back unless a heartbeat comes
-    /// first (`last_alive + 2 × timeout`); `None` unless it is running.
+    /// first (`last_alive + 2 × timeout`, saturating: see
+    /// [`Task::dead_after`]); `None` unless it is running.
     pub fn dead_at(&self) -> Option<Timestamp> {
-        (self.status == TaskStatus::Running).then(|| self.last_alive().plus(2 * self.timeout_duration()))
+        (self.status == TaskStatus::Running).then(|| self.last_alive().saturating_add(self.dead_after()))
     }
 
     /// The summary of a finished task's result, if it has one.
@@ -213,7 +221,7 @@ impl Task {
     /// was found in, which outranks the copy's own `status` field.
     pub fn lattice_key(&self, status: TaskStatus) -> (u32, u8) {
         match status {
-            TaskStatus::Queued => (self.attempts + 1, 0),
+            TaskStatus::Queued => (self.attempts.saturating_add(1), 0),
             TaskStatus::Running => (self.attempts, 1),
             TaskStatus::Succeeded | TaskStatus::Failed => (self.attempts, 2),
         }

@@ -41,10 +41,12 @@ impl Timestamp {
         SystemTime::now().duration_since(self.0).unwrap_or_default()
     }
 
-    /// `self` moved `by` into the future; `self` itself if the sum is past
-    /// what the system clock can hold.
-    pub fn plus(self, by: Duration) -> Timestamp {
-        self.0.checked_add(by).map_or(Timestamp(self.0), Timestamp)
+    /// `self + d`, saturating at a far future instead of panicking when a
+    /// duration read from a hand-written file overflows the clock.
+    pub fn saturating_add(self, d: Duration) -> Timestamp {
+        const FAR_AHEAD: Duration = Duration::from_secs(100 * 365 * 86_400);
+        let later = self.0.checked_add(d).or_else(|| self.0.checked_add(FAR_AHEAD));
+        Timestamp(later.unwrap_or(self.0))
     }
 
     /// The time elapsed from `earlier` to `self`, zero if negative.
@@ -82,5 +84,18 @@ mod tests {
         let text = t.to_string();
         assert_eq!(text, "2026-09-21T14:13:20.123456Z");
         assert_eq!(Timestamp::parse(&text).unwrap(), t);
+    }
+
+    #[test]
+    fn adding_any_duration_never_panics_and_never_goes_back() {
+        let t = Timestamp::now();
+        for d in [
+            Duration::ZERO,
+            Duration::from_secs(1),
+            Duration::from_secs(u64::MAX),
+            Duration::MAX,
+        ] {
+            assert!(t.saturating_add(d) >= t);
+        }
     }
 }

@@ -13,9 +13,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::Queue;
-use super::Result;
-use crate::model::{Stream, StreamRef, Task, TaskStatus, Timestamp};
+use super::{Error, Queue, Result};
+use crate::model::{Name, Stream, StreamRef, Task, TaskId, TaskStatus, Timestamp};
 use crate::spool;
 
 /// A task as `peek` and `claim` hand it to a worker: with everything the
@@ -105,7 +104,12 @@ impl Queue {
                     // one waits on the disk. A power loss before the flush
                     // can only undo a claim nobody has been handed yet.
                     drop(lock);
-                    flush.flush()?;
+                    if let Err(e) = flush.flush() {
+                        // Nobody holds this claim's token: put the task back
+                        // rather than leave it running for no one.
+                        let _lock = self.spool.lock_stream(&stream.name)?;
+                        return Err(self.put_back(&stream.name, &claimed.task.id, e.into()));
+                    }
                     return Ok(Some(claimed));
                 }
             }
@@ -126,7 +130,7 @@ impl Queue {
         task: Task,
         worker: &str,
     ) -> Result<Option<(TaskBrief, spool::FolderFlush)>> {
-        let id = &task.id;
+        let id = &task.id.clone();
         // A newer copy of this id by the lattice (SPEC 9): never run the
         // task twice. Settling (in `touch`, or `doctor --fix`) removes the
         // stale pending copy.
@@ -142,15 +146,39 @@ impl Queue {
         let now = Timestamp::now();
         let mut task = task;
         task.status = TaskStatus::Running;
-        task.attempts += 1;
+        task.attempts = task.attempts.saturating_add(1);
         task.claimed_by = Some(worker.to_owned());
         task.claim_token = Some(new_token());
         task.started_at = Some(now);
         task.heartbeat_at = None;
         task.updated_at = now;
-        let flush = self.spool.write_task_unflushed(&task)?;
+        // Invariant: a claim that returns an error leaves the task queued.
+        // After the rename, a failed rewrite (a full disk) renames it back.
+        let flush = match self.spool.write_task_unflushed(&task) {
+            Ok(flush) => flush,
+            Err(e) => return Err(self.put_back(&stream.name, id, e.into())),
+        };
         let claimed = self.brief(stream, task);
         Ok(Some((claimed, flush)))
+    }
+
+    /// Undoes a claim whose rename succeeded but whose rewrite or flush
+    /// failed with `error`: the task goes back to `pending/` (content that
+    /// lags is repaired there, the folder wins) and `error` is returned. If
+    /// even that fails, the error says where the task is and what happens
+    /// to it. The caller holds the stream lock.
+    fn put_back(&self, stream: &Name, id: &TaskId, error: Error) -> Error {
+        match self
+            .spool
+            .rename_task(stream, id, TaskStatus::Running, TaskStatus::Queued)
+        {
+            Ok(_) => error,
+            Err(back) => Error::ClaimNotUndone {
+                id: id.to_string(),
+                error: Box::new(error),
+                back,
+            },
+        }
     }
 
     /// `task` of `stream` with the brief a worker needs.

@@ -149,7 +149,11 @@ impl Queue {
         }
         for stream in self.spool.stream_names()? {
             let lock = if fix {
-                Some(self.spool.lock_stream(&stream)?)
+                let lock = self.spool.lock_stream(&stream)?;
+                // A batch abandoned by a killed writer: published or
+                // discarded whole before its tasks are checked.
+                self.spool.recover_batches(&stream)?;
+                Some(lock)
             } else {
                 None
             };

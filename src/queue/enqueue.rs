@@ -4,8 +4,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Error, Queue, Result};
-use crate::model::{Stream, Task, TaskId, TaskStatus, Timestamp};
-use crate::spool::{self, DroppedFile};
+use crate::model::{MAX_TIMEOUT_SECS, Stream, Task, TaskId, TaskStatus, Timestamp};
+use crate::spool::DroppedFile;
+
+/// The largest batch file `enqueue --batch` reads: 64 MiB.
+pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 /// A task to enqueue, as a caller describes it. This is also the shape of a
 /// batch line and of a file dropped into `pending/`.
@@ -26,13 +29,26 @@ impl Queue {
     pub fn enqueue(&self, stream: &str, new: NewTask) -> Result<Task> {
         let stream = self.active_stream(stream)?;
         let task = self.build_task(&stream, TaskId::generate(), Timestamp::now(), new)?;
-        self.spool.write_task(&task)?;
+        self.write_new_task(&task)?;
         Ok(task)
     }
 
-    /// Enqueues every task of `batch` in order, or none of them: all are
-    /// validated before the first is written, and if a write fails the ones
-    /// already written are removed again.
+    /// Writes a new queued task. An error means it is not queued: a write
+    /// that failed after its rename (flushing the folder) is taken back,
+    /// unless a worker claimed the task already, which makes it enqueued.
+    pub(super) fn write_new_task(&self, task: &Task) -> Result<()> {
+        let Err(e) = self.spool.write_task(task) else {
+            return Ok(());
+        };
+        match self.spool.remove_task(&task.stream, TaskStatus::Queued, &task.id) {
+            Ok(false) if self.spool.has_task(&task.stream, TaskStatus::Running, &task.id) => Ok(()),
+            _ => Err(e.into()),
+        }
+    }
+
+    /// Enqueues every task of `batch` in order, or none of them, even if
+    /// the process is killed midway: all are validated, staged out of
+    /// sight, and only then published together.
     pub fn enqueue_batch(&self, stream: &str, batch: Vec<NewTask>) -> Result<Vec<Task>> {
         let stream = self.active_stream(stream)?;
         let mut tasks = Vec::with_capacity(batch.len());
@@ -48,29 +64,10 @@ impl Queue {
                 })?;
             tasks.push(task);
         }
-        // Every task lands in the same pending/ folder, so with fsync one
-        // folder flush after the last rename makes them all durable, instead
-        // of one per task; each file's own bytes are still flushed before
-        // its rename.
-        let unwind = |written: &[Task]| {
-            for done in written {
-                let _ = self.spool.remove_task(&done.stream, TaskStatus::Queued, &done.id);
-            }
-        };
-        let mut folder = None;
-        for (written, task) in tasks.iter().enumerate() {
-            match self.spool.write_task_unflushed(task) {
-                Ok(flush) => folder = Some(flush),
-                Err(e) => {
-                    unwind(&tasks[..written]);
-                    return Err(e.into());
-                }
-            }
-        }
-        if let Some(Err(e)) = folder.map(spool::FolderFlush::flush) {
-            unwind(&tasks);
-            return Err(e.into());
-        }
+        // All or nothing across kill -9: staged in one hidden folder, then
+        // published from it (see `spool::batch`). A batch abandoned midway
+        // is finished or discarded by the next look at the stream.
+        self.spool.stage_batch(&stream.name, &tasks)?.publish()?;
         Ok(tasks)
     }
 
@@ -111,22 +108,24 @@ impl Queue {
                 }
             },
         };
-        if new.timeout == Some(0) {
-            return Err(Error::invalid(
-                "timeout",
-                "0 seconds",
-                "Give a timeout of at least 1 second, or leave it out.",
-            ));
+        match new.timeout {
+            Some(0) => {
+                return Err(Error::invalid(
+                    "timeout",
+                    "0 seconds",
+                    "Give a timeout of at least 1 second, or leave it out.",
+                ));
+            }
+            Some(t) if t > MAX_TIMEOUT_SECS => {
+                return Err(Error::invalid(
+                    "timeout",
+                    format!("{t} seconds is over the ceiling of {MAX_TIMEOUT_SECS} seconds (30 days)"),
+                    "Give a timeout of 1 to 2592000 seconds; a long task can send heartbeats instead.",
+                ));
+            }
+            _ => {}
         }
-        let size = serde_json::to_string(&new.payload).map(|s| s.len()).unwrap_or(0);
-        let limit = self.config.limits.payload_bytes;
-        if size > limit {
-            return Err(Error::TooLarge {
-                what: "payload",
-                size,
-                limit,
-            });
-        }
+        self.check_json("payload", &new.payload)?;
         Ok(Task {
             id,
             stream: stream.name.clone(),

@@ -19,7 +19,8 @@ pub enum ErrorKind {
 }
 
 /// Why a queue operation did not happen. Nothing changes on disk when one
-/// of these is returned.
+/// of these is returned, except [`Error::ClaimNotUndone`], which says
+/// what was left.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -115,6 +116,14 @@ pub enum Error {
         status.as_str()
     )]
     NotFinished { id: String, status: TaskStatus },
+    #[error(
+        "{error}\n  But task {id} could not be put back in the queue ({back}): it sits in claimed/ with no worker, and is taken back once it outlives twice its timeout."
+    )]
+    ClaimNotUndone {
+        id: String,
+        error: Box<Error>,
+        back: spool::Error,
+    },
     #[error(transparent)]
     Spool(#[from] spool::Error),
 }
@@ -142,7 +151,7 @@ impl Error {
             | Error::WrongToken { .. }
             | Error::NotFinished { .. } => ErrorKind::Conflict,
             Error::Spool(spool::Error::AlreadyExists { .. }) => ErrorKind::Conflict,
-            Error::Spool(_) => ErrorKind::Internal,
+            Error::Spool(_) | Error::ClaimNotUndone { .. } => ErrorKind::Internal,
         }
     }
 
@@ -167,7 +176,7 @@ impl Error {
             Error::ClaimTakenBack { .. } => "claim_taken_back",
             Error::WrongToken { .. } => "wrong_token",
             Error::NotFinished { .. } => "not_finished",
-            Error::Spool(_) => "storage",
+            Error::Spool(_) | Error::ClaimNotUndone { .. } => "storage",
         }
     }
 

@@ -53,8 +53,7 @@ impl Queue {
                 "Add a one-paragraph \"summary\" of what you did, e.g. {\"summary\": \"...\"}. The task is still running.",
             ));
         }
-        let size = serde_json::to_string(&result).map(|s| s.len()).unwrap_or(0);
-        self.check_size("result", size, self.config.limits.payload_bytes)?;
+        self.check_json("result", &result)?;
         self.finish(id, report, TaskStatus::Succeeded, |task| {
             task.result = Some(result.clone())
         })
@@ -69,6 +68,7 @@ impl Queue {
                 "Say what went wrong and what you tried, e.g. --error \"tests fail: missing fixture\". The task is still running.",
             ));
         }
+        self.check_size("error", error.len(), self.config.limits.output_bytes)?;
         self.finish(id, report, TaskStatus::Failed, |task| {
             task.error = Some(error.to_owned())
         })
@@ -138,8 +138,11 @@ impl Queue {
             }
         };
         // The finished copy is written before the claimed one is removed: a
-        // crash in between leaves both, and the finished one wins.
-        self.spool.remove_task(&stream, TaskStatus::Running, &id)?;
+        // crash in between leaves both, and the finished one wins. So once
+        // it is in place the report is recorded, and a failed removal is
+        // no failure of the report (saying so would invite a second one):
+        // the claimed copy is superseded and settled on a later look.
+        let _ = self.spool.remove_task(&stream, TaskStatus::Running, &id);
         Ok(task)
     }
 
@@ -174,13 +177,6 @@ impl Queue {
             return Err(fence::refusal(&task, Some(token)));
         }
         Ok(task)
-    }
-
-    fn check_size(&self, what: &'static str, size: usize, limit: usize) -> Result<()> {
-        if size > limit {
-            return Err(Error::TooLarge { what, size, limit });
-        }
-        Ok(())
     }
 }
 

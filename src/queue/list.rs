@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::{Error, Queue, Result};
-use crate::model::{Name, Stream, StreamStatus, Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{Name, Stream, StreamStatus, Task, TaskId, TaskListing, TaskStatus, Timestamp};
 
 /// The most tasks one page may hold.
 pub const MAX_PAGE: usize = 1000;
@@ -31,6 +31,27 @@ pub struct TaskFilter {
 pub struct TaskPage {
     pub tasks: Vec<Task>,
     /// Pass as `before` to get the next page; `None` on the last page.
+    pub next_cursor: Option<TaskId>,
+}
+
+impl TaskPage {
+    /// The page as lists show it: listings instead of full tasks, so its
+    /// size does not grow with what the tasks carry.
+    pub fn into_listings(self, now: Timestamp) -> ListingPage {
+        ListingPage {
+            tasks: self.tasks.into_iter().map(|t| TaskListing::of(t, now)).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
+/// One page of task listings, newest first: what `GET /api/tasks` and
+/// `sparkq tasks --json` answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListingPage {
+    pub tasks: Vec<TaskListing>,
+    /// Pass as `before` (the API's `cursor`) to get the next page; `None`
+    /// on the last page.
     pub next_cursor: Option<TaskId>,
 }
 

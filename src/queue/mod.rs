@@ -5,6 +5,7 @@
 //! beyond the config: every call reads the spool afresh, so any number of
 //! processes can use one spool at once.
 
+mod budget;
 mod claim;
 mod converge;
 mod doctor;
@@ -27,12 +28,14 @@ use crate::config::Config;
 use crate::model::{Name, Stream, StreamStatus, TaskId};
 use crate::spool::Spool;
 
+pub use crate::spool::Removal;
+
 pub use claim::TaskBrief;
 pub use doctor::{ConflictedTask, DoctorReport, Finding, FindingKind};
-pub use enqueue::{NewTask, parse_batch, parse_payload};
+pub use enqueue::{MAX_BATCH_BYTES, NewTask, parse_batch, parse_payload};
 pub use error::{Error, ErrorKind};
 pub use finish::Report;
-pub use list::{Counts, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
+pub use list::{Counts, ListingPage, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
 pub use purge::PurgeReport;
 pub use requeue::{RequeueOptions, Requeued};
 pub use stale::{SweepReport, auto_fail_message};
@@ -62,6 +65,12 @@ impl Queue {
     /// The spool this queue keeps its files in.
     pub fn spool(&self) -> &Spool {
         &self.spool
+    }
+
+    /// Deletes the spool for `teardown`: only the files and folders SparkQ
+    /// creates; anything else is kept and listed.
+    pub fn remove_spool(&self) -> Result<Removal> {
+        Ok(self.spool.remove_own_files()?)
     }
 
     /// Replaces the configuration (tools, classes, limits) without touching

@@ -74,7 +74,7 @@ impl Queue {
         task.requeued_from = Some(original.id.clone());
         // The copy is written first: a crash before the original is marked
         // loses only the back-pointer, never the work.
-        self.spool.write_task(&task)?;
+        self.write_new_task(&task)?;
         let already_requeued_as = self.mark_requeued(&original.id, &task.id)?;
         Ok(Requeued {
             task,

@@ -8,6 +8,8 @@ impl Queue {
     /// Creates an active session.
     pub fn create_session(&self, name: &str, description: Option<String>) -> Result<Session> {
         let name = Name::parse(name)?;
+        let described = description.as_deref().map_or(0, str::len);
+        self.check_size("description", described, self.config.limits.payload_bytes)?;
         let now = Timestamp::now();
         let session = Session {
             name: name.clone(),

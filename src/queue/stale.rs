@@ -100,9 +100,11 @@ impl Queue {
                 report.failed.push(id.clone());
             }
             // Write the new copy, then remove the claimed one: a crash in
-            // between leaves two copies, and the newer one wins.
+            // between leaves two copies, and the newer one wins. A failed
+            // removal is the same as that crash: the sweep is done, and the
+            // superseded claim is skipped above and settled later.
             self.spool.write_task(&next)?;
-            self.spool.remove_task(&stream.name, TaskStatus::Running, &id)?;
+            let _ = self.spool.remove_task(&stream.name, TaskStatus::Running, &id);
         }
         Ok(report)
     }

@@ -9,6 +9,12 @@ impl Queue {
     /// unique across the project.
     pub fn create_stream(&self, name: &str, session: &str, instructions: &str) -> Result<Stream> {
         let name = Name::parse(name)?;
+        // Every claim hands the brief out again: it shares the payload's budget.
+        self.check_size(
+            "instructions",
+            instructions.len(),
+            self.config.limits.payload_bytes,
+        )?;
         let session = self.session(session)?;
         if session.status == SessionStatus::Ended {
             return Err(Error::SessionEnded {

@@ -10,6 +10,9 @@ impl Queue {
     /// Adopts dropped files and sweeps dead claims of `stream`; returns the
     /// pending folder as it is afterwards. The caller holds `_lock`.
     pub(super) fn touch(&self, stream: &Stream, _lock: &StreamLock) -> Result<(PendingScan, SweepReport)> {
+        // A batch whose writer died is published or discarded before
+        // anything is listed, so no look sees part of one.
+        self.spool.recover_batches(&stream.name)?;
         // Sweep first: a dead claim it re-queues must be in the listing.
         let report = self.sweep_dead_locked(stream, Timestamp::now())?;
         let mut scan = self.spool.scan_pending(&stream.name)?;

@@ -7,6 +7,7 @@
 //!   streams/<stream>/
 //!     stream.json
 //!     .lock                     serializes state changes on this machine
+//!     .batch-*.tmp/             a batch being staged (see `batch`)
 //!     pending/ claimed/ done/ failed/   <task-id>.json
 //! ```
 //!
@@ -26,6 +27,7 @@
 
 mod adopt;
 mod atomic;
+mod batch;
 mod copies;
 mod error;
 mod git;
@@ -34,11 +36,13 @@ mod markers;
 mod meta;
 mod pidfile;
 mod tasks;
+mod teardown;
 
 use std::path::{Path, PathBuf};
 
 pub use adopt::{ADOPT_SETTLE, DroppedFile};
 pub use atomic::{FolderFlush, Staged, stage, write_atomic};
+pub use batch::{Recovered, StagedBatch, is_batch_dir};
 pub use copies::{
     KEEP_FILE, SessionFiles, StreamFiles, TaskFile, extra_copy_id, extra_of, file_bytes, move_file,
     read_bytes, remove_file,
@@ -49,6 +53,7 @@ pub use lock::StreamLock;
 pub use markers::{Split, has_markers, split_conflict};
 pub use pidfile::PidFile;
 pub use tasks::{PendingScan, SCAN_OLDEST};
+pub use teardown::Removal;
 
 use crate::model::{Name, TaskStatus};
 

@@ -3,7 +3,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use crate::model::{Name, TaskStatus};
+use crate::model::{Name, TaskStatus, deadline_after};
 use crate::queue::{Queue, TaskFilter};
 use crate::spool::ADOPT_SETTLE;
 
@@ -11,7 +11,7 @@ use crate::spool::ADOPT_SETTLE;
 fn instant_of(at: SystemTime) -> Instant {
     let now = Instant::now();
     match at.duration_since(SystemTime::now()) {
-        Ok(ahead) => now + ahead,
+        Ok(ahead) => deadline_after(now, ahead),
         Err(_) => now,
     }
 }
@@ -46,10 +46,10 @@ pub(crate) fn next_dead(queue: &Queue, stream: &Name) -> Option<Instant> {
     let page = queue.list_tasks(&filter).ok()?;
     page.tasks
         .iter()
-        .map(|task| {
-            let dead = task.last_alive().to_system() + 2 * task.timeout_duration();
+        .filter_map(|task| {
             // `is_dead_at` is strict (`>`): look just after the boundary.
-            instant_of(dead) + std::time::Duration::from_millis(50)
+            let dead = instant_of(task.dead_at()?.to_system());
+            Some(deadline_after(dead, std::time::Duration::from_millis(50)))
         })
         .min()
 }

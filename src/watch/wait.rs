@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::events::Events;
 use super::timers::{earliest, next_settle};
 use super::{Result, Settings, Shutdown};
+use crate::model::deadline_after;
 use crate::queue::{Queue, TaskBrief};
 
 /// How a wait for a claim ended.
@@ -47,7 +48,7 @@ pub fn wait_for_claim(
         settings.ignore_pending_events,
     )?;
     shutdown.listen(events.sender());
-    let end = Instant::now() + wait;
+    let end = deadline_after(Instant::now(), wait);
     loop {
         if shutdown.is_fired() {
             return Ok(WaitOutcome::Interrupted);
@@ -59,7 +60,11 @@ pub fn wait_for_claim(
         if now >= end {
             return Ok(WaitOutcome::TimedOut);
         }
-        let next = earliest([Some(end), Some(now + settings.recheck), next_settle(queue, &name)]);
+        let next = earliest([
+            Some(end),
+            Some(deadline_after(now, settings.recheck)),
+            next_settle(queue, &name),
+        ]);
         let seen = events.wait_until(next.unwrap_or(end))?;
         if seen.stop {
             return Ok(WaitOutcome::Interrupted);

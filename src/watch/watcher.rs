@@ -23,7 +23,7 @@ use super::lock::{Taken, WatcherLock, pid_alive, read_pid};
 use super::run::print_banner;
 use super::timers::{earliest, next_dead, next_settle};
 use super::{Result, Settings, Shutdown};
-use crate::model::{Name, StreamStatus, Timestamp};
+use crate::model::{Name, StreamStatus, Timestamp, deadline_after};
 use crate::queue::{self, Queue};
 
 /// Why a watcher stopped, for its last log line.
@@ -95,7 +95,7 @@ pub(crate) fn watch_stream(
         &format!("started (pid {}); {queued} queued", std::process::id()),
     );
 
-    let mut next_recheck = Instant::now() + settings.recheck;
+    let mut next_recheck = deadline_after(Instant::now(), settings.recheck);
     let mut by_recheck = false;
     let reason = loop {
         if shutdown.is_fired() {
@@ -121,7 +121,7 @@ pub(crate) fn watch_stream(
         let now = Instant::now();
         by_recheck = !seen.pending && !seen.runtime && now >= next_recheck;
         if now >= next_recheck {
-            next_recheck = now + settings.recheck;
+            next_recheck = deadline_after(now, settings.recheck);
         }
     };
     let message = match reason {

@@ -83,7 +83,9 @@ fn an_unreadable_task_file_becomes_a_failed_task_that_keeps_its_bytes() {
         .sparkq(["tasks", "--status", "failed", "--json"])
         .success()
         .json();
-    let kept = failed["tasks"][0]["original"].as_str().unwrap_or_default();
+    let kept_id = failed["tasks"][0]["id"].as_str().unwrap();
+    let full = p.sparkq(["task", kept_id, "--json"]).success().json();
+    let kept = full["original"].as_str().unwrap_or_default();
     assert_eq!(kept, "{ half a file");
 }
 

@@ -1,6 +1,7 @@
 //! In-process tests of every tool: a real rmcp client talks to the server
 //! over an in-memory duplex pipe, on a temp project.
 
+mod bounds;
 mod errors;
 mod tools;
 

@@ -1,0 +1,254 @@
+//! Batches: many new tasks that appear in `pending/` all together or not at
+//! all, even across `kill -9`.
+//!
+//! **Invariant: a batch is published whole or not at all.** It is staged in
+//! one hidden folder inside its stream, `streams/<s>/.batch-<random>.tmp/`
+//! (the spool's `.gitignore` covers `.*.tmp`; listings and adoption only
+//! look inside the state folders), which holds a `.lock` file locked by the
+//! writer for as long as it lives, and one `<id>.json` per task. The commit
+//! point is the `PUBLISH` marker: written (and flushed) only after every
+//! task file is, it turns the folder from "to be discarded" into "to be
+//! published". Then each file is renamed into `pending/`, and the folder
+//! removed.
+//!
+//! A writer killed at any moment leaves a folder whose `.lock` nobody
+//! holds. [`Spool::recover_batches`], run by every look at the stream
+//! (under the stream lock) and by `doctor --fix`, finishes it: with the
+//! marker, the files still staged are renamed into `pending/`; without it,
+//! the folder is deleted. A folder whose lock is held belongs to a live
+//! writer and is left alone; one whose lock file is not there yet is left
+//! alone while young (its writer is between two steps).
+
+use std::fs::File;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::atomic::{sync_dir, write_atomic};
+use super::meta::to_json;
+use super::{Error, Spool};
+use crate::model::{Name, Task, TaskId, TaskStatus};
+
+/// The marker that commits a staged batch.
+const PUBLISH_MARKER: &str = "PUBLISH";
+
+/// The lock file a batch's writer holds.
+const BATCH_LOCK: &str = ".lock";
+
+/// How long a staging folder without its lock file is taken for one being
+/// set up, before recovery discards it.
+const SETUP_GRACE: Duration = Duration::from_secs(60);
+
+/// Whether `name` (an entry of a stream folder) is a batch staging folder.
+pub fn is_batch_dir(name: &str) -> bool {
+    name.starts_with(".batch-") && name.ends_with(".tmp")
+}
+
+/// What recovering one abandoned batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovered {
+    /// It had reached its commit point: this many tasks were published.
+    Published(usize),
+    /// It had not: this many staged tasks were discarded.
+    Discarded(usize),
+}
+
+/// A batch staged in its folder, not yet visible. Dropping it without
+/// [`StagedBatch::publish`] discards it.
+#[derive(Debug)]
+pub struct StagedBatch {
+    dir: PathBuf,
+    pending: PathBuf,
+    ids: Vec<TaskId>,
+    fsync: bool,
+    _lock: File,
+    published: bool,
+}
+
+impl Spool {
+    /// Writes `tasks` (all of one stream, all queued) into a new staging
+    /// folder of `stream`.
+    pub fn stage_batch(&self, stream: &Name, tasks: &[Task]) -> Result<StagedBatch, Error> {
+        let stream_dir = self.stream_dir(stream);
+        let dir = tempfile::Builder::new()
+            .prefix(".batch-")
+            .suffix(".tmp")
+            .tempdir_in(&stream_dir)
+            .map_err(|e| Error::io(&stream_dir, "create a batch folder in", e))?
+            .keep();
+        let lock_path = dir.join(BATCH_LOCK);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .and_then(|file| file.lock().map(|()| file));
+        let mut staged = match lock {
+            Ok(lock) => StagedBatch {
+                dir,
+                pending: self.state_path(stream, TaskStatus::Queued),
+                ids: Vec::with_capacity(tasks.len()),
+                fsync: self.fsync,
+                _lock: lock,
+                published: false,
+            },
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(Error::io(&lock_path, "lock", e));
+            }
+        };
+        // Written in place, without temp files: nothing in the folder is
+        // trusted until the marker says every file is complete.
+        for task in tasks {
+            let path = staged.dir.join(task.id.file_name());
+            let mut file = File::create(&path).map_err(|e| Error::io(&path, "create", e))?;
+            file.write_all(&to_json(task))
+                .map_err(|e| Error::io(&path, "write", e))?;
+            if self.fsync {
+                file.sync_data().map_err(|e| Error::io(&path, "flush", e))?;
+            }
+            staged.ids.push(task.id.clone());
+        }
+        Ok(staged)
+    }
+
+    /// Finishes or discards every batch of `stream` whose writer is gone;
+    /// call it holding the stream lock.
+    pub fn recover_batches(&self, stream: &Name) -> Result<Vec<Recovered>, Error> {
+        let stream_dir = self.stream_dir(stream);
+        let entries = match std::fs::read_dir(&stream_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&stream_dir, "list", e)),
+        };
+        let mut recovered = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&stream_dir, "list", e))?;
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && entry.file_name().to_str().is_some_and(is_batch_dir) {
+                let pending = self.state_path(stream, TaskStatus::Queued);
+                if let Some(done) = recover_one(&entry.path(), &pending, self.fsync)? {
+                    recovered.push(done);
+                }
+            }
+        }
+        Ok(recovered)
+    }
+}
+
+impl StagedBatch {
+    /// Commits the batch and moves every task into `pending/`. Once the
+    /// marker is written the batch is committed: if a rename then fails,
+    /// the error says so, and the next look at the stream publishes the
+    /// rest.
+    pub fn publish(mut self) -> Result<(), Error> {
+        // With fsync, each staged file's bytes were flushed as it was
+        // written, and writing the marker flushes the folder's entries
+        // (theirs and its own): the marker is never durable before them.
+        write_atomic(&self.dir.join(PUBLISH_MARKER), b"", self.fsync)?;
+        self.published = true;
+        for id in &self.ids {
+            move_into(&self.dir.join(id.file_name()), &self.pending.join(id.file_name()))?;
+        }
+        if self.fsync {
+            sync_dir(&self.pending)?;
+        }
+        remove_batch_dir(&self.dir)
+    }
+}
+
+impl Drop for StagedBatch {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Recovers one staging folder, unless its writer still holds it.
+fn recover_one(dir: &Path, pending: &Path, fsync: bool) -> Result<Option<Recovered>, Error> {
+    let lock_path = dir.join(BATCH_LOCK);
+    let _lock = match File::options().write(true).open(&lock_path) {
+        Ok(file) => match file.try_lock() {
+            Ok(()) => file,
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, "lock", e)),
+        },
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let age = std::fs::metadata(dir)
+                .and_then(|m| m.modified())
+                .map(|t| t.elapsed().unwrap_or_default())
+                .unwrap_or_default();
+            if age < SETUP_GRACE {
+                return Ok(None);
+            }
+            File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(|e| Error::io(&lock_path, "open", e))?
+        }
+        Err(e) => return Err(Error::io(&lock_path, "open", e)),
+    };
+    let staged: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, "list", e))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| TaskId::from_file_name(name).is_some())
+        .collect();
+    if !dir.join(PUBLISH_MARKER).exists() {
+        remove_batch_dir(dir)?;
+        return Ok(Some(Recovered::Discarded(staged.len())));
+    }
+    let mut names = staged;
+    names.sort();
+    for name in &names {
+        move_into(&dir.join(name), &pending.join(name))?;
+    }
+    if fsync {
+        sync_dir(pending)?;
+    }
+    remove_batch_dir(dir)?;
+    Ok(Some(Recovered::Published(names.len())))
+}
+
+/// Renames a staged task into `pending/`, creating the folder if git left
+/// it out.
+fn move_into(from: &Path, to: &Path) -> Result<(), Error> {
+    match std::fs::rename(from, to) {
+        Err(e) if e.kind() == ErrorKind::NotFound && from.exists() => {
+            let dir = to.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
+            std::fs::rename(from, to).map_err(|e| Error::io(from, "publish", e))
+        }
+        Err(e) => Err(Error::io(from, "publish", e)),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Removes a staging folder; the marker goes last, so a crash midway
+/// leaves a folder that is still committed, with fewer files to publish.
+fn remove_batch_dir(dir: &Path) -> Result<(), Error> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, "list", e))?;
+    for entry in entries.flatten() {
+        if entry.file_name() != PUBLISH_MARKER {
+            let path = entry.path();
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, "remove", e)),
+            }
+        }
+    }
+    let marker = dir.join(PUBLISH_MARKER);
+    match std::fs::remove_file(&marker) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&marker, "remove", e)),
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(dir, "remove", e)),
+    }
+}

@@ -1,0 +1,260 @@
+//! Numbers at every door (issue 9, item 1): a value past its ceiling is
+//! refused with the ceiling named, and a number written into a task file by
+//! hand, however absurd, never panics or hangs a reader.
+
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sparkq::model::TaskId;
+
+use crate::support::Project;
+
+/// How long any one command may take before it counts as hung.
+const HUNG_AFTER: Duration = Duration::from_secs(30);
+
+/// Runs `sparkq ARGS`, killing it if it outlives [`HUNG_AFTER`]; asserts it
+/// neither panicked (exit 101) nor hung.
+fn run_bounded(p: &Project, args: &[String]) -> Output {
+    let mut child = p
+        .command(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sparkq");
+    let start = Instant::now();
+    while child.try_wait().expect("poll").is_none() {
+        if start.elapsed() > HUNG_AFTER {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sparkq {args:?} hung for {HUNG_AFTER:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().expect("output");
+    assert_ne!(
+        output.status.code(),
+        Some(101),
+        "sparkq {args:?} panicked:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Rewrites the JSON task file at `path` with `edit`.
+fn edit_task(path: &std::path::Path, edit: impl FnOnce(&mut Value)) {
+    let mut task: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    edit(&mut task);
+    std::fs::write(path, serde_json::to_vec_pretty(&task).unwrap()).unwrap();
+}
+
+#[test]
+fn a_huge_timeout_written_by_hand_does_not_wedge_the_stream() {
+    let p = Project::with_stream("a");
+    let id = p.enqueue("a", "{}");
+    p.claim("a");
+    edit_task(&p.state_dir("a", "claimed").join(format!("{id}.json")), |t| {
+        t["timeout"] = json!(u64::MAX);
+        t["attempts"] = json!(u32::MAX);
+    });
+    p.enqueue("a", "{}");
+    for command in [
+        &["status"][..],
+        &["stream", "list"],
+        &["tasks"],
+        &["tasks", "--stale"],
+        &["peek", "--stream", "a"],
+        &["claim", "--stream", "a"],
+        &["doctor"],
+    ] {
+        p.sparkq(command).success();
+    }
+    let shown = p.sparkq(["task", &id]).success().stdout();
+    assert!(shown.contains(&u64::MAX.to_string()), "{shown}");
+}
+
+#[test]
+fn every_door_refuses_a_timeout_past_the_ceiling_and_names_it() {
+    let p = Project::with_stream("a");
+    let ceiling = "2592000 seconds (30 days)";
+    let before = p.snapshot();
+    for flag in ["18446744073709551615", "2592001", "-1", "1e9"] {
+        let flag = format!("--timeout={flag}");
+        let run = p
+            .sparkq(["enqueue", "run-bash", "{}", "--stream", "a", &flag])
+            .code(2);
+        assert!(run.stderr().contains("--timeout"), "{}", run.stderr());
+    }
+    let run = p.sparkq([
+        "enqueue",
+        "run-bash",
+        "{}",
+        "--stream",
+        "a",
+        "--timeout",
+        "2592001",
+    ]);
+    assert!(
+        run.stderr().contains("give 1 to 2592000 seconds (30 days)"),
+        "{}",
+        run.stderr()
+    );
+    let batch = p.write(
+        "plan.jsonl",
+        "{\"tool_name\": \"run-bash\", \"payload\": {}}\n{\"tool_name\": \"run-bash\", \"payload\": {}, \"timeout\": 18446744073709551615}\n",
+    );
+    p.sparkq(["enqueue", "--stream", "a", "--batch", batch.to_str().unwrap()])
+        .fails_with(&format!(
+            "line 2: timeout is not valid: 18446744073709551615 seconds is over the ceiling of {ceiling}"
+        ));
+    p.sparkq(["claim", "--stream", "a", "--wait", "43201"]).code(2);
+    std::fs::remove_file(batch).unwrap();
+    assert_eq!(before, p.snapshot(), "a refused number changed the spool");
+
+    // A dropped file cannot be refused at the door: it fails with the reason.
+    let drop = p.state_dir("a", "pending").join("huge.json");
+    std::fs::write(
+        &drop,
+        r#"{"tool_name": "run-bash", "payload": {}, "timeout": 18446744073709551615}"#,
+    )
+    .unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&drop)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    p.sparkq(["peek", "--stream", "a"]).success();
+    let failed = p
+        .sparkq(["tasks", "--status", "failed", "--json"])
+        .success()
+        .json();
+    let error = failed["tasks"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.contains(&format!("over the ceiling of {ceiling}")),
+        "{failed}"
+    );
+}
+
+#[tokio::test]
+async fn the_api_refuses_a_timeout_past_the_ceiling() {
+    let api = crate::http_support::Api::new();
+    let body = json!({"stream": "auth", "tool_name": "run-bash", "payload": {}, "timeout": u64::MAX});
+    let reply = api.post("/api/tasks", &body.to_string()).await;
+    assert_eq!(
+        reply.status,
+        axum::http::StatusCode::BAD_REQUEST,
+        "{}",
+        reply.text
+    );
+    let message = reply.json["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("over the ceiling of 2592000 seconds (30 days)"),
+        "{message}"
+    );
+}
+
+/// A value of some JSON type for a numeric field, as raw JSON text.
+fn random_number(rng: &mut fastrand::Rng) -> String {
+    match rng.u8(..9) {
+        0 => u64::MAX.to_string(),
+        1 => i64::MIN.to_string(),
+        2 => rng.u64(..).to_string(),
+        3 => rng.i64(..).to_string(),
+        4 => format!("{:e}", rng.f64() * 1e308),
+        5 => "-0.5".to_owned(),
+        6 => "123456789012345678901234567890".to_owned(),
+        7 => rng.u32(..).to_string(),
+        _ => rng.u8(..).to_string(),
+    }
+}
+
+/// A random numeric flag value, as a user might type it.
+fn random_flag(rng: &mut fastrand::Rng) -> String {
+    match rng.u8(..6) {
+        0 => u64::MAX.to_string(),
+        1 => format!("-{}", rng.u32(..)),
+        2 => rng.u64(..).to_string(),
+        3 => "99999999999999999999999".to_owned(),
+        4 => format!("{}", rng.f64() * 10.0),
+        _ => rng.u16(..).to_string(),
+    }
+}
+
+#[test]
+fn random_numbers_in_task_files_and_flags_never_panic_or_hang() {
+    let seed = fastrand::u64(..);
+    eprintln!("seed {seed}");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let p = Project::with_stream("a");
+    let id = p.enqueue("a", "{}");
+    p.claim("a");
+    let template: Value = serde_json::from_slice(
+        &std::fs::read(p.state_dir("a", "claimed").join(format!("{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    let history = json!([{"attempt": 1, "worker": "w", "started_at": template["created_at"], "ended_at": template["created_at"], "outcome": "requeued"}]);
+    for round in 0..12 {
+        // A hand-written task in a random folder, every number random.
+        let folder = ["pending", "claimed", "done", "failed"][rng.usize(..4)];
+        let mut task = template.clone();
+        let new_id = TaskId::generate().to_string();
+        task["id"] = json!(new_id);
+        task["history"] = history.clone();
+        let mut text = serde_json::to_string_pretty(&task).unwrap();
+        for field in ["\"timeout\"", "\"attempts\"", "\"max_attempts\"", "\"attempt\""] {
+            let number = random_number(&mut rng);
+            text = replace_number(&text, field, &number);
+        }
+        std::fs::write(p.state_dir("a", folder).join(format!("{new_id}.json")), &text).unwrap();
+        // And a dropped file with a random timeout.
+        let drop = format!(
+            "{{\"tool_name\": \"run-bash\", \"payload\": {{}}, \"timeout\": {}}}",
+            random_number(&mut rng)
+        );
+        std::fs::write(
+            p.state_dir("a", "pending").join(format!("drop{round}.json")),
+            drop,
+        )
+        .unwrap();
+
+        p.enqueue("a", "{}");
+        let flag = random_flag(&mut rng);
+        for command in [
+            args(&["status"]),
+            args(&["stream", "list"]),
+            args(&["tasks", "--json", "--limit", &flag]),
+            args(&["tasks", "--stale"]),
+            args(&["peek", "--stream", "a"]),
+            args(&["enqueue", "run-bash", "{}", "--stream", "a", "--timeout", &flag]),
+            args(&["claim", "--stream", "a", "--wait", &flag]),
+            args(&["claim", "--stream", "a"]),
+            args(&["purge", "--older-than", &format!("{flag}d")]),
+            args(&["doctor"]),
+            args(&["task", &new_id]),
+        ] {
+            run_bounded(&p, &command);
+        }
+    }
+}
+
+/// `text` with the number after the first `field:` replaced by `number`.
+fn replace_number(text: &str, field: &str, number: &str) -> String {
+    let Some(at) = text.find(&format!("{field}: ")) else {
+        return text.to_owned();
+    };
+    let start = at + field.len() + 2;
+    let end = text[start..]
+        .find([',', '\n', '}'])
+        .map_or(text.len(), |n| start + n);
+    format!("{}{}{}", &text[..start], number, &text[end..])
+}
