@@ -31,7 +31,8 @@ fn run_status_second_server_refused_reload_stop() {
         Some(0)
     );
     let reload = p.sparkq(["reload"]).success().stdout();
-    assert!(reload.contains("1 scripts"), "{reload}");
+    // new.sh and the sparkq-watcher.sh setup installed.
+    assert!(reload.contains("2 scripts"), "{reload}");
     assert_eq!(
         server.get("/api/scripts?q=later").1["scripts"]
             .as_array()
