@@ -5,6 +5,7 @@
 //! beyond the config: every call reads the spool afresh, so any number of
 //! processes can use one spool at once.
 
+mod brief;
 mod budget;
 mod claim;
 mod converge;
@@ -30,7 +31,7 @@ use crate::spool::Spool;
 
 pub use crate::spool::Removal;
 
-pub use claim::TaskBrief;
+pub use brief::TaskBrief;
 pub use doctor::{ConflictedTask, DoctorReport, Finding, FindingKind};
 pub use enqueue::{MAX_BATCH_BYTES, NewTask, parse_batch, parse_payload};
 pub use error::{Error, ErrorKind};
