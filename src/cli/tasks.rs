@@ -284,8 +284,8 @@ pub(super) fn requeue(queue: &Queue, args: RequeueArgs) -> anyhow::Result<ExitCo
     for r in &done {
         if let (Some(before), Some(from)) = (&r.already_requeued_as, &r.task.requeued_from) {
             eprintln!(
-                "Warning: task {from} had already been requeued as {before}; it is now queued a second time, as {}.\n  If that was a slip, fail the new task before a worker takes it.",
-                r.task.id
+                "Warning: task {from} had already been requeued as {before}; it is now queued a second time, as {}.\n  If that was a slip, delete {}.json from the pending/ folder of stream {} before a worker claims it.",
+                r.task.id, r.task.id, r.task.stream
             );
         }
     }
