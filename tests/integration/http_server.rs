@@ -101,6 +101,31 @@ fn dead_claims_are_requeued_then_auto_failed_by_the_server() {
 }
 
 #[test]
+fn the_server_still_sweeps_an_ended_streams_dead_claims() {
+    let p = Project::with_stream("auth");
+    let server = Server::start(&p);
+    let id = p
+        .sparkq(["enqueue", "run-bash", "{}", "--stream", "auth", "--timeout", "1"])
+        .success()
+        .stdout()
+        .trim()
+        .to_owned();
+    p.claim("auth");
+    p.sparkq(["session", "end", "s1"]).success();
+    // Showing a task sweeps nothing: only the server's sweep can fail it.
+    wait_until(
+        Duration::from_secs(20),
+        "the dead claim to be auto-failed",
+        || server.get(&format!("/api/tasks/{id}")).1["status"] == "failed",
+    );
+    let task = server.get(&format!("/api/tasks/{id}")).1;
+    assert!(
+        task["error"].as_str().unwrap_or("").starts_with("Auto-failed:"),
+        "{task}"
+    );
+}
+
+#[test]
 fn keeps_serving_with_garbage_and_a_stream_deleted_underneath() {
     let p = Project::with_stream("auth");
     p.sparkq(["stream", "create", "doomed", "--session", "s1"])
