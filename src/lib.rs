@@ -12,6 +12,7 @@ pub mod http;
 pub mod mcp;
 pub mod model;
 pub mod queue;
+pub mod runtime;
 pub mod scripts;
 pub mod spool;
 pub mod watch;

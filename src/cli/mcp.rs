@@ -35,12 +35,13 @@ pub(super) fn mcp(explicit: Option<&Path>, _args: McpArgs) -> anyhow::Result<Exi
         "sparkq mcp: serving {} over stdio",
         config.path.display()
     );
+    let max_line = crate::mcp::max_line_bytes(&config.limits);
     let server = SparkqServer::new(config.path, default_worker());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let served = runtime.block_on(crate::mcp::serve_stdio(server));
+    let served = runtime.block_on(crate::mcp::serve_stdio(server, max_line));
     // A claim still waiting when the client left must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     served.context("the MCP connection failed")?;

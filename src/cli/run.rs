@@ -2,9 +2,11 @@
 //! process, until Ctrl-C, SIGTERM or `sparkq stop`.
 //!
 //! The server serves the web UI and API (and sweeps dead claims); each
-//! watcher wakes the workers of one stream (SPEC 5). Either half can be
-//! left out: `--no-server` for watchers alone, and off a terminal without
-//! `--session`/`--stream`, the server alone.
+//! watcher wakes the workers of one stream. Either half can be left out:
+//! `--no-server` for watchers alone, and off a terminal without
+//! `--session`/`--stream`, the server alone. A watcher that cannot start
+//! (its stream is watched elsewhere) or stops never takes the server or
+//! the other watchers down with it.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -58,6 +60,10 @@ pub(super) fn run(queue: Queue, args: RunArgs) -> anyhow::Result<ExitCode> {
     if streams.is_empty() && args.no_server {
         bail!("nothing to run: --no-server needs --session S or --stream S");
     }
+    if !streams.is_empty() {
+        // Refused here, before anything starts, if it is not the user's own.
+        queue.runtime_dir().create()?;
+    }
     let shutdown = Shutdown::new();
     shutdown.on_signals()?;
     let server = if args.no_server {
@@ -75,7 +81,14 @@ pub(super) fn run(queue: Queue, args: RunArgs) -> anyhow::Result<ExitCode> {
         shutdown.wait();
         ExitCode::SUCCESS
     } else {
-        run_watchers(&queue, &streams, args.recheck, &shutdown)?
+        // Each watcher that cannot start (or stops) says so at once; the
+        // others go on, and so does the server until it is told to stop.
+        let code = run_watchers(&queue, &streams, args.recheck, &shutdown)?;
+        if server.is_some() && !shutdown.is_fired() {
+            eprintln!("No watcher runs any more; the server goes on. Stop it with Ctrl-C or 'sparkq stop'.");
+            shutdown.wait();
+        }
+        code
     };
     if let Some(server) = server {
         server.stop()?;

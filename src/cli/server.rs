@@ -12,7 +12,6 @@ use super::output::{print, print_json, table, truncate};
 use crate::http::{ServerError, ServerOptions, post_local_json, run_server};
 use crate::queue::Queue;
 use crate::scripts::{Script, ScriptIndex};
-use crate::spool::PidFile;
 
 /// The server on a thread of its own, so that `run` can host stream
 /// watchers (or wait for a signal) on the calling thread.
@@ -88,7 +87,7 @@ impl BackgroundServer {
 pub(super) struct ReloadArgs {}
 
 pub(super) fn reload(queue: &Queue, _args: ReloadArgs) -> anyhow::Result<ExitCode> {
-    let Some(server) = PidFile::read(&queue.spool().server_pid_path()) else {
+    let Some(server) = queue.server() else {
         anyhow::bail!(
             "no SparkQ server is running for this project\n  Start it with 'sparkq run'; a new server reads sparkq.yml at start."
         );

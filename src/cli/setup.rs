@@ -14,8 +14,8 @@ use crate::config::{
     CONFIG_FILE_NAME, Config, SetupAnswers, find_config_file, render_config, render_config_keeping,
 };
 use crate::queue::Queue;
+use crate::runtime::RuntimeDir;
 use crate::spool::{Spool, write_atomic};
-use crate::watch::RuntimePaths;
 
 /// The worker playbook, copied into every project by setup.
 const PLAYBOOK: &str = include_str!("../../WORKER_PLAYBOOK.md");
@@ -190,7 +190,7 @@ fn ask(defaults: SetupAnswers) -> anyhow::Result<SetupAnswers> {
 /// Stop what SparkQ runs here and remove sparkq.yml, the spool and lock files.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  sparkq teardown --yes\n\nStops the server and the watchers of this project's streams (like 'sparkq stop'),\nthen removes only sparkq.yml, the spool folder and those streams' watcher lock,\nFIFO and done flag (in /tmp, or $SPARKQ_RUNTIME_DIR); prints each path. It also\nasks about WORKER_PLAYBOOK.md, .claude/commands/sparkq-worker.md and\nscripts/sparkq-watcher.sh, which setup wrote; --yes removes them too."
+    after_help = "Example:\n  sparkq teardown --yes\n\nStops the server and the watchers of this project's streams (like 'sparkq stop'),\nthen removes only sparkq.yml, the spool folder and those streams' watcher lock,\nFIFO and done flag (in this project's own runtime folder); prints each path. It also\nasks about WORKER_PLAYBOOK.md, .claude/commands/sparkq-worker.md and\nscripts/sparkq-watcher.sh, which setup wrote; --yes removes them too."
 )]
 pub(super) struct TeardownArgs {
     /// Do not ask for confirmation.
@@ -208,7 +208,8 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
         .iter()
         .map(ToString::to_string)
         .collect();
-    let runtime = RuntimePaths::from_env();
+    let runtime = RuntimeDir::for_project(&config.root, &config.project_name);
+    let server = Queue::new(config.clone()).server();
 
     if !args.yes {
         if !std::io::stdin().is_terminal() {
@@ -245,7 +246,7 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
         confirmed()?
     };
 
-    let (mut out, stuck) = stop_processes(running_processes(&runtime, &spool, &streams));
+    let (mut out, stuck) = stop_processes(running_processes(&runtime, server, &streams)?);
     if !stuck.is_empty() {
         print(&out)?;
         bail!(
@@ -254,18 +255,24 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
         );
     }
     // What a stopped watcher leaves behind (a worker's done flag, or the
-    // lock and FIFO of one killed with -9), and only for this project's streams.
-    for stream in &streams {
-        for path in [
-            runtime.lock(stream),
-            runtime.fifo(stream),
-            runtime.done_flag(stream),
-        ] {
-            match std::fs::remove_file(&path) {
-                Ok(()) => out.push_str(&format!("removed   {}\n", path.display())),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("could not remove {}", path.display())),
+    // lock and FIFO of one killed with -9), in this project's own runtime
+    // folder only, and then that folder if nothing else is left in it.
+    if runtime.check()? {
+        for stream in &streams {
+            for path in [
+                runtime.lock(stream),
+                runtime.fifo(stream),
+                runtime.done_flag(stream),
+            ] {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => out.push_str(&format!("removed   {}\n", path.display())),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e).with_context(|| format!("could not remove {}", path.display())),
+                }
             }
+        }
+        if std::fs::remove_dir(runtime.dir()).is_ok() {
+            out.push_str(&format!("removed   {}/\n", runtime.dir().display()));
         }
     }
     let root = config.root.clone();

@@ -7,11 +7,10 @@ use clap::{Args, CommandFactory};
 use serde::Serialize;
 
 use super::output::{print, print_json, table};
-use super::project::pid_alive;
 use crate::model::SessionStatus;
 use crate::queue::{Queue, StreamInfo};
-use crate::spool::PidFile;
-use crate::watch::{self, RuntimePaths};
+use crate::runtime::PidFile;
+use crate::watch;
 
 /// Is the server running; active sessions and streams with their counts; running watchers.
 #[derive(Debug, Args)]
@@ -39,7 +38,7 @@ struct Watcher {
 }
 
 pub(super) fn status(queue: &Queue, args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let server = PidFile::read(&queue.spool().server_pid_path()).filter(|p| pid_alive(p.pid));
+    let server = queue.server();
     let active_sessions: Vec<String> = queue
         .list_sessions()?
         .into_iter()
@@ -51,10 +50,12 @@ pub(super) fn status(queue: &Queue, args: StatusArgs) -> anyhow::Result<ExitCode
         .into_iter()
         .filter(|s| active_sessions.iter().any(|a| a == s.stream.session.as_str()))
         .collect();
-    let runtime = RuntimePaths::from_env();
+    let runtime = queue.runtime_dir();
+    let runtime_ok = runtime.check()?;
     let watchers: Vec<Watcher> = queue
         .all_streams()?
         .into_iter()
+        .filter(|_| runtime_ok)
         .filter_map(|s| {
             let pid = watch::watcher_pid(&runtime, s.name.as_str())?;
             Some(Watcher {

@@ -10,7 +10,7 @@ use clap::Args;
 use super::output::{print, print_json};
 use crate::model::StreamStatus;
 use crate::queue::Queue;
-use crate::spool::{PidFile, Spool};
+use crate::runtime::{self, PidFile, RuntimeDir};
 use crate::watch::{self, Settings, Shutdown, StopOutcome, WaitOutcome};
 
 /// Set to 1 to drop every event about `pending/`, so only the safety-net
@@ -23,8 +23,8 @@ pub(super) const STOP_WAIT_SECS: u64 = 10;
 /// The exit code of a command interrupted by Ctrl-C (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
-fn settings(recheck_secs: u64) -> Settings {
-    let mut settings = Settings::new(Duration::from_secs(recheck_secs.max(1)));
+fn settings(queue: &Queue, recheck_secs: u64) -> Settings {
+    let mut settings = Settings::new(queue.runtime_dir(), Duration::from_secs(recheck_secs.max(1)));
     settings.ignore_pending_events = std::env::var(IGNORE_EVENTS_ENV).is_ok_and(|v| v == "1");
     settings
 }
@@ -35,7 +35,7 @@ fn settings(recheck_secs: u64) -> Settings {
 pub(super) fn claim_wait(queue: &Queue, stream: &str, worker: &str, secs: u64) -> anyhow::Result<ExitCode> {
     let shutdown = Shutdown::new();
     shutdown.on_signals()?;
-    let settings = settings(watch::CLAIM_RECHECK_SECS);
+    let settings = settings(queue, watch::CLAIM_RECHECK_SECS);
     match watch::wait_for_claim(
         queue,
         stream,
@@ -53,14 +53,18 @@ pub(super) fn claim_wait(queue: &Queue, stream: &str, worker: &str, secs: u64) -
     Ok(ExitCode::SUCCESS)
 }
 
-/// Run the watcher of one stream in the foreground: it wakes the stream's idle worker.
+/// Run the watcher of one stream in the foreground: wake its idle worker when work arrives.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  sparkq watch auth\n\nThe worker then waits with:\n  touch /tmp/sparkq-auth-done && cat /tmp/sparkq-auth-pipe >/dev/null && sparkq claim --stream=auth\n\nWhen the done flag exists and a task is pending, the watcher removes the flag\nand writes \"wake\" to the FIFO. It also takes back dead claims. It stops on\nSIGTERM/SIGINT or 'sparkq stop --stream auth'. $SPARKQ_RUNTIME_DIR moves the\nlock, FIFO and flag away from /tmp."
+    after_help = "Examples:\n  sparkq watch auth\n  sparkq watch auth --wait-command   # print the worker's wait command and exit\n\nThe watcher prints the worker's wait command when it starts, with the real\npaths of the done flag and FIFO in this project's private runtime folder:\n  touch <done flag> && cat <fifo> >/dev/null && sparkq claim --stream=auth\n\nWhen the done flag exists and a task is pending, the watcher removes the flag\nand writes \"wake\" to the FIFO. It also takes back dead claims. It stops on\nSIGTERM/SIGINT or 'sparkq stop --stream auth'. The runtime folder is\n$XDG_RUNTIME_DIR/sparkq/<project>-<hash>/ (else /tmp/sparkq-<uid>/...);\n$SPARKQ_RUNTIME_DIR replaces the folder that holds it."
 )]
 pub(super) struct WatchArgs {
     /// The stream to watch.
     stream: String,
+    /// Print the worker's wait command for STREAM (with this project's
+    /// done-flag and FIFO paths) and exit, without watching.
+    #[arg(long)]
+    wait_command: bool,
     /// Safety-net re-check interval in seconds, for events the system missed.
     #[arg(
         long,
@@ -72,6 +76,14 @@ pub(super) struct WatchArgs {
 }
 
 pub(super) fn watch(queue: &Queue, args: WatchArgs) -> anyhow::Result<ExitCode> {
+    if args.wait_command {
+        let name = queue.stream(&args.stream)?.name;
+        print(&format!(
+            "{}\n",
+            watch::wait_command(&queue.runtime_dir(), name.as_str())
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     host_watchers(queue, vec![args.stream], args.recheck)
 }
 
@@ -114,6 +126,7 @@ fn host_watchers(queue: &Queue, streams: Vec<String>, recheck: u64) -> anyhow::R
     for stream in &streams {
         queue.stream(stream)?;
     }
+    queue.runtime_dir().create()?;
     let shutdown = Shutdown::new();
     shutdown.on_signals()?;
     run_watchers(queue, &streams, recheck, &shutdown)
@@ -127,7 +140,7 @@ pub(super) fn run_watchers(
     shutdown: &Shutdown,
 ) -> anyhow::Result<ExitCode> {
     let mut failed = false;
-    for (stream, outcome) in watch::run_watchers(queue, streams, &settings(recheck), shutdown) {
+    for (stream, outcome) in watch::run_watchers(queue, streams, &settings(queue, recheck), shutdown) {
         if let Err(e) = outcome {
             eprintln!("Error: watcher of stream '{stream}': {e}");
             failed = true;
@@ -152,7 +165,7 @@ pub(super) struct StopArgs {
 }
 
 pub(super) fn stop(queue: &Queue, args: StopArgs) -> anyhow::Result<ExitCode> {
-    let runtime = watch::RuntimePaths::from_env();
+    let runtime = queue.runtime_dir();
     let wait = Duration::from_secs(STOP_WAIT_SECS);
     if let Some(stream) = args.stream {
         let name = queue.stream(&stream)?.name;
@@ -175,7 +188,7 @@ pub(super) fn stop(queue: &Queue, args: StopArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .map(|s| s.name.to_string())
         .collect();
-    let running = running_processes(&runtime, queue.spool(), &streams);
+    let running = running_processes(&runtime, queue.server(), &streams)?;
     if running.is_empty() {
         print("nothing runs for this project\n")?;
         return Ok(ExitCode::SUCCESS);
@@ -192,27 +205,31 @@ pub(super) fn stop(queue: &Queue, args: StopArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The live processes SparkQ runs for a project: the watchers of `streams`
-/// (from their locks in `runtime`) and the server (from its pid file), each
-/// process once, with what it hosts (`sparkq run` hosts both).
+/// (holding their locks in the project's `runtime` folder) and its
+/// `server`, each process once, with what it hosts (`sparkq run` hosts
+/// both). Nothing of another project is found here: its locks live in
+/// its own folder and spool.
 pub(super) fn running_processes(
-    runtime: &watch::RuntimePaths,
-    spool: &Spool,
+    runtime: &RuntimeDir,
+    server: Option<PidFile>,
     streams: &[String],
-) -> Vec<(u32, String)> {
+) -> anyhow::Result<Vec<(u32, String)>> {
     let mut pids: Vec<(u32, String)> = Vec::new();
     let mut add = |pid: u32, what: String| match pids.iter_mut().find(|(p, _)| *p == pid) {
         Some((_, hosted)) => hosted.push_str(&format!(", {what}")),
         None => pids.push((pid, what)),
     };
-    for stream in streams {
-        if let Some(pid) = watch::watcher_pid(runtime, stream) {
-            add(pid, format!("watcher of {stream}"));
+    if runtime.check()? {
+        for stream in streams {
+            if let Some(pid) = watch::watcher_pid(runtime, stream) {
+                add(pid, format!("watcher of {stream}"));
+            }
         }
     }
-    if let Some(server) = PidFile::read(&spool.server_pid_path()).filter(|s| watch::is_alive(s.pid)) {
+    if let Some(server) = server {
         add(server.pid, "server".to_owned());
     }
-    pids
+    Ok(pids)
 }
 
 /// Stops each process with SIGTERM, waiting for it to leave; returns one
@@ -222,7 +239,7 @@ pub(super) fn stop_processes(running: Vec<(u32, String)>) -> (String, Vec<String
     let mut out = String::new();
     let mut stuck = Vec::new();
     for (pid, what) in running {
-        if watch::terminate(pid, wait) {
+        if runtime::terminate(pid, wait) {
             out.push_str(&format!("stopped {what} (pid {pid})\n"));
         } else {
             stuck.push(format!("{what} (pid {pid})"));

@@ -15,8 +15,8 @@ use super::{AppState, blocking};
 use crate::config::Tool;
 use crate::model::{Session, SessionStatus, StreamStatus};
 use crate::queue::StreamInfo;
+use crate::runtime::PidFile;
 use crate::scripts::Script;
-use crate::spool::PidFile;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -57,7 +57,7 @@ async fn status(State(state): State<AppState>) -> ApiResult<Json<Status>> {
             .collect();
         Ok(Status {
             project: queue.config().project_name.clone(),
-            server: PidFile::read(&queue.spool().server_pid_path()),
+            server: queue.server(),
             sessions,
             streams,
         })

@@ -13,27 +13,25 @@ mod client;
 mod error;
 mod events;
 mod guard;
+mod listen;
 mod meta;
 mod server;
 mod sessions;
 mod tasks;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 
 pub use client::post_local_json;
 pub use error::{ApiError, Json};
 pub use events::{ChangeEvent, watch_spool};
-pub use server::{
-    DEAD_CLAIM_SWEEP_INTERVAL_SECS, RunningServer, ServerError, ServerOptions, run_server, stop_server,
-};
+pub use listen::{HEADER_READ_TIMEOUT_SECS, MAX_CONNECTIONS, serve};
+pub use server::{DEAD_CLAIM_SWEEP_INTERVAL_SECS, RunningServer, ServerError, ServerOptions, run_server};
 
 use crate::config::Config;
 use crate::queue::{self, Queue};
@@ -199,21 +197,4 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
             uri.path()
         ),
     )
-}
-
-/// Serves `state` on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    state.set_port(listener.local_addr()?.port());
-    let closing = state.clone();
-    let shutdown = async move {
-        shutdown.await;
-        closing.close_streams();
-    };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }

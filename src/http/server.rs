@@ -1,5 +1,5 @@
-//! `sparkq run`'s server half: one server per project, announced in
-//! `spool/.sparkq.lock`, purging old results at start and sweeping dead
+//! `sparkq run`'s server half: one server per project, holding the lock
+//! file `spool/.sparkq.lock` (with its pid and url) for its life, purging old results at start and sweeping dead
 //! claims while it runs.
 //!
 //! The watcher half of `run` (starting stream watchers) lives elsewhere and
@@ -7,15 +7,13 @@
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use super::{AppState, serve, watch_spool};
-use crate::model::Timestamp;
 use crate::queue::Queue;
-use crate::spool::PidFile;
+use crate::runtime::{Acquired, LockFile, PidFile};
 
 /// How often running tasks are checked for dead claims (SPEC 4.6).
 pub const DEAD_CLAIM_SWEEP_INTERVAL_SECS: u64 = 5;
@@ -38,11 +36,9 @@ pub enum ServerError {
         "could not listen on 127.0.0.1:{port}: {source}\n  Another program uses the port; change 'server: port' in sparkq.yml."
     )]
     Bind { port: u16, source: std::io::Error },
-    #[error("could not write the server lock file {path}: {source}")]
-    Lock {
-        path: PathBuf,
-        source: crate::spool::Error,
-    },
+    /// The error names the lock file.
+    #[error("could not take the server lock: {source}")]
+    Lock { source: crate::runtime::Error },
     #[error("the server failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -56,35 +52,29 @@ pub struct RunningServer {
     pub url: String,
     listener: TcpListener,
     state: AppState,
-    lock_path: PathBuf,
+    /// Held for the server's life; dropping it removes the file.
+    lock: LockFile,
 }
 
-/// Whether process `pid` is alive. A zombie (exited, not yet reaped by its
-/// parent) counts as gone: it serves nothing and holds no port.
-fn pid_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state letter follows the parenthesised command name.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_none_or(|state| state != "Z"),
-        Err(_) => false,
-    }
-}
-
-/// Binds 127.0.0.1, refusing to start when another live server holds the
-/// project's lock file, and writes the lock with this process's pid.
+/// Takes the project's server lock (atomically: of two servers started at
+/// once, one gets it), then binds 127.0.0.1 and writes this process's pid
+/// and url into the lock file. The lock is held until the server stops.
 pub async fn run_server(queue: Queue, options: ServerOptions) -> Result<RunningServer, ServerError> {
-    let lock_path = queue.spool().server_pid_path();
-    if let Some(existing) = PidFile::read(&lock_path).filter(|p| pid_alive(p.pid)) {
-        return Err(ServerError::AlreadyRunning {
-            pid: existing.pid,
-            url: existing.url.unwrap_or_else(|| "no url".to_owned()),
-        });
-    }
+    let lock_error = |source| ServerError::Lock { source };
+    let lock = match queue.take_server_lock().map_err(lock_error)? {
+        Acquired::Ours(lock) => lock,
+        Acquired::Held { content } => {
+            let holder = PidFile::parse(&content);
+            return Err(ServerError::AlreadyRunning {
+                pid: holder.as_ref().map_or(0, |p| p.pid),
+                url: holder
+                    .and_then(|p| p.url)
+                    .unwrap_or_else(|| "still starting".to_owned()),
+            });
+        }
+    };
+    let mut pid = PidFile::this_process();
+    lock.write(&pid.to_json()).map_err(lock_error)?;
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
         .await
         .map_err(|source| ServerError::Bind {
@@ -93,22 +83,15 @@ pub async fn run_server(queue: Queue, options: ServerOptions) -> Result<RunningS
         })?;
     let addr = listener.local_addr()?;
     let url = format!("http://127.0.0.1:{}/", addr.port());
-    let pid = PidFile {
-        pid: std::process::id(),
-        url: Some(url.clone()),
-        started_at: Timestamp::now(),
-    };
-    pid.write(&lock_path).map_err(|source| ServerError::Lock {
-        path: lock_path.clone(),
-        source,
-    })?;
+    pid.url = Some(url.clone());
+    lock.write(&pid.to_json()).map_err(lock_error)?;
     let state = AppState::new(queue, addr.port());
     Ok(RunningServer {
         addr,
         url,
         listener,
         state,
-        lock_path,
+        lock,
     })
 }
 
@@ -121,12 +104,12 @@ impl RunningServer {
     /// Purges old results in the background, sweeps dead claims every
     /// [`DEAD_CLAIM_SWEEP_INTERVAL_SECS`], watches the spool for live
     /// updates, and serves until `shutdown` resolves. The lock file is
-    /// removed on the way out, unless another server has taken it over.
+    /// released and removed on the way out.
     pub async fn wait(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
         let RunningServer {
             listener,
             state,
-            lock_path,
+            lock,
             ..
         } = self;
         let purger = state.queue();
@@ -149,9 +132,7 @@ impl RunningServer {
         let served = serve(listener, state, shutdown).await;
         sweeper.abort();
         drop(watcher);
-        if PidFile::read(&lock_path).is_some_and(|p| p.pid == std::process::id()) {
-            let _ = std::fs::remove_file(&lock_path);
-        }
+        drop(lock);
         Ok(served?)
     }
 }
@@ -178,35 +159,4 @@ async fn sweep_forever(state: AppState) {
             eprintln!("Error: the dead-claim sweep panicked; it will run again");
         }
     }
-}
-
-/// Asks the server named in the project's lock file to stop (SIGTERM) and
-/// waits up to `wait` for it to exit. Returns the pid stopped, or `None`
-/// when no server was running.
-pub fn stop_server(queue: &Queue, wait: Duration) -> std::io::Result<Option<u32>> {
-    let lock_path = queue.spool().server_pid_path();
-    let Some(pid) = PidFile::read(&lock_path)
-        .map(|p| p.pid)
-        .filter(|pid| pid_alive(*pid))
-    else {
-        let _ = std::fs::remove_file(&lock_path);
-        return Ok(None);
-    };
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()?;
-    if !status.success() {
-        return Err(std::io::Error::other(format!("could not signal pid {pid}")));
-    }
-    let deadline = std::time::Instant::now() + wait;
-    while pid_alive(pid) && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if pid_alive(pid) {
-        return Err(std::io::Error::other(format!(
-            "pid {pid} did not stop within {}s",
-            wait.as_secs()
-        )));
-    }
-    Ok(Some(pid))
 }

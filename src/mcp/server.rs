@@ -8,6 +8,7 @@
 //! writes to stdout: stdout belongs to the protocol.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
@@ -27,6 +28,8 @@ the claim_token as token. Repeat until claim_task returns null.";
 pub struct SparkqServer {
     config_file: PathBuf,
     default_worker: String,
+    /// Fired when the client has closed its end: waits stop at once.
+    client_gone: ClientGone,
     tool_router: ToolRouter<SparkqServer>,
 }
 
@@ -37,8 +40,15 @@ impl SparkqServer {
         SparkqServer {
             config_file,
             default_worker,
+            client_gone: ClientGone::default(),
             tool_router: Self::queue_tools() + Self::read_tools() + Self::worker_tools(),
         }
+    }
+
+    /// The switch that says the client has gone (its input ended); a
+    /// waiting `claim_task` stops when it fires.
+    pub fn client_gone(&self) -> ClientGone {
+        self.client_gone.clone()
     }
 
     /// The worker name used when a claim names none.
@@ -67,6 +77,30 @@ impl SparkqServer {
             Ok(Err(text)) => tool_error(text),
             Err(join) => tool_error(format!("the operation stopped unexpectedly: {join}")),
         }
+    }
+}
+
+/// The switch that says the client has gone: fired once, by the stdio
+/// layer when its input ends; every clone sees it, before or after.
+#[derive(Debug, Clone)]
+pub struct ClientGone(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for ClientGone {
+    fn default() -> ClientGone {
+        ClientGone(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl ClientGone {
+    /// Says the client has gone.
+    pub fn fire(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Returns once the client has gone (at once if it already has).
+    pub async fn wait(&self) {
+        let mut gone = self.0.subscribe();
+        let _ = gone.wait_for(|gone| *gone).await;
     }
 }
 

@@ -23,7 +23,10 @@ pub(super) fn claim_waiting(
     if wait.is_zero() {
         return Ok(queue.claim(stream, worker)?);
     }
-    let settings = Settings::new(Duration::from_secs(watch::CLAIM_RECHECK_SECS));
+    let settings = Settings::new(
+        queue.runtime_dir(),
+        Duration::from_secs(watch::CLAIM_RECHECK_SECS),
+    );
     match watch::wait_for_claim(queue, stream, worker, wait, &settings, shutdown)? {
         WaitOutcome::Claimed(claimed) => Ok(Some(*claimed)),
         WaitOutcome::TimedOut | WaitOutcome::Interrupted => Ok(None),

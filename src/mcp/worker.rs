@@ -125,13 +125,16 @@ impl SparkqServer {
         }
         let worker = p.worker.unwrap_or_else(|| self.default_worker().to_owned());
         let wait = Duration::from_secs(wait_seconds);
-        // The client's cancellation fires the wait's shutdown switch; the
-        // relay is aborted once the call is answered.
+        // The client's cancellation, or its going away, fires the wait's
+        // shutdown switch; the relay is aborted once the call is answered.
         let shutdown = Shutdown::new();
         let relay = {
-            let (shutdown, cancelled) = (shutdown.clone(), context.ct);
+            let (shutdown, cancelled, gone) = (shutdown.clone(), context.ct, self.client_gone());
             tokio::spawn(async move {
-                cancelled.cancelled().await;
+                tokio::select! {
+                    () = cancelled.cancelled() => {}
+                    () = gone.wait() => {}
+                }
                 shutdown.fire();
             })
         };

@@ -16,6 +16,7 @@ mod error;
 mod fence;
 mod finish;
 mod list;
+mod processes;
 mod purge;
 mod requeue;
 mod rival;

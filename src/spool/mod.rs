@@ -34,7 +34,6 @@ mod git;
 mod lock;
 mod markers;
 mod meta;
-mod pidfile;
 mod tasks;
 mod teardown;
 
@@ -51,7 +50,6 @@ pub use error::Error;
 pub use git::GitMerge;
 pub use lock::StreamLock;
 pub use markers::{Split, has_markers, split_conflict};
-pub use pidfile::PidFile;
 pub use tasks::{PendingScan, SCAN_OLDEST};
 pub use teardown::Removal;
 

@@ -22,10 +22,8 @@ pub enum Error {
         "a watcher for stream '{stream}' already runs (pid {pid}, lock {lock})\n  Stop it with 'sparkq stop --stream {stream}', or let it do the job."
     )]
     AlreadyWatched { stream: String, pid: u32, lock: PathBuf },
-    #[error("{path} exists and is not a FIFO\n  Remove it (it is not SparkQ's) and start the watcher again.")]
-    NotFifo { path: PathBuf },
-    #[error("could not create the FIFO {path}: {message}\n  Is 'mkfifo' installed and the folder writable?")]
-    Mkfifo { path: PathBuf, message: String },
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::Error),
 }
 
 impl Error {

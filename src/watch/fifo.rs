@@ -1,6 +1,6 @@
-//! The watcher's FIFO, `sparkq-<stream>-pipe`, and how a wake is delivered
-//! through it so that the worker's `cat <pipe >/dev/null` returns exactly
-//! once per wake.
+//! The watcher's FIFO, `<stream>.pipe` in the project's runtime folder,
+//! and how a wake is delivered through it so that the worker's
+//! `cat <pipe >/dev/null` returns exactly once per wake.
 //!
 //! `cat` returns only at end of file, which a FIFO gives a reader when its
 //! last writer closes. So the watcher cannot simply keep the FIFO open
@@ -29,11 +29,12 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{Error, Result};
+use crate::runtime;
 
 /// The first and the longest pause between checks while a wake is in flight.
 const FIRST_CHECK: Duration = Duration::from_millis(2);
@@ -62,8 +63,9 @@ enum State {
 }
 
 impl Fifo {
-    /// Creates the FIFO at `path` if it is missing (with the `mkfifo`
-    /// command; `unsafe` is forbidden here) and holds it open read-write.
+    /// Creates the FIFO at `path` (mode 0600) if it is missing and holds
+    /// it open read-write. Anything at `path` that is not the user's own
+    /// FIFO is refused: another user's FIFO could overhear the wakes.
     ///
     /// If the FIFO was left behind by an earlier watcher and a worker is
     /// already blocked on it (that watcher was killed, perhaps between
@@ -71,28 +73,22 @@ impl Fifo {
     /// instead, and the second value is `true`: it then claims, or finds
     /// nothing and sets its flag again.
     pub(crate) fn open(path: &Path) -> Result<(Fifo, bool)> {
-        match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_fifo() => {
-                // Opening a write end succeeds only if someone reads.
-                if let Ok(mut writer) = open_writer(path) {
-                    writer
-                        .write_all(b"wake\n")
-                        .map_err(|e| Error::io(path, "write to", e))?;
-                    let fifo = Fifo {
-                        path: path.to_owned(),
-                        state: State::Delivering { _writer: writer },
-                        pause: FIRST_CHECK,
-                        next_check: Instant::now(),
-                    };
-                    return Ok((fifo, true));
-                }
-            }
-            Ok(_) => {
-                return Err(Error::NotFifo {
+        if runtime::check_fifo(path)? {
+            // Opening a write end succeeds only if someone reads.
+            if let Ok(mut writer) = open_writer(path) {
+                writer
+                    .write_all(b"wake\n")
+                    .map_err(|e| Error::io(path, "write to", e))?;
+                let fifo = Fifo {
                     path: path.to_owned(),
-                });
+                    state: State::Delivering { _writer: writer },
+                    pause: FIRST_CHECK,
+                    next_check: Instant::now(),
+                };
+                return Ok((fifo, true));
             }
-            Err(_) => make_fifo(path)?,
+        } else {
+            runtime::make_fifo(path)?;
         }
         let fifo = Fifo {
             path: path.to_owned(),
@@ -114,7 +110,7 @@ impl Fifo {
         if !self.is_idle() {
             return Ok(());
         }
-        if !self.path.exists() {
+        if !runtime::check_fifo(&self.path)? {
             // Someone removed the FIFO under us: make a new one to hold.
             self.state = State::Holding {
                 _held: recreate(&self.path)?,
@@ -174,28 +170,10 @@ impl Fifo {
     }
 }
 
-fn make_fifo(path: &Path) -> Result<()> {
-    let output = std::process::Command::new("mkfifo")
-        .args(["-m", "600"])
-        .arg(path)
-        .output()
-        .map_err(|e| Error::Mkfifo {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-    if !output.status.success() {
-        return Err(Error::Mkfifo {
-            path: path.to_owned(),
-            message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        });
-    }
-    Ok(())
-}
-
 /// Holds the FIFO at `path` again, making it first if it has been removed.
 fn recreate(path: &Path) -> Result<File> {
-    if !path.exists() {
-        make_fifo(path)?;
+    if !runtime::check_fifo(path)? {
+        runtime::make_fifo(path)?;
     }
     hold(path)
 }
@@ -205,6 +183,7 @@ fn hold(path: &Path) -> Result<File> {
     File::options()
         .read(true)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| Error::io(path, "open", e))
 }
@@ -214,7 +193,7 @@ fn hold(path: &Path) -> Result<File> {
 fn open_writer(path: &Path) -> std::io::Result<File> {
     File::options()
         .write(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
         .open(path)
 }
 

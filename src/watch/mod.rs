@@ -19,7 +19,6 @@ mod error;
 mod events;
 mod fifo;
 mod lock;
-mod paths;
 mod run;
 mod shutdown;
 mod timers;
@@ -28,9 +27,10 @@ mod watcher;
 
 use std::time::Duration;
 
+use crate::runtime::RuntimeDir;
+
 pub use error::Error;
-pub use paths::{RUNTIME_DIR_ENV, RuntimePaths};
-pub use run::{StopOutcome, is_alive, run_watchers, stop_watcher, terminate, watcher_pid};
+pub use run::{StopOutcome, run_watchers, stop_watcher, wait_command, watcher_pid};
 pub use shutdown::Shutdown;
 pub use wait::{WaitOutcome, wait_for_claim};
 
@@ -47,9 +47,8 @@ pub const CLAIM_RECHECK_SECS: u64 = 10;
 /// How waiting behaves; the defaults suit people, tests shorten them.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Where locks, FIFOs and done flags live (`/tmp` unless
-    /// `$SPARKQ_RUNTIME_DIR` says otherwise).
-    pub runtime: RuntimePaths,
+    /// The project's runtime folder: where locks, FIFOs and done flags live.
+    pub runtime: RuntimeDir,
     /// The safety-net interval: look even if no event came.
     pub recheck: Duration,
     /// Drop every file-system event about `pending/`, so that only the
@@ -58,11 +57,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings with the given re-check interval, the runtime folder from
-    /// the environment, and events on.
-    pub fn new(recheck: Duration) -> Settings {
+    /// Settings with the given runtime folder and re-check interval, and
+    /// events on.
+    pub fn new(runtime: RuntimeDir, recheck: Duration) -> Settings {
         Settings {
-            runtime: RuntimePaths::from_env(),
+            runtime,
             recheck,
             ignore_pending_events: false,
         }

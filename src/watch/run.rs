@@ -9,11 +9,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::lock::{pid_alive, read_pid};
+use super::lock::holder;
 use super::watcher::{StopReason, log, watch_stream};
-use super::{Error, Result, RuntimePaths, Settings, Shutdown};
+use super::{Error, Result, Settings, Shutdown};
 use crate::model::Stream;
 use crate::queue::Queue;
+use crate::runtime::{RuntimeDir, pid_alive};
 
 /// Runs one watcher per stream in `streams`, each in a thread, until each
 /// has stopped (the shutdown fired, its lock was removed, or its stream
@@ -60,25 +61,47 @@ pub fn run_watchers(
 
 /// What a starting watcher prints on stdout: the worker's brief, the queue
 /// size, and the wait command that goes with this watcher.
-pub(crate) fn print_banner(stream: &Stream, queued: usize, pid: u32, fifo: &Path) {
-    let flag = fifo.with_file_name(format!("sparkq-{}-done", stream.name));
+pub(crate) fn print_banner(stream: &Stream, queued: usize, pid: u32, runtime: &RuntimeDir) {
     let instructions = if stream.instructions.trim().is_empty() {
         "(none)".to_owned()
     } else {
         stream.instructions.trim_end().to_owned()
     };
     println!(
-        "Watching stream '{name}' (session {session}, pid {pid}): {queued} queued.\nInstructions:\n{instructions}\nWorker wait command:\n  touch {flag} && cat {fifo} >/dev/null && sparkq claim --stream={name}\n",
+        "Watching stream '{name}' (session {session}, pid {pid}): {queued} queued.\nInstructions:\n{instructions}\nWorker wait command:\n  {wait}\n",
         name = stream.name,
         session = stream.session,
-        flag = flag.display(),
-        fifo = fifo.display(),
+        wait = wait_command(runtime, stream.name.as_str()),
     );
 }
 
-/// The pid of the live watcher of `stream`, if one runs.
-pub fn watcher_pid(runtime: &RuntimePaths, stream: &str) -> Option<u32> {
-    read_pid(&runtime.lock(stream)).filter(|pid| pid_alive(*pid))
+/// The command a worker runs to wait for the watcher of `stream`: set the
+/// done flag, block on the FIFO, then claim. Paths are quoted for `sh`.
+pub fn wait_command(runtime: &RuntimeDir, stream: &str) -> String {
+    format!(
+        "touch {flag} && cat {fifo} >/dev/null && sparkq claim --stream={stream}",
+        flag = shell_quote(&runtime.done_flag(stream)),
+        fifo = shell_quote(&runtime.fifo(stream)),
+    )
+}
+
+/// `path` as one `sh` word: bare when it is plain, else in single quotes.
+fn shell_quote(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c))
+    {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The pid of the live watcher of `stream`, if one runs: one that holds
+/// its lock in this project's runtime folder.
+pub fn watcher_pid(runtime: &RuntimeDir, stream: &str) -> Option<u32> {
+    holder(&runtime.lock(stream))
 }
 
 /// How stopping one stream's watcher went.
@@ -96,7 +119,10 @@ pub enum StopOutcome {
 /// Stops the watcher of `stream` by removing its lock, which that watcher
 /// (and only it: other watchers in the same process go on) takes as its
 /// cue to leave; waits up to `wait` for it to remove its FIFO.
-pub fn stop_watcher(runtime: &RuntimePaths, stream: &str, wait: Duration) -> Result<StopOutcome> {
+pub fn stop_watcher(runtime: &RuntimeDir, stream: &str, wait: Duration) -> Result<StopOutcome> {
+    if !runtime.check()? {
+        return Ok(StopOutcome::NotRunning);
+    }
     let lock = runtime.lock(stream);
     let fifo = runtime.fifo(stream);
     let Some(pid) = watcher_pid(runtime, stream) else {
@@ -119,26 +145,4 @@ pub fn stop_watcher(runtime: &RuntimePaths, stream: &str, wait: Duration) -> Res
         std::thread::sleep(Duration::from_millis(20));
     }
     Ok(StopOutcome::Stopped { pid })
-}
-
-/// Sends SIGTERM to `pid` (with the `kill` command: `unsafe` is forbidden)
-/// and waits up to `wait` for it to exit; returns whether it did.
-pub fn terminate(pid: u32, wait: Duration) -> bool {
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .stderr(std::process::Stdio::null())
-        .status();
-    let deadline = Instant::now() + wait;
-    while pid_alive(pid) {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    true
-}
-
-/// Whether process `pid` is alive.
-pub fn is_alive(pid: u32) -> bool {
-    pid_alive(pid)
 }

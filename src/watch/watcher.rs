@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::events::{Events, RuntimeWatch};
 use super::fifo::Fifo;
-use super::lock::{Taken, WatcherLock, pid_alive, read_pid};
+use super::lock::{Taken, WatcherLock, holder};
 use super::run::print_banner;
 use super::timers::{earliest, next_dead, next_settle};
 use super::{Result, Settings, Shutdown};
@@ -52,6 +52,7 @@ pub(crate) fn watch_stream(
     }
     let name = info.name.as_str();
     let runtime = &settings.runtime;
+    runtime.create()?;
     let (lock, taken) = WatcherLock::acquire(&runtime.lock(name), name)?;
     if let Taken::FromDead(pid) = taken {
         let who = pid.map_or_else(|| "an unreadable lock".to_owned(), |p| format!("dead pid {p}"));
@@ -89,7 +90,7 @@ pub(crate) fn watch_stream(
     };
 
     let queued = queue.counts(&info.name)?.queued;
-    print_banner(&info, queued, std::process::id(), &runtime.fifo(name));
+    print_banner(&info, queued, std::process::id(), runtime);
     log(
         name,
         &format!("started (pid {}); {queued} queued", std::process::id()),
@@ -131,7 +132,7 @@ pub(crate) fn watch_stream(
     };
     log(name, message);
     // Keep the FIFO only if another live watcher has taken the stream over.
-    let taken_over = read_pid(&runtime.lock(name)).is_some_and(|p| p != std::process::id() && pid_alive(p));
+    let taken_over = !watcher.lock.is_still_ours() && holder(&runtime.lock(name)).is_some();
     watcher.fifo.close(!taken_over);
     drop(watcher.lock);
     Ok(reason)

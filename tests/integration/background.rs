@@ -22,32 +22,44 @@ pub fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// A private runtime folder (locks, FIFOs, done flags) for one test.
+/// A project's runtime folder (locks, FIFOs, done flags), inside the
+/// runtime base folder the project's commands get (see [`Project`]).
 pub struct Runtime {
-    dir: tempfile::TempDir,
+    base: PathBuf,
+    dir: PathBuf,
 }
 
 impl Runtime {
-    pub fn new() -> Runtime {
-        Runtime {
-            dir: tempfile::tempdir().expect("runtime dir"),
-        }
+    /// The runtime folder of `project`, where its watchers keep their files.
+    pub fn of(project: &Project) -> Runtime {
+        let config = sparkq::config::Config::load(&project.path().join("sparkq.yml")).expect("config");
+        let base = project.runtime_base().to_owned();
+        let dir = sparkq::runtime::RuntimeDir::under(&base, false, &config.root, &config.project_name)
+            .dir()
+            .to_owned();
+        Runtime { base, dir }
     }
 
+    /// The project's runtime folder.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.dir
+    }
+
+    /// The folder holding every project's runtime folder (`$SPARKQ_RUNTIME_DIR`).
+    pub fn base(&self) -> &Path {
+        &self.base
     }
 
     pub fn lock(&self, stream: &str) -> PathBuf {
-        self.path().join(format!("sparkq-{stream}.lock"))
+        self.path().join(format!("{stream}.lock"))
     }
 
     pub fn fifo(&self, stream: &str) -> PathBuf {
-        self.path().join(format!("sparkq-{stream}-pipe"))
+        self.path().join(format!("{stream}.pipe"))
     }
 
     pub fn flag(&self, stream: &str) -> PathBuf {
-        self.path().join(format!("sparkq-{stream}-done"))
+        self.path().join(format!("{stream}.done"))
     }
 
     /// The pid in a stream's lock, if any.
@@ -59,15 +71,13 @@ impl Runtime {
             .ok()
     }
 
-    /// `sparkq ARGS` in `project`, with this runtime folder.
+    /// `sparkq ARGS` in `project` (which brings its runtime base along).
     pub fn command(&self, project: &Project, args: &[&str]) -> Command {
-        let mut cmd = project.command(args);
-        cmd.env("SPARKQ_RUNTIME_DIR", self.path());
-        cmd
+        project.command(args)
     }
 
-    /// A shell in `project` with `sparkq` on its PATH and this runtime
-    /// folder as `$RT`, running `script`.
+    /// A shell in `project` with `sparkq` on its PATH and the project's
+    /// runtime folder as `$RT`, running `script`.
     pub fn shell(&self, project: &Project, script: &str) -> Command {
         let bin_dir = Path::new(sparkq_bin()).parent().expect("bin dir");
         let path = format!(
@@ -80,7 +90,7 @@ impl Runtime {
             .current_dir(project.path())
             .env("PATH", path)
             .env("RT", self.path())
-            .env("SPARKQ_RUNTIME_DIR", self.path())
+            .env("SPARKQ_RUNTIME_DIR", self.base())
             .env_remove("SPARKQ_CONFIG")
             .env("NO_COLOR", "1");
         cmd

@@ -18,7 +18,7 @@ fn waiter(p: &Project, rt: &Runtime, stream: &str, secs: &str) -> Bg {
 #[test]
 fn wakes_on_cli_enqueue() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     // `--wait` without a value waits the default 600 s.
     let mut w = Bg::spawn(rt.command(&p, &["claim", "--stream=a", "--wait"]));
     let id = p.enqueue("a", r#"{"script_path": "x.sh"}"#);
@@ -32,7 +32,7 @@ fn wakes_on_cli_enqueue() {
 #[test]
 fn wakes_on_a_file_dropped_into_pending() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut w = waiter(&p, &rt, "a", "60");
     let pending = p.state_dir("a", "pending");
     std::fs::create_dir_all(&pending).unwrap();
@@ -59,7 +59,7 @@ fn a_wait_that_ends_prints_nothing_and_exits_0() {
 #[test]
 fn ctrl_c_leaves_nothing_claimed() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut w = waiter(&p, &rt, "a", "600");
     // The waiter is ready once it watches pending/; give it a moment by
     // waiting on a condition it cannot reach before then: its watch on the
@@ -96,7 +96,7 @@ fn an_ended_stream_is_an_error() {
 #[test]
 fn four_waiters_and_500_tasks_in_bursts_claim_each_once() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let claims: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let done = Arc::new(AtomicBool::new(false));
     std::thread::scope(|scope| {
@@ -163,7 +163,7 @@ fn four_waiters_and_500_tasks_in_bursts_claim_each_once() {
 #[test]
 fn every_idle_waiter_gets_a_task_of_a_burst() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut waiters: Vec<Bg> = (0..4).map(|_| waiter(&p, &rt, "a", "120")).collect();
     for w in &waiters {
         wait_until("the waiters to watch their folder", 20, || has_inotify(w.pid()));

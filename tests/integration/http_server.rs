@@ -134,7 +134,11 @@ fn keeps_serving_with_garbage_and_a_stream_deleted_underneath() {
     std::fs::write(p.state_dir("auth", "pending").join("garbage.json"), "{not json").expect("write");
     std::fs::write(p.state_dir("auth", "done").join("noise.txt"), "hello").expect("write");
     std::fs::write(p.spool().join("streams").join("stray-file"), "x").expect("write");
-    std::fs::remove_dir_all(p.spool().join("streams").join("doomed")).expect("rm stream");
+    // The server may be settling the stream while it goes: retry until gone.
+    let doomed = p.spool().join("streams").join("doomed");
+    wait_until(Duration::from_secs(10), "the stream folder to be removed", || {
+        std::fs::remove_dir_all(&doomed).is_ok() || !doomed.exists()
+    });
 
     for path in [
         "/api/tasks",

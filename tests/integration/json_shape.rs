@@ -270,7 +270,7 @@ fn status_lists_the_running_watchers_in_the_table_and_in_json() {
     let p = Project::with_stream("s");
     p.sparkq(["stream", "create", "idle", "--session", "s1"])
         .success();
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let status_json = || -> Status {
         let out = rt
             .command(&p, &["status", "--json"])

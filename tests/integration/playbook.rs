@@ -2,7 +2,7 @@
 //! executed, in order, against a real project, with `TASK_ID`/`TOKEN` (a
 //! running task), `FINISHED_ID` (a finished one) and `STALE_TOKEN` (a token
 //! that no longer matches) filled in, and `/tmp/` pointed at the test's
-//! runtime folder. A line marked `# exit 1: WORDS` must fail saying WORDS;
+//! runtime base folder. A line marked `# exit 1: WORDS` must fail saying WORDS;
 //! every other line must succeed. Sections 1–9 run in one project, the quick reference in a
 //! fresh one.
 
@@ -103,8 +103,9 @@ impl Runner<'_> {
 
     /// The line as it will run, after what it needs has been arranged.
     fn prepare(&mut self, line: &str) -> String {
-        let mut line = line.replace("/tmp/", &format!("{}/", self.rt.path().display()));
-        if line.contains("sparkq claim") {
+        let mut line = line.replace("/tmp/", &format!("{}/", self.rt.base().display()));
+        // The watcher's wait command ends in a claim, too.
+        if line.contains("sparkq claim") || line.contains("--wait-command") {
             self.ensure_pending();
         }
         if line.contains("TASK_ID") {
@@ -203,7 +204,8 @@ impl Runner<'_> {
     }
 
     fn run_block(&mut self, block: &[String]) {
-        if block.iter().any(|l| l.contains("$(")) {
+        // A block that keeps output in variables (`ID=$(...)`) runs as one script.
+        if block.iter().any(|l| l.contains("=$(")) {
             self.run_script(block);
         } else {
             for line in block {
@@ -259,7 +261,7 @@ fn every_command_in_the_playbook_runs_as_written() {
     ])
     .success();
     write_fixtures(&p);
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut runner = Runner {
         p: &p,
         rt: &rt,
@@ -277,7 +279,7 @@ fn every_command_in_the_playbook_runs_as_written() {
     // The quick reference, top to bottom, in a fresh project.
     let q = Project::new();
     write_fixtures(&q);
-    let qrt = Runtime::new();
+    let qrt = Runtime::of(&q);
     let mut runner = Runner {
         p: &q,
         rt: &qrt,
@@ -326,7 +328,7 @@ fn every_command_in_the_playbook_runs_as_written() {
 #[test]
 fn every_claim_snippet_handles_an_empty_stream() {
     let p = Project::with_stream("auth");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut checked = 0;
     for block in bash_blocks() {
         if block.iter().any(|l| l.contains("$(")) && block.iter().any(|l| l.contains("sparkq claim")) {

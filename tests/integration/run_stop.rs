@@ -28,7 +28,7 @@ fn project() -> Project {
 #[test]
 fn run_watches_every_active_stream_of_the_session_until_stopped() {
     let p = project();
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let queued = p.enqueue("b", "{}");
     let running = p.enqueue("a", "{}");
     p.claim("a");
@@ -108,7 +108,7 @@ fn run_refuses_a_session_without_active_streams_and_an_unknown_stream() {
 #[test]
 fn run_goes_on_when_one_stream_already_has_a_watcher() {
     let p = project();
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut solo = Bg::spawn(rt.command(&p, &["watch", "a"]));
     solo.wait_for_log("started", 1, 20);
     let mut run = Bg::spawn(rt.command(&p, &["run", "--stream", "a", "--stream", "b", "--no-server"]));
@@ -151,7 +151,7 @@ fn run_on_a_terminal_offers_a_numbered_menu_and_asks_again_on_a_typo() {
         "this test needs util-linux's 'script' for a terminal: apt-get install util-linux (scripts/test.sh does)"
     );
     let p = project();
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     p.enqueue("b", "{}");
     let mut cmd = std::process::Command::new("script");
     cmd.args([
@@ -160,7 +160,7 @@ fn run_on_a_terminal_offers_a_numbered_menu_and_asks_again_on_a_typo() {
         "/dev/null",
     ])
     .current_dir(p.path())
-    .env("SPARKQ_RUNTIME_DIR", rt.path())
+    .env("SPARKQ_RUNTIME_DIR", rt.base())
     .env("NO_COLOR", "1")
     .env_remove("SPARKQ_CONFIG");
     // A session number out of range, then a name; a stream typo, then a number.
@@ -194,7 +194,7 @@ fn run_on_a_terminal_offers_a_numbered_menu_and_asks_again_on_a_typo() {
 #[test]
 fn run_hosts_the_server_and_the_watchers_and_stop_ends_both() {
     let p = project();
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let port = crate::server_support::free_port().to_string();
     let mut run = Bg::spawn(rt.command(&p, &["run", "--session", "s1", "--port", &port]));
     wait_until("the watchers and the server", 20, || {
@@ -225,14 +225,16 @@ fn teardown_stops_the_watcher_and_removes_its_runtime_files_and_nothing_else() {
     // No task is queued, so the watcher leaves the idle worker's flag alone.
     let p = Project::with_stream("s");
     p.write("src/keep.rs", "fn main() {}");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut w = Bg::spawn(rt.command(&p, &["watch", "s"]));
     wait_until("the watcher's lock", 20, || rt.lock_pid("s") == Some(w.pid()));
-    // Another project's stream files in the same runtime folder are not ours.
     wait_until("the FIFO", 20, || rt.fifo("s").exists());
     std::fs::write(rt.flag("s"), "").unwrap();
-    for other in [rt.lock("other"), rt.flag("other"), rt.path().join("unrelated")] {
-        std::fs::write(other, "1\n").unwrap();
+    // Another project's runtime folder, with the same stream name, is not ours.
+    let other = rt.base().join("other-0123456789abcdef");
+    std::fs::create_dir(&other).unwrap();
+    for name in ["s.lock", "s.done", "unrelated"] {
+        std::fs::write(other.join(name), "1\n").unwrap();
     }
 
     let out = rt
@@ -257,15 +259,13 @@ fn teardown_stops_the_watcher_and_removes_its_runtime_files_and_nothing_else() {
     for gone in [rt.lock("s"), rt.fifo("s"), rt.flag("s")] {
         assert!(!gone.exists(), "{} left behind", gone.display());
     }
-    let mut runtime_left: Vec<String> = std::fs::read_dir(rt.path())
+    assert!(!rt.path().exists(), "the project's runtime folder is removed");
+    let mut runtime_left: Vec<String> = std::fs::read_dir(&other)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     runtime_left.sort();
-    assert_eq!(
-        runtime_left,
-        ["sparkq-other-done", "sparkq-other.lock", "unrelated"]
-    );
+    assert_eq!(runtime_left, ["s.done", "s.lock", "unrelated"]);
     let mut project_left: Vec<String> = std::fs::read_dir(p.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -281,7 +281,7 @@ fn teardown_stops_the_watcher_and_removes_its_runtime_files_and_nothing_else() {
 #[test]
 fn teardown_clears_the_files_a_killed_watcher_left() {
     let p = Project::with_stream("s");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut w = Bg::spawn(rt.command(&p, &["watch", "s"]));
     wait_until("the FIFO", 20, || {
         rt.fifo("s").exists() && rt.lock_pid("s") == Some(w.pid())

@@ -14,15 +14,21 @@ pub fn sparkq_bin() -> &'static str {
 }
 
 /// A project in a fresh temp folder, set up with `sparkq setup --yes`.
+///
+/// Every command run in it gets a runtime base folder of its own
+/// (`$SPARKQ_RUNTIME_DIR`), so no test ever sees, wakes or stops a watcher
+/// of the user's or of another test.
 pub struct Project {
     dir: tempfile::TempDir,
+    runtime_base: tempfile::TempDir,
 }
 
 impl Project {
     /// An empty project (default config).
     pub fn new() -> Project {
         let dir = tempfile::tempdir().expect("temp dir");
-        let project = Project { dir };
+        let runtime_base = tempfile::tempdir().expect("runtime base dir");
+        let project = Project { dir, runtime_base };
         project.sparkq(["setup", "--yes"]).success();
         project
     }
@@ -48,6 +54,11 @@ impl Project {
     /// The project folder.
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The folder this project's commands get as `$SPARKQ_RUNTIME_DIR`.
+    pub fn runtime_base(&self) -> &Path {
+        self.runtime_base.path()
     }
 
     /// The spool folder.
@@ -81,6 +92,7 @@ impl Project {
         cmd.args(args)
             .current_dir(self.path())
             .env_remove("SPARKQ_CONFIG")
+            .env("SPARKQ_RUNTIME_DIR", self.runtime_base())
             .env("NO_COLOR", "1");
         cmd
     }

@@ -19,7 +19,7 @@ fn watcher(p: &Project, rt: &Runtime, stream: &str, extra: &[&str]) -> Bg {
 /// The worker's wait command of SPEC 5, exactly, in a shell.
 fn worker_wait(p: &Project, rt: &Runtime, stream: &str) -> Bg {
     let script = format!(
-        "touch \"$RT/sparkq-{stream}-done\" && cat \"$RT/sparkq-{stream}-pipe\" >/dev/null && sparkq claim --stream={stream} --worker worker"
+        "touch \"$RT/{stream}.done\" && cat \"$RT/{stream}.pipe\" >/dev/null && sparkq claim --stream={stream} --worker worker"
     );
     Bg::spawn(rt.shell(p, &script))
 }
@@ -31,7 +31,7 @@ fn claimed(bg: &Bg) -> Value {
 #[test]
 fn the_worker_loop_wakes_when_work_arrives_after_the_flag() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let queued = p.enqueue("a", "{}");
     p.claim("a");
     let w = watcher(&p, &rt, "a", &[]);
@@ -66,7 +66,7 @@ fn the_worker_loop_wakes_when_work_arrives_after_the_flag() {
 #[test]
 fn one_burst_wakes_once_and_the_flag_coming_second_wakes_at_once() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let w = watcher(&p, &rt, "a", &[]);
     let mut first = worker_wait(&p, &rt, "a");
     w.wait_for_log("worker is idle", 1, 20);
@@ -93,7 +93,7 @@ fn one_burst_wakes_once_and_the_flag_coming_second_wakes_at_once() {
 #[test]
 fn missed_events_are_caught_by_the_safety_net() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut cmd = rt.command(&p, &["watch", "a", "--recheck", "2"]);
     cmd.env("SPARKQ_TEST_IGNORE_PENDING_EVENTS", "1");
     let w = Bg::spawn(cmd);
@@ -120,7 +120,7 @@ fn missed_events_are_caught_by_the_safety_net() {
 fn a_killed_worker_has_its_claim_taken_back_and_its_late_complete_refused() {
     let p = Project::with_stream("a");
     p.set_max_attempts(2);
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let id = p
         .sparkq(["enqueue", "run-bash", "{}", "--stream", "a", "--timeout", "1"])
         .success()
@@ -176,7 +176,7 @@ fn a_killed_worker_has_its_claim_taken_back_and_its_late_complete_refused() {
 fn a_late_complete_after_the_task_was_claimed_again_is_refused_by_token() {
     let p = Project::with_stream("a");
     p.set_max_attempts(2);
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let id = p
         .sparkq(["enqueue", "run-bash", "{}", "--stream", "a", "--timeout", "1"])
         .success()
@@ -203,7 +203,7 @@ fn a_late_complete_after_the_task_was_claimed_again_is_refused_by_token() {
 #[test]
 fn a_second_watcher_is_refused_and_a_dead_ones_lock_taken_over() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let first = watcher(&p, &rt, "a", &[]);
     assert_eq!(rt.lock_pid("a"), Some(first.pid()));
     let mut second = Bg::spawn(rt.command(&p, &["watch", "a"]));
@@ -237,7 +237,7 @@ fn a_second_watcher_is_refused_and_a_dead_ones_lock_taken_over() {
 #[test]
 fn sigterm_and_sigint_remove_the_lock_and_fifo() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     for signal in ["TERM", "INT"] {
         let mut w = watcher(&p, &rt, "a", &[]);
         assert!(rt.lock("a").exists() && rt.fifo("a").exists());
@@ -251,7 +251,7 @@ fn sigterm_and_sigint_remove_the_lock_and_fifo() {
 #[test]
 fn a_worker_blocked_on_the_fifo_is_released_when_the_watcher_dies() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut w = watcher(&p, &rt, "a", &[]);
     let mut worker = worker_wait(&p, &rt, "a");
     wait_until("the worker's cat to block on the FIFO", 20, || {
@@ -267,7 +267,7 @@ fn a_worker_blocked_on_the_fifo_is_released_when_the_watcher_dies() {
 #[test]
 fn the_wrapper_script_runs_the_watcher() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/sparkq-watcher.sh");
     let mut w = Bg::spawn(rt.shell(&p, &format!("exec {script} a")));
     w.wait_for_log("started", 1, 20);
@@ -287,7 +287,7 @@ fn the_wrapper_script_runs_the_watcher() {
 #[test]
 fn an_overflowed_event_queue_makes_the_watcher_look_again() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let w = watcher(&p, &rt, "a", &["--recheck", "3600"]);
     let mut worker = worker_wait(&p, &rt, "a");
     w.wait_for_log("worker is idle", 1, 20);
@@ -314,7 +314,7 @@ fn an_overflowed_event_queue_makes_the_watcher_look_again() {
 #[test]
 fn a_watcher_leaves_when_its_stream_ends_and_refuses_an_ended_one() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut w = watcher(&p, &rt, "a", &[]);
     p.sparkq(["stream", "end", "a"]).success();
     assert!(w.wait_exit(20).success(), "{}", w.stderr());
@@ -331,12 +331,12 @@ fn a_watcher_leaves_when_its_stream_ends_and_refuses_an_ended_one() {
 #[test]
 fn a_new_watcher_wakes_a_worker_left_waiting_by_a_dead_one() {
     let p = Project::with_stream("a");
-    let rt = Runtime::new();
+    let rt = Runtime::of(&p);
     let mut first = watcher(&p, &rt, "a", &[]);
     first.signal("KILL");
     first.wait_exit(20);
     // The FIFO is left behind, with nobody holding it: `cat` blocks opening it.
-    let mut cat = Bg::spawn(rt.shell(&p, "exec cat \"$RT/sparkq-a-pipe\""));
+    let mut cat = Bg::spawn(rt.shell(&p, "exec cat \"$RT/a.pipe\""));
     wait_until("cat to block on the FIFO", 20, || {
         std::fs::read_to_string(format!("/proc/{}/stat", cat.pid())).is_ok_and(|s| s.contains("(cat) S"))
     });

@@ -1,0 +1,211 @@
+//! Where a project's runtime files live: one private folder per project,
+//! so that two projects with the same stream names never see, wake or stop
+//! each other.
+//!
+//! ```text
+//! <base>/<project-name>-<hash>/     mode 0700, the user's own
+//!     <stream>.lock                 the stream's watcher: its pid, held with the OS lock
+//!     <stream>.pipe                 the FIFO a waiting worker reads (mode 0600)
+//!     <stream>.done                 the worker's "I am idle" flag
+//! ```
+//!
+//! `<base>` is `$SPARKQ_RUNTIME_DIR` when set, else `$XDG_RUNTIME_DIR/sparkq`
+//! when that is set, else `<temp>/sparkq-<uid>` (`/tmp/sparkq-1000`).
+//! `<hash>` is 16 hex digits of a 64-bit FNV-1a hash of the project's
+//! canonical path (stable across SparkQ versions, so an older watcher and
+//! a newer `stop` agree); the name is only there for people.
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use super::Result;
+use super::files::{check_private_dir, my_uid};
+
+/// The variable that chooses the folder holding each project's runtime folder.
+pub const RUNTIME_DIR_ENV: &str = "SPARKQ_RUNTIME_DIR";
+
+/// The most characters of the project name kept in the folder's name.
+const MAX_NAME_CHARS: usize = 40;
+
+/// One project's runtime folder and the files in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeDir {
+    /// The folder holding every project's folder.
+    base: PathBuf,
+    /// Whether SparkQ owns `base` (and so makes it private and checks it),
+    /// rather than the user having named it in `$SPARKQ_RUNTIME_DIR`.
+    base_is_ours: bool,
+    dir: PathBuf,
+}
+
+impl RuntimeDir {
+    /// The runtime folder of the project at `root` named `name`, under the
+    /// base the environment chooses (see the module docs).
+    pub fn for_project(root: &Path, name: &str) -> RuntimeDir {
+        let env = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let (base, base_is_ours) = match env(RUNTIME_DIR_ENV) {
+            Some(dir) => (dir, false),
+            None => match env("XDG_RUNTIME_DIR").filter(|d| d.is_absolute()) {
+                Some(xdg) => (xdg.join("sparkq"), true),
+                None => (std::env::temp_dir().join(format!("sparkq-{}", my_uid())), true),
+            },
+        };
+        RuntimeDir::under(&base, base_is_ours, root, name)
+    }
+
+    /// The runtime folder of the project at `root` named `name`, in `base`.
+    pub fn under(base: &Path, base_is_ours: bool, root: &Path, name: &str) -> RuntimeDir {
+        RuntimeDir {
+            base: base.to_owned(),
+            base_is_ours,
+            dir: base.join(folder_name(root, name)),
+        }
+    }
+
+    /// The project's runtime folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `<stream>.lock`: the pid of the stream's watcher, held with the OS lock.
+    pub fn lock(&self, stream: &str) -> PathBuf {
+        self.dir.join(format!("{stream}.lock"))
+    }
+
+    /// `<stream>.pipe`: the FIFO the watcher writes `wake` to.
+    pub fn fifo(&self, stream: &str) -> PathBuf {
+        self.dir.join(format!("{stream}.pipe"))
+    }
+
+    /// `<stream>.done`: created by an idle worker, removed by the watcher
+    /// when it wakes that worker.
+    pub fn done_flag(&self, stream: &str) -> PathBuf {
+        self.dir.join(format!("{stream}.done"))
+    }
+
+    /// Makes the folder (and SparkQ's base folder) private to the user if
+    /// missing, and refuses either if it is someone else's or open to others.
+    pub fn create(&self) -> Result<()> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.mode(0o700);
+        let made = if self.base_is_ours {
+            builder.create(&self.base)
+        } else {
+            builder.recursive(true).create(&self.base)
+        };
+        match made {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(super::Error::io(&self.base, "create", e));
+            }
+            _ => {}
+        }
+        if self.base_is_ours {
+            check_private_dir(&self.base)?;
+        }
+        match std::fs::DirBuilder::new().mode(0o700).create(&self.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(super::Error::io(&self.dir, "create", e));
+            }
+            _ => {}
+        }
+        check_private_dir(&self.dir)
+    }
+
+    /// Whether the folder exists and may be trusted: `Ok(false)` if it is
+    /// missing (nothing runs), an error if it is someone else's.
+    pub fn check(&self) -> Result<bool> {
+        if std::fs::symlink_metadata(&self.dir).is_err() {
+            return Ok(false);
+        }
+        if self.base_is_ours {
+            check_private_dir(&self.base)?;
+        }
+        check_private_dir(&self.dir)?;
+        Ok(true)
+    }
+}
+
+/// `<name>-<hash>`: see the module docs.
+fn folder_name(root: &Path, name: &str) -> String {
+    let canonical = root.canonicalize().unwrap_or_else(|_| root.to_owned());
+    let mut readable: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(MAX_NAME_CHARS)
+        .collect();
+    if readable.trim_matches('.').is_empty() {
+        readable = "project".to_owned();
+    }
+    format!(
+        "{readable}-{:016x}",
+        fnv1a(canonical.as_os_str().as_encoded_bytes())
+    )
+}
+
+/// The 64-bit FNV-1a hash: tiny, and the same in every build.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_project_has_its_own_folder_with_the_files_named_by_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+        std::fs::create_dir(&one).unwrap();
+        std::fs::create_dir(&two).unwrap();
+        let a = RuntimeDir::under(Path::new("/run/x"), false, &one, "shop");
+        let b = RuntimeDir::under(Path::new("/run/x"), false, &two, "shop");
+        assert_ne!(a.dir(), b.dir());
+        // The same folder however the path is spelled.
+        let spelled = RuntimeDir::under(Path::new("/run/x"), false, &one.join("../one"), "shop");
+        assert_eq!(a, spelled);
+        let folder = a.dir().file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(
+            folder.starts_with("shop-") && folder.len() == "shop-".len() + 16,
+            "{folder}"
+        );
+        assert_eq!(a.lock("auth"), a.dir().join("auth.lock"));
+        assert_eq!(a.fifo("auth"), a.dir().join("auth.pipe"));
+        assert_eq!(a.done_flag("auth"), a.dir().join("auth.done"));
+    }
+
+    #[test]
+    fn odd_names_stay_one_path_component() {
+        assert!(folder_name(Path::new("/p"), "../../etc").starts_with(".._.._etc-"));
+        assert!(folder_name(Path::new("/p"), "..").starts_with("project-"));
+        assert!(folder_name(Path::new("/p"), "").starts_with("project-"));
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn the_folders_are_made_private_and_a_foreign_base_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("sparkq-test");
+        let runtime = RuntimeDir::under(&base, true, tmp.path(), "p");
+        assert!(!runtime.check().unwrap());
+        runtime.create().unwrap();
+        assert!(runtime.check().unwrap());
+        runtime.create().unwrap();
+        if my_uid() != 0 {
+            // A base SparkQ owns must be the user's: "/" is root's.
+            let foreign = RuntimeDir::under(Path::new("/"), true, tmp.path(), "p");
+            assert!(matches!(
+                foreign.create(),
+                Err(super::super::Error::NotOwned { .. }) | Err(super::super::Error::Io { .. })
+            ));
+        }
+    }
+}
