@@ -112,3 +112,32 @@ fn a_database_block_is_accepted_with_a_warning() {
     );
     assert!(run.stdout().contains("Do the thing."), "{}", run.stdout());
 }
+
+#[test]
+fn teardown_on_a_terminal_asks_before_removing_what_setup_wrote() {
+    let p = Project::new();
+    let rt = crate::background::Runtime::of(&p);
+    let mut cmd = std::process::Command::new("script");
+    cmd.args([
+        "-qfec",
+        &format!("{} teardown", crate::support::sparkq_bin()),
+        "/dev/null",
+    ])
+    .current_dir(p.path())
+    .env("SPARKQ_RUNTIME_DIR", rt.base())
+    .env("NO_COLOR", "1")
+    .env_remove("SPARKQ_CONFIG");
+    // Yes to the teardown, no to the files setup wrote.
+    let mut run = crate::background::Bg::spawn_with_input(cmd, Some("y\nn\n"));
+    assert!(run.wait_exit(30).success(), "{}", run.stdout());
+    let screen = run.stdout();
+    assert!(screen.contains("Also remove what setup wrote:"), "{screen}");
+    assert!(!p.path().join("sparkq.yml").exists());
+    for kept in ["WORKER_PLAYBOOK.md", "scripts/sparkq-watcher.sh"] {
+        assert!(p.path().join(kept).is_file(), "{kept} was removed:\n{screen}");
+        assert!(
+            screen.contains(&format!("kept      {}", p.path().join(kept).display())),
+            "{screen}"
+        );
+    }
+}
