@@ -14,6 +14,7 @@ mod run;
 mod server;
 mod sessions;
 mod setup;
+mod sync;
 mod tasks;
 mod views;
 mod watch;
@@ -70,6 +71,7 @@ enum Command {
     #[command(subcommand)]
     Scripts(server::ScriptsCommand),
     Doctor(doctor::DoctorArgs),
+    Sync(sync::SyncArgs),
 }
 
 /// Parses the process's arguments, exiting with clap's usage error (exit 2)
@@ -129,5 +131,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reload(args) => server::reload(&project::open(config)?, args),
         Command::Scripts(cmd) => server::scripts(&project::open(config)?, cmd),
         Command::Doctor(args) => doctor::doctor(&project::open(config)?, args),
+        Command::Sync(args) => sync::sync(&project::open(config)?, args),
     }
 }

@@ -74,6 +74,7 @@ pub(super) fn run(queue: Queue, args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("SparkQ serving {} (pid {}).", server.url, std::process::id());
         Some(server)
     };
+    let syncing = super::sync::start_background(&queue, &shutdown);
     let code = if streams.is_empty() {
         eprintln!(
             "No streams watched (name them with --session S or --stream S). Stop with Ctrl-C or 'sparkq stop'."
@@ -90,6 +91,10 @@ pub(super) fn run(queue: Queue, args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         code
     };
+    if let Some(syncing) = syncing {
+        shutdown.fire();
+        let _ = syncing.join();
+    }
     if let Some(server) = server {
         server.stop()?;
         eprintln!("SparkQ server stopped.");

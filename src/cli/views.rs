@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory};
 use serde::Serialize;
 
-use super::output::{print, print_json, table};
+use super::output::{ago, print, print_json, table};
 use crate::model::SessionStatus;
-use crate::queue::{Queue, StreamInfo};
+use crate::queue::{Queue, StreamInfo, SyncReport};
 use crate::runtime::PidFile;
 use crate::watch;
 
@@ -28,6 +28,8 @@ struct Status {
     streams: Vec<StreamInfo>,
     /// The live watchers of this project's streams, by stream name.
     watchers: Vec<Watcher>,
+    /// The last `sparkq sync` (by hand or in the background) and how it went.
+    last_sync: Option<SyncReport>,
 }
 
 /// A running watcher: the stream it watches and the process hosting it.
@@ -70,6 +72,7 @@ pub(super) fn status(queue: &Queue, args: StatusArgs) -> anyhow::Result<ExitCode
         active_sessions,
         streams,
         watchers,
+        last_sync: queue.last_sync(),
     };
     if args.json {
         print_json(&status)?;
@@ -128,6 +131,16 @@ pub(super) fn status(queue: &Queue, args: StatusArgs) -> anyhow::Result<ExitCode
             .collect();
         out.push_str("\nWatchers:\n");
         out.push_str(&table(&["STREAM", "PID"], &rows));
+    }
+    if let Some(sync) = &status.last_sync {
+        let when = sync.started_at.map(ago).unwrap_or_default();
+        match &sync.error {
+            None => out.push_str(&format!(
+                "\nLast sync: {when}, ok. {}\n",
+                super::sync::describe(sync)
+            )),
+            Some(e) => out.push_str(&format!("\nLast sync: {when}, FAILED: {e}\n")),
+        }
     }
     print(&out)?;
     Ok(ExitCode::SUCCESS)

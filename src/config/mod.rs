@@ -50,6 +50,15 @@ pub struct Tool {
     pub payload_template: Option<Value>,
 }
 
+/// `sync:` in sparkq.yml: `sparkq run` keeps the spool synced in the
+/// background, like `sparkq sync --every EVERY [--rsync DEST]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncConfig {
+    pub every: Duration,
+    /// Mirror with this spool by rsync; `None` syncs through git.
+    pub rsync: Option<String>,
+}
+
 /// Size limits for what a task may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Limits {
@@ -93,6 +102,8 @@ pub struct Config {
     /// Keys that were accepted but do nothing, each with what to do; shown
     /// once per command on stderr.
     pub warnings: Vec<String>,
+    /// Background sync for `sparkq run`, if configured.
+    pub sync: Option<SyncConfig>,
 }
 
 impl Config {

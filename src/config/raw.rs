@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Config, DEFAULT_PORT, Limits, Tool};
+use super::{Config, DEFAULT_PORT, Limits, SyncConfig, Tool};
 use crate::model::{MAX_PURGE_DAYS, MAX_TIMEOUT_SECS};
 
 #[derive(Debug, Default, Deserialize)]
@@ -25,6 +25,7 @@ pub(super) struct RawConfig {
     stale: RawStale,
     #[serde(default)]
     limits: RawLimits,
+    sync: Option<RawSync>,
     script_dirs: Option<Vec<String>>,
     task_classes: Option<BTreeMap<String, RawClass>>,
     tools: Option<BTreeMap<String, RawTool>>,
@@ -72,6 +73,13 @@ struct RawStale {
 struct RawLimits {
     payload_bytes: Option<usize>,
     output_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSync {
+    every: Option<String>,
+    rsync: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +215,25 @@ impl RawConfig {
         if max_attempts == 0 {
             problems.push("stale.max_attempts: must be at least 1".to_owned());
         }
+        let sync = self.sync.map(|raw| {
+            let text = raw.every.unwrap_or_else(|| "30s".to_owned());
+            let every = humantime::parse_duration(&text).unwrap_or_else(|e| {
+                problems.push(format!(
+                    "sync.every: '{text}' is not an interval ({e}); use e.g. 5s or 1m"
+                ));
+                Duration::from_secs(30)
+            });
+            if every < Duration::from_millis(100) {
+                problems.push(format!("sync.every: '{text}' is too short; at least 100ms"));
+            }
+            if raw.rsync.as_deref().is_some_and(|d| d.trim().is_empty()) {
+                problems.push("sync.rsync: give the other spool, PATH or HOST:PATH".to_owned());
+            }
+            SyncConfig {
+                every,
+                rsync: raw.rsync,
+            }
+        });
         let defaults = Limits::default();
         let limits = Limits {
             payload_bytes: self.limits.payload_bytes.unwrap_or(defaults.payload_bytes),
@@ -304,6 +331,7 @@ impl RawConfig {
             tools,
             limits,
             warnings,
+            sync,
         })
     }
 }

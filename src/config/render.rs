@@ -74,6 +74,8 @@ struct Kept {
     purge_days: f64,
     max_attempts: u32,
     limits: Limits,
+    /// `sync:` as written: the interval, and the rsync target if any.
+    sync: Option<(String, Option<String>)>,
     tools: Vec<ToolLine>,
 }
 
@@ -95,13 +97,14 @@ pub fn render_config(answers: &SetupAnswers) -> String {
         purge_days: 3.0,
         max_attempts: 1,
         limits: Limits::default(),
+        sync: None,
         tools,
     };
     render(answers, &kept)
 }
 
 /// The text of `current`'s `sparkq.yml` with `answers` put in: tools,
-/// spool, purge, stale and limits stay as they are. (Comments are not
+/// spool, purge, stale, limits and sync stay as they are. (Comments are not
 /// kept: the file is written anew.)
 pub fn render_config_keeping(answers: &SetupAnswers, current: &Config) -> String {
     let tools = current
@@ -124,6 +127,10 @@ pub fn render_config_keeping(answers: &SetupAnswers, current: &Config) -> String
         purge_days: current.purge_older_than.as_secs_f64() / 86_400.0,
         max_attempts: current.max_attempts,
         limits: current.limits,
+        sync: current.sync.as_ref().map(|s| {
+            let every = humantime::format_duration(s.every).to_string().replace(' ', "");
+            (every, s.rsync.clone())
+        }),
         tools,
     };
     render(answers, &kept)
@@ -166,6 +173,13 @@ fn render(answers: &SetupAnswers, kept: &Kept) -> String {
             "limits:    {{ payload_bytes: {}, output_bytes: {} }}",
             kept.limits.payload_bytes, kept.limits.output_bytes
         );
+    }
+    if let Some((every, rsync)) = &kept.sync {
+        let rsync = rsync
+            .as_deref()
+            .map(|r| format!(", rsync: {}", q(r)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "sync:      {{ every: {}{rsync} }}", q(every));
     }
     let dirs: Vec<String> = answers.script_dirs.iter().map(|d| q(d)).collect();
     let _ = writeln!(out, "script_dirs: [{}]", dirs.join(", "));

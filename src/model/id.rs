@@ -58,6 +58,34 @@ impl TaskId {
         TaskId(id)
     }
 
+    /// The id of a dropped file: the same on every machine that adopts
+    /// the same file, so that a drop synced before it was adopted becomes
+    /// one task however many machines adopt it. The time part is `at` to
+    /// the whole second (the file's arrival, as `rsync -a` keeps it); the
+    /// tail is a hash of `key` (the stream, the file name and its bytes)
+    /// instead of random, and orders drops of the same second. A time in
+    /// the future counts as now, as in [`TaskId::generate_at`].
+    pub fn for_drop(at: Timestamp, key: &[&[u8]]) -> TaskId {
+        let micros = at.unix_micros().min(Timestamp::now().unix_micros()) / 1_000_000 * 1_000_000;
+        // FNV-1a, 64 bits: stable across builds and machines, unlike std's
+        // hasher; a separator keeps ("ab", "c") and ("a", "bc") apart.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for part in key {
+            for byte in part.iter().chain(&[0xff]) {
+                hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        let mut id = String::with_capacity(PREFIX.len() + TIME_CHARS + RANDOM_CHARS);
+        id.push_str(PREFIX);
+        for i in (0..TIME_CHARS).rev() {
+            id.push(ALPHABET[((micros >> (5 * i)) & 31) as usize] as char);
+        }
+        for i in (0..RANDOM_CHARS).rev() {
+            id.push(ALPHABET[((hash >> (5 * i)) & 31) as usize] as char);
+        }
+        TaskId(id)
+    }
+
     /// The smallest id string a task enqueued at or after `at` can have:
     /// the prefix and the time part, without a random tail. Every such id
     /// sorts at or above it; it is not a valid id itself.
@@ -127,6 +155,24 @@ mod tests {
         sorted.sort();
         assert_eq!(ids, sorted);
         assert!(ids.iter().all(|id| id.as_str().len() == 23));
+    }
+
+    #[test]
+    fn a_drop_gets_the_same_id_everywhere_and_keeps_its_second() {
+        let at = Timestamp::from_system(
+            std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_700_000_000_250_000),
+        );
+        let later = Timestamp::from_system(
+            std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_700_000_001_000_000),
+        );
+        let id = TaskId::for_drop(at, &[b"q", b"job.json", b"{}"]);
+        assert_eq!(id, TaskId::for_drop(at, &[b"q", b"job.json", b"{}"]));
+        assert_ne!(id, TaskId::for_drop(at, &[b"q", b"job.json", b"{ }"]));
+        assert_ne!(id, TaskId::for_drop(at, &[b"q", b"job.jso", b"n{}"]));
+        assert_ne!(id, TaskId::for_drop(at, &[b"r", b"job.json", b"{}"]));
+        assert!(id < TaskId::for_drop(later, &[b"q", b"a.json", b"{}"]));
+        assert_eq!(TaskId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(id.as_str().len(), 23);
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub enum FindingKind {
     MetaConflict,
     /// A state folder without its `.keep` file.
     MissingKeep,
+    /// A copy of a purged task that a sync brought back.
+    PurgedBack,
 }
 
 /// One thing doctor found.
@@ -158,6 +160,7 @@ impl Queue {
                 None
             };
             self.check_stream_file(&stream, fix, &mut report)?;
+            self.check_drops(&stream, &merge, fix, &mut report)?;
             self.check_tasks(&stream, &merge, fix, &mut report)?;
             if fix && let (Some(lock), Ok(s)) = (&lock, self.stream(stream.as_str())) {
                 // Adopt what was moved into pending/ for recovery.
@@ -197,11 +200,19 @@ impl Queue {
                 mark_fixed(report);
             }
         }
+        let tombstones = self.spool.tombstones(stream)?;
         for (id, list) in &files.tasks {
-            self.check_task(stream, id, list, merge, fix, report)?;
+            let list = match tombstones.get(id) {
+                Some(t) => self.check_purged(id, list, t, fix, report)?,
+                None => list.clone(),
+            };
+            if !list.is_empty() {
+                self.check_task(stream, id, &list, merge, fix, report)?;
+            }
         }
         for id in merge.task_ids(&self.spool.stream_dir(stream)) {
-            if !files.tasks.contains_key(&id) {
+            // A task that one side purged is not restored from the other.
+            if !files.tasks.contains_key(&id) && !tombstones.contains_key(&id) {
                 self.check_task(stream, &id, &[], merge, fix, report)?;
             }
         }

@@ -144,7 +144,9 @@ impl Queue {
             stdout: None,
             stderr: None,
             created_at: created,
-            updated_at: Timestamp::now(),
+            // Not now: a dropped file adopted on two machines is one task
+            // only if both write the same bytes (see `spool::adopt`).
+            updated_at: created,
             started_at: None,
             heartbeat_at: None,
             finished_at: None,
@@ -177,7 +179,8 @@ impl Queue {
                 .map_err(|e| e.to_string().replace('\n', " "))
         });
         built.unwrap_or_else(|reason| {
-            let now = Timestamp::now();
+            // The arrival, not now: every machine writes the same bytes.
+            let now = drop.arrived;
             Task {
                 id: drop.id,
                 stream: stream.name.clone(),

@@ -81,10 +81,13 @@ impl Queue {
         }
         let (stream, id) = self.locate_running(id, token)?;
         let _lock = self.spool.lock_stream(&stream)?;
-        let mut task = self.read_running(&stream, &id, token)?;
+        let (mut task, marked) = self.read_running_or_marked(&stream, &id, token)?;
         let now = Timestamp::now();
         task.heartbeat_at = Some(now);
         task.updated_at = now;
+        if marked {
+            self.set_marked_aside(&stream, &id)?;
+        }
         self.spool.write_task(&task)?;
         Ok(task)
     }
@@ -116,7 +119,7 @@ impl Queue {
         let (stream, id) = self.locate_running(id, token)?;
         let now = Timestamp::now();
         let staged = if self.spool.fsync() {
-            let seen = self.read_running(&stream, &id, token)?;
+            let (seen, _) = self.read_running_or_marked(&stream, &id, token)?;
             let task = finished(seen.clone(), &report, status, now, &set);
             let staged = self.spool.stage_task(&task)?;
             Some((seen, task, staged))
@@ -125,9 +128,9 @@ impl Queue {
         };
 
         let _lock = self.spool.lock_stream(&stream)?;
-        let current = self.read_running(&stream, &id, token)?;
+        let (current, marked) = self.read_running_or_marked(&stream, &id, token)?;
         let task = match staged {
-            Some((seen, task, staged)) if seen == current => {
+            Some((seen, task, staged)) if seen == current && !marked => {
                 staged.commit()?;
                 task
             }
@@ -141,8 +144,13 @@ impl Queue {
         // crash in between leaves both, and the finished one wins. So once
         // it is in place the report is recorded, and a failed removal is
         // no failure of the report (saying so would invite a second one):
-        // the claimed copy is superseded and settled on a later look.
-        let _ = self.spool.remove_task(&stream, TaskStatus::Running, &id);
+        // the claimed copy is superseded and settled on a later look. A
+        // file with conflict markers is set aside instead (see `marked`).
+        if marked {
+            let _ = self.set_marked_aside(&stream, &id);
+        } else {
+            let _ = self.spool.remove_task(&stream, TaskStatus::Running, &id);
+        }
         Ok(task)
     }
 
@@ -162,6 +170,26 @@ impl Queue {
             return Ok((stream.clone(), id));
         }
         Err(fence::refusal(&self.get_task(id.as_str())?, token))
+    }
+
+    /// [`Queue::read_running`], but a claimed file git wrote conflict
+    /// markers into yields the version of this claim (see `marked`); the
+    /// flag says it came from such a file.
+    fn read_running_or_marked(
+        &self,
+        stream: &Name,
+        id: &TaskId,
+        token: Option<&str>,
+    ) -> Result<(Task, bool)> {
+        match self.read_running(stream, id, token) {
+            Err(Error::Spool(crate::spool::Error::Corrupt { .. })) => {
+                match self.read_marked_running(stream, id, token)? {
+                    Some(task) => Ok((task, true)),
+                    None => self.read_running(stream, id, token).map(|t| (t, false)),
+                }
+            }
+            other => other.map(|t| (t, false)),
+        }
     }
 
     /// Re-reads the claimed copy under the lock and checks the token.

@@ -10,12 +10,15 @@ mod budget;
 mod claim;
 mod converge;
 mod doctor;
+mod doctor_drops;
 mod doctor_meta;
+mod doctor_purged;
 mod enqueue;
 mod error;
 mod fence;
 mod finish;
 mod list;
+mod marked;
 mod processes;
 mod purge;
 mod requeue;
@@ -24,6 +27,7 @@ mod sessions;
 mod settle;
 mod stale;
 mod streams;
+mod sync;
 mod touch;
 
 use crate::config::Config;
@@ -41,6 +45,7 @@ pub use list::{Counts, ListingPage, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
 pub use purge::PurgeReport;
 pub use requeue::{RequeueOptions, Requeued};
 pub use stale::{SweepReport, auto_fail_message};
+pub use sync::{SyncReport, SyncWith};
 
 /// A `Result` whose error is the queue's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,4 +1,7 @@
 //! Purge: deleting old finished tasks. Never pending or running ones.
+//!
+//! Each purged task leaves a tombstone (see `spool::Tombstone`), so that a
+//! machine that still has its file does not bring it back at a sync.
 
 use std::time::Duration;
 
@@ -6,11 +9,14 @@ use serde::Serialize;
 
 use super::{Queue, Result};
 use crate::model::{TaskId, TaskStatus, Timestamp};
+use crate::spool::{TOMBSTONE_DAYS, Tombstone};
 
 /// What a purge deleted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PurgeReport {
     pub removed: Vec<TaskId>,
+    /// Tombstones dropped because their task finished long ago.
+    pub tombstones_pruned: usize,
 }
 
 impl Queue {
@@ -36,12 +42,24 @@ impl Queue {
                         continue;
                     };
                     let finished = task.finished_at.unwrap_or(task.updated_at);
-                    if now.since(finished) > older_than
-                        && self.spool.remove_task(&stream.name, status, &id)?
-                    {
+                    if now.since(finished) <= older_than {
+                        continue;
+                    }
+                    // The tombstone first: a crash in between leaves it with
+                    // the file, which the next settle removes.
+                    self.spool
+                        .write_tombstone(&stream.name, &Tombstone::of(&task, finished))?;
+                    if self.spool.remove_task(&stream.name, status, &id)? {
                         report.removed.push(id);
                     }
                 }
+            }
+            let horizon = now
+                .to_system()
+                .checked_sub(Duration::from_secs(TOMBSTONE_DAYS * 24 * 3600))
+                .map(Timestamp::from_system);
+            if let Some(horizon) = horizon {
+                report.tombstones_pruned += self.spool.prune_tombstones(&stream.name, horizon)?;
             }
         }
         Ok(report)

@@ -84,9 +84,10 @@ pub(super) fn read_copies(
     }
     for (i, file) in files.iter().enumerate() {
         // A file git wrote may be a blend of the versions read above (git
-        // can merge one side's edit into the other's moved file); a file
-        // written since the merge began is a local change, read like any.
-        if merged && (merge.is_unmerged(&file.path) || !file.extra && merge.may_be_merged(&file.path)) {
+        // can merge one side's edit into the other's moved file). The
+        // working tree's own changes are a third side, read like any copy:
+        // a finish made after the last commit must not lose to both sides.
+        if merged && !file.extra && merge.may_be_merged(&file.path) {
             copies.marked.push(i);
             continue;
         }
@@ -105,11 +106,17 @@ pub(super) fn read_copies(
             }
             continue;
         }
+        // Git pairs files of different tasks that look alike: a version
+        // that is another task is its blend with this one, not a copy of
+        // it (that task's own versions are settled under its id). The file
+        // counts as read if every version parses and one is this task's.
         let versions = match spool::split_conflict(&String::from_utf8_lossy(&bytes)) {
             Split::Versions(a, b) => [a, b]
                 .iter()
-                .map(|v| serde_json::from_str::<Task>(v).ok().filter(ours))
-                .collect::<Option<Vec<_>>>(),
+                .map(|v| serde_json::from_str::<Task>(v).ok())
+                .collect::<Option<Vec<_>>>()
+                .map(|tasks| tasks.into_iter().filter(ours).collect::<Vec<_>>())
+                .filter(|tasks| !tasks.is_empty()),
             Split::Clean | Split::Malformed => None,
         };
         match versions {
@@ -212,8 +219,8 @@ impl Queue {
     /// copies that lost and carried nothing worth keeping, when the winner
     /// is already stored as it should be. Returns how many files it removed.
     pub(super) fn settle_safely(&self, stream: &Name) -> Result<usize> {
+        let mut removed = self.remove_purged_copies(stream, &self.spool.stream_files(stream)?)?;
         let files = self.spool.stream_files(stream)?;
-        let mut removed = 0;
         for (id, list) in files.tangled() {
             let copies = read_copies(&self.spool, stream, id, list.clone(), &GitMerge::default())?;
             if !copies.marked.is_empty() || !copies.unreadable.is_empty() {

@@ -1,5 +1,11 @@
 //! Adopting files dropped into `pending/` by hand or by other tools.
 //!
+//! A dropped file's id is derived from the file (see
+//! [`TaskId::for_drop`]): a file that a sync carried to several machines
+//! before any adopted it becomes the same task on each, and a machine that
+//! finds the task already there (adopted elsewhere, synced in) removes its
+//! copy of the file instead of adopting it again.
+//!
 //! Invariant: nothing dropped in is lost or adopted twice. Each dropped
 //! file is first renamed to `.<new-id>.adopt` (claiming its id in one atomic
 //! step), then its task is written, then the `.adopt` file is removed. A
@@ -20,7 +26,8 @@ pub const ADOPT_SETTLE: Duration = Duration::from_secs(2);
 /// A file found in `pending/`, about to become a task.
 #[derive(Debug)]
 pub struct DroppedFile<'a> {
-    /// The id it is being given; its time part is the file's arrival.
+    /// The id it is being given; its time part is the file's arrival, to
+    /// the second.
     pub id: TaskId,
     /// When it arrived (its modification time).
     pub arrived: Timestamp,
@@ -52,8 +59,7 @@ impl Spool {
                 continue;
             };
             let path = dir.join(name);
-            let already = TaskStatus::ALL.iter().any(|s| self.has_task(stream, *s, &id));
-            if !already {
+            if !self.is_known(stream, &id) {
                 adopted.extend(self.finish_adoption(stream, &path, id, name, build)?);
             }
             remove_if_present(&path)?;
@@ -75,7 +81,32 @@ impl Spool {
         }
         settled.sort();
         for (arrived, name) in settled {
-            let id = TaskId::generate_at(arrived);
+            let from = dir.join(name);
+            let bytes = match super::tasks::read_small(&from) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&from, "read", e)),
+            };
+            if super::has_markers(&String::from_utf8_lossy(&bytes))
+                && super::GitMerge::in_progress(self.root())
+            {
+                // Git's blend of two drops: `doctor` restores both sides'.
+                continue;
+            }
+            // A copy rsync's `--backup` kept beside a drop (`d.json~…`) is
+            // the same drop: the same id, so it is removed, not adopted twice
+            // (unless its bytes differ, and then it is a task of its own).
+            let key_name = super::extra_of(name).unwrap_or(name);
+            let id = TaskId::for_drop(
+                arrived,
+                &[stream.as_str().as_bytes(), key_name.as_bytes(), &bytes],
+            );
+            if self.is_known(stream, &id) {
+                // Adopted already, on another machine whose task came in
+                // by sync before this copy of the file was looked at.
+                remove_if_present(&from)?;
+                continue;
+            }
             let claimed = dir.join(format!(".{id}.adopt"));
             match std::fs::rename(dir.join(name), &claimed) {
                 Ok(()) => {}
@@ -86,6 +117,13 @@ impl Spool {
             remove_if_present(&claimed)?;
         }
         Ok(adopted)
+    }
+
+    /// Whether task `id` exists in any state folder of `stream`, or was
+    /// purged (adopting its file again would undo the purge).
+    fn is_known(&self, stream: &Name, id: &TaskId) -> bool {
+        TaskStatus::ALL.iter().any(|s| self.has_task(stream, *s, id))
+            || self.purged_dir(stream).join(id.file_name()).exists()
     }
 
     fn finish_adoption(
@@ -101,9 +139,16 @@ impl Spool {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(path, "read", e)),
         };
+        // To the second, like the id: two machines must write the same task.
         let arrived = std::fs::metadata(path)
             .and_then(|m| m.modified())
-            .map(Timestamp::from_system)
+            .map(|t| {
+                let secs = t
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs();
+                Timestamp::from_system(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+            })
             .unwrap_or_else(|_| Timestamp::now());
         let original_name = file_name
             .strip_prefix('.')

@@ -85,7 +85,8 @@ impl Spool {
         for (name, is_dir) in entries(&dir)? {
             let known = name == "stream.json"
                 || name.starts_with('.')
-                || is_dir && TaskStatus::ALL.iter().any(|s| state_dir(*s) == name);
+                || is_dir
+                    && (name == super::PURGED_DIR || TaskStatus::ALL.iter().any(|s| state_dir(*s) == name));
             if extra_of(&name) == Some("stream.json") {
                 files.stream_extras.push(dir.join(&name));
             } else if !known {

@@ -23,6 +23,10 @@ pub enum Error {
     },
     #[error("{path} already exists")]
     AlreadyExists { path: PathBuf },
+    /// `git` or `rsync` refused or failed during a sync; nothing half-done
+    /// was left behind.
+    #[error("{message}\n  {hint}")]
+    Sync { message: String, hint: String },
 }
 
 impl Error {

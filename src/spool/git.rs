@@ -30,6 +30,11 @@ pub struct GitMerge {
     sides: [BTreeMap<PathBuf, String>; 2],
     /// When the merge started (`MERGE_HEAD` was written).
     started: Option<SystemTime>,
+    /// During a merge, the blob the index holds at every merged path.
+    index: BTreeMap<PathBuf, String>,
+    /// During a merge, the files changed in the working tree since git
+    /// wrote them (or never added): a worker's work, not git's.
+    local: BTreeSet<PathBuf>,
 }
 
 impl GitMerge {
@@ -39,10 +44,13 @@ impl GitMerge {
             root: root.to_owned(),
             ..GitMerge::default()
         };
-        let Some(listing) = git(root, &["ls-files", "--unmerged", "-z", "--", "."]) else {
+        merge.merging = git(root, &["rev-parse", "-q", "--verify", "MERGE_HEAD"]).is_some();
+        // Outside a merge only the unmerged paths matter (a rebase, a
+        // cherry-pick); during one, every index entry.
+        let which = if merge.merging { "--stage" } else { "--unmerged" };
+        let Some(listing) = git(root, &["ls-files", which, "-z", "--", "."]) else {
             return merge;
         };
-        merge.merging = git(root, &["rev-parse", "-q", "--verify", "MERGE_HEAD"]).is_some();
         if merge.merging {
             for (i, side) in ["HEAD", "MERGE_HEAD"].iter().enumerate() {
                 merge.sides[i] = tree(root, side);
@@ -50,6 +58,15 @@ impl GitMerge {
             let marker = git(root, &["rev-parse", "--git-path", "MERGE_HEAD"]).unwrap_or_default();
             let marker = root.join(String::from_utf8_lossy(&marker).trim());
             merge.started = std::fs::metadata(marker).and_then(|m| m.modified()).ok();
+            let untracked = git(root, &["ls-files", "--others", "-z", "--", "."]).unwrap_or_default();
+            let changed =
+                git(root, &["diff", "--name-only", "--relative", "-z", "--", "."]).unwrap_or_default();
+            merge.local = [untracked, changed]
+                .iter()
+                .flat_map(|l| l.split(|b| *b == 0))
+                .filter(|p| !p.is_empty())
+                .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
+                .collect();
         }
         for entry in listing.split(|b| *b == 0).filter(|e| !e.is_empty()) {
             let entry = String::from_utf8_lossy(entry);
@@ -58,15 +75,32 @@ impl GitMerge {
                 continue;
             };
             let fields: Vec<&str> = meta.split(' ').collect();
+            let Some((object, stage)) = fields.get(1).zip(fields.get(2)) else {
+                continue;
+            };
+            if *stage == "0" {
+                merge.index.insert(root.join(path), (*object).to_owned());
+                continue;
+            }
             let stages = merge.unmerged.entry(root.join(path)).or_default();
-            if let [_, object, stage] = fields[..]
-                && stage != "1"
+            if *stage != "1"
                 && let Some(bytes) = git(root, &["cat-file", "blob", object])
             {
                 stages.push(bytes);
             }
         }
         merge
+    }
+
+    /// Whether a merge is in progress.
+    pub fn is_merging(&self) -> bool {
+        self.merging
+    }
+
+    /// Whether a merge is in progress in the work tree `root` is in; one
+    /// cheap question, for callers that need nothing else.
+    pub fn in_progress(root: &Path) -> bool {
+        git(root, &["rev-parse", "-q", "--verify", "MERGE_HEAD"]).is_some()
     }
 
     /// Whether git left `path` unmerged.
@@ -81,15 +115,28 @@ impl GitMerge {
         self.merging && paths.iter().any(|p| self.sides[0].get(p) != self.sides[1].get(p))
     }
 
-    /// Whether the working-tree file at `path` may be git's work: it is
-    /// unmerged, or was written no later than the merge began. A file
-    /// written since (a worker finishing mid-merge) is a local change.
+    /// Whether the working-tree file at `path` may be git's work, a blend
+    /// that neither side wrote, rather than a version to read:
+    /// - an unmerged path written no later than the merge began;
+    /// - a merged path whose index blob is neither side's (git combined
+    ///   them), unless the file changed since git wrote it.
+    ///
+    /// Everything else is read as a copy like any other: a file git took
+    /// whole from one side, and the working tree's own state, a third side
+    /// that may be newer than both commits (a worker that finished after
+    /// the last commit, or during the merge). Its file is untracked or
+    /// differs from the index, which git never leaves behind itself.
     pub fn may_be_merged(&self, path: &Path) -> bool {
         if self.is_unmerged(path) {
-            return true;
+            let written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            return !matches!((written, self.started), (Some(w), Some(s)) if w > s);
         }
-        let written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        self.merging && matches!((written, self.started), (Some(w), Some(s)) if w <= s)
+        if !self.merging || self.local.contains(path) {
+            return false;
+        }
+        self.index
+            .get(path)
+            .is_some_and(|blob| self.sides.iter().all(|side| side.get(path) != Some(blob)))
     }
 
     /// The ids of the task files either side holds under `stream_dir`, so

@@ -9,6 +9,7 @@
 //!     .lock                     serializes state changes on this machine
 //!     .batch-*.tmp/             a batch being staged (see `batch`)
 //!     pending/ claimed/ done/ failed/   <task-id>.json
+//!     purged/<task-id>.json     tombstones of purged tasks (see `purged`)
 //! ```
 //!
 //! Invariants kept here:
@@ -31,9 +32,12 @@ mod batch;
 mod copies;
 mod error;
 mod git;
+mod gitsync;
 mod lock;
 mod markers;
 mod meta;
+mod purged;
+mod rsync;
 mod tasks;
 mod teardown;
 
@@ -48,15 +52,18 @@ pub use copies::{
 };
 pub use error::Error;
 pub use git::GitMerge;
+pub use gitsync::{GitRepo, MergeOutcome, PushOutcome, SYNC_STATUS_FILE};
 pub use lock::StreamLock;
 pub use markers::{Split, has_markers, split_conflict};
+pub use purged::{PURGED_DIR, TOMBSTONE_DAYS, Tombstone};
+pub use rsync::{RSYNC_FLAGS, local_arg, rsync};
 pub use tasks::{PendingScan, SCAN_OLDEST};
 pub use teardown::Removal;
 
 use crate::model::{Name, TaskStatus};
 
 /// The text of `spool/.gitignore`: what must never be tracked.
-pub const GITIGNORE: &str = "# Written by sparkq: locks and temp files are local to one machine.\n.lock\n*.lock\n.*.tmp\n.*.adopt\n.new-*\n";
+pub const GITIGNORE: &str = "# Written by sparkq: locks and temp files are local to one machine.\n.lock\n*.lock\n.*.tmp\n.*.adopt\n.new-*\n.sync-status.json\n";
 
 /// A spool folder on disk.
 #[derive(Debug, Clone)]

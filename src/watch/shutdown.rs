@@ -54,6 +54,15 @@ impl Shutdown {
         let _ = rx.recv();
     }
 
+    /// Blocks until the switch fires or `timeout` passes; returns whether
+    /// it fired.
+    pub fn wait_for(&self, timeout: std::time::Duration) -> bool {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.listen(tx);
+        let _ = rx.recv_timeout(timeout);
+        self.is_fired()
+    }
+
     /// Sends [`Wake::Stop`] to `tx` when the switch fires (at once if it
     /// already has).
     pub(crate) fn listen(&self, tx: Sender<Wake>) {

@@ -148,6 +148,8 @@ struct Status {
     active_sessions: Vec<String>,
     streams: Vec<StreamInfo>,
     watchers: Vec<Watcher>,
+    /// The last `sparkq sync`'s record (see sync_command.rs); none here.
+    last_sync: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -265,7 +267,7 @@ fn every_listing_has_its_pinned_shape() {
         .sparkq(["purge", "--older-than", "1d", "--json"])
         .success()
         .json();
-    assert_eq!(purged, serde_json::json!({"removed": []}));
+    assert_eq!(purged, serde_json::json!({"removed": [], "tombstones_pruned": 0}));
 }
 
 #[test]

@@ -9,14 +9,14 @@ use crate::support::Project;
 fn a_rerun_offers_the_current_values_and_asks_again_after_a_typo() {
     let p = Project::with_stream("s");
     let id = p.enqueue("s", "{}");
-    // A hand-added tool and a changed limit must survive the rewrite.
+    // A hand-added tool, a changed purge and a sync block survive the rewrite.
     let yml = p.path().join("sparkq.yml");
     let text = std::fs::read_to_string(&yml).unwrap()
         + "  deploy:\n    { description: \"Ship it\", task_class: MEDIUM_SCRIPT, timeout: 77 }\n";
     let text = text.replace(
         "purge:     { older_than_days: 3 }",
         "purge:     { older_than_days: 5 }",
-    );
+    ) + "sync: { every: 1m 30s, rsync: /mnt/other/spool }\n";
     std::fs::write(&yml, text).unwrap();
 
     // name, repo, PRD, dirs, FAST (a typo, then 45), MEDIUM, LITE, HEAVY, port.
@@ -47,6 +47,9 @@ fn a_rerun_offers_the_current_values_and_asks_again_after_a_typo() {
     assert!(text.contains("older_than_days: 5"), "{text}");
     let config = sparkq::config::Config::load(&yml).unwrap();
     assert_eq!(config.tool("deploy").unwrap().timeout, 77);
+    let sync = config.sync.as_ref().expect("sync kept");
+    assert_eq!(sync.every, std::time::Duration::from_secs(90));
+    assert_eq!(sync.rsync.as_deref(), Some("/mnt/other/spool"));
     assert_eq!(
         config.tool("run-bash-fast").unwrap().timeout,
         45,

@@ -238,3 +238,158 @@ fn a_worker_finishing_in_the_middle_of_a_merge_is_not_lost() {
     let task = &b.tasks()[&mine];
     assert_eq!(task.summary(), Some("finished mid-merge"));
 }
+
+/// Issue 14, item 1: a completion made after the last commit but before
+/// the pull is the working tree's newest state; the merge must not lose it.
+#[test]
+fn a_finish_made_after_the_commit_survives_a_merge_that_changed_the_task() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let id = a.enqueue("slow");
+    let (_, token) = a.claim().expect("a claims");
+    let other = a.enqueue("other");
+    sync(&a, &b);
+    // Both finish another task differently: the merge stops on it.
+    let (_, ta) = a.claim().expect("a claims other");
+    let (_, tb) = b.claim().expect("b claims other");
+    a.complete(&other, &ta, "A");
+    b.complete(&other, &tb, "B");
+    // B takes the claim back (it saw no heartbeat) and commits that.
+    b.let_claim_die(&id);
+    git_ok(&b.dir, &["add", "-A"]);
+    git_ok(&b.dir, &["commit", "-qm", "b requeued"]);
+    // A committed the claim before; its worker finishes after the commit.
+    git_ok(&a.dir, &["add", "-A"]);
+    git(&a.dir, &["commit", "-qm", "work"]);
+    a.complete(&id, &token, "finished after the commit");
+    let from = b.dir.display().to_string();
+    let pulled = git(&a.dir, &["pull", "-q", "--no-rebase", "--no-edit", &from, "main"]);
+    assert!(!pulled, "the merge should stop on the other task");
+    let report = a.queue.doctor(true).expect("doctor");
+    assert!(report.clean, "{report:#?}");
+    let task = &a.tasks()[&id];
+    let kept: Vec<_> = finishes_of(task);
+    assert!(
+        kept.contains(&"finished after the commit".to_owned()),
+        "the finish is lost: {task:#?}"
+    );
+}
+
+/// Every result summary a task holds, its own and in its conflicts.
+fn finishes_of(task: &sparkq::model::Task) -> Vec<String> {
+    crate::sync_support::finishes(task)
+        .into_iter()
+        .map(|(_, _, _, note)| note)
+        .collect()
+}
+
+/// Issue 14, item 5: git wrote conflict markers into a running task's
+/// file; its worker's report is still taken, and the other side's claim
+/// is kept for doctor to settle.
+#[test]
+fn a_worker_completes_a_claim_whose_file_holds_conflict_markers() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let id = a.enqueue("shared");
+    sync(&a, &b);
+    let (_, ta) = a.claim().expect("a claims");
+    let (_, tb) = b.claim().expect("b claims");
+    for m in [&a, &b] {
+        git_ok(&m.dir, &["add", "-A"]);
+        git_ok(&m.dir, &["commit", "-qm", "claimed"]);
+    }
+    let from = b.dir.display().to_string();
+    assert!(!git(
+        &a.dir,
+        &["pull", "-q", "--no-rebase", "--no-edit", &from, "main"]
+    ));
+    let claimed = a.spool().join("streams/q/claimed").join(format!("{id}.json"));
+    let text = std::fs::read_to_string(&claimed).expect("claimed file");
+    assert!(sparkq::spool::has_markers(&text), "{text}");
+
+    a.queue.heartbeat(&id, Some(&ta)).expect("heartbeat is taken");
+    a.complete(&id, &ta, "A's answer");
+    let report = a.queue.doctor(true).expect("doctor");
+    assert!(report.clean, "{report:#?}");
+    let task = &a.tasks()[&id];
+    assert_eq!(task.summary(), Some("A's answer"), "{task:#?}");
+    assert!(
+        task.conflicts
+            .iter()
+            .any(|c| c.claim_token.as_deref() == Some(tb.as_str())),
+        "B's claim is kept: {task:#?}"
+    );
+}
+
+/// Issue 14, item 2: a task purged on one clone does not come back from
+/// the other, even when the merge stops on something else.
+#[test]
+fn a_purge_sticks_through_a_merge_with_other_conflicts() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let old = a.enqueue("old");
+    let (_, token) = a.claim().expect("a claims");
+    a.complete(&old, &token, "done long ago");
+    a.enqueue("shared");
+    sync(&a, &b);
+    // Both claim it: the merge stops on `claimed/`.
+    a.claim().expect("a claims shared");
+    b.claim().expect("b claims shared");
+    let purged = a.queue.purge(std::time::Duration::ZERO).expect("purge");
+    assert!(purged.removed.iter().any(|id| id.as_str() == old));
+    assert!(sync(&b, &a), "the merge should stop on the shared task");
+    sync(&a, &b);
+    for m in [&a, &b] {
+        assert!(!m.tasks().contains_key(&old), "purged task back on {}", m.name);
+        assert!(m.queue.doctor(false).expect("doctor").clean);
+    }
+}
+
+/// Issue 14, item 4: git pairs a committed drop with a new drop on each
+/// side and blends them; doctor restores each side's file, and both are
+/// adopted as valid tasks.
+#[test]
+fn drops_that_git_blended_during_a_merge_are_restored_from_both_sides() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let pending = |m: &Machine| m.spool().join("streams/q/pending");
+    let drop = |tag: &str| {
+        format!(
+            "{{\n  \"tool_name\": \"run-bash\",\n  \"payload\": {{\n    \"script_path\": \"{tag}.sh\",\n    \"args\": [\"one\", \"two\", \"three\", \"four\", \"five\"]\n  }}\n}}\n"
+        )
+    };
+    // A drop committed before anyone adopted it (the old hand procedure).
+    std::fs::write(pending(&a).join("d0.json"), drop("base")).expect("drop");
+    git_ok(&a.dir, &["add", "-A"]);
+    git_ok(&a.dir, &["commit", "-qm", "drop"]);
+    let from = a.dir.display().to_string();
+    git_ok(&b.dir, &["pull", "-q", "--no-rebase", "--no-edit", &from, "main"]);
+    // Each side replaces it by a similar drop of its own.
+    for (m, tag) in [(&a, "side-a"), (&b, "side-b")] {
+        std::fs::remove_file(pending(m).join("d0.json")).expect("rm");
+        std::fs::write(pending(m).join(format!("d{tag}.json")), drop(tag)).expect("drop");
+        git_ok(&m.dir, &["add", "-A"]);
+        git_ok(&m.dir, &["commit", "-qm", tag]);
+    }
+    git(&b.dir, &["pull", "-q", "--no-rebase", "--no-edit", &from, "main"]);
+    let blended = ["dside-a.json", "dside-b.json"]
+        .iter()
+        .any(|n| std::fs::read(pending(&b).join(n)).is_ok_and(|bytes| bytes != drop(&n[1..7]).into_bytes()));
+    assert!(blended, "git should have blended the drops");
+    let report = b.queue.doctor(true).expect("doctor");
+    assert!(report.clean, "{report:#?}");
+    for tag in ["side-a", "side-b"] {
+        let path = pending(&b).join(format!("d{tag}.json"));
+        assert_eq!(std::fs::read_to_string(&path).expect("restored"), drop(tag));
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        let file = std::fs::File::options().write(true).open(&path).expect("open");
+        file.set_modified(old).expect("age the drop");
+    }
+    let tasks = b.tasks();
+    let mut scripts: Vec<String> = tasks
+        .values()
+        .filter_map(|t| t.payload.get("script_path")?.as_str().map(str::to_owned))
+        .collect();
+    scripts.sort();
+    assert_eq!(scripts, ["side-a.sh", "side-b.sh"], "{tasks:#?}");
+}

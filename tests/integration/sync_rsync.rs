@@ -143,3 +143,48 @@ fn set_read_only(dir: &Path, read_only: bool) {
         std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode)).expect("chmod");
     }
 }
+
+/// Issue 14, item 3: a file dropped on one machine and mirrored before
+/// either adopted it becomes one task, whichever machines adopt it.
+#[test]
+fn a_drop_mirrored_before_adoption_is_one_task_on_both_machines() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_machines(root.path());
+    let drop = a.spool().join("streams/q/pending/job.json");
+    std::fs::write(
+        &drop,
+        r#"{"tool_name": "run-bash", "payload": {"script_path": "x.sh"}}"#,
+    )
+    .expect("drop");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&drop)
+        .and_then(|f| f.set_modified(old))
+        .expect("age the drop");
+    rsync(BOTH_WAYS, &a.spool(), &b.spool());
+    let on_a: Vec<String> = a.tasks().into_keys().collect();
+    let on_b: Vec<String> = b.tasks().into_keys().collect();
+    assert_eq!(on_a, on_b, "both machines adopt it under one id");
+    sync(&a, &b);
+    assert_eq!(a.tasks().len(), 1, "{:#?}", a.tasks());
+    assert_eq!(a.files(), b.files());
+}
+
+/// Issue 14, item 2: rsync never deletes, so the purged file comes back;
+/// its tombstone removes it again on both machines.
+#[test]
+fn a_purge_sticks_on_both_machines_over_rsync() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_machines(root.path());
+    let id = a.enqueue("old");
+    let (_, token) = a.claim().expect("a claims");
+    a.complete(&id, &token, "done");
+    sync(&a, &b);
+    a.queue.purge(std::time::Duration::ZERO).expect("purge");
+    sync(&a, &b);
+    for m in [&a, &b] {
+        assert!(!m.tasks().contains_key(&id), "purged task back on {}", m.name);
+    }
+    assert_eq!(a.files(), b.files());
+}
