@@ -162,7 +162,7 @@ export function taskDuration(task) {
   return task.status === "running" ? Date.now() - start : null;
 }
 
-/// SPEC 4.6: stale when now − max(started_at, heartbeat_at) > timeout.
+/// Stale when now − max(started_at, heartbeat_at) > timeout.
 /// The server's own `stale` flag wins when it sends one.
 export function isStale(task) {
   if (typeof task.stale === "boolean") return task.stale;

@@ -1,4 +1,4 @@
-// Conflicts (SPEC 9): losing copies of a task that another machine reported
+// Conflicts: losing copies of a task that another machine reported
 // at a sync, kept in the task's `conflicts` list. This file owns how they
 // read in the UI: the list marker and the detail section. Everything is
 // inserted as text through h(); no conflict field ever becomes markup.

@@ -15,7 +15,7 @@ use crate::mcp::{CLAUDE_WORKER_COMMAND, SparkqServer};
 use crate::spool::write_atomic;
 
 /// Where the worker slash command goes, under the project folder.
-const CLAUDE_COMMAND_PATH: &str = ".claude/commands/sparkq-worker.md";
+pub(super) const CLAUDE_COMMAND_PATH: &str = ".claude/commands/sparkq-worker.md";
 
 /// Serve the queue to agents as MCP tools over stdio (for Claude Code, Codex CLI ...).
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 //! group, output formatting in [`output`]. Every command is a thin call into
 //! [`crate::queue`].
 
+mod ask;
+mod choose;
 mod doctor;
 mod input;
 mod mcp;

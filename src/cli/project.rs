@@ -7,7 +7,16 @@ use crate::queue::Queue;
 
 /// The queue of the project found from `config` (see `config::discover`).
 pub(super) fn open(config: Option<&Path>) -> anyhow::Result<Queue> {
-    Ok(Queue::new(Config::discover(config)?))
+    let config = Config::discover(config)?;
+    warn_about(&config);
+    Ok(Queue::new(config))
+}
+
+/// Prints the config's warnings (keys accepted but ignored) on stderr.
+pub(super) fn warn_about(config: &Config) {
+    for warning in &config.warnings {
+        eprintln!("Warning: {}: {warning}", config.path.display());
+    }
 }
 
 /// The default worker name: `<hostname>:<pid of the caller's parent

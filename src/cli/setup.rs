@@ -1,26 +1,36 @@
 //! `sparkq setup` and `sparkq teardown`: creating and removing a project.
 
-use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
 
+use super::ask::{self, Prompter};
 use super::output::print;
 use super::watch::{STOP_WAIT_SECS, running_processes, stop_processes};
-use crate::config::{CONFIG_FILE_NAME, Config, SetupAnswers, find_config_file, render_config};
+use crate::config::{
+    CONFIG_FILE_NAME, Config, SetupAnswers, find_config_file, render_config, render_config_keeping,
+};
 use crate::queue::Queue;
 use crate::runtime::RuntimeDir;
 use crate::spool::{Spool, write_atomic};
 
 /// The worker playbook, copied into every project by setup.
 const PLAYBOOK: &str = include_str!("../../WORKER_PLAYBOOK.md");
+/// Where setup puts the playbook, from the project folder.
+const PLAYBOOK_PATH: &str = "WORKER_PLAYBOOK.md";
+/// The watcher wrapper the playbook tells workers to run.
+const WATCHER_SCRIPT: &str = include_str!("../../scripts/sparkq-watcher.sh");
+/// Where setup puts it, from the project folder.
+const WATCHER_SCRIPT_PATH: &str = "scripts/sparkq-watcher.sh";
 
-/// Create sparkq.yml, the spool and the worker playbook here (asks, offering defaults).
+/// Create sparkq.yml, the spool, the worker playbook and the watcher script
+/// here (asks, offering defaults); run again to reconfigure.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  sparkq setup          # asks, Enter keeps each default\n  sparkq setup --yes    # takes every default, for scripts\n\nRe-running setup on a project keeps its sparkq.yml and data and says what it changed."
+    after_help = "Examples:\n  sparkq setup          # asks, Enter keeps each default\n  sparkq setup --yes    # takes every default, for scripts\n\nRe-running setup asks again, offering the current values, and rewrites sparkq.yml\nwith your answers (tools, spool and limits stay; comments are not kept). A bad\nanswer is asked again. With --yes a re-run changes nothing in sparkq.yml. Tasks\nare never touched."
 )]
 pub(super) struct SetupArgs {
     /// Take every default without asking.
@@ -39,10 +49,23 @@ pub(super) fn setup(explicit: Option<&Path>, args: SetupArgs) -> anyhow::Result<
     let root = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut changes = Vec::new();
     if config_path.exists() {
-        changes.push(format!(
-            "kept      {} (already there; edit it by hand)",
-            config_path.display()
-        ));
+        let current = Config::load(&config_path)?;
+        super::project::warn_about(&current);
+        let was = SetupAnswers::from_config(&current);
+        let answers = if args.yes { was.clone() } else { ask(was.clone())? };
+        let changed = describe_changes(&was, &answers);
+        if changed.is_empty() {
+            changes.push(format!("kept      {} (no changes)", config_path.display()));
+        } else {
+            let text = render_config_keeping(&answers, &current);
+            Config::from_yaml(&text, &config_path).context("the answers do not make a valid sparkq.yml")?;
+            write_atomic(&config_path, text.as_bytes(), true)?;
+            changes.push(format!(
+                "updated   {}: {}",
+                config_path.display(),
+                changed.join(", ")
+            ));
+        }
     } else {
         let name = root
             .canonicalize()
@@ -61,21 +84,18 @@ pub(super) fn setup(explicit: Option<&Path>, args: SetupArgs) -> anyhow::Result<
     for path in spool.ensure_layout()? {
         changes.push(format!("created   {}", path.display()));
     }
-    let playbook = config.root.join("WORKER_PLAYBOOK.md");
-    match super::input::read_prefix(&playbook, PLAYBOOK.len()) {
-        Ok(text) if text == PLAYBOOK => {}
-        Ok(_) => {
-            write_atomic(&playbook, PLAYBOOK.as_bytes(), true)?;
-            changes.push(format!(
-                "updated   {} to this version's playbook",
-                playbook.display()
-            ));
-        }
-        Err(_) => {
-            write_atomic(&playbook, PLAYBOOK.as_bytes(), true)?;
-            changes.push(format!("created   {}", playbook.display()));
-        }
-    }
+    changes.extend(install(
+        &config.root.join(PLAYBOOK_PATH),
+        PLAYBOOK,
+        "this version's playbook",
+        false,
+    )?);
+    changes.extend(install(
+        &config.root.join(WATCHER_SCRIPT_PATH),
+        WATCHER_SCRIPT,
+        "this version's watcher",
+        true,
+    )?);
     if args.claude {
         changes.push(super::mcp::write_claude_command(&config.root)?);
     }
@@ -85,62 +105,78 @@ pub(super) fn setup(explicit: Option<&Path>, args: SetupArgs) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// Asks each question on stderr, reading answers from stdin; an empty
-/// answer (or end of input) keeps the default.
-fn ask(defaults: SetupAnswers) -> anyhow::Result<SetupAnswers> {
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    let mut prompt = |question: &str, default: &str| -> anyhow::Result<String> {
-        eprint!("{question} [{default}]: ");
-        std::io::stderr().flush()?;
-        match lines.next() {
-            Some(line) => {
-                let line = line?;
-                let line = line.trim();
-                Ok(if line.is_empty() {
-                    default.to_owned()
-                } else {
-                    line.to_owned()
-                })
-            }
-            None => {
-                eprintln!();
-                Ok(default.to_owned())
-            }
+/// Writes `text` to `path` unless it is there already; returns what it did.
+fn install(path: &Path, text: &str, what: &str, executable: bool) -> anyhow::Result<Option<String>> {
+    // A capped read: the file may be anything a user left there.
+    let verb = match super::input::read_prefix(path, text.len()) {
+        Ok(old) if old == text => return Ok(None),
+        Ok(_) => format!("updated   {} to {what}", path.display()),
+        Err(_) => format!("created   {}", path.display()),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+    }
+    write_atomic(path, text.as_bytes(), true)?;
+    if executable {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("could not make {} executable", path.display()))?;
+    }
+    Ok(Some(verb))
+}
+
+/// What differs between two sets of answers, as `key: old → new`.
+fn describe_changes(was: &SetupAnswers, now: &SetupAnswers) -> Vec<String> {
+    let mut changes = Vec::new();
+    let mut diff = |key: &str, a: String, b: String| {
+        if a != b {
+            changes.push(format!("{key} {a} → {b}"));
         }
     };
-    let project_name = prompt("Project name", &defaults.project_name)?;
-    let repo_path = prompt("Repository path", &defaults.repo_path)?;
-    let prd_path = prompt("PRD path", &defaults.prd_path)?;
-    let dirs = prompt(
+    diff("project name", was.project_name.clone(), now.project_name.clone());
+    diff("repo path", was.repo_path.clone(), now.repo_path.clone());
+    diff("PRD path", was.prd_path.clone(), now.prd_path.clone());
+    diff(
+        "script folders",
+        was.script_dirs.join(","),
+        now.script_dirs.join(","),
+    );
+    for ((class, a), (_, b)) in was.class_timeouts.iter().zip(&now.class_timeouts) {
+        diff(&format!("{class} timeout"), a.to_string(), b.to_string());
+    }
+    diff("port", was.port.to_string(), now.port.to_string());
+    changes
+}
+
+/// Asks each question, offering `defaults` (the current values on a
+/// re-run); a bad answer is asked again.
+fn ask(defaults: SetupAnswers) -> anyhow::Result<SetupAnswers> {
+    let mut p = Prompter::stdin();
+    let project_name = p.ask("Project name", &defaults.project_name, ask::text)?;
+    let repo_path = p.ask("Repository path", &defaults.repo_path, ask::text)?;
+    let prd_path = p.ask("PRD path", &defaults.prd_path, ask::text)?;
+    let script_dirs = p.ask(
         "Script folders (comma-separated)",
         &defaults.script_dirs.join(","),
+        |answer| {
+            Ok(answer
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>())
+        },
     )?;
-    let script_dirs = dirs
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(str::to_owned)
-        .collect();
     let mut class_timeouts = Vec::new();
     for (class, timeout) in &defaults.class_timeouts {
-        let answer = prompt(
+        let secs = p.ask(
             &format!("Timeout of {class} tasks, seconds"),
             &timeout.to_string(),
+            ask::seconds,
         )?;
-        let secs: u64 = answer
-            .parse()
-            .ok()
-            .filter(|s| *s > 0)
-            .with_context(|| format!("'{answer}' is not a number of seconds (1 or more)"))?;
         class_timeouts.push((class.clone(), secs));
     }
-    let port = prompt("Server port", &defaults.port.to_string())?;
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| *p > 0)
-        .with_context(|| format!("'{port}' is not a port (1-65535)"))?;
+    let port = p.ask("Server port", &defaults.port.to_string(), ask::port)?;
     Ok(SetupAnswers {
         project_name,
         repo_path,
@@ -154,7 +190,7 @@ fn ask(defaults: SetupAnswers) -> anyhow::Result<SetupAnswers> {
 /// Stop what SparkQ runs here and remove sparkq.yml, the spool and lock files.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  sparkq teardown --yes\n\nStops the server and the watchers of this project's streams (like 'sparkq stop'),\nthen removes only sparkq.yml, the spool folder and those streams' watcher lock,\nFIFO and done flag (in this project's own runtime folder); prints each path."
+    after_help = "Example:\n  sparkq teardown --yes\n\nStops the server and the watchers of this project's streams (like 'sparkq stop'),\nthen removes only sparkq.yml, the spool folder and those streams' watcher lock,\nFIFO and done flag (in this project's own runtime folder); prints each path. It also\nasks about WORKER_PLAYBOOK.md, .claude/commands/sparkq-worker.md and\nscripts/sparkq-watcher.sh, which setup wrote; --yes removes them too."
 )]
 pub(super) struct TeardownArgs {
     /// Do not ask for confirmation.
@@ -187,13 +223,28 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
             spool.root().display()
         );
         std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        if !confirmed()? {
             eprintln!("Nothing removed.");
             return Ok(ExitCode::FAILURE);
         }
     }
+    // The files setup wrote beside the config: removed with --yes, else
+    // only when the user says so.
+    let written: Vec<PathBuf> = [
+        PLAYBOOK_PATH,
+        super::mcp::CLAUDE_COMMAND_PATH,
+        WATCHER_SCRIPT_PATH,
+    ]
+    .iter()
+    .map(|rel| config.root.join(rel))
+    .filter(|p| p.is_file())
+    .collect();
+    let remove_written = args.yes || written.is_empty() || {
+        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        eprint!("Also remove what setup wrote: {}? [y/N] ", names.join(", "));
+        std::io::stderr().flush()?;
+        confirmed()?
+    };
 
     let (mut out, stuck) = stop_processes(running_processes(&runtime, server, &streams)?);
     if !stuck.is_empty() {
@@ -224,6 +275,7 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
             out.push_str(&format!("removed   {}/\n", runtime.dir().display()));
         }
     }
+    let root = config.root.clone();
     let removal = Queue::new(config)
         .remove_spool()
         .with_context(|| format!("could not remove {}", spool.root().display()))?;
@@ -242,6 +294,22 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
     std::fs::remove_file(&config_path)
         .with_context(|| format!("could not remove {}", config_path.display()))?;
     out.push_str(&format!("removed   {}\n", config_path.display()));
+    for path in written.iter().filter(|_| remove_written) {
+        std::fs::remove_file(path).with_context(|| format!("could not remove {}", path.display()))?;
+        out.push_str(&format!("removed   {}\n", path.display()));
+        // Folders setup made for them go too, if nothing else is in them.
+        for dir in path.ancestors().skip(1).take_while(|d| *d != root) {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+            out.push_str(&format!("removed   {}/\n", dir.display()));
+        }
+    }
+    if !remove_written {
+        for path in &written {
+            out.push_str(&format!("kept      {}\n", path.display()));
+        }
+    }
     print(&out)?;
     if !removal.kept.is_empty() {
         eprintln!(
@@ -251,4 +319,11 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a yes/no answer from stdin; only `y` or `yes` is yes.
+fn confirmed() -> anyhow::Result<bool> {
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

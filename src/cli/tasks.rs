@@ -268,17 +268,19 @@ pub(super) fn requeue(queue: &Queue, args: RequeueArgs) -> anyhow::Result<ExitCo
         };
         let mut done = Vec::new();
         for id in &args.ids {
-            let requeued = queue.requeue(id, &options).with_context(|| {
-                let earlier: Vec<String> = done.iter().map(|r: &Requeued| r.task.id.to_string()).collect();
-                if earlier.is_empty() {
-                    format!("task {id} was not requeued")
-                } else {
-                    format!(
-                        "task {id} was not requeued (requeued before it: {})",
+            let requeued = match queue.requeue(id, &options) {
+                Ok(requeued) => requeued,
+                Err(err) if done.is_empty() => return Err(err.into()),
+                // Say which of the ids given already went through.
+                Err(err) => {
+                    let earlier: Vec<String> =
+                        done.iter().map(|r: &Requeued| r.task.id.to_string()).collect();
+                    return Err(anyhow::Error::from(err).context(format!(
+                        "task {id} was not requeued; the ones before it were: {}",
                         earlier.join(", ")
-                    )
+                    )));
                 }
-            })?;
+            };
             done.push(requeued);
         }
         done
@@ -286,8 +288,8 @@ pub(super) fn requeue(queue: &Queue, args: RequeueArgs) -> anyhow::Result<ExitCo
     for r in &done {
         if let (Some(before), Some(from)) = (&r.already_requeued_as, &r.task.requeued_from) {
             eprintln!(
-                "Warning: task {from} had already been requeued as {before}; it is now queued a second time, as {}.\n  If that was a slip, fail the new task before a worker takes it.",
-                r.task.id
+                "Warning: task {from} had already been requeued as {before}; it is now queued a second time, as {}.\n  If that was a slip, delete {}.json from the pending/ folder of stream {} before a worker claims it.",
+                r.task.id, r.task.id, r.task.stream
             );
         }
     }

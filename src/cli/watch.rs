@@ -1,14 +1,13 @@
 //! `sparkq watch`, `sparkq run`, `sparkq stop`, and the waiting half of
 //! `sparkq claim --wait`: thin calls into [`crate::watch`].
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
 
-use super::output::{print, print_json, table};
+use super::output::{print, print_json};
 use crate::model::StreamStatus;
 use crate::queue::Queue;
 use crate::runtime::{self, PidFile, RuntimeDir};
@@ -99,7 +98,7 @@ pub(super) fn chosen_streams(
     if let Some(session) = session {
         streams.extend(session_streams(queue, session)?);
     } else if streams.is_empty() {
-        streams = ask_streams(queue)?;
+        streams = super::choose::ask_streams(queue)?;
     }
     streams.sort();
     streams.dedup();
@@ -120,56 +119,6 @@ fn session_streams(queue: &Queue, session: &str) -> anyhow::Result<Vec<String>> 
         );
     }
     Ok(streams)
-}
-
-/// Asks on the terminal which session (and stream) to watch, showing the
-/// streams with queued work first.
-fn ask_streams(queue: &Queue) -> anyhow::Result<Vec<String>> {
-    let mut active: Vec<_> = queue
-        .list_streams(None)?
-        .into_iter()
-        .filter(|s| s.stream.status == StreamStatus::Active)
-        .collect();
-    active.sort_by_key(|s| std::cmp::Reverse(s.counts.queued));
-    let rows: Vec<Vec<String>> = active
-        .iter()
-        .map(|s| {
-            let c = &s.counts;
-            vec![
-                s.stream.session.to_string(),
-                s.stream.name.to_string(),
-                c.queued.to_string(),
-                c.running.to_string(),
-            ]
-        })
-        .collect();
-    let listing = table(&["SESSION", "STREAM", "QUEUED", "RUNNING"], &rows);
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "say which streams to watch: --session S or --stream S\n  Active streams (queued work first):\n{listing}"
-        );
-    }
-    let Some(first) = active.first() else {
-        bail!("there are no active streams\n  Create one with 'sparkq stream create NAME --session S'.");
-    };
-    eprint!("Active streams (queued work first):\n{listing}");
-    let session = prompt("Session", first.stream.session.as_str())?;
-    let all = "all";
-    let stream = prompt("Stream (or 'all' for every active stream of the session)", all)?;
-    if stream == all {
-        session_streams(queue, &session)
-    } else {
-        Ok(vec![stream])
-    }
-}
-
-fn prompt(question: &str, default: &str) -> anyhow::Result<String> {
-    eprint!("{question} [{default}]: ");
-    std::io::stderr().flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    let answer = line.trim();
-    Ok(if answer.is_empty() { default } else { answer }.to_owned())
 }
 
 /// Runs the watchers of `streams` in this process until they stop.

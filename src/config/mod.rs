@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use discover::{CONFIG_ENV, CONFIG_FILE_NAME, find_config_file};
-pub use render::{SetupAnswers, render_config};
+pub use render::{SetupAnswers, render_config, render_config_keeping};
 
 /// The default server port.
 pub const DEFAULT_PORT: u16 = 8420;
@@ -99,6 +99,9 @@ pub struct Config {
     pub task_classes: BTreeMap<String, u64>,
     pub tools: BTreeMap<String, Tool>,
     pub limits: Limits,
+    /// Keys that were accepted but do nothing, each with what to do; shown
+    /// once per command on stderr.
+    pub warnings: Vec<String>,
     /// Background sync for `sparkq run`, if configured.
     pub sync: Option<SyncConfig>,
 }

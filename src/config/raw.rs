@@ -29,6 +29,10 @@ pub(super) struct RawConfig {
     script_dirs: Option<Vec<String>>,
     task_classes: Option<BTreeMap<String, RawClass>>,
     tools: Option<BTreeMap<String, RawTool>>,
+    /// The FRD's `database:` block, from the prototype that kept tasks in a
+    /// database: accepted so such a file still loads, and reported as
+    /// ignored (see [`Config::warnings`]).
+    database: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,7 +108,7 @@ pub(super) const DEFAULT_CLASSES: [(&str, u64); 4] = [
 
 /// The tools used when `tools` is left out: name, description, class,
 /// timeout override, payload template.
-pub(super) const DEFAULT_TOOLS: [(&str, &str, &str, Option<u64>, &str); 7] = [
+pub(super) const DEFAULT_TOOLS: [(&str, &str, &str, Option<u64>, &str); 10] = [
     (
         "run-bash",
         "Execute a bash script",
@@ -153,6 +157,27 @@ pub(super) const DEFAULT_TOOLS: [(&str, &str, &str, Option<u64>, &str); 7] = [
         "FAST_SCRIPT",
         Some(60),
         r#"{"directory": ""}"#,
+    ),
+    (
+        "run-migrations",
+        "Run database migrations",
+        "MEDIUM_SCRIPT",
+        Some(1800),
+        r#"{"script_path": "", "args": ["--dry-run"]}"#,
+    ),
+    (
+        "validate-integration",
+        "Run integration checks against the running system",
+        "MEDIUM_SCRIPT",
+        Some(120),
+        r#"{"script_path": "", "args": []}"#,
+    ),
+    (
+        "summarize",
+        "Summarize files or results into a short report",
+        "FAST_SCRIPT",
+        Some(30),
+        r#"{"files": [], "output_path": ""}"#,
     ),
 ];
 
@@ -273,6 +298,13 @@ impl RawConfig {
         if !problems.is_empty() {
             return Err(problems);
         }
+        let mut warnings = Vec::new();
+        if self.database.is_some() {
+            warnings.push(
+                "database: is ignored: SparkQ keeps every task as a file in the spool (spool.path)\n  Remove the database: block from sparkq.yml to silence this."
+                    .to_owned(),
+            );
+        }
         let project_name = self.project.name.unwrap_or_else(|| {
             root.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -298,6 +330,7 @@ impl RawConfig {
             task_classes,
             tools,
             limits,
+            warnings,
             sync,
         })
     }

@@ -22,7 +22,17 @@ fn rendered_defaults_parse_back_to_the_spec_defaults() {
     assert_eq!(config.tool("run-bash").unwrap().timeout, 300);
     assert_eq!(config.tool("validate-outputs").unwrap().timeout, 60);
     assert_eq!(config.tool("llm-sonnet").unwrap().timeout, 900);
-    assert_eq!(config.tools.len(), 7);
+    assert_eq!(config.tools.len(), 10);
+    for (tool, class, timeout) in [
+        ("run-migrations", "MEDIUM_SCRIPT", 1800),
+        ("validate-integration", "MEDIUM_SCRIPT", 120),
+        ("summarize", "FAST_SCRIPT", 30),
+    ] {
+        let tool = config.tool(tool).unwrap();
+        assert_eq!((tool.task_class.as_str(), tool.timeout), (class, timeout));
+        assert!(tool.payload_template.as_ref().is_some_and(|t| t.is_object()));
+    }
+    assert!(config.warnings.is_empty());
     let template = config
         .tool("llm-haiku")
         .unwrap()
@@ -36,8 +46,21 @@ fn rendered_defaults_parse_back_to_the_spec_defaults() {
 fn an_empty_file_takes_every_default() {
     let config = parse("{}").unwrap();
     assert_eq!(config.project_name, "p");
-    assert_eq!(config.tools.len(), 7);
+    assert_eq!(config.tools.len(), 10);
     assert_eq!(config.task_classes["FAST_SCRIPT"], 30);
+}
+
+#[test]
+fn the_frds_database_block_is_accepted_with_a_warning() {
+    let text = "project: { name: poc }\ndatabase:\n  path: sparkq/data/sparkq.db\n  mode: wal\n  nested: { a: [1, 2] }\n";
+    let config = parse(text).unwrap();
+    assert_eq!(config.project_name, "poc");
+    assert_eq!(config.warnings.len(), 1);
+    assert!(
+        config.warnings[0].starts_with("database: is ignored"),
+        "{:?}",
+        config.warnings
+    );
 }
 
 #[test]

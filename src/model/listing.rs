@@ -42,6 +42,12 @@ pub struct TaskListing {
     pub started_at: Option<Timestamp>,
     pub heartbeat_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
+    /// The requeue trail (see [`Task`]), so a list can warn before a task
+    /// is requeued twice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requeued_from: Option<TaskId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requeued_as: Option<TaskId>,
 }
 
 impl TaskListing {
@@ -69,6 +75,8 @@ impl TaskListing {
             started_at: task.started_at,
             heartbeat_at: task.heartbeat_at,
             finished_at: task.finished_at,
+            requeued_from: task.requeued_from,
+            requeued_as: task.requeued_as,
         }
     }
 }

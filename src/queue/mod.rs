@@ -6,6 +6,7 @@
 //! processes can use one spool at once.
 
 mod aside;
+mod brief;
 mod budget;
 mod claim;
 mod converge;
@@ -37,7 +38,7 @@ use crate::spool::{self, Spool};
 
 pub use crate::spool::Removal;
 
-pub use claim::TaskBrief;
+pub use brief::TaskBrief;
 pub use doctor::{ConflictedTask, DoctorReport, Finding, FindingKind};
 pub use enqueue::{MAX_BATCH_BYTES, NewTask, parse_batch, parse_payload};
 pub use error::{Error, ErrorKind};

@@ -84,7 +84,11 @@ fn teardown_removes_exactly_what_it_lists() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     left.sort();
-    assert_eq!(left, ["WORKER_PLAYBOOK.md", "src"]);
+    assert_eq!(
+        left,
+        ["src"],
+        "--yes also removes what setup wrote beside the config"
+    );
 }
 
 #[test]

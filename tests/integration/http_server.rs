@@ -31,7 +31,8 @@ fn run_status_second_server_refused_reload_stop() {
         Some(0)
     );
     let reload = p.sparkq(["reload"]).success().stdout();
-    assert!(reload.contains("1 scripts"), "{reload}");
+    // new.sh and the sparkq-watcher.sh setup installed.
+    assert!(reload.contains("2 scripts"), "{reload}");
     assert_eq!(
         server.get("/api/scripts?q=later").1["scripts"]
             .as_array()
@@ -90,6 +91,31 @@ fn dead_claims_are_requeued_then_auto_failed_by_the_server() {
     wait_until(
         Duration::from_secs(20),
         "the second dead claim to be auto-failed",
+        || server.get(&format!("/api/tasks/{id}")).1["status"] == "failed",
+    );
+    let task = server.get(&format!("/api/tasks/{id}")).1;
+    assert!(
+        task["error"].as_str().unwrap_or("").starts_with("Auto-failed:"),
+        "{task}"
+    );
+}
+
+#[test]
+fn the_server_still_sweeps_an_ended_streams_dead_claims() {
+    let p = Project::with_stream("auth");
+    let server = Server::start(&p);
+    let id = p
+        .sparkq(["enqueue", "run-bash", "{}", "--stream", "auth", "--timeout", "1"])
+        .success()
+        .stdout()
+        .trim()
+        .to_owned();
+    p.claim("auth");
+    p.sparkq(["session", "end", "s1"]).success();
+    // Showing a task sweeps nothing: only the server's sweep can fail it.
+    wait_until(
+        Duration::from_secs(20),
+        "the dead claim to be auto-failed",
         || server.get(&format!("/api/tasks/{id}")).1["status"] == "failed",
     );
     let task = server.get(&format!("/api/tasks/{id}")).1;

@@ -33,6 +33,8 @@ struct Task {
     heartbeat_at: Option<String>,
     finished_at: Option<String>,
     history: Vec<Attempt>,
+    requeued_from: Option<String>,
+    requeued_as: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +90,8 @@ struct TaskListing {
     started_at: Option<String>,
     heartbeat_at: Option<String>,
     finished_at: Option<String>,
+    requeued_from: Option<String>,
+    requeued_as: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -37,6 +37,7 @@ mod readme;
 mod requeue;
 mod run_stop;
 mod server_lock;
+mod setup_again;
 mod spool_junk;
 mod spool_junk_random;
 mod spool_odd_places;

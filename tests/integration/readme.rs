@@ -45,3 +45,44 @@ fn the_five_minute_walk_through_runs_as_written() {
     assert!(stdout.contains("No login route exists yet"), "{stdout}");
     assert!(stdout.contains("Server:  not running"), "{stdout}");
 }
+
+#[test]
+fn the_readme_test_command_installs_what_the_tests_need() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let block = bash_block_after("Run every test");
+    assert_eq!(block.trim(), "scripts/test.sh");
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    assert!(ci.lines().any(|l| l.trim().ends_with("scripts/test.sh")), "{ci}");
+    let install = bash_block_after("## Set up");
+    assert!(install.contains("cargo install --locked --path ."), "{install}");
+
+    // On a machine with none of the tools and no apt-get, it stops before
+    // cargo test and names every package, instead of letting tests skip.
+    let bin = tempfile::tempdir().unwrap();
+    let dirname = ["/usr/bin/dirname", "/bin/dirname"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("dirname");
+    std::os::unix::fs::symlink(dirname, bin.path().join("dirname")).unwrap();
+    let bash = ["/usr/bin/bash", "/bin/bash"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("bash");
+    let out = std::process::Command::new(bash)
+        .arg(root.join("scripts/test.sh"))
+        .env("PATH", bin.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for package in [
+        "git",
+        "rsync",
+        "chromium",
+        "chromium-driver",
+        "python3",
+        "util-linux",
+    ] {
+        assert!(stderr.contains(package), "{package} not named:\n{stderr}");
+    }
+}

@@ -146,6 +146,13 @@ async fn the_api_requeues_with_options_and_flags_a_second_requeue() {
     assert_eq!(second.json["payload"]["script_path"], "a.sh");
     let shown = api.get(&format!("/api/tasks/{id}")).await;
     assert_eq!(shown.json["requeued_as"], second.json["id"]);
+    // The list carries the trail too, so its requeue button can ask first.
+    let listed = api.get("/api/tasks?status=failed").await;
+    assert_eq!(
+        listed.json["tasks"][0]["requeued_as"], second.json["id"],
+        "{}",
+        listed.text
+    );
     let bad = api
         .post(&format!("/api/tasks/{id}/requeue"), r#"{"stream": "nope"}"#)
         .await;

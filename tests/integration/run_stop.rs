@@ -141,15 +141,15 @@ impl Project {
 }
 
 #[test]
-fn run_on_a_terminal_asks_which_session_and_stream() {
-    if std::process::Command::new("script")
+fn run_on_a_terminal_offers_a_numbered_menu_and_asks_again_on_a_typo() {
+    let has_script = std::process::Command::new("script")
         .arg("--version")
         .output()
-        .is_err()
-    {
-        eprintln!("skipped: needs util-linux 'script' for a terminal");
-        return;
-    }
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        has_script,
+        "this test needs util-linux's 'script' for a terminal: apt-get install util-linux (scripts/test.sh does)"
+    );
     let p = project();
     let rt = Runtime::of(&p);
     p.enqueue("b", "{}");
@@ -163,17 +163,28 @@ fn run_on_a_terminal_asks_which_session_and_stream() {
     .env("SPARKQ_RUNTIME_DIR", rt.base())
     .env("NO_COLOR", "1")
     .env_remove("SPARKQ_CONFIG");
-    let mut run = Bg::spawn_with_input(cmd, Some("s1\nb\n"));
+    // A session number out of range, then a name; a stream typo, then a number.
+    let mut run = Bg::spawn_with_input(cmd, Some("3\ns1\nbx\n1\n"));
     wait_until("the watcher of the chosen stream", 20, || {
         rt.lock_pid("b").is_some()
     });
-    wait_until("the prompts", 20, || run.stdout().contains("Stream (or 'all'"));
     let screen = run.stdout();
+    for line in [
+        "1) s1  (2 stream(s), 1 queued)",
+        "2) s2  (1 stream(s), 0 queued)",
+        "there is no session 3; pick 1 to 2; try again",
+        "Streams of session s1:",
+        "0) all 2 active stream(s)",
+        "1) b  (1 queued, 0 running)",
+        "2) a  (0 queued, 0 running)",
+        "no stream named 'bx' in this session; pick one of all, b, a; try again",
+    ] {
+        assert!(screen.contains(line), "{line:?} not shown:\n{screen}");
+    }
     assert!(
-        screen.contains("Session [s1]") && screen.contains("Stream (or 'all'"),
-        "{screen}"
+        !screen.contains(" c "),
+        "ended streams are not offered:\n{screen}"
     );
-    assert!(screen.contains("queued work first"), "{screen}");
     assert!(!rt.lock("a").exists(), "only the chosen stream is watched");
     let stop = rt.command(&p, &["stop"]).output().unwrap();
     assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
@@ -260,7 +271,7 @@ fn teardown_stops_the_watcher_and_removes_its_runtime_files_and_nothing_else() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     project_left.sort();
-    assert_eq!(project_left, ["WORKER_PLAYBOOK.md", "src"]);
+    assert_eq!(project_left, ["src"]);
     assert_eq!(
         std::fs::read_to_string(p.path().join("src/keep.rs")).unwrap(),
         "fn main() {}"

@@ -313,7 +313,7 @@ pub fn git(dir: &Path, args: &[&str]) -> bool {
         .env("GIT_COMMITTER_NAME", "t")
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
         .output()
-        .expect("git");
+        .expect("git is needed: apt-get install git (scripts/test.sh installs it)");
     out.status.success()
 }
 
@@ -327,7 +327,7 @@ pub fn git_ok(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_NAME", "t")
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
         .output()
-        .expect("git");
+        .expect("git is needed: apt-get install git (scripts/test.sh installs it)");
     assert!(out.status.success(), "git {args:?} in {}: {out:?}", dir.display());
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -339,6 +339,6 @@ pub fn rsync(args: &[&str], from: &Path, to: &Path) {
         .arg(format!("{}/", from.display()))
         .arg(format!("{}/", to.display()))
         .output()
-        .expect("rsync (install it: apt-get install rsync)");
+        .expect("rsync is needed: apt-get install rsync (scripts/test.sh installs it)");
     assert!(out.status.success(), "rsync {args:?}: {out:?}");
 }

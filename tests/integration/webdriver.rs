@@ -2,9 +2,9 @@
 //! chromedriver. Enough for the browser tests: navigate, find, click, type,
 //! run a script, wait for a condition, take a screenshot.
 //!
-//! [`Browser::start`] returns `None`, after printing why, when chromium or
-//! chromedriver is not installed, so the tests skip instead of failing on
-//! machines without a browser (CI installs one in `.ci/run`).
+//! [`Browser::start`] fails the test, saying what to install, when chromium
+//! or chromedriver is missing: no test passes without running
+//! (`scripts/test.sh` installs them).
 
 #![allow(dead_code)]
 
@@ -42,17 +42,17 @@ fn find_binary(preferred: &str, name: &str) -> Option<PathBuf> {
 }
 
 impl Browser {
-    /// Starts chromedriver and a fresh headless chromium, or `None` (with a
-    /// printed reason) when they are not installed.
-    pub fn start() -> Option<Browser> {
+    /// Starts chromedriver and a fresh headless chromium. Without them the
+    /// test fails, saying what to install: a browser test that passes
+    /// without a browser would hide a broken web UI.
+    pub fn start() -> Browser {
         let (Some(chromium), Some(chromedriver)) = (
             find_binary(CHROMIUM, "chromium"),
             find_binary(CHROMEDRIVER, "chromedriver"),
         ) else {
-            println!(
-                "SKIPPED browser test: chromium and chromedriver are not installed (apt-get install -y chromium chromium-driver)"
+            panic!(
+                "the browser tests need chromium and chromedriver: apt-get install -y chromium chromium-driver (scripts/test.sh installs them)"
             );
-            return None;
         };
         let port = free_port();
         let driver = Command::new(chromedriver)
@@ -106,7 +106,7 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no session: {created}"))
             .to_owned();
-        Some(browser)
+        browser
     }
 
     fn raw(&self, method: &str, path: &str, body: Option<Value>) -> Option<Value> {

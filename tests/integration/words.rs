@@ -167,3 +167,36 @@ fn stream_show_prints_the_whole_brief() {
     p.sparkq(["stream", "show", "nope"])
         .fails_with("no stream named 'nope'");
 }
+
+#[test]
+fn shipped_text_never_points_at_a_spec_users_do_not_have() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for file in [
+        "README.md",
+        "WORKER_PLAYBOOK.md",
+        "src/mcp/sparkq-worker.md",
+        "scripts/sparkq-watcher.sh",
+    ] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        assert!(!text.contains("SPEC "), "{file} mentions the SPEC");
+    }
+    let p = Project::new();
+    let top = p.sparkq(["--help"]).success().stdout();
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() > 20, "{top}");
+    for command in &commands {
+        let help = p.sparkq([command.as_str(), "--help"]).success().stdout();
+        assert!(
+            !help.contains("SPEC"),
+            "sparkq {command} --help mentions the SPEC:\n{help}"
+        );
+    }
+}

@@ -108,7 +108,17 @@ async fn a_task_goes_from_enqueue_to_done_and_back() {
     assert_eq!(again["status"], "queued");
     assert_eq!(again["requeued_from"], id.as_str());
     assert_ne!(again["id"], id.as_str());
+    assert!(again.get("already_requeued_as").is_none(), "{again}");
     assert_eq!(h.ok("list_streams", json!({})).await[0]["counts"]["queued"], 1);
+    // A second requeue works and says so; stream and payload may change.
+    h.queue.create_stream("auth2", "s1", "").unwrap();
+    let args = json!({"id": id, "stream": "auth2", "payload": "{\"script_path\": \"b.sh\"}"});
+    let twice = h.ok("requeue_task", args).await;
+    assert_eq!(twice["already_requeued_as"], again["id"]);
+    assert_eq!(twice["stream"], "auth2");
+    let copy = h.ok("get_task", json!({"id": twice["id"]})).await;
+    assert_eq!(copy["payload"], json!({"script_path": "b.sh"}));
+    assert_eq!(copy["requeued_from"], id.as_str());
 }
 
 #[tokio::test]
