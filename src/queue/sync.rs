@@ -101,7 +101,10 @@ impl Queue {
 
     /// The last sync's record, if any.
     pub fn last_sync(&self) -> Option<SyncReport> {
-        let bytes = spool::read_bytes(&self.spool.root().join(SYNC_STATUS_FILE)).ok()??;
+        let bytes = self
+            .spool
+            .read_bytes(&self.spool.root().join(SYNC_STATUS_FILE))
+            .ok()??;
         serde_json::from_slice(&bytes).ok()
     }
 

@@ -119,7 +119,22 @@ fn a_staged_batch_is_left_alone_while_its_writer_lives_and_doctor_settles_one_it
     .unwrap();
     std::fs::write(uncommitted.join(".lock"), "").unwrap();
 
+    // And folders abandoned while being set up: a young one may still be
+    // in its writer's hands, an old one is not.
+    let young = stream.join(".new-batch-young");
+    let old = stream.join(".new-batch-old");
+    std::fs::create_dir(&young).unwrap();
+    std::fs::create_dir(&old).unwrap();
+    let two_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    std::fs::File::open(&old)
+        .unwrap()
+        .set_modified(two_minutes_ago)
+        .unwrap();
+
     p.sparkq(["doctor", "--fix"]).success();
+    assert_eq!(staging_folders(&p), Vec::<String>::new());
+    assert!(young.exists() && !old.exists());
+    std::fs::remove_dir(&young).unwrap();
     let mut pending = p.files("s", "pending");
     pending.retain(|n| n.starts_with("tsk_"));
     let mut expected: Vec<String> = ids
