@@ -118,3 +118,29 @@ fn numbers_past_their_ceiling_are_refused_with_the_ceiling_named() {
         );
     }
 }
+
+#[test]
+fn a_sync_section_turns_on_background_sync() {
+    assert_eq!(parse("").expect("config").sync, None);
+    let git = parse("sync: { every: 5s }\n")
+        .expect("config")
+        .sync
+        .expect("sync");
+    assert_eq!((git.every, git.rsync), (Duration::from_secs(5), None));
+    let rsync = parse("sync: { rsync: \"box:p/spool\" }\n")
+        .expect("config")
+        .sync
+        .expect("sync");
+    assert_eq!(
+        (rsync.every, rsync.rsync.as_deref()),
+        (Duration::from_secs(30), Some("box:p/spool"))
+    );
+    for (bad, named) in [
+        ("sync: { every: soon }\n", "sync.every"),
+        ("sync: { every: 1ms }\n", "sync.every"),
+        ("sync: { rsync: \"\" }\n", "sync.rsync"),
+    ] {
+        let err = parse(bad).expect_err(bad).to_string();
+        assert!(err.contains(named), "{bad}: {err}");
+    }
+}

@@ -45,6 +45,7 @@ mod stale;
 mod sync_command;
 mod sync_git;
 mod sync_live;
+mod sync_live_check;
 mod sync_rsync;
 mod teardown;
 mod watcher;

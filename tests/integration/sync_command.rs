@@ -101,3 +101,44 @@ fn sync_dry_run_changes_nothing() {
     assert!(report["local_changes"].as_u64() > Some(0), "{report:#}");
     assert_eq!(git_ok(&a.dir, &["rev-parse", "HEAD"]), head);
 }
+
+/// `sync:` in sparkq.yml: `sparkq run` keeps the spool synced in the
+/// background, and `status` shows how the last round went.
+#[test]
+fn sparkq_run_syncs_in_the_background_when_the_config_asks() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = clones_of_a_remote(root.path());
+    let config = a.dir.join("sparkq.yml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, format!("{text}\nsync: {{ every: 300ms }}\n")).expect("config");
+    let id = a.enqueue("from the background");
+    let runtime = root.path().join("runtime");
+    std::fs::create_dir_all(&runtime).expect("runtime");
+    let mut run = std::process::Command::new(crate::support::sparkq_bin())
+        .args(["run", "--no-server", "--stream", "q"])
+        .current_dir(&a.dir)
+        .env_remove("SPARKQ_CONFIG")
+        .env("SPARKQ_RUNTIME_DIR", &runtime)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sparkq run");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let pushed = loop {
+        b.sparkq(&["sync"]);
+        if b.tasks().contains_key(&id) {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let status = a.sparkq(&["status", "--json"]);
+    let _ = run.kill();
+    let _ = run.wait();
+    assert!(pushed, "the background sync never pushed the task");
+    let status: serde_json::Value = serde_json::from_str(&status).expect("json");
+    assert_eq!(status["last_sync"]["ok"], true, "{status:#}");
+}
