@@ -9,9 +9,12 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
+use crate::queue;
+
 /// Reads `path`, or stdin when it is `-`, refusing more than `limit` bytes
-/// of `what`.
-pub(super) fn read_file_or_stdin(path: &Path, what: &str, limit: usize) -> anyhow::Result<String> {
+/// of `what`. A regular file is measured first, so its error gives its
+/// size; a pipe or device is read no further than `limit + 1` bytes.
+pub(super) fn read_file_or_stdin(path: &Path, what: &'static str, limit: usize) -> anyhow::Result<String> {
     let shown = if path == Path::new("-") {
         "stdin".to_owned()
     } else {
@@ -22,7 +25,15 @@ pub(super) fn read_file_or_stdin(path: &Path, what: &str, limit: usize) -> anyho
     let read = if path == Path::new("-") {
         std::io::stdin().lock().take(cap).read_to_end(&mut bytes)
     } else {
-        std::fs::File::open(path).and_then(|file| file.take(cap).read_to_end(&mut bytes))
+        let file = std::fs::File::open(path).with_context(|| format!("could not read {shown}"))?;
+        if let Ok(meta) = file.metadata()
+            && meta.is_file()
+            && meta.len() >= cap
+        {
+            let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+            return Err(queue::Error::TooLarge { what, size, limit }.into());
+        }
+        file.take(cap).read_to_end(&mut bytes)
     };
     read.with_context(|| format!("could not read {shown}"))?;
     if bytes.len() > limit {
@@ -38,7 +49,7 @@ pub(super) fn read_file_or_stdin(path: &Path, what: &str, limit: usize) -> anyho
 pub(super) fn text_or_file(
     text: Option<String>,
     file: Option<&Path>,
-    what: &str,
+    what: &'static str,
     limit: usize,
 ) -> anyhow::Result<Option<String>> {
     match (text, file) {

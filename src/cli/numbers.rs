@@ -1,12 +1,10 @@
 //! Parsers for numeric flags: each refuses a value past its ceiling with a
 //! message that names the range, so no absurd number reaches the queue.
+//!
+//! `--timeout` has none: the queue refuses a timeout past its ceiling with
+//! the same words at every door (CLI, API, MCP, batch lines, drops).
 
-use crate::model::{MAX_RECHECK_SECS, MAX_TIMEOUT_SECS, MAX_WAIT_SECS};
-
-/// `--timeout`: 1 second to 30 days.
-pub(super) fn timeout_secs(s: &str) -> Result<u64, String> {
-    seconds(s, 1, MAX_TIMEOUT_SECS, "30 days")
-}
+use crate::model::{MAX_RECHECK_SECS, MAX_WAIT_SECS};
 
 /// `claim --wait`: 0 to 12 hours.
 pub(super) fn wait_secs(s: &str) -> Result<u64, String> {
@@ -34,23 +32,21 @@ mod tests {
 
     #[test]
     fn each_flag_takes_its_range_and_names_it_otherwise() {
-        assert_eq!(timeout_secs("1"), Ok(1));
-        assert_eq!(timeout_secs("2592000"), Ok(2_592_000));
         assert_eq!(wait_secs("0"), Ok(0));
+        assert_eq!(wait_secs("43200"), Ok(43_200));
         assert_eq!(recheck_secs("3600"), Ok(3600));
         for (result, words) in [
             (
-                timeout_secs("18446744073709551615"),
-                "out of range: give 1 to 2592000 seconds (30 days)",
+                wait_secs("18446744073709551615"),
+                "out of range: give 0 to 43200 seconds (12 hours)",
             ),
-            (timeout_secs("0"), "out of range"),
             (
-                timeout_secs("99999999999999999999999"),
-                "not a whole number of seconds (1 to 2592000)",
+                wait_secs("99999999999999999999999"),
+                "not a whole number of seconds (0 to 43200)",
             ),
-            (timeout_secs("-5"), "not a whole number"),
-            (timeout_secs("1.5"), "not a whole number"),
+            (wait_secs("-5"), "not a whole number"),
             (wait_secs("43201"), "give 0 to 43200 seconds (12 hours)"),
+            (recheck_secs("1.5"), "not a whole number"),
             (recheck_secs("0"), "give 1 to 3600 seconds (1 hour)"),
         ] {
             assert!(

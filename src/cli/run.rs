@@ -85,8 +85,14 @@ pub(super) fn run(queue: Queue, args: RunArgs) -> anyhow::Result<ExitCode> {
         // Each watcher that cannot start (or stops) says so at once; the
         // others go on, and so does the server until it is told to stop.
         let code = run_watchers(&queue, &streams, args.recheck, &shutdown)?;
-        if server.is_some() && !shutdown.is_fired() {
-            eprintln!("No watcher runs any more; the server goes on. Stop it with Ctrl-C or 'sparkq stop'.");
+        let going_on = match (server.is_some(), syncing.is_some()) {
+            (true, true) => Some("the server and the background sync go on"),
+            (true, false) => Some("the server goes on"),
+            (false, true) => Some("the background sync goes on"),
+            (false, false) => None,
+        };
+        if let Some(going_on) = going_on.filter(|_| !shutdown.is_fired()) {
+            eprintln!("No watcher runs any more; {going_on}. Stop with Ctrl-C or 'sparkq stop'.");
             shutdown.wait();
         }
         code

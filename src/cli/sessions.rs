@@ -137,7 +137,7 @@ pub(super) fn stream(queue: &Queue, cmd: StreamCommand) -> anyhow::Result<ExitCo
             let instructions = text_or_file(
                 args.instructions,
                 args.instructions_file.as_deref(),
-                "the instructions",
+                "instructions",
                 queue.config().limits.payload_bytes,
             )?
             .unwrap_or_default();

@@ -188,10 +188,14 @@ fn task_detail(t: &Task, colour: bool) -> String {
     if let Some(result) = &t.result {
         out.push_str(&format!("\nResult:\n{}\n", pretty(result)));
     }
+    let original = match t.original_encoding.as_deref() {
+        Some(encoding) => format!("Original file ({encoding}: its bytes are not UTF-8)"),
+        None => "Original file".to_owned(),
+    };
     for (name, text) in [
         ("Stdout", &t.stdout),
         ("Stderr", &t.stderr),
-        ("Original file", &t.original),
+        (original.as_str(), &t.original),
     ] {
         if let Some(text) = text.as_deref().filter(|s| !s.is_empty()) {
             out.push_str(&format!("\n{name}:\n{text}"));

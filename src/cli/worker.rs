@@ -32,7 +32,7 @@ pub(super) struct EnqueueArgs {
     stream: String,
     /// Seconds before a claim is stale (1 to 2592000, i.e. 30 days);
     /// overrides the tool's timeout.
-    #[arg(long, value_parser = super::numbers::timeout_secs)]
+    #[arg(long)]
     timeout: Option<u64>,
     /// Queue one task per line of a JSONL file ('-' for stdin), all or nothing.
     #[arg(long, value_name = "FILE.jsonl", conflicts_with_all = ["tool", "timeout"])]
@@ -44,7 +44,7 @@ pub(super) struct EnqueueArgs {
 
 pub(super) fn enqueue(queue: &Queue, args: EnqueueArgs) -> anyhow::Result<ExitCode> {
     let tasks = if let Some(batch) = &args.batch {
-        let text = read_file_or_stdin(batch, "the batch", queue::MAX_BATCH_BYTES)?;
+        let text = read_file_or_stdin(batch, "batch", queue::MAX_BATCH_BYTES)?;
         queue.enqueue_batch(&args.stream, queue::parse_batch(&text)?)?
     } else {
         let tool_name = args.tool.context("a tool name is required")?;
@@ -58,7 +58,7 @@ pub(super) fn enqueue(queue: &Queue, args: EnqueueArgs) -> anyhow::Result<ExitCo
         let Some(payload) = text_or_file(
             args.payload,
             args.payload_file.as_deref(),
-            "the payload",
+            "payload",
             queue.config().limits.payload_bytes,
         )?
         else {
@@ -243,7 +243,7 @@ pub(super) fn complete(queue: &Queue, args: CompleteArgs) -> anyhow::Result<Exit
     let text = text_or_file(
         args.result,
         args.result_file.as_deref(),
-        "the result",
+        "result",
         limits.payload_bytes,
     )?
     .unwrap_or_default();

@@ -114,6 +114,10 @@ impl RunningServer {
         } = self;
         let purger = state.queue();
         tokio::task::spawn_blocking(move || {
+            // Temp files of writers killed since the last run.
+            if let Err(err) = purger.remove_stale_temp_files() {
+                eprintln!("Error: removing old temp files failed: {err}");
+            }
             let older_than = purger.config().purge_older_than;
             if let Err(err) = purger.purge(older_than) {
                 eprintln!("Error: background purge failed: {err}");

@@ -26,7 +26,7 @@ pub(super) struct EnqueueParams {
     /// The tool's input: a JSON object.
     #[schemars(with = "rmcp::model::JsonObject")]
     payload: Value,
-    /// Seconds before a claim is stale (1 to 2592000); overrides the tool's.
+    /// Seconds before a claim is stale; overrides the tool's.
     timeout: Option<u64>,
 }
 

@@ -29,7 +29,8 @@ use crate::watch::Shutdown;
 pub(super) struct ClaimParams {
     /// Stream to claim from.
     stream: String,
-    /// Wait up to this many seconds for a task (default 0, at most 43200).
+    /// Wait up to this many seconds for a task (default 0).
+    #[schemars(range(max = 43200))]
     wait_seconds: Option<u64>,
     /// Who is claiming (default: host:pid of the MCP client).
     worker: Option<String>,

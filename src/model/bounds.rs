@@ -25,6 +25,10 @@ pub const MAX_RECHECK_SECS: u64 = 3_600;
 /// The longest purge age: 100 years, in days.
 pub const MAX_PURGE_DAYS: f64 = 36_500.0;
 
+/// The longest worker name a claim records (`--worker`, MCP `worker`), in
+/// bytes: it is copied into the task and its history at every claim.
+pub const MAX_WORKER_BYTES: usize = 256;
+
 /// The deepest nesting of arrays and objects a payload or result may have.
 ///
 /// serde_json refuses input nested deeper than 128; a payload or result

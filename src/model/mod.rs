@@ -7,14 +7,15 @@ mod conflict;
 mod id;
 mod listing;
 mod name;
+mod original;
 mod session;
 mod stream;
 mod task;
 mod time;
 
 pub use bounds::{
-    MAX_JSON_DEPTH, MAX_PURGE_DAYS, MAX_RECHECK_SECS, MAX_TIMEOUT_SECS, MAX_WAIT_SECS, deadline_after,
-    json_depth,
+    MAX_JSON_DEPTH, MAX_PURGE_DAYS, MAX_RECHECK_SECS, MAX_TIMEOUT_SECS, MAX_WAIT_SECS, MAX_WORKER_BYTES,
+    deadline_after, json_depth,
 };
 pub use conflict::{Conflict, ConflictKind};
 pub use id::TaskId;

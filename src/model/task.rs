@@ -146,9 +146,14 @@ pub struct Task {
     /// For a task that was requeued: the newest task it was requeued as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requeued_as: Option<TaskId>,
-    /// For a dropped-in file that was rejected: its bytes, as they were.
+    /// For a dropped-in file that was rejected: its bytes, as they were
+    /// (see `original_encoding`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
+    /// `"base64"` when `original` holds bytes that are not UTF-8, encoded;
+    /// absent when it is the text itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_encoding: Option<String>,
     /// Losing copies from other machines that carried a claim or a result
     /// (SPEC 9): kept so that no double result is hidden.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -10,7 +10,7 @@
 //! and before the claim is returned.
 
 use super::{Error, Queue, Result, TaskBrief};
-use crate::model::{Name, Stream, Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{MAX_WORKER_BYTES, Name, Stream, Task, TaskId, TaskStatus, Timestamp};
 use crate::spool;
 
 impl Queue {
@@ -29,6 +29,9 @@ impl Queue {
                     Ok(Some(task)) => return Ok(Some(self.brief(&stream, task))),
                     Ok(None) => continue,
                     Err(spool::Error::Corrupt { .. }) => self.readopt_corrupt(&stream, id, &lock)?,
+                    Err(e @ (spool::Error::Foreign { .. } | spool::Error::Mismatch { .. })) => {
+                        self.set_aside(&stream, &self.pending_path(&stream, id), &e)?;
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -43,6 +46,16 @@ impl Queue {
     /// Claims the oldest pending task of an active stream for `worker`, or
     /// returns `None` if nothing is pending.
     pub fn claim(&self, stream: &str, worker: &str) -> Result<Option<TaskBrief>> {
+        if worker.len() > MAX_WORKER_BYTES {
+            return Err(Error::invalid(
+                "worker",
+                format!(
+                    "the name is {} bytes, over the limit of {MAX_WORKER_BYTES}",
+                    worker.len()
+                ),
+                "Name the worker briefly, e.g. 'claude-1' or 'host:pid'.",
+            ));
+        }
         let stream = self.active_stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
         let (mut scan, _) = self.touch(&stream, &lock)?;
@@ -56,6 +69,13 @@ impl Queue {
                     Err(spool::Error::Corrupt { .. }) => {
                         self.readopt_corrupt(&stream, id, &lock)?;
                         return self.claim_after_repair(stream.name.as_str(), worker, lock);
+                    }
+                    // Never handed out: not a file SparkQ reads, or content
+                    // that names another task or stream (the name and
+                    // folder are the truth).
+                    Err(e @ (spool::Error::Foreign { .. } | spool::Error::Mismatch { .. })) => {
+                        self.set_aside(&stream, &self.pending_path(&stream, id), &e)?;
+                        continue;
                     }
                     Err(e) => return Err(e.into()),
                 };
@@ -121,6 +141,12 @@ impl Queue {
         };
         let claimed = self.brief(stream, task);
         Ok(Some((claimed, flush)))
+    }
+
+    fn pending_path(&self, stream: &Stream, id: &TaskId) -> std::path::PathBuf {
+        self.spool
+            .state_path(&stream.name, TaskStatus::Queued)
+            .join(id.file_name())
     }
 
     /// Undoes a claim whose rename succeeded but whose rewrite or flush

@@ -77,6 +77,11 @@ pub enum FindingKind {
     MetaConflict,
     /// A state folder without its `.keep` file.
     MissingKeep,
+    /// A temp file a stopped writer left behind.
+    TempFile,
+    /// An entry dropped into `pending/` that is not a regular file, or
+    /// whose name is not UTF-8: set aside by the next look at the stream.
+    Foreign,
     /// A copy of a purged task that a sync brought back.
     PurgedBack,
 }
@@ -141,11 +146,12 @@ impl Queue {
         };
         let merge = spool::GitMerge::detect(self.spool.root());
         self.check_sessions(fix, &mut report)?;
+        self.check_temp_files(fix, &mut report)?;
         for dir in self.spool.orphan_stream_dirs()? {
             report.add(
                 FindingKind::UnknownFile,
                 self.rel(&dir),
-                "a folder in streams/ without a stream.json".into(),
+                "not a stream: no stream.json in it (or not a folder)".into(),
                 None,
             );
         }
@@ -200,6 +206,7 @@ impl Queue {
                 mark_fixed(report);
             }
         }
+        self.check_pending_foreign(stream, fix, report)?;
         let tombstones = self.spool.tombstones(stream)?;
         for (id, list) in &files.tasks {
             let list = match tombstones.get(id) {
@@ -322,6 +329,44 @@ impl Queue {
             self.apply(stream, id, &copies, resolution.as_ref())?;
             for finding in &mut report.findings[first..] {
                 finding.fixed = finding.fix.is_some();
+            }
+        }
+        Ok(())
+    }
+
+    /// Reports what was dropped into `pending/` that is not a regular file
+    /// or has a name that is not UTF-8; `fix` is done by the look at the
+    /// stream that follows (adoption sets such entries aside).
+    fn check_pending_foreign(&self, stream: &Name, fix: bool, report: &mut DoctorReport) -> Result<()> {
+        let dir = self.spool.state_path(stream, TaskStatus::Queued);
+        for name in self.spool.scan_pending(stream)?.foreign {
+            let path = dir.join(&name);
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let (message, remedy) = match spool::Foreign::of_type(meta.file_type()) {
+                Some(what) => (
+                    format!("never read as a task: {}", what.describe()),
+                    "set it aside: a failed task records it and the entry moves, unread, to quarantine/",
+                ),
+                None => (
+                    format!("a dropped file: {}", spool::Foreign::OddName.describe()),
+                    "adopt it like any dropped file (its name shown with replacement characters)",
+                ),
+            };
+            report.add(
+                FindingKind::Foreign,
+                self.rel(&path),
+                message,
+                Some(remedy.into()),
+            );
+            let settled = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age >= spool::ADOPT_SETTLE);
+            if fix && settled {
+                mark_fixed(report);
             }
         }
         Ok(())

@@ -35,7 +35,7 @@ impl Queue {
             }
             let mut versions = merge.sides_at(&path);
             versions.dedup();
-            let current = spool::read_bytes(&path)?;
+            let current = self.spool.read_bytes(&path).ok().flatten();
             if versions.is_empty() || versions.len() == 1 && current.as_ref() == versions.first() {
                 continue;
             }

@@ -73,7 +73,7 @@ impl Queue {
         let mut marked = false;
         let mut unreadable = Vec::new();
         for file in std::iter::once(path).chain(extras.iter().map(PathBuf::as_path)) {
-            match read_versions::<T>(file)? {
+            match read_versions::<T>(&self.spool, file)? {
                 Read::Missing => {}
                 Read::One(v) => versions.push(v),
                 Read::Marked(a, b) => {
@@ -138,9 +138,12 @@ enum Read {
 }
 
 /// The version(s) of a stream or session file `path` holds.
-fn read_versions<T: DeserializeOwned>(path: &Path) -> Result<Read> {
-    let Some(bytes) = spool::read_bytes(path)? else {
-        return Ok(Read::Missing);
+fn read_versions<T: DeserializeOwned>(spool: &spool::Spool, path: &Path) -> Result<Read> {
+    let bytes = match spool.read_bytes(path) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(Read::Missing),
+        Err(spool::Error::Foreign { .. }) => return Ok(Read::Unreadable),
+        Err(e) => return Err(e.into()),
     };
     let parse = |v: &[u8]| {
         serde_json::from_slice::<Value>(v)

@@ -21,7 +21,7 @@ impl Queue {
     ) -> Result<Vec<TaskFile>> {
         let mut rest = Vec::new();
         for file in list {
-            if !is_covered(file, tombstone)? {
+            if !is_covered(&self.spool, file, tombstone)? {
                 rest.push(file.clone());
                 continue;
             }
@@ -52,7 +52,7 @@ impl Queue {
         let mut removed = 0;
         for (id, tombstone) in &tombstones {
             for file in files.tasks.get(id).into_iter().flatten() {
-                if is_covered(file, tombstone)? && spool::remove_file(&file.path)? {
+                if is_covered(&self.spool, file, tombstone)? && spool::remove_file(&file.path)? {
                     removed += 1;
                 }
             }
@@ -66,9 +66,11 @@ impl Queue {
 /// folder's state, a version between conflict markers for its own. A file
 /// that holds no readable version is not covered: its bytes go through the
 /// usual recovery.
-fn is_covered(file: &TaskFile, tombstone: &Tombstone) -> Result<bool> {
-    let Some(bytes) = spool::read_bytes(&file.path)? else {
-        return Ok(false);
+fn is_covered(spool: &spool::Spool, file: &TaskFile, tombstone: &Tombstone) -> Result<bool> {
+    let bytes = match spool.read_bytes(&file.path) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) | Err(spool::Error::Foreign { .. }) => return Ok(false),
+        Err(e) => return Err(e.into()),
     };
     if let Ok(task) = serde_json::from_slice::<Task>(&bytes) {
         return Ok(tombstone.covers(&task, file.folder));

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Error, Queue, Result};
-use crate::model::{MAX_TIMEOUT_SECS, Stream, Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{MAX_TIMEOUT_SECS, Stream, StreamStatus, Task, TaskId, TaskStatus, Timestamp};
 use crate::spool::DroppedFile;
 
 /// The largest batch file `enqueue --batch` reads: 64 MiB.
@@ -154,62 +154,106 @@ impl Queue {
             requeued_from: None,
             requeued_as: None,
             original: None,
+            original_encoding: None,
             conflicts: Vec::new(),
         })
     }
 
     /// The task a file dropped into `pending/` becomes: queued if it is a
-    /// valid `{"tool_name", "payload", ...}` object naming a known tool,
-    /// otherwise failed, with an error saying exactly what was wrong and the
-    /// file's bytes kept in `original`.
+    /// valid `{"tool_name", "payload", ...}` object naming a known tool and
+    /// the stream is active, otherwise failed, with an error saying exactly
+    /// what was wrong and the file's bytes kept in `original`. An entry that
+    /// was not read at all (a link, a folder, a FIFO, a file over the cap)
+    /// fails with what it is and where it was set aside.
     pub(super) fn task_from_drop(&self, stream: &Stream, drop: DroppedFile<'_>) -> Task {
-        let parsed = serde_json::from_slice::<Value>(drop.bytes)
+        let built = match &drop.refused {
+            Some(refused) => Err(format!(
+                "{}; it was set aside, unread, as {}",
+                refused.what.describe(),
+                refused.aside
+            )),
+            None => self.parse_drop(stream, &drop),
+        };
+        match built {
+            // A stream that ended hands out nothing: a task queued there
+            // would wait forever. It fails as the task it describes, so
+            // `requeue ID --stream S` can run it in an active stream.
+            Ok(mut task) if stream.status == StreamStatus::Ended => {
+                // The arrival, not now: every machine writes the same bytes.
+                let now = drop.arrived;
+                task.status = TaskStatus::Failed;
+                task.error = Some(format!(
+                    "Rejected dropped file '{}': stream ended: stream '{}' takes no new tasks; run it with 'sparkq requeue {} --stream <active stream>'",
+                    drop.file_name, stream.name, task.id
+                ));
+                task.finished_at = Some(now);
+                task.updated_at = now;
+                task
+            }
+            Ok(task) => task,
+            Err(reason) => {
+                let error = format!("Rejected dropped file '{}': {reason}", drop.file_name);
+                self.rejected(stream, &drop, error)
+            }
+        }
+    }
+
+    /// The failed task that records a file SparkQ would not run: `error`
+    /// says why, and the file's bytes, if it was read, are kept exactly.
+    pub(super) fn rejected(&self, stream: &Stream, drop: &DroppedFile<'_>, error: String) -> Task {
+        // The arrival, not now: every machine writes the same bytes.
+        let now = drop.arrived;
+        let tool_guess = serde_json::from_slice::<Value>(drop.bytes)
+            .ok()
+            .and_then(|v| v.get("tool_name")?.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let mut task = Task {
+            id: drop.id.clone(),
+            stream: stream.name.clone(),
+            session: stream.session.clone(),
+            tool_name: tool_guess,
+            task_class: String::new(),
+            payload: Value::Null,
+            status: TaskStatus::Failed,
+            timeout: 0,
+            attempts: 0,
+            max_attempts: self.config.max_attempts,
+            claimed_by: None,
+            claim_token: None,
+            result: None,
+            error: Some(error),
+            stdout: None,
+            stderr: None,
+            created_at: drop.arrived,
+            updated_at: now,
+            started_at: None,
+            heartbeat_at: None,
+            finished_at: Some(now),
+            history: Vec::new(),
+            requeued_from: None,
+            requeued_as: None,
+            original: None,
+            original_encoding: None,
+            conflicts: Vec::new(),
+        };
+        if drop.refused.is_none() {
+            task.keep_original(drop.bytes);
+        }
+        task
+    }
+
+    /// The queued task a readable dropped file describes, or why it cannot
+    /// be one.
+    fn parse_drop(&self, stream: &Stream, drop: &DroppedFile<'_>) -> std::result::Result<Task, String> {
+        let new = serde_json::from_slice::<Value>(drop.bytes)
             .map_err(|e| format!("it is not valid JSON ({e})"))
             .and_then(|v| match v {
                 Value::Object(_) => serde_json::from_value::<NewTask>(v)
                     .map_err(|e| format!("it is not a task ({e}); the minimum is {{\"tool_name\": \"...\", \"payload\": {{...}}}}")),
                 other => Err(format!("it is JSON but not an object (found {})", json_kind(&other))),
-            });
-        let tool_guess = serde_json::from_slice::<Value>(drop.bytes)
-            .ok()
-            .and_then(|v| v.get("tool_name")?.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let built = parsed.and_then(|new| {
-            self.build_task(stream, drop.id.clone(), drop.arrived, new)
-                .map_err(|e| e.to_string().replace('\n', " "))
-        });
-        built.unwrap_or_else(|reason| {
-            // The arrival, not now: every machine writes the same bytes.
-            let now = drop.arrived;
-            Task {
-                id: drop.id,
-                stream: stream.name.clone(),
-                session: stream.session.clone(),
-                tool_name: tool_guess,
-                task_class: String::new(),
-                payload: Value::Null,
-                status: TaskStatus::Failed,
-                timeout: 0,
-                attempts: 0,
-                max_attempts: self.config.max_attempts,
-                claimed_by: None,
-                claim_token: None,
-                result: None,
-                error: Some(format!("Rejected dropped file '{}': {reason}", drop.file_name)),
-                stdout: None,
-                stderr: None,
-                created_at: drop.arrived,
-                updated_at: now,
-                started_at: None,
-                heartbeat_at: None,
-                finished_at: Some(now),
-                history: Vec::new(),
-                requeued_from: None,
-                requeued_as: None,
-                original: Some(String::from_utf8_lossy(drop.bytes).into_owned()),
-                conflicts: Vec::new(),
-            }
-        })
+            })?;
+        self.build_task(stream, drop.id.clone(), drop.arrived, new)
+            .map_err(|e| e.to_string().replace('\n', " "))
     }
 }
 

@@ -285,12 +285,19 @@ impl Queue {
     /// Sweeps dead claims of a stream and, if it is active, adopts drops,
     /// when the spool can be written; a read-only spool (a mirrored
     /// dashboard) is shown as it is. Ending a stream stops new work, not the
-    /// sweep: its running tasks still fail or go back to the queue.
+    /// sweep: its running tasks still fail or go back to the queue. An ended
+    /// stream that has something dropped into it is looked at in full, so
+    /// the drop fails with "stream ended" rather than waiting unseen.
     fn touch_quietly(&self, stream: &Stream) {
         let Ok(lock) = self.spool.lock_stream(&stream.name) else {
             return;
         };
-        if stream.status == StreamStatus::Active {
+        let has_drops = || {
+            self.spool
+                .scan_pending(&stream.name)
+                .is_ok_and(|scan| !scan.drops.is_empty() || !scan.foreign.is_empty())
+        };
+        if stream.status == StreamStatus::Active || has_drops() {
             let _ = self.touch(stream, &lock);
         } else {
             let _ = self.sweep_dead_locked(stream, Timestamp::now());

@@ -31,7 +31,7 @@ impl Queue {
             .spool
             .state_path(stream, TaskStatus::Running)
             .join(id.file_name());
-        let Some(bytes) = spool::read_bytes(&path)? else {
+        let Some(bytes) = self.spool.read_bytes(&path)? else {
             return Ok(None);
         };
         let Split::Versions(a, b) = spool::split_conflict(&String::from_utf8_lossy(&bytes)) else {

@@ -5,6 +5,7 @@
 //! beyond the config: every call reads the spool afresh, so any number of
 //! processes can use one spool at once.
 
+mod aside;
 mod brief;
 mod budget;
 mod claim;
@@ -28,11 +29,12 @@ mod settle;
 mod stale;
 mod streams;
 mod sync;
+mod temp;
 mod touch;
 
 use crate::config::Config;
 use crate::model::{Name, Stream, StreamStatus, TaskId};
-use crate::spool::Spool;
+use crate::spool::{self, Spool};
 
 pub use crate::spool::Removal;
 
@@ -60,7 +62,7 @@ pub struct Queue {
 impl Queue {
     /// The queue of the project `config` describes.
     pub fn new(config: Config) -> Queue {
-        let spool = Spool::new(config.spool_path.clone(), config.fsync);
+        let spool = spool_of(&config);
         Queue { config, spool }
     }
 
@@ -83,7 +85,7 @@ impl Queue {
     /// Replaces the configuration (tools, classes, limits) without touching
     /// the spool; used by `reload`.
     pub fn set_config(&mut self, config: Config) {
-        self.spool = Spool::new(config.spool_path.clone(), config.fsync);
+        self.spool = spool_of(&config);
         self.config = config;
     }
 
@@ -109,6 +111,14 @@ impl Queue {
         }
         Ok(stream)
     }
+}
+
+/// The spool `config` describes; files are read up to the size a task
+/// within the configured limits can reach.
+fn spool_of(config: &Config) -> Spool {
+    let limits = &config.limits;
+    let cap = spool::file_cap_for(limits.payload_bytes as u64, limits.output_bytes as u64);
+    Spool::new(config.spool_path.clone(), config.fsync).with_file_cap(cap)
 }
 
 /// Validates a task id given by a user.

@@ -63,7 +63,7 @@ pub(super) fn read_copies(
     merge: &GitMerge,
 ) -> Result<TaskCopies> {
     let mut copies = TaskCopies::default();
-    let ours = |task: &Task| task.id == *id;
+    let ours = |task: &Task| task.id == *id && task.stream == *stream;
     let state_paths: Vec<(TaskStatus, PathBuf)> = TaskStatus::ALL
         .iter()
         .map(|s| (*s, spool.state_path(stream, *s).join(id.file_name())))
@@ -91,8 +91,16 @@ pub(super) fn read_copies(
             copies.marked.push(i);
             continue;
         }
-        let Some(bytes) = spool::read_bytes(&file.path)? else {
-            continue;
+        let bytes = match spool.read_bytes(&file.path) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => continue,
+            // A link, a folder, a FIFO or a huge file under a task's name
+            // holds no copy: it is set aside like any unreadable file.
+            Err(spool::Error::Foreign { .. }) => {
+                copies.unreadable.push(i);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
         };
         if let Ok(task) = serde_json::from_slice::<Task>(&bytes) {
             if ours(&task) {
@@ -170,7 +178,7 @@ impl Queue {
         let target = resolution.map(|r| self.spool.state_path(stream, r.state).join(id.file_name()));
         if let (Some(r), Some(target)) = (resolution, &target) {
             let bytes = spool::file_bytes(&r.task);
-            if spool::read_bytes(target)?.as_deref() != Some(&bytes[..]) {
+            if !matches!(self.spool.read_bytes(target), Ok(Some(on_disk)) if on_disk == bytes) {
                 spool::write_atomic(target, &bytes, self.spool.fsync())?;
                 applied.wrote = Some(target.clone());
             }
@@ -180,6 +188,18 @@ impl Queue {
                 continue;
             }
             if copies.unreadable.contains(&i) {
+                // Another task's content under this name: never adopted as a
+                // task to run (it could be run twice); set aside instead.
+                if let Some(mismatch) = self.names_another_task(stream, id, &file.path)
+                    && let Some(owner) = self.spool.read_stream(stream).ok().flatten()
+                {
+                    self.set_aside(&owner, &file.path, &mismatch)?;
+                    applied.recovered.push((
+                        file.path.clone(),
+                        self.spool.state_path(stream, TaskStatus::Failed),
+                    ));
+                    continue;
+                }
                 let to = self.recovery_path(
                     stream,
                     id,
@@ -193,6 +213,14 @@ impl Queue {
             }
         }
         Ok(applied)
+    }
+
+    /// The error for a file of task `id` whose content is a readable task
+    /// of another id or stream; `None` if it is not that.
+    fn names_another_task(&self, stream: &Name, id: &TaskId, path: &std::path::Path) -> Option<spool::Error> {
+        let bytes = self.spool.read_bytes(path).ok()??;
+        let task = serde_json::from_slice::<Task>(&bytes).ok()?;
+        spool::check_name_and_folder(path, &task, id, stream).err()
     }
 
     /// Where an unreadable copy of `id` found in `folder` goes to be adopted.

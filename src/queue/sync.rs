@@ -15,6 +15,9 @@
 //! settle; push the settled spool back. The other machine settles what it
 //! received at its own next sync.
 //!
+//! While git merges or rsync copies into the spool, every stream's lock
+//! is held: workers' claims and reports wait for it instead of racing it.
+//!
 //! Every round, good or bad, is recorded in `spool/.sync-status.json`
 //! (never synced) for `sparkq status`.
 
@@ -98,7 +101,10 @@ impl Queue {
 
     /// The last sync's record, if any.
     pub fn last_sync(&self) -> Option<SyncReport> {
-        let bytes = spool::read_bytes(&self.spool.root().join(SYNC_STATUS_FILE)).ok()??;
+        let bytes = self
+            .spool
+            .read_bytes(&self.spool.root().join(SYNC_STATUS_FILE))
+            .ok()??;
         serde_json::from_slice(&bytes).ok()
     }
 
@@ -126,7 +132,11 @@ impl Queue {
             self.adopt_everywhere()?;
             report.commits += usize::from(repo.commit_spool("sparkq sync: work")?);
             repo.fetch()?;
-            match repo.merge_fetched("sparkq sync: merge")? {
+            let merged = {
+                let _locks = self.lock_every_stream()?;
+                repo.merge_fetched("sparkq sync: merge")?
+            };
+            match merged {
                 MergeOutcome::UpToDate => {}
                 MergeOutcome::Busy => {
                     report.retries += 1;
@@ -194,7 +204,10 @@ impl Queue {
         if !dry_run {
             self.adopt_everywhere()?;
         }
-        report.received = spool::rsync(dest, &local, dry_run)?;
+        report.received = {
+            let _locks = self.lock_every_stream()?;
+            spool::rsync(dest, &local, dry_run)?
+        };
         if !dry_run {
             let doctor = self.doctor(true)?;
             report.settled = doctor.findings.iter().filter(|f| f.fixed).count();
@@ -208,6 +221,16 @@ impl Queue {
         report.sent = spool::rsync(&local, dest, dry_run)?;
         report.merged = report.received > 0;
         Ok(())
+    }
+
+    /// Holds every stream's lock, so that no worker moves or writes a task
+    /// file while git or rsync writes into the spool: a file written in
+    /// between could be overwritten unseen (a finish lost). Workers wait
+    /// for the merge or the copy, not longer. Locks are taken in name order.
+    fn lock_every_stream(&self) -> Result<Vec<spool::StreamLock>> {
+        let mut names = self.spool.stream_names()?;
+        names.sort();
+        names.iter().map(|n| Ok(self.spool.lock_stream(n)?)).collect()
     }
 
     /// Adopts the settled dropped files of every active stream.

@@ -11,12 +11,14 @@ impl Queue {
     /// pending folder as it is afterwards. The caller holds `_lock`.
     pub(super) fn touch(&self, stream: &Stream, _lock: &StreamLock) -> Result<(PendingScan, SweepReport)> {
         // A batch whose writer died is published or discarded before
-        // anything is listed, so no look sees part of one.
-        self.spool.recover_batches(&stream.name)?;
+        // anything is listed, so no look sees part of one. One that cannot
+        // be finished now (a full disk) must not stop the stream: the next
+        // look tries again, and `doctor --fix` reports why.
+        let _ = self.spool.recover_batches(&stream.name);
         // Sweep first: a dead claim it re-queues must be in the listing.
         let report = self.sweep_dead_locked(stream, Timestamp::now())?;
         let mut scan = self.spool.scan_pending(&stream.name)?;
-        if !scan.drops.is_empty() || !scan.adopting.is_empty() {
+        if !scan.drops.is_empty() || !scan.adopting.is_empty() || !scan.foreign.is_empty() {
             let build = |drop: crate::spool::DroppedFile<'_>| self.task_from_drop(stream, drop);
             let adopted = self.spool.adopt_drops(&stream.name, &scan, &build)?;
             if !adopted.is_empty() || !scan.adopting.is_empty() {
@@ -35,7 +37,7 @@ impl Queue {
         let from = dir.join(id.file_name());
         // A file git left with conflict markers holds two readable versions:
         // settle them (SPEC 9) rather than failing the task.
-        let bytes = crate::spool::read_bytes(&from)?.unwrap_or_default();
+        let bytes = self.spool.read_bytes(&from)?.unwrap_or_default();
         if crate::spool::has_markers(&String::from_utf8_lossy(&bytes))
             && self.settle_task(&stream.name, id)?
             && self.spool.read_task(&stream.name, TaskStatus::Queued, id).is_ok()

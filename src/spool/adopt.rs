@@ -11,12 +11,23 @@
 //! step), then its task is written, then the `.adopt` file is removed. A
 //! crash at any point leaves either the original file or the `.adopt` file,
 //! and the next look finishes the job; a `.adopt` whose task already exists
-//! is just removed.
+//! is just retired.
+//!
+//! Whatever is dropped in is adopted, even what cannot be read: a link, a
+//! folder, a FIFO, a file over the size cap (see `read`). Such an entry
+//! becomes a failed task whose error says what it is, and the entry itself
+//! is moved (never followed, never read) to `quarantine/<id>` in the
+//! stream's folder, so nothing dropped in is lost or silently ignored.
+//! Retiring an `.adopt` file removes it only when it was a regular file
+//! within the cap (its bytes are in the task); anything else is moved to
+//! quarantine.
 
+use std::ffi::OsStr;
 use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Error, PendingScan, Spool};
+use super::{Error, Foreign, PendingScan, Spool};
 use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
 
 /// A file changed this recently may still be being written: leave it for
@@ -33,8 +44,18 @@ pub struct DroppedFile<'a> {
     pub arrived: Timestamp,
     /// The name it was dropped in under.
     pub file_name: &'a str,
-    /// Its bytes, as they were.
+    /// Its bytes, as they were (empty when it was refused).
     pub bytes: &'a [u8],
+    /// Set when the entry was not read: the task must fail with this reason.
+    pub refused: Option<Refused>,
+}
+
+/// Why a dropped entry was not read, and where it was set aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub what: Foreign,
+    /// Where the entry is moved, relative to the spool folder.
+    pub aside: String,
 }
 
 impl Spool {
@@ -60,32 +81,37 @@ impl Spool {
             };
             let path = dir.join(name);
             if !self.is_known(stream, &id) {
-                adopted.extend(self.finish_adoption(stream, &path, id, name, build)?);
+                adopted.extend(self.finish_adoption(stream, &path, id.clone(), name, build)?);
             }
-            remove_if_present(&path)?;
+            self.retire(stream, &path, &id)?;
         }
 
         let mut settled = Vec::new();
-        for name in &scan.drops {
-            let path = dir.join(name);
-            let Ok(meta) = std::fs::metadata(&path) else {
+        let names = scan.drops.iter().map(OsStr::new);
+        for name in names.chain(scan.foreign.iter().map(|n| n.as_os_str())) {
+            // The entry itself, never what a link points at.
+            let Ok(meta) = std::fs::symlink_metadata(dir.join(name)) else {
                 continue;
             };
             let modified = meta
                 .modified()
                 .map(Timestamp::from_system)
                 .unwrap_or_else(|_| Timestamp::now());
-            if meta.is_file() && modified.elapsed() >= ADOPT_SETTLE {
+            if modified.elapsed() >= ADOPT_SETTLE {
                 settled.push((modified, name));
             }
         }
         settled.sort();
         for (arrived, name) in settled {
             let from = dir.join(name);
-            let bytes = match super::tasks::read_small(&from) {
-                Ok(bytes) => bytes,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io(&from, "read", e)),
+            let (bytes, refused) = match self.read_bytes(&from) {
+                Ok(Some(bytes)) => (bytes, false),
+                Ok(None) => continue,
+                // Not read (a link, a folder, a FIFO, a file over the cap):
+                // its id comes from its name and time alone, and adoption
+                // sets it aside.
+                Err(Error::Foreign { .. }) => (Vec::new(), true),
+                Err(e) => return Err(e),
             };
             if super::has_markers(&String::from_utf8_lossy(&bytes))
                 && super::GitMerge::in_progress(self.root())
@@ -96,15 +122,20 @@ impl Spool {
             // A copy rsync's `--backup` kept beside a drop (`d.json~…`) is
             // the same drop: the same id, so it is removed, not adopted twice
             // (unless its bytes differ, and then it is a task of its own).
-            let key_name = super::extra_of(name).unwrap_or(name);
+            let key_name = name.to_str().and_then(super::extra_of).map_or(name, OsStr::new);
             let id = TaskId::for_drop(
                 arrived,
-                &[stream.as_str().as_bytes(), key_name.as_bytes(), &bytes],
+                &[stream.as_str().as_bytes(), key_name.as_encoded_bytes(), &bytes],
             );
             if self.is_known(stream, &id) {
                 // Adopted already, on another machine whose task came in
-                // by sync before this copy of the file was looked at.
-                remove_if_present(&from)?;
+                // by sync before this copy of the file was looked at. An
+                // entry that is not a regular file is set aside, not removed.
+                if refused {
+                    self.quarantine(stream, &from, &TaskId::generate())?;
+                } else {
+                    remove_if_present(&from)?;
+                }
                 continue;
             }
             let claimed = dir.join(format!(".{id}.adopt"));
@@ -113,10 +144,37 @@ impl Spool {
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::io(&dir.join(name), "adopt", e)),
             }
-            adopted.extend(self.finish_adoption(stream, &claimed, id, name, build)?);
-            remove_if_present(&claimed)?;
+            let shown = name.to_string_lossy();
+            adopted.extend(self.finish_adoption(stream, &claimed, id.clone(), &shown, build)?);
+            self.retire(stream, &claimed, &id)?;
         }
         Ok(adopted)
+    }
+
+    /// The folder where `stream` keeps entries it could not read.
+    pub fn quarantine_dir(&self, stream: &Name) -> PathBuf {
+        self.stream_dir(stream).join(super::copies::QUARANTINE_DIR)
+    }
+
+    /// Moves the entry at `path` (whatever it is, never following a link)
+    /// to `quarantine/<id>`; returns where it went.
+    pub fn quarantine(&self, stream: &Name, path: &Path, id: &TaskId) -> Result<PathBuf, Error> {
+        let to = self.quarantine_dir(stream).join(id.as_str());
+        super::move_file(path, &to)?;
+        Ok(to)
+    }
+
+    /// Disposes of an `.adopt` file whose task is written: a regular file
+    /// within the cap is removed (its bytes are in the task), anything else
+    /// is moved to quarantine.
+    fn retire(&self, stream: &Name, path: &Path, id: &TaskId) -> Result<(), Error> {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return Ok(());
+        };
+        if meta.is_file() && meta.len() <= self.file_cap {
+            return remove_if_present(path);
+        }
+        self.quarantine(stream, path, id).map(|_| ())
     }
 
     /// Whether task `id` exists in any state folder of `stream`, or was
@@ -129,18 +187,25 @@ impl Spool {
     fn finish_adoption(
         &self,
         stream: &Name,
-        path: &std::path::Path,
+        path: &Path,
         id: TaskId,
         file_name: &str,
         build: &dyn Fn(DroppedFile<'_>) -> Task,
     ) -> Result<Option<Task>, Error> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path, "read", e)),
+        let (bytes, refused) = match self.read_bytes(path) {
+            Ok(Some(bytes)) => (bytes, None),
+            Ok(None) => return Ok(None),
+            Err(Error::Foreign { what, .. }) => {
+                let aside = self.quarantine_dir(stream).join(id.as_str());
+                let aside = aside.strip_prefix(&self.root).unwrap_or(&aside);
+                let aside = aside.display().to_string();
+                (Vec::new(), Some(Refused { what, aside }))
+            }
+            Err(e) => return Err(e),
         };
         // To the second, like the id: two machines must write the same task.
-        let arrived = std::fs::metadata(path)
+        // The entry's own time, never a link target's.
+        let arrived = std::fs::symlink_metadata(path)
             .and_then(|m| m.modified())
             .map(|t| {
                 let secs = t
@@ -159,6 +224,7 @@ impl Spool {
             arrived,
             file_name: original_name,
             bytes: &bytes,
+            refused,
         });
         debug_assert_eq!(&task.stream, stream);
         self.write_task(&task)?;
@@ -166,9 +232,55 @@ impl Spool {
     }
 }
 
-fn remove_if_present(path: &std::path::Path) -> Result<(), Error> {
+fn remove_if_present(path: &Path) -> Result<(), Error> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::io(path, "remove", e)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::FileTypeExt;
+
+    use super::*;
+
+    #[test]
+    fn an_interrupted_adoption_of_a_fifo_is_finished_and_the_fifo_set_aside() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spool = Spool::new(dir.path(), false);
+        let stream = Name::parse("a").expect("name");
+        let pending = spool.state_path(&stream, TaskStatus::Queued);
+        std::fs::create_dir_all(&pending).expect("mkdir");
+        let id = TaskId::generate();
+        let adopting = pending.join(format!(".{id}.adopt"));
+        let made = std::process::Command::new("mkfifo")
+            .arg(&adopting)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+
+        let scan = spool.scan_pending(&stream).expect("scan");
+        assert_eq!(scan.adopting, [format!(".{id}.adopt")]);
+        assert!(scan.foreign.is_empty());
+        let seen = std::cell::RefCell::new(None);
+        let build = |drop: DroppedFile<'_>| {
+            *seen.borrow_mut() = drop.refused.clone();
+            let mut task: Task = serde_json::from_value(serde_json::json!({
+                "id": drop.id, "stream": "a", "session": "s", "tool_name": "", "task_class": "",
+                "payload": null, "status": "failed", "timeout": 0, "max_attempts": 1,
+                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            }))
+            .expect("task");
+            task.error = Some("set aside".into());
+            task
+        };
+        let adopted = spool.adopt_drops(&stream, &scan, &build).expect("adopt");
+
+        assert_eq!(adopted.len(), 1);
+        assert_eq!(seen.borrow().as_ref().map(|r| r.what), Some(Foreign::Fifo));
+        assert!(std::fs::symlink_metadata(&adopting).is_err());
+        let aside = spool.quarantine_dir(&stream).join(id.as_str());
+        assert!(std::fs::symlink_metadata(aside).is_ok_and(|m| m.file_type().is_fifo()));
     }
 }

@@ -11,16 +11,21 @@
 //! published". Then each file is renamed into `pending/`, and the folder
 //! removed.
 //!
-//! A writer killed at any moment leaves a folder whose `.lock` nobody
-//! holds. [`Spool::recover_batches`], run by every look at the stream
-//! (under the stream lock) and by `doctor --fix`, finishes it: with the
-//! marker, the files still staged are renamed into `pending/`; without it,
-//! the folder is deleted. A folder whose lock is held belongs to a live
-//! writer and is left alone; one whose lock file is not there yet is left
-//! alone while young (its writer is between two steps).
+//! The folder is born as `.new-batch-<random>` (also ignored by git) and
+//! gets its `.batch-…tmp` name only once its writer holds the lock, so a
+//! `.batch-…tmp` folder without a held lock always means a dead writer.
+//!
+//! [`Spool::recover_batches`], run by every look at the stream (under the
+//! stream lock, so recoverers never race each other) and by `doctor
+//! --fix`, finishes such a folder: with the marker, the files still staged
+//! are renamed into `pending/`; without it, the folder is deleted. A folder
+//! whose lock is held belongs to a live writer and is left alone. A
+//! `.new-batch-` folder older than a minute was abandoned while being set
+//! up, and is deleted.
 
 use std::fs::File;
 use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -35,13 +40,17 @@ const PUBLISH_MARKER: &str = "PUBLISH";
 /// The lock file a batch's writer holds.
 const BATCH_LOCK: &str = ".lock";
 
-/// How long a staging folder without its lock file is taken for one being
-/// set up, before recovery discards it.
+/// The name prefix of a staging folder being set up.
+const NEW_PREFIX: &str = ".new-batch-";
+
+/// How long a folder may take to be set up (created, locked, renamed)
+/// before recovery takes it for abandoned.
 const SETUP_GRACE: Duration = Duration::from_secs(60);
 
-/// Whether `name` (an entry of a stream folder) is a batch staging folder.
+/// Whether `name` (an entry of a stream folder) is a batch staging folder,
+/// set up or being set up.
 pub fn is_batch_dir(name: &str) -> bool {
-    name.starts_with(".batch-") && name.ends_with(".tmp")
+    name.starts_with(".batch-") && name.ends_with(".tmp") || name.starts_with(NEW_PREFIX)
 }
 
 /// What recovering one abandoned batch did.
@@ -70,20 +79,27 @@ impl Spool {
     /// folder of `stream`.
     pub fn stage_batch(&self, stream: &Name, tasks: &[Task]) -> Result<StagedBatch, Error> {
         let stream_dir = self.stream_dir(stream);
-        let dir = tempfile::Builder::new()
-            .prefix(".batch-")
-            .suffix(".tmp")
+        let new = tempfile::Builder::new()
+            .prefix(NEW_PREFIX)
             .tempdir_in(&stream_dir)
             .map_err(|e| Error::io(&stream_dir, "create a batch folder in", e))?
             .keep();
-        let lock_path = dir.join(BATCH_LOCK);
-        let lock = File::options()
+        let random = new
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(NEW_PREFIX))
+            .unwrap_or("0")
+            .to_owned();
+        let dir = stream_dir.join(format!(".batch-{random}.tmp"));
+        let lock_path = new.join(BATCH_LOCK);
+        let locked = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .and_then(|file| file.lock().map(|()| file));
-        let mut staged = match lock {
+            .and_then(|file| file.lock().map(|()| file))
+            .and_then(|file| std::fs::rename(&new, &dir).map(|()| file));
+        let mut staged = match locked {
             Ok(lock) => StagedBatch {
                 dir,
                 pending: self.state_path(stream, TaskStatus::Queued),
@@ -93,8 +109,8 @@ impl Spool {
                 published: false,
             },
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(Error::io(&lock_path, "lock", e));
+                let _ = std::fs::remove_dir_all(&new);
+                return Err(Error::io(&lock_path, "set up", e));
             }
         };
         // Written in place, without temp files: nothing in the folder is
@@ -137,23 +153,26 @@ impl Spool {
 }
 
 impl StagedBatch {
-    /// Commits the batch and moves every task into `pending/`. Once the
-    /// marker is written the batch is committed: if a rename then fails,
-    /// the error says so, and the next look at the stream publishes the
-    /// rest.
+    /// Commits the batch and moves every task into `pending/`. An error
+    /// means nothing was committed. Once the marker is written the batch
+    /// is queued: if moving a file then fails, the folder is left for the
+    /// next look at the stream to finish (see [`Spool::recover_batches`]),
+    /// which it does as soon as this writer lets go of it.
     pub fn publish(mut self) -> Result<(), Error> {
         // With fsync, each staged file's bytes were flushed as it was
         // written, and writing the marker flushes the folder's entries
         // (theirs and its own): the marker is never durable before them.
         write_atomic(&self.dir.join(PUBLISH_MARKER), b"", self.fsync)?;
         self.published = true;
-        for id in &self.ids {
-            move_into(&self.dir.join(id.file_name()), &self.pending.join(id.file_name()))?;
+        let moved = self
+            .ids
+            .iter()
+            .try_for_each(|id| move_into(&self.dir.join(id.file_name()), &self.pending.join(id.file_name())));
+        // The folder (and its marker) goes only once the moves are durable.
+        if moved.is_ok() && (!self.fsync || sync_dir(&self.pending).is_ok()) {
+            let _ = remove_batch_dir(&self.dir);
         }
-        if self.fsync {
-            sync_dir(&self.pending)?;
-        }
-        remove_batch_dir(&self.dir)
+        Ok(())
     }
 }
 
@@ -165,42 +184,46 @@ impl Drop for StagedBatch {
     }
 }
 
-/// Recovers one staging folder, unless its writer still holds it.
+/// Recovers one staging folder, unless its writer still holds it. The
+/// caller holds the stream lock.
 fn recover_one(dir: &Path, pending: &Path, fsync: bool) -> Result<Option<Recovered>, Error> {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with(NEW_PREFIX) {
+        let age = std::fs::metadata(dir)
+            .and_then(|m| m.modified())
+            .map(|t| t.elapsed().unwrap_or_default())
+            .unwrap_or_default();
+        if age < SETUP_GRACE {
+            return Ok(None);
+        }
+        let staged = count_staged(dir)?;
+        remove_batch_dir(dir)?;
+        return Ok(Some(Recovered::Discarded(staged)));
+    }
+    // A missing lock file means a recovery died while removing the folder:
+    // its writer is gone too.
     let lock_path = dir.join(BATCH_LOCK);
-    let _lock = match File::options().write(true).open(&lock_path) {
+    // Never through a link, never blocking on a FIFO planted there.
+    let no_follow = libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    let _lock = match File::options()
+        .write(true)
+        .custom_flags(no_follow)
+        .open(&lock_path)
+    {
         Ok(file) => match file.try_lock() {
-            Ok(()) => file,
+            Ok(()) => Some(file),
             Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, "lock", e)),
         },
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            let age = std::fs::metadata(dir)
-                .and_then(|m| m.modified())
-                .map(|t| t.elapsed().unwrap_or_default())
-                .unwrap_or_default();
-            if age < SETUP_GRACE {
-                return Ok(None);
-            }
-            File::options()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_path)
-                .map_err(|e| Error::io(&lock_path, "open", e))?
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
         Err(e) => return Err(Error::io(&lock_path, "open", e)),
     };
-    let staged: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, "list", e))?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|name| TaskId::from_file_name(name).is_some())
-        .collect();
     if !dir.join(PUBLISH_MARKER).exists() {
+        let staged = count_staged(dir)?;
         remove_batch_dir(dir)?;
-        return Ok(Some(Recovered::Discarded(staged.len())));
+        return Ok(Some(Recovered::Discarded(staged)));
     }
-    let mut names = staged;
+    let mut names = staged_names(dir)?;
     names.sort();
     for name in &names {
         move_into(&dir.join(name), &pending.join(name))?;
@@ -210,6 +233,19 @@ fn recover_one(dir: &Path, pending: &Path, fsync: bool) -> Result<Option<Recover
     }
     remove_batch_dir(dir)?;
     Ok(Some(Recovered::Published(names.len())))
+}
+
+/// The task files staged in `dir`.
+fn staged_names(dir: &Path) -> Result<Vec<String>, Error> {
+    Ok(std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, "list", e))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| TaskId::from_file_name(name).is_some())
+        .collect())
+}
+
+fn count_staged(dir: &Path) -> Result<usize, Error> {
+    staged_names(dir).map(|names| names.len())
 }
 
 /// Renames a staged task into `pending/`, creating the folder if git left

@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 use super::{Error, Spool, state_dir, write_atomic};
 use crate::model::{Name, TaskId, TaskStatus};
 
+/// The folder of a stream where entries it could not read are set aside.
+pub(super) const QUARANTINE_DIR: &str = "quarantine";
+
 /// The placeholder that keeps a state folder tracked by git.
 pub const KEEP_FILE: &str = ".keep";
 
@@ -82,11 +85,15 @@ impl Spool {
     pub fn stream_files(&self, stream: &Name) -> Result<StreamFiles, Error> {
         let mut files = StreamFiles::default();
         let dir = self.stream_dir(stream);
-        for (name, is_dir) in entries(&dir)? {
+        let (listed, odd) = entries(&dir)?;
+        files.unknown.extend(odd);
+        for (name, is_dir) in listed {
             let known = name == "stream.json"
                 || name.starts_with('.')
                 || is_dir
-                    && (name == super::PURGED_DIR || TaskStatus::ALL.iter().any(|s| state_dir(*s) == name));
+                    && (name == QUARANTINE_DIR
+                        || name == super::PURGED_DIR
+                        || TaskStatus::ALL.iter().any(|s| state_dir(*s) == name));
             if extra_of(&name) == Some("stream.json") {
                 files.stream_extras.push(dir.join(&name));
             } else if !known {
@@ -95,11 +102,19 @@ impl Spool {
         }
         for folder in TaskStatus::ALL {
             let state = self.state_path(stream, folder);
-            let listed = entries(&state)?;
+            let (listed, odd) = entries(&state)?;
+            // In pending/, an entry that is not a regular file or has an odd
+            // name is a drop that adoption sets aside (see `PendingScan`).
+            if folder != TaskStatus::Queued {
+                files.unknown.extend(odd);
+            }
             if !listed.iter().any(|(n, _)| n == KEEP_FILE) {
                 files.missing_keep.push(state.join(KEEP_FILE));
             }
             for (name, is_dir) in listed {
+                if folder == TaskStatus::Queued && is_dir {
+                    continue;
+                }
                 let plain = TaskId::from_file_name(&name);
                 let extra = extra_copy_id(&name);
                 if let Some(id) = plain.clone().or(extra) {
@@ -121,7 +136,9 @@ impl Spool {
     pub fn session_files(&self) -> Result<SessionFiles, Error> {
         let dir = self.sessions_dir();
         let mut files = SessionFiles::default();
-        for (name, _) in entries(&dir)? {
+        let (listed, odd) = entries(&dir)?;
+        files.unknown.extend(odd);
+        for (name, _) in listed {
             let is_session = |n: &str| n.strip_suffix(".json").is_some_and(|n| Name::parse(n).is_ok());
             if is_session(&name) {
                 files.plain.push(dir.join(&name));
@@ -134,15 +151,22 @@ impl Spool {
         Ok(files)
     }
 
-    /// Folders in `streams/` that hold no `stream.json`.
+    /// Entries in `streams/` that are not streams: anything (folder, file,
+    /// link, odd name) without a regular `stream.json` in it.
     pub fn orphan_stream_dirs(&self) -> Result<Vec<PathBuf>, Error> {
         let dir = self.streams_dir();
-        Ok(entries(&dir)?
-            .into_iter()
-            .filter(|(name, is_dir)| *is_dir && !name.starts_with('.'))
-            .map(|(name, _)| dir.join(name))
-            .filter(|d| !d.join("stream.json").is_file())
-            .collect())
+        let (listed, mut odd) = entries(&dir)?;
+        odd.extend(
+            listed
+                .into_iter()
+                .filter(|(name, _)| !name.starts_with('.'))
+                .map(|(name, _)| dir.join(name))
+                .filter(|d| {
+                    let is_dir = std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir());
+                    !is_dir || !super::meta::is_regular(&d.join("stream.json"))
+                }),
+        );
+        Ok(odd)
     }
 
     /// Writes the empty `.keep` file at `path`.
@@ -154,15 +178,6 @@ impl Spool {
 /// The exact bytes `value` is stored as (pretty JSON and a newline).
 pub fn file_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
     super::meta::to_json(value)
-}
-
-/// Reads a file, `None` if it is gone.
-pub fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, "read", e)),
-    }
 }
 
 /// Moves a file, creating the target's folder if git dropped it.
@@ -182,24 +197,22 @@ pub fn remove_file(path: &Path) -> Result<bool, Error> {
     }
 }
 
-/// The names in `dir` with whether each is a folder; a missing folder is
-/// empty.
-fn entries(dir: &Path) -> Result<Vec<(String, bool)>, Error> {
-    let listing = match std::fs::read_dir(dir) {
-        Ok(listing) => listing,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(dir, "list", e)),
-    };
+/// A folder's listing: the UTF-8 names with whether each is not a regular
+/// file (a folder, a link, a FIFO), and the paths of entries whose names
+/// are not UTF-8.
+type Listing = (Vec<(String, bool)>, Vec<PathBuf>);
+
+/// Lists `dir`, sorted; a missing folder is empty.
+fn entries(dir: &Path) -> Result<Listing, Error> {
     let mut names = Vec::new();
-    for entry in listing {
-        let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if let Some(name) = entry.file_name().to_str() {
-            names.push((name.to_owned(), is_dir));
-        }
-    }
+    let mut odd = Vec::new();
+    super::listing::for_each_entry(dir, |name, kind| match name.to_str() {
+        Some(name) => names.push((name.to_owned(), kind.is_some())),
+        None => odd.push(dir.join(name)),
+    })?;
     names.sort();
-    Ok(names)
+    odd.sort();
+    Ok((names, odd))
 }
 
 #[cfg(test)]

@@ -19,11 +19,18 @@ pub struct StreamLock {
 
 impl StreamLock {
     /// Blocks until the lock at `path` is held.
+    ///
+    /// The lock file is opened like every spool file: never through a link
+    /// (a link planted there would make SparkQ create or lock a file
+    /// elsewhere), and without blocking (a FIFO planted there would hang
+    /// every command of the stream); such a file is refused with an error.
     pub fn acquire(path: &Path) -> Result<StreamLock, Error> {
+        use std::os::unix::fs::OpenOptionsExt;
         let file = File::options()
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(path)
             .map_err(|e| Error::io(path, "open lock file", e))?;
         file.lock().map_err(|e| Error::io(path, "lock", e))?;

@@ -6,13 +6,13 @@ use std::path::Path;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Error, Spool, StreamLock, state_dir, write_atomic};
+use super::{Error, Foreign, Spool, StreamLock, state_dir, write_atomic};
 use crate::model::{Name, Session, Stream, TaskStatus};
 
 impl Spool {
     /// The session named `name`, if it exists.
     pub fn read_session(&self, name: &Name) -> Result<Option<Session>, Error> {
-        read_json(&self.session_path(name), "session file")
+        self.read_json(&self.session_path(name), "session file")
     }
 
     /// Writes (replaces) a session file.
@@ -41,16 +41,27 @@ impl Spool {
     pub fn list_sessions(&self) -> Result<Vec<Session>, Error> {
         let mut sessions = Vec::new();
         for name in list_names(&self.sessions_dir(), Some(".json"))? {
-            if let Some(session) = self.read_session(&name)? {
-                sessions.push(session);
+            match self.read_session(&name) {
+                Ok(Some(session)) => sessions.push(session),
+                Ok(None) => {}
+                // A link or a FIFO in sessions/ is not a session: `doctor`
+                // reports it; it must not hide the real ones.
+                Err(Error::Foreign { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(sessions)
     }
 
-    /// The stream named `name`, if it exists.
+    /// The stream named `name`, if it exists. A stream folder that is a
+    /// link is no stream: following it would read and move another
+    /// folder's files (`doctor` reports it).
     pub fn read_stream(&self, name: &Name) -> Result<Option<Stream>, Error> {
-        read_json(&self.stream_dir(name).join("stream.json"), "stream file")
+        let dir = self.stream_dir(name);
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+            return Ok(None);
+        }
+        self.read_json(&dir.join("stream.json"), "stream file")
     }
 
     /// Writes (replaces) a stream's `stream.json`.
@@ -67,7 +78,7 @@ impl Spool {
         let streams = self.streams_dir();
         std::fs::create_dir_all(&streams).map_err(|e| Error::io(&streams, "create folder", e))?;
         let target = self.stream_dir(&stream.name);
-        if target.join("stream.json").exists() {
+        if std::fs::symlink_metadata(target.join("stream.json")).is_ok() {
             return Err(Error::AlreadyExists { path: target });
         }
         let temp = tempfile::Builder::new()
@@ -99,7 +110,7 @@ impl Spool {
         let names = list_names(&self.streams_dir(), None)?;
         Ok(names
             .into_iter()
-            .filter(|n| self.stream_dir(n).join("stream.json").is_file())
+            .filter(|n| is_regular(&self.stream_dir(n).join("stream.json")))
             .collect())
     }
 
@@ -129,47 +140,50 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
-fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result<Option<T>, Error> {
-    let bytes = match super::tasks::read_small(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, "read", e)),
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| Error::Corrupt {
-            path: path.to_owned(),
-            what,
-            message: e.to_string(),
-        })
+/// Whether `path` is a regular file, not following a link.
+pub(crate) fn is_regular(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
 }
 
-/// Valid names in `dir` (with `suffix` stripped, if given), sorted; a
-/// missing folder has none.
+impl Spool {
+    fn read_json<T: DeserializeOwned>(&self, path: &Path, what: &'static str) -> Result<Option<T>, Error> {
+        let Some(bytes) = self.read_bytes(path)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Corrupt {
+                path: path.to_owned(),
+                what,
+                message: e.to_string(),
+            })
+    }
+}
+
+/// Valid names in `dir`, sorted; a missing folder has none. With a
+/// `suffix` (session files), regular files named `<name><suffix>`; without
+/// (stream folders), real folders, never links to folders elsewhere.
 fn list_names(dir: &Path, suffix: Option<&str>) -> Result<Vec<Name>, Error> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(dir, "list", e)),
-    };
     let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
-        let file_name = entry.file_name();
+    super::listing::for_each_entry(dir, |file_name, kind| {
         let Some(file_name) = file_name.to_str() else {
-            continue;
+            return;
         };
         let stem = match suffix {
-            Some(suffix) => match file_name.strip_suffix(suffix) {
-                Some(stem) => stem,
-                None => continue,
-            },
-            None => file_name,
+            Some(suffix) if kind.is_none() => file_name.strip_suffix(suffix),
+            // Where the file system gives no type, ask (never following).
+            None if kind == Some(Foreign::Directory)
+                || kind.is_none()
+                    && std::fs::symlink_metadata(dir.join(file_name)).is_ok_and(|m| m.is_dir()) =>
+            {
+                Some(file_name)
+            }
+            _ => None,
         };
-        if let Ok(name) = Name::parse(stem) {
+        if let Some(name) = stem.and_then(|s| Name::parse(s).ok()) {
             names.push(name);
         }
-    }
+    })?;
     names.sort();
     Ok(names)
 }

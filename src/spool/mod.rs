@@ -33,22 +33,25 @@ mod copies;
 mod error;
 mod git;
 mod gitsync;
+mod listing;
 mod lock;
 mod markers;
 mod meta;
 mod purged;
+mod read;
 mod rsync;
 mod tasks;
 mod teardown;
+mod temp;
 
 use std::path::{Path, PathBuf};
 
-pub use adopt::{ADOPT_SETTLE, DroppedFile};
+pub use adopt::{ADOPT_SETTLE, DroppedFile, Refused};
 pub use atomic::{FolderFlush, Staged, stage, write_atomic};
 pub use batch::{Recovered, StagedBatch, is_batch_dir};
 pub use copies::{
     KEEP_FILE, SessionFiles, StreamFiles, TaskFile, extra_copy_id, extra_of, file_bytes, move_file,
-    read_bytes, remove_file,
+    remove_file,
 };
 pub use error::Error;
 pub use git::GitMerge;
@@ -56,9 +59,11 @@ pub use gitsync::{GitRepo, MergeOutcome, PushOutcome, SYNC_STATUS_FILE};
 pub use lock::StreamLock;
 pub use markers::{Split, has_markers, split_conflict};
 pub use purged::{PURGED_DIR, TOMBSTONE_DAYS, Tombstone};
+pub use read::{DEFAULT_FILE_CAP, Foreign, file_cap_for};
 pub use rsync::{RSYNC_FLAGS, local_arg, rsync};
-pub use tasks::{PendingScan, SCAN_OLDEST};
+pub use tasks::{PendingScan, SCAN_OLDEST, check_name_and_folder};
 pub use teardown::Removal;
+pub use temp::{STALE_TEMP_AGE, TempFile, is_temp_name};
 
 use crate::model::{Name, TaskStatus};
 
@@ -70,6 +75,8 @@ pub const GITIGNORE: &str = "# Written by sparkq: locks and temp files are local
 pub struct Spool {
     root: PathBuf,
     fsync: bool,
+    /// The largest file read (see [`read::file_cap_for`]).
+    file_cap: u64,
 }
 
 /// The folder a task in `status` lives in.
@@ -89,6 +96,28 @@ impl Spool {
         Spool {
             root: root.into(),
             fsync,
+            file_cap: DEFAULT_FILE_CAP,
+        }
+    }
+
+    /// The same spool, reading files of at most `file_cap` bytes.
+    pub fn with_file_cap(mut self, file_cap: u64) -> Spool {
+        self.file_cap = file_cap;
+        self
+    }
+
+    /// Reads a spool file through the one reader (see `read`): regular
+    /// files only, never through a link, at most the file cap. `None` if
+    /// nothing is there; [`Error::Foreign`] for anything else.
+    pub fn read_bytes(&self, path: &Path) -> Result<Option<Vec<u8>>, Error> {
+        match read::read_capped(path, self.file_cap) {
+            Ok(Ok(bytes)) => Ok(Some(bytes)),
+            Ok(Err(what)) => Err(Error::Foreign {
+                path: path.to_owned(),
+                what,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, "read", e)),
         }
     }
 

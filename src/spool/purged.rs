@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Error, Spool, read_bytes, remove_file, write_atomic};
+use super::{Error, Spool, remove_file, write_atomic};
 use crate::model::{Name, TaskId, Timestamp};
 
 /// The folder of a stream that holds its tombstones.
@@ -98,8 +98,11 @@ impl Spool {
     /// read as one is ignored (`doctor` reports it).
     pub fn tombstone(&self, stream: &Name, id: &TaskId) -> Result<Option<Tombstone>, Error> {
         let path = self.purged_dir(stream).join(id.file_name());
-        let Some(bytes) = read_bytes(&path)? else {
-            return Ok(None);
+        let bytes = match self.read_bytes(&path) {
+            Ok(Some(bytes)) => bytes,
+            // Not a regular file (a link, a FIFO): no tombstone.
+            Ok(None) | Err(Error::Foreign { .. }) => return Ok(None),
+            Err(e) => return Err(e),
         };
         Ok(serde_json::from_slice::<Tombstone>(&bytes)
             .ok()

@@ -2,8 +2,10 @@
 //! moving and finding them.
 
 use std::collections::BinaryHeap;
+use std::ffi::OsString;
 use std::io::ErrorKind;
 
+use super::listing::{for_each_entry, for_each_name};
 use super::meta::to_json;
 use super::{Error, FolderFlush, Spool, Staged, stage, write_atomic};
 use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
@@ -24,6 +26,9 @@ pub struct PendingScan {
     pub drops: Vec<String>,
     /// Adoptions a crash interrupted (`.<id>.adopt` file names).
     pub adopting: Vec<String>,
+    /// Entries that are not regular files (links, folders, FIFOs) or whose
+    /// names are not UTF-8, whatever they are named: set aside on adoption.
+    pub foreign: Vec<OsString>,
 }
 
 impl PendingScan {
@@ -52,8 +57,23 @@ impl Spool {
         let dir = self.state_path(stream, TaskStatus::Queued);
         let mut scan = PendingScan::default();
         let mut oldest: BinaryHeap<TaskId> = BinaryHeap::with_capacity(SCAN_OLDEST + 1);
-        for_each_name(&dir, |name| {
-            if let Some(stem) = name.strip_suffix(".json")
+        for_each_entry(&dir, |raw, kind| {
+            let is_dot = raw.as_encoded_bytes().starts_with(b".");
+            let name = match raw.to_str() {
+                // An `.adopt` entry is an adoption to finish, whatever it is
+                // (adoption renames links, folders and FIFOs too).
+                Some(name) if kind.is_none() || is_dot => name,
+                // Not a regular file, or a name that is not UTF-8: never a
+                // task, and never silently ignored (temp names aside).
+                _ => {
+                    if !is_dot {
+                        scan.foreign.push(raw.to_owned());
+                    }
+                    return;
+                }
+            };
+            if kind.is_none()
+                && let Some(stem) = name.strip_suffix(".json")
                 && TaskId::is_valid(stem)
             {
                 if after.is_some_and(|a| stem <= a.as_str()) {
@@ -159,14 +179,10 @@ impl Spool {
     /// Rewrites a task file whose content lags its folder. Call it holding
     /// the stream lock; returns whether the file needed it.
     pub fn repair_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<bool, Error> {
-        let path = self.state_path(stream, status).join(id.file_name());
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Ok(Some((task, lagged))) = self.load_task(stream, status, id) else {
             return Ok(false);
         };
-        let Ok(mut task) = serde_json::from_slice::<Task>(&bytes) else {
-            return Ok(false);
-        };
-        if !agree_with_folder(&mut task, status) {
+        if !lagged {
             return Ok(false);
         }
         self.write_task(&task)?;
@@ -199,16 +215,15 @@ impl Spool {
         id: &TaskId,
     ) -> Result<Option<(Task, bool)>, Error> {
         let path = self.state_path(stream, status).join(id.file_name());
-        let bytes = match read_small(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&path, "read", e)),
+        let Some(bytes) = self.read_bytes(&path)? else {
+            return Ok(None);
         };
         let mut task: Task = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
             path: path.clone(),
             what: "task file",
             message: e.to_string(),
         })?;
+        check_name_and_folder(&path, &task, id, stream)?;
         let lagged = agree_with_folder(&mut task, status);
         Ok(Some((task, lagged)))
     }
@@ -275,7 +290,8 @@ impl Spool {
 
     /// Whether `stream` has a copy of task `id` in `status`.
     pub fn has_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> bool {
-        self.state_path(stream, status).join(id.file_name()).exists()
+        // Not `exists`, which follows a link: the entry itself counts.
+        std::fs::symlink_metadata(self.state_path(stream, status).join(id.file_name())).is_ok()
     }
 
     /// Every copy of task `id` in the spool: stream and state folder.
@@ -292,6 +308,30 @@ impl Spool {
     }
 }
 
+/// Checks that `task`, read from `path`, is the task its file name (`id`)
+/// and stream folder say it is.
+///
+/// The name and folder are the truth: a file whose content names another
+/// task or stream is never read as this task (it could move or overwrite
+/// that other task's files, or create the other stream's folders).
+pub fn check_name_and_folder(
+    path: &std::path::Path,
+    task: &Task,
+    id: &TaskId,
+    stream: &Name,
+) -> Result<(), Error> {
+    if task.id == *id && task.stream == *stream {
+        return Ok(());
+    }
+    Err(Error::Mismatch {
+        path: path.to_owned(),
+        message: format!(
+            "its content says it is task {} of stream {}, but its name and folder say {id} of stream {stream}",
+            task.id, task.stream
+        ),
+    })
+}
+
 /// Makes a task's content agree with the folder it was found in (see
 /// [`Task::agree_with_state`]), stamping the repair; returns whether
 /// anything changed.
@@ -301,74 +341,6 @@ fn agree_with_folder(task: &mut Task, folder: TaskStatus) -> bool {
         task.updated_at = Timestamp::now();
     }
     changed
-}
-
-/// Like `fs::read`, without asking the file's size first: task and stream
-/// files are a few hundred bytes, a claim and its complete read five of
-/// them, and `fs::read` (like `File::read_to_end`) spends a `statx` on each
-/// to size its buffer.
-pub(super) fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-
-    let mut file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        match file.read(&mut chunk) {
-            Ok(0) => return Ok(bytes),
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Calls `f` with each UTF-8 file name in `dir`; a missing folder is empty.
-///
-/// On Linux the folder is read with `getdents64` into one reused buffer
-/// (rustix's `RawDir`), so a name costs no allocation: `pending/` is read
-/// on every claim, and std's `read_dir` allocates twice per entry.
-#[cfg(target_os = "linux")]
-fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), Error> {
-    use rustix::fs::{Mode, OFlags, RawDir};
-    use std::mem::MaybeUninit;
-
-    const DIR_BUFFER_BYTES: usize = 64 * 1024;
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let fd = match rustix::fs::open(dir, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::NOENT) => return Ok(()),
-        Err(e) => return Err(Error::io(dir, "list", e.into())),
-    };
-    let mut buffer = vec![MaybeUninit::<u8>::uninit(); DIR_BUFFER_BYTES];
-    let mut entries = RawDir::new(&fd, &mut buffer);
-    while let Some(entry) = entries.next() {
-        let entry = entry.map_err(|e| Error::io(dir, "list", e.into()))?;
-        if let Ok(name) = entry.file_name().to_str()
-            && name != "."
-            && name != ".."
-        {
-            f(name);
-        }
-    }
-    Ok(())
-}
-
-/// Calls `f` with each UTF-8 file name in `dir`; a missing folder is empty.
-#[cfg(not(target_os = "linux"))]
-fn for_each_name(dir: &std::path::Path, mut f: impl FnMut(&str)) -> Result<(), Error> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io(dir, "list", e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
-        if let Some(name) = entry.file_name().to_str() {
-            f(name);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

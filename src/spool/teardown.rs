@@ -38,7 +38,10 @@ impl Level {
     /// Whether a regular file named `name` at this level is SparkQ's.
     fn owns_file(self, name: &str) -> bool {
         let temp = name.starts_with('.') && (name.ends_with(".tmp") || name.ends_with(".adopt"));
-        temp || name == KEEP_FILE
+        // `<file>.json~<tag>`: a version a merge or copy left beside one.
+        let extra = super::extra_of(name).is_some();
+        temp || extra && !matches!(self, Level::Root | Level::Streams)
+            || name == KEEP_FILE
             || match self {
                 Level::Root => matches!(name, ".gitignore" | ".sparkq.lock") || name.ends_with(".lock"),
                 Level::Sessions => name.ends_with(".json"),
@@ -74,8 +77,14 @@ impl Spool {
     /// anything SparkQ did not create.
     pub fn remove_own_files(&self) -> Result<Removal, Error> {
         let mut removal = Removal::default();
-        if std::fs::symlink_metadata(self.root()).is_ok_and(|m| m.is_dir()) {
-            removal.root_removed = clear(self.root(), Level::Root, &mut removal)?;
+        match std::fs::symlink_metadata(self.root()) {
+            Ok(meta) if meta.is_dir() => {
+                removal.root_removed = clear(self.root(), Level::Root, &mut removal)?
+            }
+            // A spool that is a symlink (or anything but a folder) is not
+            // entered: what it points to may hold anything.
+            Ok(_) => removal.kept.push(self.root().to_owned()),
+            Err(_) => {}
         }
         Ok(removal)
     }
@@ -136,6 +145,8 @@ mod tests {
             "streams/a/done/.tsk_2.json.tmp",
             "streams/a/.batch-x1.tmp/tsk_3.json",
             "streams/a/.batch-x1.tmp/.lock",
+            "streams/a/stream.json~other",
+            "streams/a/done/tsk_4.json~laptop",
         ];
         for file in made.iter().chain(&["notes.txt", "streams/a/done/report.pdf"]) {
             let path = root.join(file);
@@ -171,5 +182,14 @@ mod tests {
         }
         let again = Spool::new(&root, false).remove_own_files().unwrap();
         assert!(again.root_removed && again.kept.is_empty(), "{again:?}");
+
+        let link = dir.path().join("spool-link");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let linked = Spool::new(&link, false).remove_own_files().unwrap();
+        assert_eq!(linked.kept, [link]);
+        assert!(
+            outside.join("keep.txt").exists(),
+            "a symlinked spool is not entered"
+        );
     }
 }

@@ -23,12 +23,14 @@ pub(crate) fn next_settle(queue: &Queue, stream: &Name) -> Option<Instant> {
     let scan = queue.spool().scan_pending(stream).ok()?;
     let dir = queue.spool().state_path(stream, TaskStatus::Queued);
     let now = SystemTime::now();
-    scan.drops
-        .iter()
-        .filter_map(|name| std::fs::metadata(dir.join(name)).ok())
-        .filter(|meta| meta.is_file())
+    // Entries that are not regular files are adopted (set aside) too; the
+    // entry's own time counts, never a link target's.
+    let names = scan.drops.iter().map(std::ffi::OsStr::new);
+    names
+        .chain(scan.foreign.iter().map(|n| n.as_os_str()))
+        .filter_map(|name| std::fs::symlink_metadata(dir.join(name)).ok())
         .filter_map(|meta| meta.modified().ok())
-        .map(|modified| modified + ADOPT_SETTLE)
+        .filter_map(|modified| modified.checked_add(ADOPT_SETTLE))
         .filter(|settle| *settle > now)
         .min()
         .map(instant_of)

@@ -5,9 +5,8 @@
 use std::process::Stdio;
 use std::time::Instant;
 
-use crate::support::Project;
+use crate::support::{Project, tier};
 
-const ROUNDS: usize = 20;
 const LINES: usize = 300;
 
 /// The batch file of `round`: `LINES` tasks tagged with the round.
@@ -59,7 +58,7 @@ fn a_batch_killed_at_any_moment_is_queued_whole_or_not_at_all() {
     assert_eq!(queued_of_round(&p, 0), LINES);
 
     let mut outcomes = Vec::new();
-    for round in 1..=ROUNDS {
+    for round in 1..=tier(8, 20) {
         let file = batch_file(&p, round);
         let mut child = p
             .command(["enqueue", "--stream", "s", "--batch", &file])
@@ -120,7 +119,22 @@ fn a_staged_batch_is_left_alone_while_its_writer_lives_and_doctor_settles_one_it
     .unwrap();
     std::fs::write(uncommitted.join(".lock"), "").unwrap();
 
+    // And folders abandoned while being set up: a young one may still be
+    // in its writer's hands, an old one is not.
+    let young = stream.join(".new-batch-young");
+    let old = stream.join(".new-batch-old");
+    std::fs::create_dir(&young).unwrap();
+    std::fs::create_dir(&old).unwrap();
+    let two_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    std::fs::File::open(&old)
+        .unwrap()
+        .set_modified(two_minutes_ago)
+        .unwrap();
+
     p.sparkq(["doctor", "--fix"]).success();
+    assert_eq!(staging_folders(&p), Vec::<String>::new());
+    assert!(young.exists() && !old.exists());
+    std::fs::remove_dir(&young).unwrap();
     let mut pending = p.files("s", "pending");
     pending.retain(|n| n.starts_with("tsk_"));
     let mut expected: Vec<String> = ids

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::Project;
+use crate::support::{Project, tier};
 
-const ROUNDS: usize = 300;
 const STATES: [&str; 4] = ["pending", "claimed", "done", "failed"];
 
 /// Every task file in the stream, by id → the folders holding it. Panics on
@@ -43,7 +42,8 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let mut acknowledged: BTreeSet<String> = BTreeSet::new();
     let mut claims: Vec<(String, String)> = Vec::new();
     let (mut killed, mut finished) = (0, 0);
-    for round in 0..ROUNDS {
+    let rounds = tier(80, 300);
+    for round in 0..rounds {
         let op = fastrand::u8(..3);
         let args: Vec<String> = match op {
             0 => ["enqueue", "run-bash-fast", r#"{"n": 1}"#, "--stream", "crash"]
@@ -109,11 +109,13 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         }
     }
 
-    // The kill delays straddle a command's run time, so both outcomes occur.
+    // The kill delays straddle a command's run time, so both outcomes occur;
+    // how often each does depends on the machine's load, so ask only for a
+    // fair share of each.
     eprintln!("{killed} commands killed, {finished} finished");
     assert!(
-        killed > 20 && finished > 20,
-        "{killed} killed, {finished} finished"
+        killed >= rounds / 20 && finished >= rounds / 20,
+        "{killed} killed, {finished} finished of {rounds}"
     );
 
     // Drain: every task, claimed by a killed process or not, can be finished.

@@ -110,10 +110,10 @@ fn endless_files_and_pipes_stop_at_the_limit() {
     for (args, what) in [
         (
             vec!["enqueue", "run-bash", "--payload-file", zero, "--stream", "s"],
-            "the payload",
+            "payload",
         ),
-        (vec!["enqueue", "--stream", "s", "--batch", zero], "the batch"),
-        (vec!["complete", &id, "--result-file", zero], "the result"),
+        (vec!["enqueue", "--stream", "s", "--batch", zero], "batch"),
+        (vec!["complete", &id, "--result-file", zero], "result"),
         (
             vec![
                 "complete",
@@ -136,7 +136,7 @@ fn endless_files_and_pipes_stop_at_the_limit() {
                 "--instructions-file",
                 zero,
             ],
-            "the instructions",
+            "instructions",
         ),
     ] {
         ends_too_large(&p, &args, Stdio::null(), what);
@@ -173,4 +173,15 @@ fn endless_files_and_pipes_stop_at_the_limit() {
         p.sparkq(["task", &id, "--json"]).success().json()["status"],
         "running"
     );
+}
+
+#[test]
+fn a_worker_name_past_its_limit_claims_nothing() {
+    let p = Project::with_stream("s");
+    p.enqueue("s", "{}");
+    let before = p.snapshot();
+    let name = "w".repeat(300);
+    p.sparkq(["claim", "--stream", "s", "--worker", &name])
+        .fails_with("worker is not valid: the name is 300 bytes, over the limit of 256");
+    assert_eq!(before, p.snapshot(), "a refused claim changed the spool");
 }

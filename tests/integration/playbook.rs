@@ -2,8 +2,9 @@
 //! executed, in order, against a real project, with `TASK_ID`/`TOKEN` (a
 //! running task), `FINISHED_ID` (a finished one) and `STALE_TOKEN` (a token
 //! that no longer matches) filled in, and `/tmp/` pointed at the test's
-//! runtime base folder. A line marked `# exit 1: WORDS` must fail saying WORDS;
-//! every other line must succeed. Sections 1–9 run in one project, the quick reference in a
+//! runtime base folder. A line marked `# exit 1: WORDS` must fail saying
+//! WORDS; every other line must succeed. Sections 1–9 run in one project,
+//! the quick reference in a
 //! fresh one.
 
 use serde_json::Value;

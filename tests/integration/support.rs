@@ -274,3 +274,17 @@ impl Run {
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.describe()))
     }
 }
+
+/// The variable that turns on the full tier: the scale and crash tests at
+/// their full size (thousands of processes, hundreds of SIGKILLs). `.ci/run`
+/// sets it; plain `cargo test` runs the same tests smaller, for a quick
+/// loop.
+pub const FULL_TIER_ENV: &str = "SPARKQ_FULL_TESTS";
+
+/// `full` when the full tier is on (see [`FULL_TIER_ENV`]), else `fast`.
+pub fn tier(fast: usize, full: usize) -> usize {
+    match std::env::var(FULL_TIER_ENV) {
+        Ok(v) if !v.is_empty() && v != "0" => full,
+        _ => fast,
+    }
+}

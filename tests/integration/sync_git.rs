@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::support::tier;
 use crate::sync_support::{Machine, check_settled, git, git_ok};
 
 /// Two clones of one spool repository: `a` and `b`.
@@ -49,13 +50,14 @@ fn sync(first: &Machine, second: &Machine) -> bool {
 }
 
 #[test]
-fn fifty_random_rounds_of_git_merges_converge() {
+fn random_rounds_of_git_merges_converge() {
     let root = tempfile::tempdir().expect("tmp");
     let (a, b) = two_clones(root.path());
     let mut rng = fastrand::Rng::with_seed(crate::sync_support::seed());
     let mut all = BTreeSet::new();
     let mut conflicts = 0;
-    for round in 0..50 {
+    let rounds = tier(20, 50);
+    for round in 0..rounds {
         all.extend(a.work(&mut rng, round));
         all.extend(b.work(&mut rng, round));
         let before = [a.facts(), b.facts()];
@@ -68,10 +70,14 @@ fn fifty_random_rounds_of_git_merges_converge() {
     }
     let recorded: usize = a.tasks().values().map(|t| t.conflicts.len()).sum();
     eprintln!(
-        "git: {} tasks, {conflicts} of 50 merges with git conflicts, {recorded} conflicts recorded",
+        "git: {} tasks, {conflicts} of {rounds} merges with git conflicts, {recorded} conflicts recorded",
         all.len()
     );
-    assert!(all.len() > 50, "the rounds enqueued too little: {}", all.len());
+    assert!(
+        all.len() > rounds,
+        "the rounds enqueued too little: {}",
+        all.len()
+    );
     assert!(
         recorded > 0,
         "no round recorded a conflict; the test proves little"

@@ -31,6 +31,10 @@ use crate::sync_support::{Machine, finishes, git, git_ok};
 const BUSY: Duration = Duration::from_secs(20);
 /// Task timeout: short, so that claims left without heartbeats are swept.
 const TASK_TIMEOUT_SECS: u64 = 2;
+/// What the purge removes: finished this long ago. Longer than listing the
+/// spool just before takes, so that the ledger's picture of each purged
+/// task (its finishes) is the one purged.
+const PURGE_AGE: Duration = Duration::from_secs(5);
 
 /// What happened during a run, as the threads saw it.
 #[derive(Default)]
@@ -134,7 +138,7 @@ fn worker(m: &Machine, who: &str, seed: u64, stop: &AtomicBool, ledger: &Mutex<L
 fn feeder(m: &Machine, purges: bool, stop: &AtomicBool, ledger: &Mutex<Ledger>) {
     let started = Instant::now();
     let mut ended = false;
-    let mut next_purge = Duration::from_secs(6);
+    let mut next_purge = Duration::from_secs(8);
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
@@ -148,9 +152,9 @@ fn feeder(m: &Machine, purges: bool, stop: &AtomicBool, ledger: &Mutex<Ledger>) 
             ledger.lock().expect("ledger").dropped.insert(marker);
         }
         if purges && started.elapsed() > next_purge {
-            next_purge += Duration::from_secs(5);
+            next_purge += Duration::from_secs(4);
             let before = m.tasks_in_every_stream();
-            if let Ok(report) = m.queue.purge(Duration::from_secs(1)) {
+            if let Ok(report) = m.queue.purge(PURGE_AGE) {
                 let mut ledger = ledger.lock().expect("ledger");
                 for id in report.removed {
                     let task = before.get(id.as_str());

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::support::tier;
 use crate::sync_support::{Machine, check_settled, rsync};
 
 /// The README's two-way command, minus the paths.
@@ -39,13 +40,14 @@ fn sync(a: &Machine, b: &Machine) -> usize {
 }
 
 #[test]
-fn fifty_random_rounds_of_rsync_both_ways_converge() {
+fn random_rounds_of_rsync_both_ways_converge() {
     let root = tempfile::tempdir().expect("tmp");
     let (a, b) = two_machines(root.path());
     let mut rng = fastrand::Rng::with_seed(crate::sync_support::seed());
     let mut all = BTreeSet::new();
     let mut passes = 0;
-    for round in 0..50 {
+    let rounds = tier(20, 50);
+    for round in 0..rounds {
         all.extend(a.work(&mut rng, round));
         all.extend(b.work(&mut rng, round));
         let before = [a.facts(), b.facts()];
@@ -59,7 +61,11 @@ fn fifty_random_rounds_of_rsync_both_ways_converge() {
         "rsync: {} tasks, at most {passes} passes to converge, {recorded} conflicts recorded",
         all.len()
     );
-    assert!(all.len() > 50, "the rounds enqueued too little: {}", all.len());
+    assert!(
+        all.len() > rounds,
+        "the rounds enqueued too little: {}",
+        all.len()
+    );
     assert!(
         recorded > 0,
         "no round recorded a conflict; the test proves little"
