@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -35,10 +35,30 @@ fn spool_state(p: &Project) -> BTreeMap<String, Vec<&'static str>> {
     found
 }
 
+/// The slowest of a few runs of an enqueue followed by a claim and a
+/// complete: how long the commands the test kills take here and now.
+fn command_time(p: &Project) -> Duration {
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            p.enqueue("crash", r#"{"warm": 1}"#);
+            let task = p.claim("crash");
+            let id = task["id"].as_str().unwrap().to_owned();
+            p.sparkq(["complete", &id, "--result", r#"{"summary": "warm"}"#])
+                .success();
+            start.elapsed() / 3
+        })
+        .max()
+        .unwrap_or(Duration::from_millis(5))
+}
+
 #[test]
 fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let p = Project::with_stream("crash");
     fastrand::seed(7);
+    // Kill delays span a command's own run time on this machine at this
+    // moment, so that under load too some commands die and some finish.
+    let span = command_time(&p) * 2;
     let mut acknowledged: BTreeSet<String> = BTreeSet::new();
     let mut claims: Vec<(String, String)> = Vec::new();
     let (mut killed, mut finished) = (0, 0);
@@ -71,7 +91,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(fastrand::u64(0..6000)));
+        std::thread::sleep(span.mul_f64(fastrand::f64()));
         let _ = child.kill();
         let output = child.wait_with_output().unwrap();
         if output.status.success() {
