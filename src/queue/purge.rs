@@ -46,9 +46,15 @@ impl Queue {
                         continue;
                     }
                     // The tombstone first: a crash in between leaves it with
-                    // the file, which the next settle removes.
-                    self.spool
-                        .write_tombstone(&stream.name, &Tombstone::of(&task, finished))?;
+                    // the file, which the next settle removes. It joins the
+                    // one already there (another copy of the task purged
+                    // just before, or an earlier purge of it): every finish
+                    // ever purged stays covered.
+                    let mut tombstone = Tombstone::of(&task, status, finished);
+                    if let Some(earlier) = self.spool.tombstone(&stream.name, &id)? {
+                        tombstone = tombstone.joined(&earlier);
+                    }
+                    self.spool.write_tombstone(&stream.name, &tombstone)?;
                     if self.spool.remove_task(&stream.name, status, &id)? {
                         report.removed.push(id);
                     }
