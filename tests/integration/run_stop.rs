@@ -168,6 +168,11 @@ fn run_on_a_terminal_offers_a_numbered_menu_and_asks_again_on_a_typo() {
     wait_until("the watcher of the chosen stream", 20, || {
         rt.lock_pid("b").is_some()
     });
+    // The terminal relays the dialogue on its own time: the lock can be
+    // taken before the menus reach us. The banner comes after all of them.
+    wait_until("the chosen stream's banner on the screen", 20, || {
+        run.stdout().contains("Watching stream 'b'")
+    });
     let screen = run.stdout();
     for line in [
         "1) s1  (2 stream(s), 1 queued)",
