@@ -40,22 +40,40 @@ pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bo
 }
 
 impl Server {
-    /// Starts `sparkq run --port <free>` in `project` and waits for health.
+    /// Starts `sparkq run --port 0` in `project`, reads the port the
+    /// system gave it from the project's server lock file, and waits for
+    /// health. A port picked free beforehand could be taken (by another
+    /// test's server or client) before the server binds it, and the test
+    /// would then talk to someone else's server.
     pub fn start(project: &Project) -> Server {
-        let port = free_port();
         let child = project
-            .command(["run", "--port", &port.to_string()])
+            .command(["run", "--port", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sparkq run");
+        let lock = project.spool().join(".sparkq.lock");
+        let mut port = None;
+        wait_until(Duration::from_secs(20), "the server to write its url", || {
+            port = std::fs::read_to_string(&lock)
+                .ok()
+                .and_then(|text| serde_json::from_str::<sparkq::runtime::PidFile>(&text).ok())
+                .filter(|pid| pid.pid == child.id())
+                .and_then(|pid| pid.url)
+                .and_then(|url| url.trim_end_matches('/').rsplit(':').next()?.parse().ok());
+            port.is_some()
+        });
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
-        let server = Server { child, port, agent };
+        let server = Server {
+            child,
+            port: port.expect("waited for"),
+            agent,
+        };
         wait_until(
             Duration::from_secs(20),
             "the server to answer /api/health",
