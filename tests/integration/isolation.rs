@@ -11,9 +11,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::background::{Bg, Runtime, wait_until};
+use crate::background::{Bg, Runtime};
 use crate::server_support::free_port;
 use crate::support::Project;
+use crate::support::wait_until;
 
 /// A project with streams a and b in session s1.
 fn project() -> Project {

@@ -1,8 +1,9 @@
 //! `sparkq run` hosting the watchers of a session, and `sparkq stop`
 //! ending one or all of them, with tasks left as they were.
 
-use crate::background::{Bg, Runtime, wait_until};
+use crate::background::{Bg, Runtime};
 use crate::support::Project;
+use crate::support::wait_until;
 
 /// A project with session s1 (streams a, b active; c ended) and s2 (d).
 fn project() -> Project {

@@ -6,9 +6,10 @@
 
 use std::process::Command;
 
-use crate::background::{Bg, Runtime, wait_until};
+use crate::background::{Bg, Runtime};
 use crate::server_support::free_port;
 use crate::support::Project;
+use crate::support::wait_until;
 
 #[test]
 fn of_servers_started_at_once_exactly_one_stays_up() {

@@ -6,11 +6,11 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::Project;
+use crate::support::{Project, wait_until};
 
 /// A running server process.
 pub struct Server {
@@ -25,18 +25,6 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
-}
-
-/// Polls `condition` every 50 ms until it holds or `limit` passes.
-pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 impl Server {
@@ -55,7 +43,7 @@ impl Server {
             .expect("spawn sparkq run");
         let lock = project.spool().join(".sparkq.lock");
         let mut port = None;
-        wait_until(Duration::from_secs(20), "the server to write its url", || {
+        wait_until("the server to write its url", 20, || {
             port = std::fs::read_to_string(&lock)
                 .ok()
                 .and_then(|text| serde_json::from_str::<sparkq::runtime::PidFile>(&text).ok())
@@ -74,15 +62,11 @@ impl Server {
             port: port.expect("waited for"),
             agent,
         };
-        wait_until(
-            Duration::from_secs(20),
-            "the server to answer /api/health",
-            || {
-                server
-                    .try_get("/api/health")
-                    .is_some_and(|(status, _)| status == 200)
-            },
-        );
+        wait_until("the server to answer /api/health", 20, || {
+            server
+                .try_get("/api/health")
+                .is_some_and(|(status, _)| status == 200)
+        });
         server
     }
 

@@ -288,3 +288,20 @@ pub fn tier(fast: usize, full: usize) -> usize {
         _ => fast,
     }
 }
+
+/// Waits until `condition` holds, panicking with `what` after `secs`
+/// seconds: the one way a test waits for something another process does.
+/// Polls every 10 ms at first, backing off to 100 ms, so a long wait does
+/// not load the machine it waits on.
+pub fn wait_until(what: &str, secs: u64, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut pause = std::time::Duration::from_millis(10);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {secs} s waiting for: {what}"
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(100));
+    }
+}
