@@ -3,8 +3,7 @@
 //! garbage in the spool.
 
 use crate::server_support::{Server, free_port, read_event_containing};
-use crate::support::Project;
-use crate::support::wait_until;
+use crate::support::{Project, wait_until};
 
 #[test]
 fn run_status_second_server_refused_reload_stop() {

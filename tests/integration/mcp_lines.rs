@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::Project;
-use crate::support::wait_until;
+use crate::support::{Project, wait_until};
 
 /// `sparkq mcp` with its stdin in hand and its answers arriving on a channel.
 struct Mcp {

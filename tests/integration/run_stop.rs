@@ -2,8 +2,7 @@
 //! ending one or all of them, with tasks left as they were.
 
 use crate::background::{Bg, Runtime};
-use crate::support::Project;
-use crate::support::wait_until;
+use crate::support::{Project, wait_until};
 
 /// A project with session s1 (streams a, b active; c ended) and s2 (d).
 fn project() -> Project {

@@ -27,12 +27,20 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// The port the server `pid` of `project` listens on, once it has written
+/// it into the project's server lock file. Servers in tests run with
+/// `--port 0`: a port picked free beforehand can be taken (by another
+/// test's server or client) before the server binds it.
+pub fn served_port(project: &Project, pid: u32) -> Option<u16> {
+    let text = std::fs::read_to_string(project.spool().join(".sparkq.lock")).ok()?;
+    let server: sparkq::runtime::PidFile = serde_json::from_str(&text).ok()?;
+    let url = server.url.filter(|_| server.pid == pid)?;
+    url.trim_end_matches('/').rsplit(':').next()?.parse().ok()
+}
+
 impl Server {
     /// Starts `sparkq run --port 0` in `project`, reads the port the
-    /// system gave it from the project's server lock file, and waits for
-    /// health. A port picked free beforehand could be taken (by another
-    /// test's server or client) before the server binds it, and the test
-    /// would then talk to someone else's server.
+    /// system gave it (see [`served_port`]), and waits for health.
     pub fn start(project: &Project) -> Server {
         let child = project
             .command(["run", "--port", "0"])
@@ -41,15 +49,9 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sparkq run");
-        let lock = project.spool().join(".sparkq.lock");
         let mut port = None;
         wait_until("the server to write its url", 20, || {
-            port = std::fs::read_to_string(&lock)
-                .ok()
-                .and_then(|text| serde_json::from_str::<sparkq::runtime::PidFile>(&text).ok())
-                .filter(|pid| pid.pid == child.id())
-                .and_then(|pid| pid.url)
-                .and_then(|url| url.trim_end_matches('/').rsplit(':').next()?.parse().ok());
+            port = served_port(project, child.id());
             port.is_some()
         });
         let agent: ureq::Agent = ureq::Agent::config_builder()
