@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{Queue, Result};
-use crate::model::{TaskId, TaskStatus, Timestamp};
+use crate::model::{Task, TaskId, TaskStatus, Timestamp};
 use crate::spool::{TOMBSTONE_DAYS, Tombstone};
 
 /// What a purge deleted.
@@ -23,6 +23,14 @@ impl Queue {
     /// Deletes succeeded and failed tasks that finished more than
     /// `older_than` ago.
     pub fn purge(&self, older_than: Duration) -> Result<PurgeReport> {
+        self.purge_seeing(older_than, |_| {})
+    }
+
+    /// [`Queue::purge`], showing `removed` each copy exactly as it was
+    /// when it was removed (read under the stream lock): what the purge
+    /// and its tombstone saw, which a listing taken before can miss when a
+    /// sync settles the task in between.
+    pub fn purge_seeing(&self, older_than: Duration, mut removed: impl FnMut(&Task)) -> Result<PurgeReport> {
         let mut report = PurgeReport::default();
         let now = Timestamp::now();
         // A task enqueued after the cutoff cannot have finished before it,
@@ -46,10 +54,17 @@ impl Queue {
                         continue;
                     }
                     // The tombstone first: a crash in between leaves it with
-                    // the file, which the next settle removes.
-                    self.spool
-                        .write_tombstone(&stream.name, &Tombstone::of(&task, finished))?;
+                    // the file, which the next settle removes. It joins the
+                    // one already there (another copy of the task purged
+                    // just before, or an earlier purge of it): every finish
+                    // ever purged stays covered.
+                    let mut tombstone = Tombstone::of(&task, status, finished);
+                    if let Some(earlier) = self.spool.tombstone(&stream.name, &id)? {
+                        tombstone = tombstone.joined(&earlier);
+                    }
+                    self.spool.write_tombstone(&stream.name, &tombstone)?;
                     if self.spool.remove_task(&stream.name, status, &id)? {
+                        removed(&task);
                         report.removed.push(id);
                     }
                 }

@@ -14,7 +14,6 @@
 //! `doctor --fix`), to measure what `sparkq sync` changed. Each run prints
 //! one `sync-evidence` line with the counts of the table.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,16 +24,14 @@ use serde_json::json;
 use sparkq::queue::{NewTask, Report};
 
 use crate::support::sparkq_bin;
-use crate::sync_live_check::{EveryStream, Ledger, tally};
+use crate::sync_live_check::{Ledger, tally};
 use crate::sync_support::{Machine, finishes, git, git_ok};
 
 /// How long the machines work before the final quiet sync.
 const BUSY: Duration = Duration::from_secs(20);
 /// Task timeout: short, so that claims left without heartbeats are swept.
 const TASK_TIMEOUT_SECS: u64 = 2;
-/// What the purge removes: finished this long ago. Longer than listing the
-/// spool just before takes, so that the ledger's picture of each purged
-/// task (its finishes) is the one purged.
+/// What the purge removes: finished this long ago.
 const PURGE_AGE: Duration = Duration::from_secs(5);
 
 fn hand_mode() -> bool {
@@ -137,20 +134,25 @@ fn feeder(m: &Machine, purges: bool, stop: &AtomicBool, ledger: &Mutex<Ledger>) 
         }
         if purges && started.elapsed() > next_purge {
             next_purge += Duration::from_secs(4);
-            let before = m.tasks_in_every_stream();
-            if let Ok(report) = m.queue.purge(PURGE_AGE) {
-                let mut ledger = ledger.lock().expect("ledger");
-                for id in report.removed {
-                    let task = before.get(id.as_str());
-                    let marker = task.and_then(|t| t.payload.get("script_path")?.as_str().map(str::to_owned));
-                    ledger.purged_markers.extend(marker);
-                    let notes: BTreeSet<String> = task
-                        .map(|t| finishes(t).into_iter().map(|f| f.3).collect())
-                        .unwrap_or_default();
-                    // A task purged twice (it came back with a later
-                    // attempt) held both purges' finishes.
-                    ledger.purged.entry(id.to_string()).or_default().extend(notes);
-                }
+            // The ledger's picture of each purged task is the copy the
+            // purge removed, as it read it under the stream lock: a listing
+            // taken before can miss a finish (or the whole task) that the
+            // sync loop merged and settled in between. A purge that stops
+            // part-way has still removed what it showed.
+            let mut seen = Vec::new();
+            let _ = m.queue.purge_seeing(PURGE_AGE, |t| seen.push(t.clone()));
+            let mut ledger = ledger.lock().expect("ledger");
+            for task in seen {
+                let marker = task.payload.get("script_path").and_then(|v| v.as_str());
+                ledger.purged_markers.extend(marker.map(str::to_owned));
+                let notes = finishes(&task).into_iter().map(|f| f.3);
+                // A task purged twice (it came back with a later attempt)
+                // held both purges' finishes.
+                ledger
+                    .purged
+                    .entry(task.id.to_string())
+                    .or_default()
+                    .extend(notes);
             }
         }
         if purges && !ended && started.elapsed() > BUSY / 2 {

@@ -194,3 +194,84 @@ fn a_purge_sticks_on_both_machines_over_rsync() {
     }
     assert_eq!(a.files(), b.files());
 }
+
+/// Every finish a task holds, its own and in its conflicts: (token, note).
+fn finishes_of(m: &Machine, id: &str) -> BTreeSet<(Option<String>, String)> {
+    m.tasks()
+        .get(id)
+        .map(|t| {
+            crate::sync_support::finishes(t)
+                .into_iter()
+                .map(|(_, token, _, note)| (token, note))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// B's sweep auto-fails A's claim (same token); rsync brings that finish to
+/// A beside the claim; A purges the auto-fail, then A's worker completes the
+/// claim. The tombstone saw only the auto-fail: the success, reported after,
+/// must not be removed as "purged" (it was, when tombstones covered every
+/// finish of a purged claim's token).
+#[test]
+fn a_success_reported_after_the_purge_of_the_same_claims_auto_fail_is_kept() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_machines(root.path());
+    let id = a.enqueue("slow");
+    a.claim().expect("a claims");
+    a.let_claim_die(&id);
+    let (again, token) = a.claim().expect("a claims the last attempt");
+    assert_eq!(again, id);
+    rsync(BOTH_WAYS, &a.spool(), &b.spool());
+    b.let_claim_die(&id);
+    assert_eq!(
+        b.tasks()[&id].status,
+        sparkq::model::TaskStatus::Failed,
+        "b auto-failed it"
+    );
+    rsync(BOTH_WAYS, &b.spool(), &a.spool());
+    let purged = a.queue.purge(std::time::Duration::ZERO).expect("purge");
+    assert!(
+        purged.removed.iter().any(|r| r.as_str() == id),
+        "the auto-fail is purged: {purged:?}"
+    );
+    a.complete(&id, &token, "the real work");
+    sync(&a, &b);
+    for m in [&a, &b] {
+        assert!(
+            finishes_of(m, &id).contains(&(Some(token.clone()), "the real work".to_owned())),
+            "{}: the success reported after the purge is lost: {:?}",
+            m.name,
+            m.tasks().get(&id)
+        );
+    }
+}
+
+/// Two finishes of one attempt (rival claims) sit in `done/` and `failed/`
+/// when A purges; its tombstone must cover both, so that B's copy of the
+/// first one does not come back.
+#[test]
+fn a_purge_of_two_unsettled_finishes_covers_both() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_machines(root.path());
+    let id = a.enqueue("shared");
+    sync(&a, &b);
+    let (_, ta) = a.claim().expect("a claims");
+    let (_, tb) = b.claim().expect("b claims");
+    a.fail(&id, &ta, "A's error");
+    b.complete(&id, &tb, "B's answer");
+    // One way only, no settling: A holds both finishes, B only its own,
+    // which the purge meets first (`done/` before `failed/`).
+    rsync(BOTH_WAYS, &b.spool(), &a.spool());
+    let purged = a.queue.purge(std::time::Duration::ZERO).expect("purge");
+    assert!(purged.removed.iter().any(|r| r.as_str() == id), "{purged:?}");
+    sync(&a, &b);
+    for m in [&a, &b] {
+        assert!(
+            !m.tasks().contains_key(&id),
+            "{}: purged task back: {:?}",
+            m.name,
+            m.tasks().get(&id)
+        );
+    }
+}
