@@ -372,9 +372,7 @@ impl Queue {
             );
             let settled = meta
                 .modified()
-                .ok()
-                .and_then(|m| m.elapsed().ok())
-                .is_some_and(|age| age >= spool::ADOPT_SETTLE);
+                .is_ok_and(|m| spool::is_settled(m, std::time::SystemTime::now()));
             if fix && settled {
                 mark_fixed(report);
             }

@@ -25,7 +25,7 @@
 use std::ffi::OsStr;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::{Error, Foreign, PendingScan, Spool};
 use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
@@ -33,6 +33,25 @@ use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
 /// A file changed this recently may still be being written: leave it for
 /// the next look.
 pub const ADOPT_SETTLE: Duration = Duration::from_secs(2);
+
+/// Whether a file last modified at `modified` is done being written, seen
+/// at `now`: it changed at least [`ADOPT_SETTLE`] ago, or its time lies
+/// further than that in the future. A write going on now stamps the time of
+/// now, so a time well ahead (a clock that ran fast on the machine it came
+/// from, `touch -d tomorrow`) is an old file, not a busy one; without this
+/// rule it would wait until that day, silently unadopted.
+pub fn is_settled(modified: SystemTime, now: SystemTime) -> bool {
+    match now.duration_since(modified) {
+        Ok(age) => age >= ADOPT_SETTLE,
+        Err(ahead) => ahead.duration() > ADOPT_SETTLE,
+    }
+}
+
+/// When a file last modified at `modified`, not settled at `now`, will be
+/// (see [`is_settled`]); `None` if it already is.
+pub fn settles_at(modified: SystemTime, now: SystemTime) -> Option<SystemTime> {
+    (!is_settled(modified, now)).then(|| modified.checked_add(ADOPT_SETTLE).unwrap_or(now))
+}
 
 /// A file found in `pending/`, about to become a task.
 #[derive(Debug)]
@@ -93,12 +112,9 @@ impl Spool {
             let Ok(meta) = std::fs::symlink_metadata(dir.join(name)) else {
                 continue;
             };
-            let modified = meta
-                .modified()
-                .map(Timestamp::from_system)
-                .unwrap_or_else(|_| Timestamp::now());
-            if modified.elapsed() >= ADOPT_SETTLE {
-                settled.push((modified, name));
+            let modified = meta.modified().unwrap_or_else(|_| SystemTime::now());
+            if is_settled(modified, SystemTime::now()) {
+                settled.push((Timestamp::from_system(modified), name));
             }
         }
         settled.sort();
@@ -244,6 +260,26 @@ mod tests {
     use std::os::unix::fs::FileTypeExt;
 
     use super::*;
+
+    #[test]
+    fn a_file_is_settled_when_old_or_far_ahead_never_while_it_may_be_written() {
+        let now = SystemTime::now();
+        let secs = Duration::from_secs;
+        let cases = [
+            (now, false),
+            (now - secs(1), false),
+            (now - secs(2), true),
+            (now - secs(86_400), true),
+            (now + secs(1), false),
+            (now + secs(3), true),
+            (now + secs(86_400 * 365), true),
+        ];
+        for (modified, settled) in cases {
+            assert_eq!(is_settled(modified, now), settled, "{modified:?} at {now:?}");
+            assert_eq!(settles_at(modified, now).is_none(), settled);
+        }
+        assert_eq!(settles_at(now - secs(1), now), Some(now + secs(1)));
+    }
 
     #[test]
     fn an_interrupted_adoption_of_a_fifo_is_finished_and_the_fifo_set_aside() {

@@ -46,7 +46,7 @@ mod temp;
 
 use std::path::{Path, PathBuf};
 
-pub use adopt::{ADOPT_SETTLE, DroppedFile, Refused};
+pub use adopt::{ADOPT_SETTLE, DroppedFile, Refused, is_settled, settles_at};
 pub use atomic::{FolderFlush, Staged, stage, write_atomic};
 pub use batch::{Recovered, StagedBatch, is_batch_dir};
 pub use copies::{

@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::model::{Name, TaskStatus, deadline_after};
 use crate::queue::{Queue, TaskFilter};
-use crate::spool::ADOPT_SETTLE;
+use crate::spool::settles_at;
 
 /// Converts a wall-clock time to the monotonic clock, for timers.
 fn instant_of(at: SystemTime) -> Instant {
@@ -17,7 +17,7 @@ fn instant_of(at: SystemTime) -> Instant {
 }
 
 /// When the youngest file dropped into `pending/` settles and can be
-/// adopted (a file changed in the last [`ADOPT_SETTLE`] is left alone).
+/// adopted (a file changed in the last [`ADOPT_SETTLE`](crate::spool::ADOPT_SETTLE) is left alone).
 /// Files that are already settled are not counted: a look just happened.
 pub(crate) fn next_settle(queue: &Queue, stream: &Name) -> Option<Instant> {
     let scan = queue.spool().scan_pending(stream).ok()?;
@@ -30,8 +30,7 @@ pub(crate) fn next_settle(queue: &Queue, stream: &Name) -> Option<Instant> {
         .chain(scan.foreign.iter().map(|n| n.as_os_str()))
         .filter_map(|name| std::fs::symlink_metadata(dir.join(name)).ok())
         .filter_map(|meta| meta.modified().ok())
-        .filter_map(|modified| modified.checked_add(ADOPT_SETTLE))
-        .filter(|settle| *settle > now)
+        .filter_map(|modified| settles_at(modified, now))
         .min()
         .map(instant_of)
 }

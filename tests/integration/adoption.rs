@@ -14,6 +14,19 @@ fn drop_file(p: &Project, name: &str, content: &str, age: Duration) {
 }
 
 #[test]
+fn a_drop_stamped_in_the_future_is_adopted_not_left_waiting() {
+    let p = Project::with_stream("s");
+    let path = p.state_dir("s", "pending").join("tomorrow.json");
+    std::fs::write(&path, r#"{"tool_name": "run-bash-fast", "payload": {"n": 9}}"#).unwrap();
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(SystemTime::now() + Duration::from_secs(86_400))
+        .unwrap();
+    let task = p.claim("s");
+    assert_eq!(task["payload"]["n"], 9, "{task}");
+    assert!(!path.exists());
+}
+
+#[test]
 fn a_valid_drop_becomes_a_queued_task_in_arrival_order() {
     let p = Project::with_stream("s");
     drop_file(

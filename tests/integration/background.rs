@@ -10,18 +10,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Project, sparkq_bin};
 
-/// Waits until `cond` holds, panicking with `what` after `secs` seconds.
-pub fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs} s waiting for: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// A project's runtime folder (locks, FIFOs, done flags), inside the
 /// runtime base folder the project's commands get (see [`Project`]).
 pub struct Runtime {

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::background::{Bg, Runtime, wait_until};
-use crate::support::Project;
+use crate::background::{Bg, Runtime};
+use crate::support::{Project, wait_until};
 
 /// A `claim --wait` running in the background.
 fn waiter(p: &Project, rt: &Runtime, stream: &str, secs: &str) -> Bg {

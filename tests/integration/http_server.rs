@@ -2,10 +2,8 @@
 //! from CLI changes, dead-claim sweeps, reload, stop, and resilience to
 //! garbage in the spool.
 
-use std::time::Duration;
-
-use crate::server_support::{Server, free_port, read_event_containing, wait_until};
-use crate::support::Project;
+use crate::server_support::{Server, free_port, read_event_containing};
+use crate::support::{Project, wait_until};
 
 #[test]
 fn run_status_second_server_refused_reload_stop() {
@@ -42,9 +40,7 @@ fn run_status_second_server_refused_reload_stop() {
 
     let stop = p.sparkq(["stop"]).success().stdout();
     assert!(stop.contains(&pid), "{stop}");
-    wait_until(Duration::from_secs(10), "the server to exit", || {
-        server.has_exited()
-    });
+    wait_until("the server to exit", 10, || server.has_exited());
     assert!(
         !p.spool().join(".sparkq.lock").exists(),
         "the lock file is removed"
@@ -84,15 +80,13 @@ fn dead_claims_are_requeued_then_auto_failed_by_the_server() {
         .trim()
         .to_owned();
     p.claim("auth");
-    wait_until(Duration::from_secs(20), "the dead claim to be requeued", || {
+    wait_until("the dead claim to be requeued", 20, || {
         server.get(&format!("/api/tasks/{id}")).1["status"] == "queued"
     });
     p.claim("auth");
-    wait_until(
-        Duration::from_secs(20),
-        "the second dead claim to be auto-failed",
-        || server.get(&format!("/api/tasks/{id}")).1["status"] == "failed",
-    );
+    wait_until("the second dead claim to be auto-failed", 20, || {
+        server.get(&format!("/api/tasks/{id}")).1["status"] == "failed"
+    });
     let task = server.get(&format!("/api/tasks/{id}")).1;
     assert!(
         task["error"].as_str().unwrap_or("").starts_with("Auto-failed:"),
@@ -113,11 +107,9 @@ fn the_server_still_sweeps_an_ended_streams_dead_claims() {
     p.claim("auth");
     p.sparkq(["session", "end", "s1"]).success();
     // Showing a task sweeps nothing: only the server's sweep can fail it.
-    wait_until(
-        Duration::from_secs(20),
-        "the dead claim to be auto-failed",
-        || server.get(&format!("/api/tasks/{id}")).1["status"] == "failed",
-    );
+    wait_until("the dead claim to be auto-failed", 20, || {
+        server.get(&format!("/api/tasks/{id}")).1["status"] == "failed"
+    });
     let task = server.get(&format!("/api/tasks/{id}")).1;
     assert!(
         task["error"].as_str().unwrap_or("").starts_with("Auto-failed:"),
@@ -136,7 +128,7 @@ fn keeps_serving_with_garbage_and_a_stream_deleted_underneath() {
     std::fs::write(p.spool().join("streams").join("stray-file"), "x").expect("write");
     // The server may be settling the stream while it goes: retry until gone.
     let doomed = p.spool().join("streams").join("doomed");
-    wait_until(Duration::from_secs(10), "the stream folder to be removed", || {
+    wait_until("the stream folder to be removed", 10, || {
         std::fs::remove_dir_all(&doomed).is_ok() || !doomed.exists()
     });
 
@@ -150,16 +142,12 @@ fn keeps_serving_with_garbage_and_a_stream_deleted_underneath() {
     }
     assert_eq!(server.get("/api/tasks?stream=doomed").0, 404);
     // A dropped file is adopted once it has been still for two seconds.
-    wait_until(
-        Duration::from_secs(15),
-        "the garbage file to be failed with a reason",
-        || {
-            let failed = server.get("/api/tasks?stream=auth&status=failed").1;
-            let tasks = failed["tasks"].as_array().cloned().unwrap_or_default();
-            tasks
-                .iter()
-                .any(|t| t["error"].as_str().is_some_and(|e| !e.is_empty()))
-        },
-    );
+    wait_until("the garbage file to be failed with a reason", 15, || {
+        let failed = server.get("/api/tasks?stream=auth&status=failed").1;
+        let tasks = failed["tasks"].as_array().cloned().unwrap_or_default();
+        tasks
+            .iter()
+            .any(|t| t["error"].as_str().is_some_and(|e| !e.is_empty()))
+    });
     assert_eq!(server.get("/api/health").0, 200);
 }

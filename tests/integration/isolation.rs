@@ -11,9 +11,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::background::{Bg, Runtime, wait_until};
-use crate::server_support::free_port;
-use crate::support::Project;
+use crate::background::{Bg, Runtime};
+use crate::support::{Project, wait_until};
 
 /// A project with streams a and b in session s1.
 fn project() -> Project {
@@ -62,8 +61,7 @@ fn watchers(status: &Value) -> Vec<(String, u64)> {
 }
 
 fn start_run(p: &Project, xdg: &Path) -> Bg {
-    let port = free_port().to_string();
-    let run = Bg::spawn(cmd(p, xdg, &["run", "--session", "s1", "--port", &port]));
+    let run = Bg::spawn(cmd(p, xdg, &["run", "--session", "s1", "--port", "0"]));
     wait_until("the server and both watchers", 30, || {
         let s = status(p, xdg);
         s["server"]["pid"] == run.pid() && watchers(&s).len() == 2

@@ -272,7 +272,8 @@ fn every_listing_has_its_pinned_shape() {
 
 #[test]
 fn status_lists_the_running_watchers_in_the_table_and_in_json() {
-    use crate::background::{Bg, Runtime, wait_until};
+    use crate::background::{Bg, Runtime};
+    use crate::support::wait_until;
     let p = Project::with_stream("s");
     p.sparkq(["stream", "create", "idle", "--session", "s1"])
         .success();

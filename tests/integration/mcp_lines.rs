@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::background::wait_until;
-use crate::support::Project;
+use crate::support::{Project, wait_until};
 
 /// `sparkq mcp` with its stdin in hand and its answers arriving on a channel.
 struct Mcp {
@@ -170,14 +169,9 @@ fn a_client_gone_during_a_waiting_claim_claims_nothing() {
     wait_until("the claim to wait on the spool", 20, || watches_files(pid));
     drop(mcp.stdin.take());
     let id = p.enqueue("auth", "{}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while mcp.child.try_wait().expect("try_wait").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "sparkq mcp did not leave after its client"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("sparkq mcp to leave after its client", 20, || {
+        mcp.child.try_wait().expect("try_wait").is_some()
+    });
     assert_eq!(
         p.files("auth", "pending"),
         [format!("{id}.json")],

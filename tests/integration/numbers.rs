@@ -2,8 +2,7 @@
 //! refused with the ceiling named, and a number written into a task file by
 //! hand, however absurd, never panics or hangs a reader.
 
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use sparkq::model::TaskId;
@@ -12,35 +11,6 @@ use crate::support::Project;
 
 /// How long any one command may take before it counts as hung.
 const HUNG_AFTER: Duration = Duration::from_secs(30);
-
-/// Runs `sparkq ARGS`, killing it if it outlives [`HUNG_AFTER`]; asserts it
-/// neither panicked (exit 101) nor hung.
-fn run_bounded(p: &Project, args: &[String]) -> Output {
-    let mut child = p
-        .command(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sparkq");
-    let start = Instant::now();
-    while child.try_wait().expect("poll").is_none() {
-        if start.elapsed() > HUNG_AFTER {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("sparkq {args:?} hung for {HUNG_AFTER:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let output = child.wait_with_output().expect("output");
-    assert_ne!(
-        output.status.code(),
-        Some(101),
-        "sparkq {args:?} panicked:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
@@ -269,7 +239,7 @@ fn random_numbers_in_task_files_and_flags_never_panic_or_hang() {
             args(&["doctor"]),
             args(&["task", &new_id]),
         ] {
-            run_bounded(&p, &command);
+            p.bounded(&command, HUNG_AFTER);
         }
     }
 }

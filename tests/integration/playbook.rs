@@ -9,8 +9,8 @@
 
 use serde_json::Value;
 
-use crate::background::{Runtime, wait_until};
-use crate::support::Project;
+use crate::background::Runtime;
+use crate::support::{Project, wait_until};
 
 const PLAYBOOK: &str = include_str!("../../WORKER_PLAYBOOK.md");
 

@@ -1,8 +1,8 @@
 //! `sparkq run` hosting the watchers of a session, and `sparkq stop`
 //! ending one or all of them, with tasks left as they were.
 
-use crate::background::{Bg, Runtime, wait_until};
-use crate::support::Project;
+use crate::background::{Bg, Runtime};
+use crate::support::{Project, wait_until};
 
 /// A project with session s1 (streams a, b active; c ended) and s2 (d).
 fn project() -> Project {
@@ -167,6 +167,11 @@ fn run_on_a_terminal_offers_a_numbered_menu_and_asks_again_on_a_typo() {
     let mut run = Bg::spawn_with_input(cmd, Some("3\ns1\nbx\n1\n"));
     wait_until("the watcher of the chosen stream", 20, || {
         rt.lock_pid("b").is_some()
+    });
+    // The terminal relays the dialogue on its own time: the lock can be
+    // taken before the menus reach us. The banner comes after all of them.
+    wait_until("the chosen stream's banner on the screen", 20, || {
+        run.stdout().contains("Watching stream 'b'")
     });
     let screen = run.stdout();
     for line in [

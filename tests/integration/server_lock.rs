@@ -6,9 +6,9 @@
 
 use std::process::Command;
 
-use crate::background::{Bg, Runtime, wait_until};
-use crate::server_support::free_port;
-use crate::support::Project;
+use crate::background::{Bg, Runtime};
+use crate::server_support::served_port;
+use crate::support::{Project, wait_until};
 
 #[test]
 fn of_servers_started_at_once_exactly_one_stays_up() {
@@ -18,7 +18,7 @@ fn of_servers_started_at_once_exactly_one_stays_up() {
     for round in 0..ROUNDS {
         // Each on a port of its own, so only the lock can keep them apart.
         let commands: Vec<Command> = (0..CONTENDERS)
-            .map(|_| p.command(["run", "--port", &free_port().to_string()]))
+            .map(|_| p.command(["run", "--port", "0"]))
             .collect();
         let mut runs: Vec<Bg> = commands.into_iter().map(Bg::spawn).collect();
         wait_until("all but one to give up", 30, || {
@@ -59,9 +59,9 @@ fn the_server_goes_on_when_its_only_watcher_cannot_start() {
     let rt = Runtime::of(&p);
     let mut solo = Bg::spawn(p.command(["watch", "a"]));
     wait_until("the first watcher", 20, || rt.lock_pid("a") == Some(solo.pid()));
-    let port = free_port();
-    let mut run = Bg::spawn(p.command(["run", "--stream", "a", "--port", &port.to_string()]));
+    let mut run = Bg::spawn(p.command(["run", "--stream", "a", "--port", "0"]));
     run.wait_for_log("the server goes on", 1, 30);
+    let port = served_port(&p, run.pid()).expect("the server wrote its url");
     let log = run.stderr();
     assert!(
         log.contains("sparkq watch a: stopped: a watcher for stream 'a' already runs")

@@ -6,11 +6,11 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::Project;
+use crate::support::{Project, wait_until};
 
 /// A running server process.
 pub struct Server {
@@ -27,44 +27,48 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// Polls `condition` every 50 ms until it holds or `limit` passes.
-pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// The port the server `pid` of `project` listens on, once it has written
+/// it into the project's server lock file. Servers in tests run with
+/// `--port 0`: a port picked free beforehand can be taken (by another
+/// test's server or client) before the server binds it.
+pub fn served_port(project: &Project, pid: u32) -> Option<u16> {
+    let text = std::fs::read_to_string(project.spool().join(".sparkq.lock")).ok()?;
+    let server: sparkq::runtime::PidFile = serde_json::from_str(&text).ok()?;
+    let url = server.url.filter(|_| server.pid == pid)?;
+    url.trim_end_matches('/').rsplit(':').next()?.parse().ok()
 }
 
 impl Server {
-    /// Starts `sparkq run --port <free>` in `project` and waits for health.
+    /// Starts `sparkq run --port 0` in `project`, reads the port the
+    /// system gave it (see [`served_port`]), and waits for health.
     pub fn start(project: &Project) -> Server {
-        let port = free_port();
         let child = project
-            .command(["run", "--port", &port.to_string()])
+            .command(["run", "--port", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sparkq run");
+        let mut port = None;
+        wait_until("the server to write its url", 20, || {
+            port = served_port(project, child.id());
+            port.is_some()
+        });
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
-        let server = Server { child, port, agent };
-        wait_until(
-            Duration::from_secs(20),
-            "the server to answer /api/health",
-            || {
-                server
-                    .try_get("/api/health")
-                    .is_some_and(|(status, _)| status == 200)
-            },
-        );
+        let server = Server {
+            child,
+            port: port.expect("waited for"),
+            agent,
+        };
+        wait_until("the server to answer /api/health", 20, || {
+            server
+                .try_get("/api/health")
+                .is_some_and(|(status, _)| status == 200)
+        });
         server
     }
 

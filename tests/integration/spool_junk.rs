@@ -5,7 +5,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -14,33 +14,9 @@ use crate::support::Project;
 /// How long any one command may take before the test calls it a hang.
 const COMMAND_LIMIT: Duration = Duration::from_secs(20);
 
-/// Runs `sparkq ARGS`, killing it and failing the test if it hangs; it
-/// must never panic (exit 101).
+/// Runs `sparkq ARGS`, failing the test if it hangs or panics.
 pub(crate) fn bounded(p: &Project, args: &[&str]) -> Output {
-    let mut child = p
-        .command(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sparkq");
-    let deadline = Instant::now() + COMMAND_LIMIT;
-    while child.try_wait().expect("poll sparkq").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("sparkq {args:?} hung for over {COMMAND_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("wait sparkq");
-    assert_ne!(
-        output.status.code(),
-        Some(101),
-        "sparkq {args:?} panicked: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    p.bounded(args, COMMAND_LIMIT)
 }
 
 /// Runs `sparkq ARGS` within the limit and expects success.

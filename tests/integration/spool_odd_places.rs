@@ -3,8 +3,6 @@
 //! link, a FIFO or a link planted as a pid file or a stream lock. Each is
 //! refused, set aside or reported; none is followed or waited on.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use crate::spool_junk::{bounded, failed_with, mkfifo, ok};
@@ -57,9 +55,7 @@ fn the_server_removes_old_temp_files_when_it_starts() {
         .unwrap();
     assert!(status.success());
     let _server = crate::server_support::Server::start(&p);
-    crate::server_support::wait_until(Duration::from_secs(10), "the temp file to go", || {
-        !old_file.exists()
-    });
+    crate::support::wait_until("the temp file to go", 10, || !old_file.exists());
 }
 
 #[test]

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -95,6 +97,60 @@ impl Project {
             .env("SPARKQ_RUNTIME_DIR", self.runtime_base())
             .env("NO_COLOR", "1");
         cmd
+    }
+
+    /// Runs `sparkq ARGS` like a hostile-input test must: it fails the test
+    /// if the command outlives `limit` (it is killed first) or panics (exit
+    /// 101). Output is read as it comes, so a chatty command never blocks on
+    /// a full pipe and counts as hung.
+    pub fn bounded<I, S>(&self, args: I, limit: Duration) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let mut child = self
+            .command(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sparkq");
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("poll sparkq") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("sparkq {args:?} hung for over {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let output = Output {
+            status,
+            stdout: stdout.join().expect("stdout reader"),
+            stderr: stderr.join().expect("stderr reader"),
+        };
+        assert_ne!(
+            output.status.code(),
+            Some(101),
+            "sparkq {args:?} panicked:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
     }
 
     /// Runs `sparkq ARGS` to completion.
@@ -286,5 +342,22 @@ pub fn tier(fast: usize, full: usize) -> usize {
     match std::env::var(FULL_TIER_ENV) {
         Ok(v) if !v.is_empty() && v != "0" => full,
         _ => fast,
+    }
+}
+
+/// Waits until `condition` holds, panicking with `what` after `secs`
+/// seconds: the one way a test waits for something another process does.
+/// Polls every 10 ms at first, backing off to 100 ms, so a long wait does
+/// not load the machine it waits on.
+pub fn wait_until(what: &str, secs: u64, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut pause = std::time::Duration::from_millis(10);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {secs} s waiting for: {what}"
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(100));
     }
 }

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use crate::background::{Bg, Runtime, has_sleeping_child, wait_until};
-use crate::support::Project;
+use crate::background::{Bg, Runtime, has_sleeping_child};
+use crate::support::{Project, wait_until};
 
 /// `sparkq watch STREAM` in the background, ready once it has logged its start.
 fn watcher(p: &Project, rt: &Runtime, stream: &str, extra: &[&str]) -> Bg {

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::server_support::{free_port, wait_until};
+use crate::server_support::free_port;
+use crate::support::wait_until;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -75,7 +76,7 @@ impl Browser {
             agent,
             _profile: profile,
         };
-        wait_until(Duration::from_secs(20), "chromedriver to be ready", || {
+        wait_until("chromedriver to be ready", 20, || {
             browser
                 .raw("GET", "/status", None)
                 .is_some_and(|v| v["value"]["ready"] == true)
