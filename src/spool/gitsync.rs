@@ -197,6 +197,14 @@ impl GitRepo {
             &[
                 "merge",
                 "-q",
+                // Task files move between state folders and look alike:
+                // rename detection pairs one task's moved or purged file
+                // with another's and blends them, cleanly at times (then
+                // no side is left to read). Without it, two sides that
+                // moved a task differently conflict on its paths, and
+                // doctor reads both.
+                "-X",
+                "no-renames",
                 "--no-edit",
                 "--no-verify",
                 "-m",
