@@ -47,6 +47,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::converge::converge;
+use super::doctor_purged::merge_holds_unseen;
 use super::settle::read_copies;
 use super::{Queue, Result};
 use crate::model::{ConflictKind, Name, TaskId, TaskStatus};
@@ -208,18 +209,27 @@ impl Queue {
         }
         self.check_pending_foreign(stream, fix, report)?;
         let tombstones = self.spool.tombstones(stream)?;
+        // While a merge is in progress, a side holding a version of a
+        // purged task that its tombstone does not cover (a finish the purge
+        // never saw) is settled with every copy, as if there were no
+        // tombstone: the working tree may hold only git's blend of it, or
+        // nothing (git paired the purged file with another), and judging
+        // that alone would lose the finish.
+        let unseen =
+            |id: &TaskId, t: &spool::Tombstone| merge_holds_unseen(&self.spool, stream, id, merge, t);
         for (id, list) in &files.tasks {
             let list = match tombstones.get(id) {
-                Some(t) => self.check_purged(id, list, t, fix, report)?,
-                None => list.clone(),
+                Some(t) if !unseen(id, t) => self.check_purged(id, list, t, fix, report)?,
+                _ => list.clone(),
             };
             if !list.is_empty() {
                 self.check_task(stream, id, &list, merge, fix, report)?;
             }
         }
         for id in merge.task_ids(&self.spool.stream_dir(stream)) {
-            // A task that one side purged is not restored from the other.
-            if !files.tasks.contains_key(&id) && !tombstones.contains_key(&id) {
+            // A task that one side purged is not restored from the other,
+            // unless that side holds what the purge did not see.
+            if !files.tasks.contains_key(&id) && tombstones.get(&id).is_none_or(|t| unseen(&id, t)) {
                 self.check_task(stream, &id, &[], merge, fix, report)?;
             }
         }

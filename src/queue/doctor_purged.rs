@@ -61,6 +61,24 @@ impl Queue {
     }
 }
 
+/// Whether a side of the merge in progress holds a version of task `id`
+/// that `tombstone` does not cover (see [`Tombstone::covers`]).
+pub(super) fn merge_holds_unseen(
+    spool: &spool::Spool,
+    stream: &Name,
+    id: &TaskId,
+    merge: &spool::GitMerge,
+    tombstone: &Tombstone,
+) -> bool {
+    crate::model::TaskStatus::ALL.iter().any(|state| {
+        merge
+            .sides_at(&spool.state_path(stream, *state).join(id.file_name()))
+            .iter()
+            .filter_map(|bytes| serde_json::from_slice::<Task>(bytes).ok())
+            .any(|task| task.id == *id && !tombstone.covers(&task, *state))
+    })
+}
+
 /// Whether every version the file holds of the task is covered by its
 /// tombstone (see [`Tombstone::covers`]); a plain file stands for its
 /// folder's state, a version between conflict markers for its own. A file

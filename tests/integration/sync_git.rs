@@ -399,3 +399,44 @@ fn drops_that_git_blended_during_a_merge_are_restored_from_both_sides() {
     scripts.sort();
     assert_eq!(scripts, ["side-a.sh", "side-b.sh"], "{tasks:#?}");
 }
+
+/// A purged task whose other side holds a finish the purge never saw is
+/// restored from that side even when the merge left no file of it (git's
+/// rename detection can pair the purged file with another task's new one,
+/// which the `rm` here stands for): the tombstone covers only what it saw.
+#[test]
+fn a_finish_the_purge_never_saw_is_restored_from_the_merge_even_without_a_file() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = two_clones(root.path());
+    let id = a.enqueue("both");
+    a.enqueue("shared");
+    sync(&a, &b);
+    // Both claim and finish `both`; A purges its own finish only.
+    let (_, ta) = a.claim().expect("a claims both");
+    let (_, tb) = b.claim().expect("b claims both");
+    a.complete(&id, &ta, "A's answer");
+    b.complete(&id, &tb, "B's answer");
+    // Both claim `shared`: the merge stops on it.
+    a.claim().expect("a claims shared");
+    b.claim().expect("b claims shared");
+    a.queue.purge(std::time::Duration::ZERO).expect("purge");
+    for m in [&a, &b] {
+        git_ok(&m.dir, &["add", "-A"]);
+        git_ok(&m.dir, &["commit", "-qm", "work"]);
+    }
+    let from = b.dir.display().to_string();
+    assert!(!git(
+        &a.dir,
+        &["pull", "-q", "--no-rebase", "--no-edit", &from, "main"]
+    ));
+    for state in ["pending", "claimed", "done", "failed"] {
+        let _ = std::fs::remove_file(a.spool().join(format!("streams/q/{state}/{id}.json")));
+    }
+    let report = a.queue.doctor(true).expect("doctor");
+    assert!(report.clean, "{report:#?}");
+    let kept = a.tasks().get(&id).map(finishes_of).unwrap_or_default();
+    assert!(
+        kept.contains(&"B's answer".to_owned()),
+        "B's finish, which the purge never saw, is lost: {kept:?}"
+    );
+}
