@@ -129,14 +129,22 @@ impl Events {
         }
         if rewatch {
             seen.pending = true;
-            std::fs::create_dir_all(&self.pending_dir)
-                .map_err(|e| Error::io(&self.pending_dir, "create folder", e))?;
-            self.watcher
-                .watch(&self.pending_dir, RecursiveMode::NonRecursive)
-                .map_err(|source| Error::Notify {
-                    path: self.pending_dir.clone(),
-                    source,
-                })?;
+            // Recreate `pending/` only inside a stream that still exists: a
+            // deleted stream's folder must stay gone (the look then stops).
+            let stream_exists = self
+                .pending_dir
+                .parent()
+                .is_some_and(|s| s.join("stream.json").exists());
+            if stream_exists {
+                std::fs::create_dir_all(&self.pending_dir)
+                    .map_err(|e| Error::io(&self.pending_dir, "create folder", e))?;
+                self.watcher
+                    .watch(&self.pending_dir, RecursiveMode::NonRecursive)
+                    .map_err(|source| Error::Notify {
+                        path: self.pending_dir.clone(),
+                        source,
+                    })?;
+            }
         }
         Ok(seen)
     }

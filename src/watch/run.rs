@@ -45,7 +45,12 @@ pub fn run_watchers(
             .into_iter()
             .map(|(stream, handle)| {
                 let outcome = match handle.join() {
-                    Ok(Ok(StopReason::Shutdown | StopReason::LockLost | StopReason::StreamEnded)) => Ok(()),
+                    Ok(Ok(
+                        StopReason::Shutdown
+                        | StopReason::LockLost
+                        | StopReason::StreamEnded
+                        | StopReason::StreamGone,
+                    )) => Ok(()),
                     Ok(Err(e)) => Err(e),
                     Err(_) => Err(Error::io(
                         Path::new(&stream),

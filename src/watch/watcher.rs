@@ -32,6 +32,9 @@ pub(crate) enum StopReason {
     Shutdown,
     LockLost,
     StreamEnded,
+    /// The stream's folder was deleted: there is nothing left to watch, and
+    /// recreating its folders would block a new stream of the same name.
+    StreamGone,
 }
 
 /// Runs the watcher of `stream` until the shutdown fires, its lock is
@@ -129,6 +132,7 @@ pub(crate) fn watch_stream(
         StopReason::Shutdown => "stopping (signal or shutdown); running tasks stay running",
         StopReason::LockLost => "stopping: the lock no longer names this watcher (sparkq stop --stream)",
         StopReason::StreamEnded => "stopping: the stream has ended",
+        StopReason::StreamGone => "stopping: the stream's folder is gone (deleted by hand?)",
     };
     log(name, message);
     // Keep the FIFO only if another live watcher has taken the stream over.
@@ -167,7 +171,10 @@ impl Watcher<'_> {
         if !self.lock.is_still_ours() {
             return Ok(Some(StopReason::LockLost));
         }
-        let stream = queue.stream(name)?;
+        let stream = match queue.stream(name) {
+            Err(crate::queue::Error::UnknownStream { .. }) => return Ok(Some(StopReason::StreamGone)),
+            other => other?,
+        };
         if stream.status == StreamStatus::Ended {
             return Ok(Some(StopReason::StreamEnded));
         }

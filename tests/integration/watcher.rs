@@ -326,6 +326,22 @@ fn a_watcher_leaves_when_its_stream_ends_and_refuses_an_ended_one() {
         .unwrap();
 }
 
+#[test]
+fn a_watcher_whose_stream_folder_is_deleted_leaves_it_gone_and_stops() {
+    let p = Project::with_stream("a");
+    let rt = Runtime::of(&p);
+    let mut w = watcher(&p, &rt, "a", &[]);
+    let dir = p.spool().join("streams").join("a");
+    // A watcher may be settling the folder at that moment: retry until gone.
+    wait_until("the stream folder to be removed", 20, || {
+        std::fs::remove_dir_all(&dir).is_ok() || !dir.exists()
+    });
+    assert!(w.wait_exit(20).success(), "{}", w.stderr());
+    assert!(w.stderr().contains("folder is gone"), "{}", w.stderr());
+    assert!(!dir.exists(), "the watcher recreated {}", dir.display());
+    p.sparkq(["stream", "create", "a", "--session", "s1"]).success();
+}
+
 /// A watcher killed in the middle of a wake leaves the worker blocked on
 /// the FIFO with its flag gone; the next watcher wakes it.
 #[test]
