@@ -9,15 +9,6 @@ use serde_json::{Value, json};
 use crate::http_support::Api;
 use crate::support::{Project, Run};
 
-/// Moves running task `id`'s `started_at` `secs` seconds into the past.
-fn age_claim(p: &Project, stream: &str, id: &str, secs: u64) {
-    let path = p.state_dir(stream, "claimed").join(format!("{id}.json"));
-    let mut task: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
-    task["started_at"] = humantime::format_rfc3339_micros(past).to_string().into();
-    std::fs::write(&path, serde_json::to_vec_pretty(&task).unwrap()).unwrap();
-}
-
 fn complete(p: &Project, id: &str, token: &str) -> Run {
     p.sparkq([
         "complete",
@@ -73,7 +64,7 @@ fn a_taken_back_claim_says_when_and_what_became_of_the_task() {
     let id = id.trim();
     let first = p.claim("s");
     let token = first["claim_token"].as_str().unwrap();
-    age_claim(&p, "s", id, 25);
+    p.age_claim("s", id, 25);
     let queued = p.sparkq(["peek", "--stream", "s"]).success().json();
     let taken_at = queued["history"][0]["ended_at"].as_str().unwrap().to_owned();
 
@@ -90,7 +81,7 @@ fn a_taken_back_claim_says_when_and_what_became_of_the_task() {
     p.sparkq(["heartbeat", id, "--token", token])
         .fails_with("the task was claimed again by w2");
 
-    age_claim(&p, "s", id, 25);
+    p.age_claim("s", id, 25);
     p.sparkq(["tasks"]).success();
     complete(&p, id, token).fails_with(&format!("your claim was taken back at {taken_at}"));
     let second = p.sparkq(["task", id, "--json"]).success().json();

@@ -4,16 +4,6 @@ use serde_json::Value;
 
 use crate::support::Project;
 
-/// Moves a running task's `started_at` `secs` seconds into the past, as if
-/// its worker had been silent that long.
-fn age_claim(p: &Project, id: &str, secs: u64) {
-    let path = p.state_dir("s", "claimed").join(format!("{id}.json"));
-    let mut task: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
-    task["started_at"] = humantime::format_rfc3339_micros(past).to_string().into();
-    std::fs::write(&path, serde_json::to_vec_pretty(&task).unwrap()).unwrap();
-}
-
 #[test]
 fn stale_then_dead_claims_are_requeued_then_auto_failed() {
     let p = Project::with_stream("s");
@@ -24,12 +14,12 @@ fn stale_then_dead_claims_are_requeued_then_auto_failed() {
         .stdout();
     let id = id.trim();
     let first = p.claim("s");
-    age_claim(&p, id, 15);
+    p.age_claim("s", id, 15);
     let stale = p.sparkq(["tasks", "--stale", "--json"]).success().json();
     assert_eq!(stale["tasks"][0]["id"], id);
     assert!(p.sparkq(["tasks"]).success().stdout().contains("running (stale)"));
 
-    age_claim(&p, id, 25);
+    p.age_claim("s", id, 25);
     let requeued = p.sparkq(["peek", "--stream", "s"]).success().json();
     assert_eq!(requeued["id"], id, "same id back in the queue");
     assert_eq!(requeued["attempts"], 1);
@@ -59,7 +49,7 @@ fn stale_then_dead_claims_are_requeued_then_auto_failed() {
     ])
     .fails_with("the task was claimed again by test at");
 
-    age_claim(&p, id, 25);
+    p.age_claim("s", id, 25);
     p.sparkq(["tasks"]).success();
     let failed = p.sparkq(["task", id, "--json"]).success().json();
     assert_eq!(failed["status"], "failed");
@@ -83,7 +73,7 @@ fn heartbeat_keeps_a_long_task_alive() {
         .stdout();
     let id = id.trim();
     let token = p.claim("s")["claim_token"].as_str().unwrap().to_owned();
-    age_claim(&p, id, 25);
+    p.age_claim("s", id, 25);
     p.sparkq(["heartbeat", id, "--token", &token]).success();
     p.sparkq(["tasks"]).success();
     assert_eq!(p.files("s", "claimed"), [format!("{id}.json")]);
@@ -146,7 +136,7 @@ fn by_default_a_dead_claim_fails_the_task_at_once() {
         .stdout();
     let id = id.trim();
     p.claim("s");
-    age_claim(&p, id, 25);
+    p.age_claim("s", id, 25);
     assert_eq!(p.sparkq(["peek", "--stream", "s"]).success().stdout(), "");
     let task = p.sparkq(["task", id, "--json"]).success().json();
     assert_eq!(task["status"], "failed");

@@ -84,6 +84,19 @@ impl Project {
         names
     }
 
+    /// Makes the running task `id` of `stream` look claimed `secs` ago, as
+    /// a worker that went quiet would leave it; written atomically, so a
+    /// command reading the spool meanwhile never sees half a file.
+    pub fn age_claim(&self, stream: &str, id: &str, secs: u64) {
+        let path = self.state_dir(stream, "claimed").join(format!("{id}.json"));
+        let mut task: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let past = std::time::SystemTime::now() - Duration::from_secs(secs);
+        task["started_at"] = humantime::format_rfc3339_micros(past).to_string().into();
+        let temp = path.with_file_name(format!(".{id}.aged.tmp"));
+        std::fs::write(&temp, serde_json::to_vec_pretty(&task).unwrap()).unwrap();
+        std::fs::rename(&temp, &path).unwrap();
+    }
+
     /// A command running `sparkq` in the project folder.
     pub fn command<I, S>(&self, args: I) -> Command
     where
