@@ -4,6 +4,7 @@
 #![allow(unreachable_pub, clippy::unwrap_used)]
 
 mod background;
+mod night;
 mod server_support;
 mod support;
 mod sync_support;
@@ -35,6 +36,7 @@ mod numbers;
 mod playbook;
 mod readme;
 mod requeue;
+mod review_ui;
 mod run_stop;
 mod server_lock;
 mod setup_again;
