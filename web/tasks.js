@@ -138,7 +138,7 @@ export function taskRow(t, after) {
   const tr = h(
     "tr",
     { "data-id": t.id, class: "task-row status-row-" + t.status },
-    h("td", { class: "c-status", "data-label": "status" }, statusBadges(t), conflictBadge(t)),
+    h("td", { class: "c-status" }, statusBadges(t), conflictBadge(t)),
     h(
       "td",
       { class: "c-what" },
@@ -146,12 +146,12 @@ export function taskRow(t, after) {
       text ? h("div", { class: "outcome " + (t.status === "failed" ? "outcome-failed" : "outcome-ok") }, text) : null,
       h("div", { class: "what-id mono muted" }, key ? t.id : null),
     ),
-    h("td", { class: "c-tool nowrap", "data-label": "tool" }, t.tool_name || ""),
-    h("td", { class: "c-stream nowrap", "data-label": "stream" }, t.stream || ""),
-    h("td", { class: "c-worker", "data-label": "worker" }, t.claimed_by || h("span", { class: "muted" }, "—")),
-    h("td", { class: "c-attempts num", "data-label": "attempts", title: "attempts of max" }, String(t.attempts ?? 0) + "/" + String(t.max_attempts ?? "—")),
-    h("td", { class: "c-when", "data-label": whenLabel }, timeEl(when)),
-    h("td", { class: "c-duration num", "data-label": "took" }, formatDuration(taskDuration(t))),
+    h("td", { class: "c-tool nowrap" }, t.tool_name || ""),
+    h("td", { class: "c-stream nowrap" }, t.stream || ""),
+    h("td", { class: "c-worker" + (t.claimed_by ? "" : " none"), title: t.claimed_by || null }, t.claimed_by || h("span", { class: "muted" }, "—")),
+    h("td", { class: "c-attempts num", title: "attempts of max" }, String(t.attempts ?? 0) + "/" + String(t.max_attempts ?? "—")),
+    h("td", { class: "c-when", title: whenLabel }, timeEl(when)),
+    h("td", { class: "c-duration num" + (taskDuration(t) === null ? " none" : "") }, formatDuration(taskDuration(t))),
     h("td", { class: "c-actions" }, requeueButton(t, after)),
   );
   tr.addEventListener("click", (ev) => {
@@ -252,9 +252,9 @@ route("tasks", "Tasks", async (main, r) => {
   const statusSel = h("select", { id: "filter-status" }, h("option", { value: "" }, "Any status"), STATUSES.map((s) => h("option", { value: s, selected: s === state.status }, s)));
   const streamSel = h("select", { id: "filter-stream" }, h("option", { value: state.stream }, state.stream || "All streams"));
   const toolSel = h("select", { id: "filter-tool" }, h("option", { value: state.tool }, state.tool || "All tools"));
-  const worker = h("input", { id: "filter-worker", placeholder: "any", value: state.worker, autocomplete: "off", size: 12 });
-  const since = h("input", { id: "filter-since", placeholder: "8h or 2026-12-01 22:00", value: state.since, autocomplete: "off", list: "time-presets", size: 14 });
-  const until = h("input", { id: "filter-until", placeholder: "now", value: state.until, autocomplete: "off", list: "time-presets", size: 14 });
+  const worker = h("input", { id: "filter-worker", placeholder: "any", value: state.worker, autocomplete: "off", size: 10 });
+  const since = h("input", { id: "filter-since", placeholder: "8h, 2026-12-01 22:00", title: "8h, 90m, 2d or a date and time", value: state.since, autocomplete: "off", list: "time-presets", size: 12 });
+  const until = h("input", { id: "filter-until", placeholder: "now", title: "8h, 90m, 2d or a date and time", value: state.until, autocomplete: "off", list: "time-presets", size: 12 });
   const staleBox = h("input", { type: "checkbox", id: "filter-stale", checked: state.stale === "1" });
   const presets = h("datalist", { id: "time-presets" }, ["1h", "8h", "24h", "2d", "7d"].map((v) => h("option", { value: v })));
   const problem = h("p", { class: "field-error", role: "status", id: "filter-problem" });
@@ -262,18 +262,21 @@ route("tasks", "Tasks", async (main, r) => {
   const info = h("p", { class: "muted list-info", role: "status" });
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
   const labelled = (text, el) => h("label", { class: "filter" }, h("span", {}, text), el);
+  const active = FILTERS.filter((k) => k !== "q" && state[k]).length;
+  // On a phone the filters beyond the search fold away; on a wide screen,
+  // or with a filter set, they start open.
+  const more = h(
+    "details",
+    { class: "more-filters", open: active > 0 || window.matchMedia("(min-width: 721px)").matches },
+    h("summary", {}, "Filters", active ? " (" + active + " set)" : ""),
+    h("div", { class: "filters-inner" }, labelled("Status", statusSel), labelled("Stream", streamSel), labelled("Tool", toolSel), labelled("Worker", worker), labelled("Since", since), labelled("Until", until), h("label", { class: "filter inline" }, staleBox, " stale only")),
+  );
   const form = h(
     "form",
     { class: "filters", role: "search", id: "task-filters" },
     h("label", { class: "filter filter-q" }, h("span", {}, "Search"), search),
-    labelled("Status", statusSel),
-    labelled("Stream", streamSel),
-    labelled("Tool", toolSel),
-    labelled("Worker", worker),
-    labelled("Since", since),
-    labelled("Until", until),
-    h("label", { class: "filter inline" }, staleBox, " stale only"),
-    h("button", { type: "submit", class: "small" }, "Apply"),
+    h("button", { type: "submit", class: "small apply" }, "Apply"),
+    more,
     presets,
   );
 

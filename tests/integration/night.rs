@@ -205,7 +205,7 @@ pub fn seed(p: &Project, count: usize, hours: u64) -> Night {
             "stream": stream,
             "session": "night",
             "tool_name": tool,
-            "task_class": if tool.starts_with("llm") || tool == "delegate-codex" { "LLM_HEAVY" } else { "MEDIUM_SCRIPT" },
+            "task_class": match tool { "llm-sonnet" => "LLM_HEAVY", "llm-haiku" | "delegate-codex" => "LLM_LITE", _ => "MEDIUM_SCRIPT" },
             "payload": payload,
             "status": status,
             "timeout": 3600,
