@@ -124,15 +124,8 @@ impl Queue {
         {
             return Ok(None);
         }
-        let now = Timestamp::now();
         let mut task = task;
-        task.status = TaskStatus::Running;
-        task.attempts = task.attempts.saturating_add(1);
-        task.claimed_by = Some(worker.to_owned());
-        task.claim_token = Some(new_token());
-        task.started_at = Some(now);
-        task.heartbeat_at = None;
-        task.updated_at = now;
+        task.claim(worker, new_token(), Timestamp::now());
         // Invariant: a claim that returns an error leaves the task queued.
         // After the rename, a failed rewrite (a full disk) renames it back.
         let flush = match self.spool.write_task_unflushed(&task) {

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::{Error, Queue, Result, fence};
-use crate::model::{Attempt, AttemptEnd, Name, Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{Name, Outcome, Task, TaskId, TaskStatus, Timestamp};
 
 /// What a worker reports with `complete` or `fail`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,9 +54,7 @@ impl Queue {
             ));
         }
         self.check_json("result", &result)?;
-        self.finish(id, report, TaskStatus::Succeeded, |task| {
-            task.result = Some(result.clone())
-        })
+        self.finish(id, report, Outcome::Succeeded { result })
     }
 
     /// Finishes a running task as failed with `error`; moves it to `failed/`.
@@ -69,9 +67,13 @@ impl Queue {
             ));
         }
         self.check_size("error", error.len(), self.config.limits.output_bytes)?;
-        self.finish(id, report, TaskStatus::Failed, |task| {
-            task.error = Some(error.to_owned())
-        })
+        self.finish(
+            id,
+            report,
+            Outcome::Failed {
+                error: error.to_owned(),
+            },
+        )
     }
 
     /// Marks a running task alive now, so a long task is not taken back.
@@ -82,9 +84,7 @@ impl Queue {
         let (stream, id) = self.locate_running(id, token)?;
         let _lock = self.spool.lock_stream(&stream)?;
         let (mut task, marked) = self.read_running_or_marked(&stream, &id, token)?;
-        let now = Timestamp::now();
-        task.heartbeat_at = Some(now);
-        task.updated_at = now;
+        task.heartbeat(Timestamp::now());
         if marked {
             self.set_marked_aside(&stream, &id)?;
         }
@@ -103,7 +103,7 @@ impl Queue {
     /// the finished copy is rebuilt from what is there now. Without fsync
     /// there is nothing to gain, and all of it happens under the lock. Token
     /// checks and the move itself always happen under the lock.
-    fn finish(&self, id: &str, report: Report, status: TaskStatus, set: impl Fn(&mut Task)) -> Result<Task> {
+    fn finish(&self, id: &str, report: Report, outcome: Outcome) -> Result<Task> {
         let limit = self.config.limits.output_bytes;
         for (what, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
             self.check_size(what, text.as_ref().map_or(0, String::len), limit)?;
@@ -111,16 +111,14 @@ impl Queue {
         if let Some(token) = report.token.clone()
             && let Some(task) = self.rival_task(id, &token)?
         {
-            let mut outcome = task.clone();
-            set(&mut outcome);
-            return self.record_rival_finish(&task, &token, status, outcome, report);
+            return self.record_rival_finish(&task, &token, outcome, report);
         }
         let token = report.token.as_deref();
         let (stream, id) = self.locate_running(id, token)?;
         let now = Timestamp::now();
         let staged = if self.spool.fsync() {
             let (seen, _) = self.read_running_or_marked(&stream, &id, token)?;
-            let task = finished(seen.clone(), &report, status, now, &set);
+            let task = finished(seen.clone(), &report, outcome.clone(), now);
             let staged = self.spool.stage_task(&task)?;
             Some((seen, task, staged))
         } else {
@@ -135,7 +133,7 @@ impl Queue {
                 task
             }
             _ => {
-                let task = finished(current, &report, status, now, &set);
+                let task = finished(current, &report, outcome, now);
                 self.spool.write_task(&task)?;
                 task
             }
@@ -208,32 +206,9 @@ impl Queue {
     }
 }
 
-/// `task` as it is once finished in `status` at `now`, with the report's
-/// output and the attempt recorded in its history.
-fn finished(
-    mut task: Task,
-    report: &Report,
-    status: TaskStatus,
-    now: Timestamp,
-    set: &impl Fn(&mut Task),
-) -> Task {
-    set(&mut task);
-    task.status = status;
-    task.stdout = report.stdout.clone();
-    task.stderr = report.stderr.clone();
-    task.finished_at = Some(now);
-    task.updated_at = now;
-    task.history.push(Attempt {
-        attempt: task.attempts,
-        worker: task.claimed_by.clone(),
-        started_at: task.started_at,
-        ended_at: now,
-        outcome: if status == TaskStatus::Succeeded {
-            AttemptEnd::Succeeded
-        } else {
-            AttemptEnd::Failed
-        },
-        claim_token: task.claim_token.clone(),
-    });
+/// `task` as it is once finished with `outcome` at `now`, with the
+/// report's output.
+fn finished(mut task: Task, report: &Report, outcome: Outcome, now: Timestamp) -> Task {
+    task.finish(outcome, report.stdout.clone(), report.stderr.clone(), now);
     task
 }

@@ -10,7 +10,8 @@
 use serde::Serialize;
 
 use super::{Queue, Result};
-use crate::model::{Attempt, AttemptEnd, Stream, TaskId, TaskStatus, Timestamp};
+pub use crate::model::auto_fail_message;
+use crate::model::{AttemptEnd, Stream, TaskId, TaskStatus, Timestamp};
 
 /// What one sweep of a stream's claims did.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
@@ -26,13 +27,6 @@ impl SweepReport {
     pub fn is_empty(&self) -> bool {
         self.requeued.is_empty() && self.failed.is_empty()
     }
-}
-
-/// The error of a task auto-failed after its last dead claim.
-pub fn auto_fail_message(timeout_secs: u64) -> String {
-    format!(
-        "Auto-failed: task exceeded 2x timeout ({timeout_secs}s) with no complete/fail reported. Likely worker crash or disconnect."
-    )
 }
 
 impl Queue {
@@ -71,33 +65,10 @@ impl Queue {
             if !task.is_dead_at(now) {
                 continue;
             }
-            let mut next = task.clone();
-            let outcome = if task.attempts < task.max_attempts {
-                AttemptEnd::Requeued
-            } else {
-                AttemptEnd::AutoFailed
-            };
-            next.history.push(Attempt {
-                attempt: task.attempts,
-                worker: task.claimed_by.clone(),
-                started_at: task.started_at,
-                ended_at: now,
-                outcome,
-                claim_token: task.claim_token.clone(),
-            });
-            next.updated_at = now;
-            if outcome == AttemptEnd::Requeued {
-                next.status = TaskStatus::Queued;
-                next.claimed_by = None;
-                next.claim_token = None;
-                next.started_at = None;
-                next.heartbeat_at = None;
-                report.requeued.push(id.clone());
-            } else {
-                next.status = TaskStatus::Failed;
-                next.error = Some(auto_fail_message(task.timeout));
-                next.finished_at = Some(now);
-                report.failed.push(id.clone());
+            let mut next = task;
+            match next.take_back(now) {
+                AttemptEnd::Requeued => report.requeued.push(id.clone()),
+                _ => report.failed.push(id.clone()),
             }
             // Write the new copy, then remove the claimed one: a crash in
             // between leaves two copies, and the newer one wins. A failed

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
-use crate::model::{Task, TaskStatus};
 
 fn queue_in(dir: &std::path::Path) -> Queue {
     let config = Config::from_yaml("spool: { fsync: false }", &dir.join("sparkq.yml")).unwrap();
@@ -102,20 +101,6 @@ fn a_failed_batch_line_queues_nothing() {
     assert_eq!(err.kind(), ErrorKind::Invalid);
     assert!(err.to_string().contains("line 3: unknown tool 'nope'"), "{err}");
     assert!(queue.peek("a").unwrap().is_none());
-}
-
-#[test]
-fn newer_states_order_above_older_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let queue = queue_in(dir.path());
-    let mut task: Task = queue.enqueue("a", new_task(1)).unwrap();
-    let queued = task.lattice_key(TaskStatus::Queued);
-    task.attempts = 1;
-    let running = task.lattice_key(TaskStatus::Running);
-    let done = task.lattice_key(TaskStatus::Succeeded);
-    let requeued = task.lattice_key(TaskStatus::Queued);
-    assert!(queued < running && running < done && done < requeued);
-    assert_eq!(task.lattice_key(TaskStatus::Failed), done);
 }
 
 #[test]
