@@ -6,7 +6,8 @@
 //! recorded over the new holder's work. All three hold the stream lock, so
 //! they never interleave with a sweep or another report. A token of a
 //! rival claim recorded by settling a merged spool is not stale: see
-//! `rival`.
+//! `rival`. Rivals are looked for only once a token missed the task's
+//! claim, so a report from the claim's holder costs no search for them.
 
 use serde_json::Value;
 
@@ -78,9 +79,17 @@ impl Queue {
 
     /// Marks a running task alive now, so a long task is not taken back.
     pub fn heartbeat(&self, id: &str, token: Option<&str>) -> Result<Task> {
-        if let Some(task) = token.map(|t| self.rival_task(id, t)).transpose()?.flatten() {
-            return Ok(task);
+        match self.heartbeat_claim(id, token) {
+            Err(e) if fence::is_refusal(&e) => match token.map(|t| self.rival_task(id, t)).transpose()? {
+                Some(Some(task)) => Ok(task),
+                _ => Err(e),
+            },
+            other => other,
         }
+    }
+
+    /// [`Queue::heartbeat`] of the task's current claim.
+    fn heartbeat_claim(&self, id: &str, token: Option<&str>) -> Result<Task> {
         let (stream, id) = self.locate_running(id, token)?;
         let _lock = self.spool.lock_stream(&stream)?;
         let (mut task, marked) = self.read_running_or_marked(&stream, &id, token)?;
@@ -108,17 +117,28 @@ impl Queue {
         for (what, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
             self.check_size(what, text.as_ref().map_or(0, String::len), limit)?;
         }
-        if let Some(token) = report.token.clone()
-            && let Some(task) = self.rival_task(id, &token)?
-        {
-            return self.record_rival_finish(&task, &token, outcome, report);
+        match self.finish_claim(id, &report, outcome.clone()) {
+            Err(e) if fence::is_refusal(&e) => {
+                let Some(token) = report.token.clone() else {
+                    return Err(e);
+                };
+                match self.rival_task(id, &token)? {
+                    Some(task) => self.record_rival_finish(&task, &token, outcome, report),
+                    None => Err(e),
+                }
+            }
+            other => other,
         }
+    }
+
+    /// [`Queue::finish`] of the task's current claim.
+    fn finish_claim(&self, id: &str, report: &Report, outcome: Outcome) -> Result<Task> {
         let token = report.token.as_deref();
         let (stream, id) = self.locate_running(id, token)?;
         let now = Timestamp::now();
         let staged = if self.spool.fsync() {
             let (seen, _) = self.read_running_or_marked(&stream, &id, token)?;
-            let task = finished(seen.clone(), &report, outcome.clone(), now);
+            let task = finished(seen.clone(), report, outcome.clone(), now);
             let staged = self.spool.stage_task(&task)?;
             Some((seen, task, staged))
         } else {
@@ -133,7 +153,7 @@ impl Queue {
                 task
             }
             _ => {
-                let task = finished(current, &report, outcome, now);
+                let task = finished(current, report, outcome, now);
                 self.spool.write_task(&task)?;
                 task
             }

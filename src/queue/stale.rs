@@ -20,6 +20,10 @@ pub struct SweepReport {
     pub requeued: Vec<TaskId>,
     /// Dead claims that had no attempts left.
     pub failed: Vec<TaskId>,
+    /// When the next claim the sweep left running turns dead, so a waiter
+    /// sets its timer without reading the claims again.
+    #[serde(skip)]
+    pub next_dead: Option<Timestamp>,
 }
 
 impl SweepReport {
@@ -41,28 +45,32 @@ impl Queue {
     pub(super) fn sweep_dead_locked(&self, stream: &Stream, now: Timestamp) -> Result<SweepReport> {
         let mut report = SweepReport::default();
         for id in self.spool.list_ids(&stream.name, TaskStatus::Running)? {
-            // A newer copy by the lattice (a crash between writing the result
-            // and removing the claim, or a merge): never sweep a claim that
-            // lost. Settling removes it, or records it if it was a rival.
-            if self.is_superseded(&stream.name, &id, TaskStatus::Running)? {
-                continue;
-            }
-            // One read per claimed file: this runs on every claim.
-            let Ok(Some(task)) = self
-                .spool
-                .read_task_repairing(&stream.name, TaskStatus::Running, &id)
+            // One read per claimed file, and nothing else for a live claim
+            // whose content agrees with its folder: this runs on every claim.
+            let Ok(Some((task, lagged))) =
+                self.spool
+                    .read_task_lagging(&stream.name, TaskStatus::Running, &id)
             else {
                 continue;
             };
-            // A queued copy of a later attempt (a crash between re-queueing
-            // and removing the claim) is newer: the claim is over.
-            if let Ok(Some(queued)) = self.spool.read_task(&stream.name, TaskStatus::Queued, &id)
-                && queued.lattice_key(TaskStatus::Queued) > task.lattice_key(TaskStatus::Running)
-            {
-                self.spool.remove_task(&stream.name, TaskStatus::Running, &id)?;
+            let dead = task.is_dead_at(now);
+            if !dead && let Some(at) = task.dead_at() {
+                report.next_dead = Some(report.next_dead.map_or(at, |next| next.min(at)));
+            }
+            if !dead && !lagged {
                 continue;
             }
-            if !task.is_dead_at(now) {
+            // A newer copy by the lattice (a crash between writing the result
+            // or re-queueing and removing the claim, or a merge): never sweep
+            // or rewrite a claim that lost. Settling removes it, or records
+            // it if it was a rival.
+            if self.is_copy_superseded(&stream.name, &task, TaskStatus::Running)? {
+                continue;
+            }
+            if lagged {
+                self.spool.write_task(&task)?;
+            }
+            if !dead {
                 continue;
             }
             let mut next = task;
