@@ -20,7 +20,7 @@ pub use bounds::{
 };
 pub use conflict::{Conflict, ConflictKind};
 pub use id::TaskId;
-pub use listing::{PREVIEW_CHARS, TaskListing, preview};
+pub use listing::{KEY_CHARS, PREVIEW_CHARS, TaskListing, payload_key, preview};
 pub use name::{InvalidName, Name};
 pub use session::{Session, SessionStatus};
 pub use stream::{Stream, StreamRef, StreamStatus};

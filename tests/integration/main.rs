@@ -35,6 +35,7 @@ mod numbers;
 mod playbook;
 mod readme;
 mod requeue;
+mod review_list;
 mod run_stop;
 mod server_lock;
 mod setup_again;
