@@ -33,8 +33,28 @@ pub(super) struct TasksArgs {
     /// Only tasks older than this id (paging).
     #[arg(long, value_name = "ID")]
     before: Option<String>,
+    /// Only tasks with this text (any case) in their summary, error or
+    /// payload.
+    #[arg(long = "grep", short = 'q', value_name = "TEXT")]
+    text: Option<String>,
+    /// Only tasks of this tool.
+    #[arg(long)]
+    tool: Option<String>,
+    /// Only tasks claimed by this worker.
+    #[arg(long)]
+    worker: Option<String>,
+    /// Only tasks last updated before this moment: an age (8h, 90m, 2d)
+    /// or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    until: Option<Timestamp>,
     #[arg(long)]
     json: bool,
+}
+
+/// A moment as `--since`/`--until` take it: an age (`8h`, `90m`, `2d`)
+/// meaning that long ago, or an RFC 3339 time.
+fn parse_when(s: &str) -> Result<Timestamp, String> {
+    queue::parse_moment("the time", s, Timestamp::now()).map_err(|e| e.to_string().replace("\n  ", "; "))
 }
 
 fn parse_status(s: &str) -> Result<TaskStatus, String> {
@@ -52,6 +72,11 @@ pub(super) fn tasks(queue: &Queue, args: TasksArgs) -> anyhow::Result<ExitCode> 
         stale: args.stale,
         limit: Some(args.limit),
         before: args.before,
+        text: args.text,
+        tool: args.tool,
+        worker: args.worker,
+        until: args.until,
+        ..TaskFilter::default()
     };
     let page = queue.list_tasks(&filter)?;
     if args.json {

@@ -12,7 +12,9 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult, Json, query_error};
 use super::{AppState, blocking};
 use crate::model::{Task, TaskId, TaskStatus, Timestamp};
-use crate::queue::{ListingPage, NewTask, Report, RequeueOptions, Requeued, TaskFilter};
+use crate::queue::{
+    ListingPage, MAX_PAGE, NewTask, Report, RequeueOptions, Requeued, TaskFilter, check_window, parse_moment,
+};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -49,6 +51,36 @@ struct ListQuery {
     stale: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
+    q: Option<String>,
+    tool: Option<String>,
+    worker: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+/// A bad query parameter, as a 400 `invalid_query` carrying the queue's
+/// words for it (what is wrong and what to give instead).
+pub(crate) fn bad_param(err: crate::queue::Error) -> ApiError {
+    ApiError::bad_request("invalid_query", err.to_string())
+}
+
+/// `since` and `until` of a query (RFC 3339 or an age such as `8h`),
+/// checked to be in order.
+pub(crate) fn parse_window(
+    since: Option<String>,
+    until: Option<String>,
+) -> ApiResult<(Option<Timestamp>, Option<Timestamp>)> {
+    let now = Timestamp::now();
+    let moment = |what, given: Option<String>| {
+        given
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_moment(what, &s, now))
+            .transpose()
+            .map_err(bad_param)
+    };
+    let (since, until) = (moment("since", since)?, moment("until", until)?);
+    check_window(since, until).map_err(bad_param)?;
+    Ok((since, until))
 }
 
 fn parse_filter(query: ListQuery) -> ApiResult<TaskFilter> {
@@ -83,12 +115,26 @@ fn parse_filter(query: ListQuery) -> ApiResult<TaskFilter> {
             )
         })?),
     };
+    if let Some(limit) = limit
+        && !(1..=MAX_PAGE).contains(&limit)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit {limit} is out of range\n  Ask for 1 to {MAX_PAGE} tasks per page."),
+        ));
+    }
+    let (since, until) = parse_window(query.since, query.until)?;
     Ok(TaskFilter {
         status,
         stream: non_empty(query.stream),
         stale,
         limit,
         before: non_empty(query.cursor),
+        text: non_empty(query.q),
+        tool: non_empty(query.tool),
+        worker: non_empty(query.worker),
+        since,
+        until,
     })
 }
 

@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use super::filter::{TaskMatch, check_window};
 use super::{Error, Queue, Result};
 use crate::model::{Name, Stream, StreamStatus, Task, TaskId, TaskListing, TaskStatus, Timestamp};
 
@@ -24,6 +25,17 @@ pub struct TaskFilter {
     pub limit: Option<usize>,
     /// Only tasks older than this id (the previous page's `next_cursor`).
     pub before: Option<String>,
+    /// Only tasks with this text (any case) in their summary, error or
+    /// payload (its JSON text).
+    pub text: Option<String>,
+    /// Only tasks of this tool.
+    pub tool: Option<String>,
+    /// Only tasks claimed by this worker (`claimed_by`).
+    pub worker: Option<String>,
+    /// Only tasks last updated at or after this moment.
+    pub since: Option<Timestamp>,
+    /// Only tasks last updated before this moment.
+    pub until: Option<Timestamp>,
 }
 
 /// One page of tasks, newest first.
@@ -86,6 +98,8 @@ impl Queue {
             ));
         }
         let before = filter.before.as_deref().map(super::parse_task_id).transpose()?;
+        check_window(filter.since, filter.until)?;
+        let wanted = TaskMatch::of(filter, Timestamp::now());
         let streams = match &filter.stream {
             Some(name) => vec![self.stream(name)?],
             None => self.all_streams()?,
@@ -98,7 +112,7 @@ impl Queue {
         for stream in &streams {
             self.touch_quietly(stream);
         }
-        if !filter.stale {
+        if wanted.is_everything() {
             if let Some(page) = self.newest_page(&streams, &statuses, before.as_ref(), limit)? {
                 return Ok(page);
             }
@@ -142,7 +156,8 @@ impl Queue {
         let mut entries = kept;
         entries.dedup_by(|a, b| a.0 == b.0);
 
-        let now = Timestamp::now();
+        // The ids are known; which tasks match is known only by reading
+        // them, newest first, until the page is full.
         let mut tasks = Vec::new();
         let mut next_cursor = None;
         for (id, stream, status) in entries {
@@ -153,14 +168,15 @@ impl Queue {
             let Ok(Some(task)) = self.spool.read_task(&streams[stream].name, status, &id) else {
                 continue;
             };
-            if !filter.stale || task.is_stale_at(now) {
+            if wanted.matches(&task) {
                 tasks.push(task);
             }
         }
         Ok(TaskPage { tasks, next_cursor })
     }
 
-    /// The fast path of [`Queue::list_tasks`] without the stale filter:
+    /// The fast path of [`Queue::list_tasks`] when no condition needs the
+    /// task's content (stale, text, tool, worker, time):
     /// only the `limit + 1` newest ids of each folder are collected, and
     /// only the returned tasks are read. `None` when that is not enough to
     /// be sure of the page (the same id in two folders, or unreadable files

@@ -36,6 +36,7 @@ mod numbers;
 mod playbook;
 mod readme;
 mod requeue;
+mod review_list;
 mod review_ui;
 mod run_stop;
 mod server_lock;
