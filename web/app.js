@@ -3,7 +3,7 @@
 // into the page as a text node (see `h`); nothing here ever assigns innerHTML.
 
 const routes = {};
-let current = { refresh: null, onTask: null, name: "" };
+let current = { refresh: null, onTask: null, tick: null, name: "" };
 let shownHash = null;
 let refreshTimer = null;
 let refreshing = false;
@@ -267,7 +267,11 @@ export function pushParams(params) {
 }
 
 /// Registers a page. `render(main, route)` draws it and may return a
-/// `refresh()` that redraws only its data; live events call that.
+/// `refresh()` that redraws only its data; live events call that. It may
+/// instead return `{refresh, onTask, tick}`: `onTask(event)` gets each task
+/// event (with its `listing` row) and returns true when it applied it
+/// itself, so no refetch is needed; `tick()` replaces the refetch every
+/// 30 s (time passing without events).
 export function route(name, title, render) {
   routes[name] = { title, render };
 }
@@ -286,7 +290,7 @@ async function show(event) {
   }
   document.title = page.title + " · SparkQ";
   fill(main);
-  current = { name: r.name, refresh: null, onTask: null };
+  current = { name: r.name, refresh: null, onTask: null, tick: null };
   const mine = current;
   const seen = changes;
   const got = await page.render(main, r);
@@ -295,6 +299,7 @@ async function show(event) {
   else if (got && typeof got === "object") {
     current.refresh = typeof got.refresh === "function" ? got.refresh : null;
     current.onTask = typeof got.onTask === "function" ? got.onTask : null;
+    current.tick = typeof got.tick === "function" ? got.tick : null;
   }
   // A change that arrived while the page was loading may not be in what it
   // drew: look again.
@@ -396,7 +401,8 @@ export function start() {
   window.addEventListener("hashchange", show);
   window.addEventListener("popstate", show);
   connectEvents();
-  // Running durations and stale markers age without any event.
-  setInterval(() => scheduleRefresh(0), 30000);
+  // Running durations, relative times and stale markers age without any
+  // event: a page with a `tick` redraws itself, others fetch again.
+  setInterval(() => (current.tick ? current.tick() : scheduleRefresh(0)), 30000);
   show();
 }

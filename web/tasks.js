@@ -195,6 +195,7 @@ function keyboard(tbody) {
     } else return;
     ev.preventDefault();
     rows.forEach((r, i) => r.classList.toggle("selected", i === next));
+    tbody.dataset.selected = rows[next].getAttribute("data-id");
     rows[next].setAttribute("aria-current", "true");
     rows.forEach((r, i) => i !== next && r.removeAttribute("aria-current"));
     rows[next].scrollIntoView({ block: "nearest" });
@@ -246,7 +247,7 @@ route("tasks", "Tasks", async (main, r) => {
   state.stale = state.stale === "1" ? "1" : "";
   const cursor = r.params.get("cursor") || "";
   // The cursors of the newer pages, so "newer" walks back the way "older" came.
-  const newer = history.state && Array.isArray(history.state.newer) ? history.state.newer : [];
+  const newer = window.history.state && Array.isArray(window.history.state.newer) ? window.history.state.newer : [];
 
   const search = h("input", { id: "filter-q", type: "search", placeholder: "Search summary, error, payload", value: state.q, autocomplete: "off" });
   const statusSel = h("select", { id: "filter-status" }, h("option", { value: "" }, "Any status"), STATUSES.map((s) => h("option", { value: s, selected: s === state.status }, s)));
@@ -339,7 +340,9 @@ route("tasks", "Tasks", async (main, r) => {
   }
 
   function draw() {
+    const selected = rows.dataset.selected;
     fill(rows, page.tasks.length ? page.tasks.map((t) => taskRow(t, () => refresh())) : h("tr", {}, h("td", { colspan: ROW_HEADINGS.length, class: "empty" }, "No tasks match.")));
+    if (selected) rows.querySelector('tr[data-id="' + CSS.escape(selected) + '"]')?.classList.add("selected");
     const n = page.tasks.length;
     fill(info, n ? (page.cursor || page.next ? "Showing " + n + " tasks, newest first (pages of " + PAGE_SIZE + ")." : n + (n === 1 ? " task." : " tasks, newest first.")) : "");
     drawPager();
@@ -347,13 +350,12 @@ route("tasks", "Tasks", async (main, r) => {
 
   async function load(at, trail) {
     const data = await attempt(() => api("GET", query(at)));
-    if (!data) return;
+    // A page left while its answer was on the way must not touch history.
+    if (!data || !rows.isConnected) return;
+    const moved = at !== page.cursor;
     page = { cursor: at, newer: trail, tasks: listOf(data, "tasks"), next: data.next_cursor || null };
-    if (at !== cursor || trail !== newer) {
-      const params = { ...state, cursor: at };
-      pushParams(params);
-      history.replaceState({ newer: trail }, "", location.hash);
-    }
+    if (moved) pushParams({ ...state, cursor: at });
+    window.history.replaceState({ newer: trail }, "", location.hash);
     draw();
   }
 
@@ -412,8 +414,15 @@ route("tasks", "Tasks", async (main, r) => {
     return true;
   }
 
+  /// Time passing without events: running tasks age and may turn stale,
+  /// relative times move on. Redrawn from what is shown, no fetch.
+  function tick() {
+    for (const t of page.tasks) if (t.status === "running") t.stale = isStale({ ...t, stale: undefined });
+    draw();
+  }
+
   await Promise.all([options(), load(cursor, newer)]);
-  return { refresh, onTask };
+  return { refresh, onTask, tick };
 });
 
 /// Set once a task event carried a listing: from then on an event without

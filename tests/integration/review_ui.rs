@@ -76,12 +76,16 @@ fn a_failures_reason_reads_from_the_list_and_a_row_opens_the_task() {
     ] {
         assert!(row_text.contains(part), "row shows {part}: {row_text}");
     }
-    let key = task["payload"]["script_path"]
-        .as_str()
-        .or_else(|| task["payload"]["prompt"].as_str().and_then(|p| p.lines().next()))
-        .expect("payload key");
+    // The payload's key field, as the server picks it (`payload_key`).
+    let listed = server.get("/api/tasks?status=failed&limit=1000").1;
+    let key = listed["tasks"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["id"] == newest.as_str()))
+        .and_then(|r| r["payload_key"].as_str())
+        .expect("payload_key")
+        .to_owned();
     assert!(
-        row_text.contains(key),
+        row_text.contains(&key),
         "row shows the payload's key {key}: {row_text}"
     );
     let rows = browser.exec("return document.querySelectorAll('tr.task-row').length;", vec![]);
@@ -183,6 +187,56 @@ fn search_and_filters_live_in_the_url() {
     browser.wait_for_js(
         "Back to drop the stream filter",
         &format!("return !location.hash.includes('stream=') && document.querySelectorAll('tr.task-row').length === {wanted};"),
+    );
+    no_console_errors(&browser);
+}
+
+/// How many `/api/tasks` list requests the page has made so far.
+fn list_fetches(browser: &Browser) -> u64 {
+    browser
+        .exec(
+            "return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks?')).length;",
+            vec![],
+        )
+        .as_u64()
+        .expect("count")
+}
+
+#[test]
+fn live_events_update_rows_from_their_listing_without_refetching_the_list() {
+    let browser = Browser::start();
+    let p = Project::new();
+    let night = night::seed(&p, 30, 4);
+    let server = Server::start(&p);
+    browser.goto(&server.url("/#/tasks"));
+    browser.wait_for("tr.task-row");
+    browser.wait_for("#live.on");
+    let before = list_fetches(&browser);
+
+    // A claim from the CLI turns the oldest queued task of a stream running.
+    let queued = night.ids("queued");
+    let stream = task_of(&night, &queued[0])["stream"]
+        .as_str()
+        .expect("stream")
+        .to_owned();
+    let claimed = p.claim(&stream);
+    let id = claimed["id"].as_str().expect("claimed id").to_owned();
+    assert!(queued.contains(&id), "a seeded queued task");
+    browser.wait_for_js(
+        "the row to show running",
+        &format!("return document.querySelector('tr[data-id=\"{id}\"] .status-running');"),
+    );
+    // A new task appears on top.
+    let fresh = p.enqueue("docs", r#"{"script_path": "scripts/late_night.sh"}"#);
+    browser.wait_for_js(
+        "the new task on top",
+        &format!("return document.querySelector('tr.task-row').getAttribute('data-id') === '{fresh}';"),
+    );
+    assert!(browser.text("tr.task-row").contains("scripts/late_night.sh"));
+    assert_eq!(
+        list_fetches(&browser),
+        before,
+        "the rows came from the events' listings, not from fetching the list again"
     );
     no_console_errors(&browser);
 }
