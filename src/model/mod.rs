@@ -12,6 +12,7 @@ mod session;
 mod stream;
 mod task;
 mod time;
+mod transition;
 
 pub use bounds::{
     MAX_JSON_DEPTH, MAX_PURGE_DAYS, MAX_RECHECK_SECS, MAX_TIMEOUT_SECS, MAX_WAIT_SECS, MAX_WORKER_BYTES,
@@ -25,3 +26,4 @@ pub use session::{Session, SessionStatus};
 pub use stream::{Stream, StreamRef, StreamStatus};
 pub use task::{Attempt, AttemptEnd, Task, TaskStatus};
 pub use time::Timestamp;
+pub use transition::{Outcome, Phase, auto_fail_message};
