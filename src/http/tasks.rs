@@ -83,19 +83,25 @@ pub(crate) fn parse_window(
     Ok((since, until))
 }
 
+/// A `status` parameter: a status or the name of its folder.
+pub(crate) fn parse_status(given: Option<String>) -> ApiResult<Option<TaskStatus>> {
+    given
+        .map(|s| {
+            TaskStatus::parse_filter(&s).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!(
+                        "status '{s}' is not a task status\n  Use queued, running, succeeded or failed (or the folder names pending, claimed, done)."
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
+
 fn parse_filter(query: ListQuery) -> ApiResult<TaskFilter> {
     let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
-    let status = match non_empty(query.status) {
-        None => None,
-        Some(s) => Some(TaskStatus::parse_filter(&s).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!(
-                    "status '{s}' is not a task status\n  Use queued, running, succeeded or failed (or the folder names pending, claimed, done)."
-                ),
-            )
-        })?),
-    };
+    let status = parse_status(non_empty(query.status))?;
     let stale = match non_empty(query.stale).as_deref() {
         None | Some("false" | "0") => false,
         Some("true" | "1") => true,

@@ -28,7 +28,9 @@ mod requeue;
 mod rival;
 mod sessions;
 mod settle;
+mod since;
 mod stale;
+mod stats;
 mod streams;
 mod sync;
 mod temp;
@@ -50,7 +52,9 @@ pub use list::{Counts, ListingPage, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
 pub use look::Look;
 pub use purge::PurgeReport;
 pub use requeue::{RequeueOptions, Requeued};
+pub use since::{FinishedCounts, MAX_SINCE_TASKS, SinceReport, StreamSince};
 pub use stale::{SweepReport, auto_fail_message};
+pub use stats::{DepthPoint, HourCount, MAX_STATS_HOURS, Stats, StreamDepth, ToolDurations};
 pub use sync::{SyncReport, SyncWith};
 
 /// A `Result` whose error is the queue's [`Error`].

@@ -4,7 +4,6 @@
 #![allow(unreachable_pub, clippy::unwrap_used)]
 
 mod background;
-mod night;
 mod server_support;
 mod support;
 mod sync_support;
@@ -37,7 +36,7 @@ mod playbook;
 mod readme;
 mod requeue;
 mod review_list;
-mod review_ui;
+mod review_since;
 mod run_stop;
 mod server_lock;
 mod setup_again;
@@ -53,3 +52,7 @@ mod sync_rsync;
 mod teardown;
 mod watcher;
 mod words;
+
+// The web UI of the morning review (issue 11) and its seeded night.
+mod night;
+mod review_ui;
