@@ -108,10 +108,10 @@ function perHour(stats) {
   const failedTotal = hours.reduce((n, b) => n + (Number(b.failed) || 0), 0);
   const box = h("section", { class: "chart-card card", id: "chart-hours" }, h("h2", {}, "Finished per hour"), h("p", { class: "legend" }, h("span", { class: "key key-done" }), " done ", h("span", { class: "key key-failed" }), " failed · ", String(total), " in ", String(hours.length), " h, ", String(failedTotal), " failed"));
   if (!hours.length) return box.appendChild(h("p", { class: "empty" }, "No data.")) && box;
-  const W = 480;
-  const H = 150;
+  const W = 360;
+  const H = 130;
   const top = 10;
-  const left = 28;
+  const left = 24;
   const max = Math.max(1, ...hours.map((b) => (Number(b.succeeded) || 0) + (Number(b.failed) || 0)));
   const bw = (W - left) / hours.length;
   const chart = svg(W, H + 20, "Tasks finished per hour over the last " + hours.length + " hours: " + total + " in all, " + failedTotal + " failed");
@@ -139,10 +139,10 @@ function toolDurations(stats) {
   const tools = (Array.isArray(stats.tools) ? stats.tools : []).filter((t) => Number(t.count) > 0).sort((a, b) => (Number(b.p50_ms) || 0) - (Number(a.p50_ms) || 0));
   const box = h("section", { class: "chart-card card", id: "chart-tools" }, h("h2", {}, "How long each tool takes"), h("p", { class: "legend" }, h("span", { class: "key key-p50" }), " median ", h("span", { class: "key key-p90" }), " p90 · all finished tasks"));
   if (!tools.length) return box.appendChild(h("p", { class: "empty" }, "No finished tasks yet.")) && box;
-  const W = 480;
-  const row = 26;
-  const labelW = 110;
-  const valueW = 120;
+  const W = 360;
+  const row = 24;
+  const labelW = 96;
+  const valueW = 100;
   const H = tools.length * row + 4;
   const maxMs = Math.max(1000, ...tools.map((t) => Number(t.p90_ms) || 0));
   const scale = (ms) => (Math.log10(1 + Math.max(0, ms)) / Math.log10(1 + maxMs)) * (W - labelW - valueW);
@@ -154,7 +154,7 @@ function toolDurations(stats) {
     const name = String(t.tool_name);
     const g = h("svg:g", { class: "tool-row", "data-tool": name }, h("svg:title", {}, name + ": median " + formatDuration(p50) + ", p90 " + formatDuration(p90) + " over " + t.count + " tasks"));
     g.append(
-      text(0, y + 14, name.length > 16 ? name.slice(0, 15) + "…" : name, { class: "axis-label tool-name" }),
+      text(0, y + 14, name.length > 15 ? name.slice(0, 14) + "…" : name, { class: "axis-label tool-name" }),
       h("svg:rect", { x: labelW, y: y + 7, width: Math.max(1, scale(p90)), height: 6, class: "bar-p90" }),
       h("svg:rect", { x: labelW, y: y + 3, width: Math.max(1, scale(p50)), height: 14, class: "bar-p50" }),
       text(W, y + 14, formatDuration(p50) + " · " + formatDuration(p90), { "text-anchor": "end", class: "axis-label value" }),
@@ -171,10 +171,10 @@ function depth(stats, filter) {
   const box = h("section", { class: "chart-card card", id: "chart-depth" }, h("h2", {}, "Queue depth per stream"));
   const points = series.flatMap((s) => (Array.isArray(s.points) ? s.points : []));
   if (!points.length) return box.appendChild(h("p", { class: "empty" }, "No streams.")) && box;
-  const W = 480;
-  const H = 150;
+  const W = 360;
+  const H = 130;
   const top = 10;
-  const left = 28;
+  const left = 24;
   const max = Math.max(1, ...points.map((p) => Number(p.queued) || 0));
   const times = points.map((p) => Date.parse(p.at)).filter((t) => !Number.isNaN(t));
   const t0 = Math.min(...times);

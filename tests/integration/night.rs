@@ -172,7 +172,9 @@ pub fn seed(p: &Project, count: usize, hours: u64) -> Night {
         } else {
             "succeeded"
         };
-        let wait = Duration::from_millis(200 + rng.below(90_000));
+        // Up to 40 minutes in the queue: workers fall behind, so the queue
+        // has depth at night.
+        let wait = Duration::from_millis(200 + rng.below(2_400_000));
         let started = (status != "queued").then(|| (created + wait).min(now));
         let finished = match (status, started) {
             ("succeeded" | "failed", Some(s)) => Some((s + Duration::from_millis(ms)).min(now)),
