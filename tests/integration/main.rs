@@ -36,6 +36,7 @@ mod playbook;
 mod readme;
 mod requeue;
 mod review_list;
+mod review_outputs;
 mod review_since;
 mod run_stop;
 mod server_lock;
