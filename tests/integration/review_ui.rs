@@ -191,6 +191,56 @@ fn search_and_filters_live_in_the_url() {
     no_console_errors(&browser);
 }
 
+/// How many `/api/tasks` list requests the page has made so far.
+fn list_fetches(browser: &Browser) -> u64 {
+    browser
+        .exec(
+            "return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks?')).length;",
+            vec![],
+        )
+        .as_u64()
+        .expect("count")
+}
+
+#[test]
+fn live_events_update_rows_from_their_listing_without_refetching_the_list() {
+    let browser = Browser::start();
+    let p = Project::new();
+    let night = night::seed(&p, 30, 4);
+    let server = Server::start(&p);
+    browser.goto(&server.url("/#/tasks"));
+    browser.wait_for("tr.task-row");
+    browser.wait_for("#live.on");
+    let before = list_fetches(&browser);
+
+    // A claim from the CLI turns the oldest queued task of a stream running.
+    let queued = night.ids("queued");
+    let stream = task_of(&night, &queued[0])["stream"]
+        .as_str()
+        .expect("stream")
+        .to_owned();
+    let claimed = p.claim(&stream);
+    let id = claimed["id"].as_str().expect("claimed id").to_owned();
+    assert!(queued.contains(&id), "a seeded queued task");
+    browser.wait_for_js(
+        "the row to show running",
+        &format!("return document.querySelector('tr[data-id=\"{id}\"] .status-running');"),
+    );
+    // A new task appears on top.
+    let fresh = p.enqueue("docs", r#"{"script_path": "scripts/late_night.sh"}"#);
+    browser.wait_for_js(
+        "the new task on top",
+        &format!("return document.querySelector('tr.task-row').getAttribute('data-id') === '{fresh}';"),
+    );
+    assert!(browser.text("tr.task-row").contains("scripts/late_night.sh"));
+    assert_eq!(
+        list_fetches(&browser),
+        before,
+        "the rows came from the events' listings, not from fetching the list again"
+    );
+    no_console_errors(&browser);
+}
+
 #[test]
 fn the_since_view_after_a_night_puts_failures_first_by_stream() {
     let browser = Browser::start();
