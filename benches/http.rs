@@ -19,7 +19,8 @@
 //! 3. Claim scaling (see `http/scale.rs`): claim latency at 1k / 10k / 100k
 //!    pending, and at 1k pending with 0 / 100 / 1,000 running.
 //!
-//! `SPARKQ_BENCH_QUICK=1` runs every part smaller (well under two minutes
+//! `SPARKQ_BENCH_FSYNC=off` turns fsync off in the bench projects (the
+//! disk's flush otherwise dominates a claim). `SPARKQ_BENCH_QUICK=1` runs every part smaller (well under two minutes
 //! for one binary). `SPARKQ_BENCH_PARTS=load,list,scale` picks parts.
 //! Everything runs on 127.0.0.1 and stops by itself.
 
@@ -62,6 +63,14 @@ fn project() -> tempfile::TempDir {
     run(&["setup", "--yes"]);
     run(&["session", "create", "b"]);
     run(&["stream", "create", "load", "--session", "b"]);
+    // `SPARKQ_BENCH_FSYNC=off`: measure without flushing each write, where
+    // the disk's flush time would hide everything else.
+    if std::env::var("SPARKQ_BENCH_FSYNC").is_ok_and(|v| v == "off") {
+        let yml = dir.path().join("sparkq.yml");
+        let text = std::fs::read_to_string(&yml).expect("read sparkq.yml");
+        assert!(text.contains("fsync: true"), "sparkq.yml names fsync");
+        std::fs::write(&yml, text.replacen("fsync: true", "fsync: false", 1)).expect("write sparkq.yml");
+    }
     dir
 }
 
@@ -396,8 +405,13 @@ fn main() {
     let parts = std::env::var("SPARKQ_BENCH_PARTS").unwrap_or_else(|_| "load,list,scale".to_owned());
     let bins = Bin::from_env();
     println!(
-        "SparkQ HTTP benchmark{}: {}",
+        "SparkQ HTTP benchmark{}{}: {}",
         if quick { " (QUICK: rough numbers)" } else { "" },
+        if std::env::var("SPARKQ_BENCH_FSYNC").is_ok_and(|v| v == "off") {
+            ", fsync off"
+        } else {
+            ", fsync on"
+        },
         bins.iter()
             .map(|b| format!("{} = {}", b.label, b.path.display()))
             .collect::<Vec<_>>()

@@ -85,11 +85,21 @@ fn case(bins: &[Bin], root: &Path, label: &str, n: usize, summary: &mut Summary)
 pub(crate) fn run(bins: &[Bin], quick: bool, summary: &mut Summary) {
     let claims_per_case = if quick { 40 } else { 200 };
     println!("claim scaling:");
-    let backlogs: &[u64] = if quick { &[1_000, 10_000] } else { &[1_000, 10_000, 100_000] };
+    let backlogs: &[u64] = if quick {
+        &[1_000, 10_000]
+    } else {
+        &[1_000, 10_000, 100_000]
+    };
     for &pending in backlogs {
         let dir = project();
         fill(dir.path(), "pending", pending);
-        case(bins, dir.path(), &format!("{pending} pending"), claims_per_case, summary);
+        case(
+            bins,
+            dir.path(),
+            &format!("{pending} pending"),
+            claims_per_case,
+            summary,
+        );
     }
     let running_sets: &[u64] = if quick { &[0, 100] } else { &[0, 100, 1_000] };
     for &running in running_sets {
