@@ -135,7 +135,7 @@ impl SparkqServer {
                 stream: p.stream,
                 stale: p.stale,
                 limit: p.limit,
-                before: None,
+                ..TaskFilter::default()
             };
             let now = Timestamp::now();
             let page = queue.list_tasks(&filter)?;

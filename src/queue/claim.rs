@@ -19,18 +19,32 @@ impl Queue {
     pub fn peek(&self, stream: &str) -> Result<Option<TaskBrief>> {
         let stream = self.stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
-        let (mut scan, _) = self.look(&stream, &lock)?;
+        let (scan, _) = self.touch_indexed(&stream, &lock)?;
+        let task = self.first_pending(&stream, scan, &lock)?;
+        Ok(task.map(|task| self.brief(&stream, task)))
+    }
+
+    /// The task a claim would take, starting from `scan`: the oldest
+    /// pending task that no newer copy supersedes. Files that cannot be
+    /// read as a task on the way are re-adopted or set aside. The caller
+    /// holds `lock`.
+    pub(super) fn first_pending(
+        &self,
+        stream: &Stream,
+        mut scan: spool::PendingScan,
+        lock: &spool::StreamLock,
+    ) -> Result<Option<Task>> {
         loop {
             for id in &scan.oldest {
                 match self.spool.read_task(&stream.name, TaskStatus::Queued, id) {
                     Ok(Some(task)) if self.is_copy_superseded(&stream.name, &task, TaskStatus::Queued)? => {
                         continue;
                     }
-                    Ok(Some(task)) => return Ok(Some(self.brief(&stream, task))),
+                    Ok(Some(task)) => return Ok(Some(task)),
                     Ok(None) => continue,
-                    Err(spool::Error::Corrupt { .. }) => self.readopt_corrupt(&stream, id, &lock)?,
+                    Err(spool::Error::Corrupt { .. }) => self.readopt_corrupt(stream, id, lock)?,
                     Err(e @ (spool::Error::Foreign { .. } | spool::Error::Mismatch { .. })) => {
-                        self.set_aside(&stream, &self.pending_path(&stream, id), &e)?;
+                        self.set_aside(stream, &self.pending_path(stream, id), &e)?;
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -39,7 +53,7 @@ impl Queue {
                 return Ok(None);
             }
             let after = scan.oldest.last().cloned();
-            scan = self.scan_after(&stream, after.as_ref())?;
+            scan = self.scan_after(stream, after.as_ref())?;
         }
     }
 
@@ -58,7 +72,7 @@ impl Queue {
         }
         let stream = self.active_stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
-        let (mut scan, _) = self.look(&stream, &lock)?;
+        let (mut scan, _) = self.touch_indexed(&stream, &lock)?;
         // Each new scan starts after the last id of the one before, so the
         // loop ends even when every id it met had to be skipped.
         loop {
@@ -114,8 +128,9 @@ impl Queue {
     ) -> Result<Option<(TaskBrief, spool::FolderFlush)>> {
         let id = &task.id.clone();
         // A newer copy of this id by the lattice (SPEC 9): never run the
-        // task twice. Settling (in `touch`, or `doctor --fix`) removes the
-        // stale pending copy.
+        // task twice. The next listing that meets the duplicate (or `doctor
+        // --fix`) settles it and removes the stale pending copy; `touch`
+        // does not settle.
         if self.is_copy_superseded(&stream.name, &task, TaskStatus::Queued)? {
             return Ok(None);
         }
@@ -125,15 +140,8 @@ impl Queue {
         {
             return Ok(None);
         }
-        let now = Timestamp::now();
         let mut task = task;
-        task.status = TaskStatus::Running;
-        task.attempts = task.attempts.saturating_add(1);
-        task.claimed_by = Some(worker.to_owned());
-        task.claim_token = Some(new_token());
-        task.started_at = Some(now);
-        task.heartbeat_at = None;
-        task.updated_at = now;
+        task.claim(worker, new_token(), Timestamp::now());
         // Invariant: a claim that returns an error leaves the task queued.
         // After the rename, a failed rewrite (a full disk) renames it back.
         let flush = match self.spool.write_task_unflushed(&task) {

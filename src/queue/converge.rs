@@ -26,7 +26,7 @@
 use std::cmp::Ordering;
 use std::time::Duration;
 
-use crate::model::{Conflict, Task, TaskStatus, Timestamp};
+use crate::model::{Conflict, Phase, Task, TaskStatus, Timestamp};
 
 /// One copy of a task and the state it stands for: its folder for a plain
 /// file, its own `status` for a version recovered from a merge.
@@ -107,10 +107,12 @@ fn compare(a: &Candidate, b: &Candidate) -> Ordering {
     };
     ka.cmp(&kb)
         .then_with(|| match ka.1 {
-            2 => earlier(ta.finished_at, tb.finished_at)
+            Phase::Finished => earlier(ta.finished_at, tb.finished_at)
                 .then_with(|| (a.state == TaskStatus::Succeeded).cmp(&(b.state == TaskStatus::Succeeded))),
-            1 => earlier(ta.started_at, tb.started_at).then_with(|| ta.heartbeat_at.cmp(&tb.heartbeat_at)),
-            _ => ta.history.len().cmp(&tb.history.len()),
+            Phase::Running => {
+                earlier(ta.started_at, tb.started_at).then_with(|| ta.heartbeat_at.cmp(&tb.heartbeat_at))
+            }
+            Phase::Queued => ta.history.len().cmp(&tb.history.len()),
         })
         .then_with(|| ta.updated_at.cmp(&tb.updated_at))
         .then_with(|| canonical(b).cmp(&canonical(a)))
@@ -127,14 +129,14 @@ fn canonical(c: &Candidate) -> Vec<u8> {
 /// Whether a losing copy carries something the winner must keep (rule 3).
 fn is_worth_keeping(loser: &Candidate, winner: &Candidate) -> bool {
     let (l, w) = (&loser.task, &winner.task);
-    match loser.task.lattice_key(loser.state).1 {
-        2 => !is_same_finish(loser, winner),
-        1 => {
-            winner.task.lattice_key(winner.state).1 >= 1
+    match Phase::of(loser.state) {
+        Phase::Finished => !is_same_finish(loser, winner),
+        Phase::Running => {
+            Phase::of(winner.state) >= Phase::Running
                 && l.attempts == w.attempts
                 && l.claim_token != w.claim_token
         }
-        _ => false,
+        Phase::Queued => false,
     }
 }
 

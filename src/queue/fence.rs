@@ -63,6 +63,19 @@ pub(super) fn refusal(task: &Task, token: Option<&str>) -> Error {
     }
 }
 
+/// Whether `error` is one [`refusal`] returns: the report missed its claim,
+/// and nothing was changed.
+pub(super) fn is_refusal(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::ClaimTakenBack { .. }
+            | Error::AlreadyReported { .. }
+            | Error::WrongToken { .. }
+            | Error::NotClaimed { .. }
+            | Error::AlreadyFinished { .. }
+    )
+}
+
 /// What became of `task` after `attempt`, its caller's claim, was taken
 /// back: a clause for [`Error::ClaimTakenBack`].
 fn since_taken_back(task: &Task, attempt: &Attempt) -> String {

@@ -6,12 +6,13 @@
 //! recorded over the new holder's work. All three hold the stream lock, so
 //! they never interleave with a sweep or another report. A token of a
 //! rival claim recorded by settling a merged spool is not stale: see
-//! `rival`.
+//! `rival`. Rivals are looked for only once a token missed the task's
+//! claim, so a report from the claim's holder costs no search for them.
 
 use serde_json::Value;
 
 use super::{Error, Queue, Result, fence};
-use crate::model::{Attempt, AttemptEnd, Name, Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{Name, Outcome, Task, TaskId, TaskStatus, Timestamp};
 
 /// What a worker reports with `complete` or `fail`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,9 +55,7 @@ impl Queue {
             ));
         }
         self.check_json("result", &result)?;
-        self.finish(id, report, TaskStatus::Succeeded, |task| {
-            task.result = Some(result.clone())
-        })
+        self.finish(id, report, Outcome::Succeeded { result })
     }
 
     /// Finishes a running task as failed with `error`; moves it to `failed/`.
@@ -69,22 +68,32 @@ impl Queue {
             ));
         }
         self.check_size("error", error.len(), self.config.limits.output_bytes)?;
-        self.finish(id, report, TaskStatus::Failed, |task| {
-            task.error = Some(error.to_owned())
-        })
+        self.finish(
+            id,
+            report,
+            Outcome::Failed {
+                error: error.to_owned(),
+            },
+        )
     }
 
     /// Marks a running task alive now, so a long task is not taken back.
     pub fn heartbeat(&self, id: &str, token: Option<&str>) -> Result<Task> {
-        if let Some(task) = token.map(|t| self.rival_task(id, t)).transpose()?.flatten() {
-            return Ok(task);
+        match self.heartbeat_claim(id, token) {
+            Err(e) if fence::is_refusal(&e) => match token.map(|t| self.rival_task(id, t)).transpose()? {
+                Some(Some(task)) => Ok(task),
+                _ => Err(e),
+            },
+            other => other,
         }
+    }
+
+    /// [`Queue::heartbeat`] of the task's current claim.
+    fn heartbeat_claim(&self, id: &str, token: Option<&str>) -> Result<Task> {
         let (stream, id) = self.locate_running(id, token)?;
         let _lock = self.spool.lock_stream(&stream)?;
         let (mut task, marked) = self.read_running_or_marked(&stream, &id, token)?;
-        let now = Timestamp::now();
-        task.heartbeat_at = Some(now);
-        task.updated_at = now;
+        task.heartbeat(Timestamp::now());
         if marked {
             self.set_marked_aside(&stream, &id)?;
         }
@@ -103,24 +112,33 @@ impl Queue {
     /// the finished copy is rebuilt from what is there now. Without fsync
     /// there is nothing to gain, and all of it happens under the lock. Token
     /// checks and the move itself always happen under the lock.
-    fn finish(&self, id: &str, report: Report, status: TaskStatus, set: impl Fn(&mut Task)) -> Result<Task> {
+    fn finish(&self, id: &str, report: Report, outcome: Outcome) -> Result<Task> {
         let limit = self.config.limits.output_bytes;
         for (what, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
             self.check_size(what, text.as_ref().map_or(0, String::len), limit)?;
         }
-        if let Some(token) = report.token.clone()
-            && let Some(task) = self.rival_task(id, &token)?
-        {
-            let mut outcome = task.clone();
-            set(&mut outcome);
-            return self.record_rival_finish(&task, &token, status, outcome, report);
+        match self.finish_claim(id, &report, outcome.clone()) {
+            Err(e) if fence::is_refusal(&e) => {
+                let Some(token) = report.token.clone() else {
+                    return Err(e);
+                };
+                match self.rival_task(id, &token)? {
+                    Some(task) => self.record_rival_finish(&task, &token, outcome, report),
+                    None => Err(e),
+                }
+            }
+            other => other,
         }
+    }
+
+    /// [`Queue::finish`] of the task's current claim.
+    fn finish_claim(&self, id: &str, report: &Report, outcome: Outcome) -> Result<Task> {
         let token = report.token.as_deref();
         let (stream, id) = self.locate_running(id, token)?;
         let now = Timestamp::now();
         let staged = if self.spool.fsync() {
             let (seen, _) = self.read_running_or_marked(&stream, &id, token)?;
-            let task = finished(seen.clone(), &report, status, now, &set);
+            let task = finished(seen.clone(), report, outcome.clone(), now);
             let staged = self.spool.stage_task(&task)?;
             Some((seen, task, staged))
         } else {
@@ -135,7 +153,7 @@ impl Queue {
                 task
             }
             _ => {
-                let task = finished(current, &report, status, now, &set);
+                let task = finished(current, report, outcome, now);
                 self.spool.write_task(&task)?;
                 task
             }
@@ -208,32 +226,9 @@ impl Queue {
     }
 }
 
-/// `task` as it is once finished in `status` at `now`, with the report's
-/// output and the attempt recorded in its history.
-fn finished(
-    mut task: Task,
-    report: &Report,
-    status: TaskStatus,
-    now: Timestamp,
-    set: &impl Fn(&mut Task),
-) -> Task {
-    set(&mut task);
-    task.status = status;
-    task.stdout = report.stdout.clone();
-    task.stderr = report.stderr.clone();
-    task.finished_at = Some(now);
-    task.updated_at = now;
-    task.history.push(Attempt {
-        attempt: task.attempts,
-        worker: task.claimed_by.clone(),
-        started_at: task.started_at,
-        ended_at: now,
-        outcome: if status == TaskStatus::Succeeded {
-            AttemptEnd::Succeeded
-        } else {
-            AttemptEnd::Failed
-        },
-        claim_token: task.claim_token.clone(),
-    });
+/// `task` as it is once finished with `outcome` at `now`, with the
+/// report's output.
+fn finished(mut task: Task, report: &Report, outcome: Outcome, now: Timestamp) -> Task {
+    task.finish(outcome, report.stdout.clone(), report.stderr.clone(), now);
     task
 }

@@ -13,9 +13,10 @@
 //! `pending/` holding the stream lock (see `claim`), and a rename succeeds
 //! for one caller only: an id the index still lists after another process
 //! took it fails the rename and the claim moves on to the next id. Nor can
-//! the index make a task look absent: when it runs out of ids, the claim
-//! reads the folder (cheap when the folder is as empty as the index
-//! thinks), and what the folder holds is claimed.
+//! the index make a task look absent: when it runs out of ids, or holds
+//! too few to be worth it, the claim reads the folder (cheap when the
+//! folder is as short as the index thinks), and what the folder holds is
+//! claimed.
 //!
 //! How it stays current:
 //! - One recursive watch on `spool/streams/`. An event about a task file is
@@ -92,21 +93,20 @@ impl StreamIndex {
         self.checked_at.is_some_and(|at| at.elapsed() < INDEX_RECHECK)
     }
 
-    /// The oldest pending ids after `after`, as a scan. Its `total` always
-    /// counts one more than it holds: an index scan never says "that was
-    /// all", so a claim that skips every id asks again, and ends at the
-    /// folder (see [`Queue::scan_after`]).
+    /// The oldest pending ids after `after`, as a scan; its `total` is the
+    /// number of ids the index holds, so a claim that skips every id asks
+    /// again (see [`Queue::scan_after`]) until the index runs out and the
+    /// folder has the last word.
     fn scan_after(&self, after: Option<&TaskId>) -> PendingScan {
         let from = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let oldest: Vec<TaskId> = self
-            .pending
-            .range((from, Bound::Unbounded))
-            .take(SCAN_OLDEST)
-            .cloned()
-            .collect();
         PendingScan {
-            total: oldest.len() + 1,
-            oldest,
+            oldest: self
+                .pending
+                .range((from, Bound::Unbounded))
+                .take(SCAN_OLDEST)
+                .cloned()
+                .collect(),
+            total: self.pending.len(),
             ..PendingScan::default()
         }
     }
@@ -276,7 +276,11 @@ impl Queue {
     /// index, recover batches, sweep if a claim can be dead, and propose the
     /// oldest pending ids; without one (or when the index must be rebuilt,
     /// or a dropped file waits), the full look of [`Queue::touch`].
-    pub(super) fn look(&self, stream: &Stream, lock_: &StreamLock) -> Result<(PendingScan, SweepReport)> {
+    pub(super) fn touch_indexed(
+        &self,
+        stream: &Stream,
+        lock_: &StreamLock,
+    ) -> Result<(PendingScan, SweepReport)> {
         let Some(index) = &self.index else {
             return self.touch(stream, lock_);
         };
@@ -295,7 +299,10 @@ impl Queue {
         // As in `touch`: a batch whose writer died is finished first.
         let _ = self.spool.recover_batches(&stream.name);
         let report = self.sweep_if_due(&mut ix, stream)?;
-        if ix.pending.is_empty() {
+        // An index that fits in one scan could be missing a file whose
+        // event has not come yet, and would answer "nothing more": the
+        // folder answers instead, as cheaply as it is short.
+        if ix.pending.len() <= SCAN_OLDEST {
             drop(ix);
             return Ok((self.scan_after(stream, None)?, report));
         }
@@ -318,9 +325,9 @@ impl Queue {
             }
         }
         let scan = self.spool.scan_pending_after(&stream.name, after)?;
-        // More than a few files the index did not know of: events went
-        // missing rather than late. Rebuild on the next look.
-        if scan.total > SCAN_OLDEST {
+        // Many more files than the index knows of: events went missing
+        // rather than late. Rebuild on the next look.
+        if ix.is_current() && scan.total > ix.pending.len() + SCAN_OLDEST {
             ix.checked_at = None;
         }
         Ok(scan)

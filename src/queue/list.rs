@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use super::filter::{TaskMatch, check_window};
 use super::{Error, Queue, Result};
 use crate::model::{Name, Stream, StreamStatus, Task, TaskId, TaskListing, TaskStatus, Timestamp};
 
@@ -24,6 +25,17 @@ pub struct TaskFilter {
     pub limit: Option<usize>,
     /// Only tasks older than this id (the previous page's `next_cursor`).
     pub before: Option<String>,
+    /// Only tasks with this text (any case) in their summary, error or
+    /// payload (its JSON text).
+    pub text: Option<String>,
+    /// Only tasks of this tool.
+    pub tool: Option<String>,
+    /// Only tasks claimed by this worker (`claimed_by`).
+    pub worker: Option<String>,
+    /// Only tasks last updated at or after this moment.
+    pub since: Option<Timestamp>,
+    /// Only tasks last updated before this moment.
+    pub until: Option<Timestamp>,
 }
 
 /// One page of tasks, newest first.
@@ -86,6 +98,8 @@ impl Queue {
             ));
         }
         let before = filter.before.as_deref().map(super::parse_task_id).transpose()?;
+        check_window(filter.since, filter.until)?;
+        let wanted = TaskMatch::of(filter, Timestamp::now());
         let streams = match &filter.stream {
             Some(name) => vec![self.stream(name)?],
             None => self.all_streams()?,
@@ -98,7 +112,7 @@ impl Queue {
         for stream in &streams {
             self.touch_quietly(stream);
         }
-        if !filter.stale {
+        if wanted.is_everything() {
             if let Some(page) = self.newest_page(&streams, &statuses, before.as_ref(), limit)? {
                 return Ok(page);
             }
@@ -113,19 +127,49 @@ impl Queue {
                 return Ok(page);
             }
         }
+        let entries = self.every_id(&streams, &statuses, before.as_ref())?;
+
+        // The ids are known; which tasks match is known only by reading
+        // them, newest first, until the page is full.
+        let mut tasks = Vec::new();
+        let mut next_cursor = None;
+        for (id, stream, status) in entries {
+            if tasks.len() == limit {
+                next_cursor = tasks.last().map(|t: &Task| t.id.clone());
+                break;
+            }
+            let Ok(Some(task)) = self.spool.read_task(&streams[stream].name, status, &id) else {
+                continue;
+            };
+            if wanted.matches(&task) {
+                tasks.push(task);
+            }
+        }
+        Ok(TaskPage { tasks, next_cursor })
+    }
+
+    /// Every task of `streams` in `statuses` older than `before`, as (id,
+    /// index into `streams`, folder), newest first and each task once: of
+    /// two copies of one id, the one the lattice ranks higher (as
+    /// `get_task` and `doctor` would have it), and of copies it cannot
+    /// tell apart, the later folder. Reads only the files of ids found in
+    /// more than one folder.
+    pub(super) fn every_id(
+        &self,
+        streams: &[Stream],
+        statuses: &[TaskStatus],
+        before: Option<&TaskId>,
+    ) -> Result<Vec<(TaskId, usize, TaskStatus)>> {
         let mut entries: Vec<(TaskId, usize, TaskStatus)> = Vec::new();
         for (i, stream) in streams.iter().enumerate() {
-            for status in &statuses {
+            for status in statuses {
                 for id in self.spool.list_ids(&stream.name, *status)? {
-                    if before.as_ref().is_none_or(|b| id < *b) {
+                    if before.is_none_or(|b| id < *b) {
                         entries.push((id, i, *status));
                     }
                 }
             }
         }
-        // Newest first. Of two copies of one id, the one the lattice ranks
-        // higher is shown (as `get_task` and `doctor` would have it), and of
-        // copies it cannot tell apart, the later folder.
         entries.sort_unstable_by(|a, b| b.0.cmp(&a.0).then((b.2 as u8).cmp(&(a.2 as u8))));
         let duplicated: Vec<bool> = (0..entries.len())
             .map(|i| {
@@ -141,26 +185,11 @@ impl Queue {
         }
         let mut entries = kept;
         entries.dedup_by(|a, b| a.0 == b.0);
-
-        let now = Timestamp::now();
-        let mut tasks = Vec::new();
-        let mut next_cursor = None;
-        for (id, stream, status) in entries {
-            if tasks.len() == limit {
-                next_cursor = tasks.last().map(|t: &Task| t.id.clone());
-                break;
-            }
-            let Ok(Some(task)) = self.spool.read_task(&streams[stream].name, status, &id) else {
-                continue;
-            };
-            if !filter.stale || task.is_stale_at(now) {
-                tasks.push(task);
-            }
-        }
-        Ok(TaskPage { tasks, next_cursor })
+        Ok(entries)
     }
 
-    /// The fast path of [`Queue::list_tasks`] without the stale filter:
+    /// The fast path of [`Queue::list_tasks`] when no condition needs the
+    /// task's content (stale, text, tool, worker, time):
     /// only the `limit + 1` newest ids of each folder are collected, and
     /// only the returned tasks are read. `None` when that is not enough to
     /// be sure of the page (the same id in two folders, or unreadable files
@@ -288,7 +317,7 @@ impl Queue {
     /// sweep: its running tasks still fail or go back to the queue. An ended
     /// stream that has something dropped into it is looked at in full, so
     /// the drop fails with "stream ended" rather than waiting unseen.
-    fn touch_quietly(&self, stream: &Stream) {
+    pub(super) fn touch_quietly(&self, stream: &Stream) {
         let Ok(lock) = self.spool.lock_stream(&stream.name) else {
             return;
         };

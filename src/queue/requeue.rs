@@ -118,8 +118,7 @@ impl Queue {
         let _lock = self.spool.lock_stream(&original.stream)?;
         // Re-read under the lock: a sweep or a sync may have moved it.
         let mut original = self.get_task(id.as_str())?;
-        let before = original.requeued_as.replace(new.clone());
-        original.updated_at = Timestamp::now();
+        let before = original.mark_requeued_as(new.clone(), Timestamp::now());
         self.spool.write_task(&original)?;
         Ok(before)
     }

@@ -9,7 +9,7 @@
 //! of being lost. The task's own state never changes here.
 
 use super::{Queue, Report, Result};
-use crate::model::{Task, TaskStatus, Timestamp};
+use crate::model::{Outcome, Task, TaskStatus, Timestamp};
 
 impl Queue {
     /// The task `id` if `token` is one of its recorded rival claims that
@@ -27,13 +27,12 @@ impl Queue {
     }
 
     /// Records the finish of rival claim `token` of `task` in its conflict
-    /// entry: `status`, with `outcome`'s result and error.
+    /// entry: `outcome`'s status, result and error.
     pub(super) fn record_rival_finish(
         &self,
         task: &Task,
         token: &str,
-        status: TaskStatus,
-        outcome: Task,
+        outcome: Outcome,
         report: Report,
     ) -> Result<Task> {
         let _lock = self.spool.lock_stream(&task.stream)?;
@@ -48,9 +47,7 @@ impl Queue {
             .iter_mut()
             .find(|c| c.status == TaskStatus::Running && c.claim_token.as_deref() == Some(token))
         {
-            entry.status = status;
-            entry.result = outcome.result;
-            entry.error = outcome.error;
+            (entry.status, entry.result, entry.error) = outcome.into_parts();
             entry.stdout = report.stdout;
             entry.stderr = report.stderr;
             entry.finished_at = Some(now);

@@ -11,7 +11,7 @@
 //!   moved into `pending/` for adoption, which turns it into a failed task
 //!   that keeps the bytes in `original` (under its own id if no readable
 //!   copy of the task exists, else as a new task).
-//! - **On the fly, only removals.** Every command that looks at a stream
+//! - **On the fly, only removals.** A listing that meets a duplicate
 //!   removes copies that lost and carried nothing (see
 //!   [`Queue::settle_safely`]); anything that needs a file rewritten or a
 //!   conflict recorded is left to `sparkq doctor --fix`, so `doctor` still
@@ -242,8 +242,8 @@ impl Queue {
             .unwrap_or_else(|| dir.join(format!("{base}.json")))
     }
 
-    /// The on-the-fly part of settling, run by every look at a stream
-    /// holding its lock: for each task with several copies, removes the
+    /// The on-the-fly part of settling, run by a listing that met a
+    /// duplicate, holding the stream lock: for each task with several copies, removes the
     /// copies that lost and carried nothing worth keeping, when the winner
     /// is already stored as it should be. Returns how many files it removed.
     pub(super) fn settle_safely(&self, stream: &Name) -> Result<usize> {

@@ -10,7 +10,8 @@
 use serde::Serialize;
 
 use super::{Queue, Result};
-use crate::model::{Attempt, AttemptEnd, Stream, TaskId, TaskStatus, Timestamp};
+pub use crate::model::auto_fail_message;
+use crate::model::{AttemptEnd, Stream, TaskId, TaskStatus, Timestamp};
 
 /// What one sweep of a stream's claims did.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
@@ -19,6 +20,10 @@ pub struct SweepReport {
     pub requeued: Vec<TaskId>,
     /// Dead claims that had no attempts left.
     pub failed: Vec<TaskId>,
+    /// When the next claim the sweep left running turns dead, so a waiter
+    /// sets its timer without reading the claims again.
+    #[serde(skip)]
+    pub next_dead: Option<Timestamp>,
 }
 
 impl SweepReport {
@@ -26,13 +31,6 @@ impl SweepReport {
     pub fn is_empty(&self) -> bool {
         self.requeued.is_empty() && self.failed.is_empty()
     }
-}
-
-/// The error of a task auto-failed after its last dead claim.
-pub fn auto_fail_message(timeout_secs: u64) -> String {
-    format!(
-        "Auto-failed: task exceeded 2x timeout ({timeout_secs}s) with no complete/fail reported. Likely worker crash or disconnect."
-    )
 }
 
 impl Queue {
@@ -47,57 +45,38 @@ impl Queue {
     pub(super) fn sweep_dead_locked(&self, stream: &Stream, now: Timestamp) -> Result<SweepReport> {
         let mut report = SweepReport::default();
         for id in self.spool.list_ids(&stream.name, TaskStatus::Running)? {
-            // A newer copy by the lattice (a crash between writing the result
-            // and removing the claim, or a merge): never sweep a claim that
-            // lost. Settling removes it, or records it if it was a rival.
-            if self.is_superseded(&stream.name, &id, TaskStatus::Running)? {
-                continue;
-            }
-            // One read per claimed file: this runs on every claim.
-            let Ok(Some(task)) = self
-                .spool
-                .read_task_repairing(&stream.name, TaskStatus::Running, &id)
+            // One read per claimed file, and nothing else for a live claim
+            // whose content agrees with its folder: this runs on every claim.
+            let Ok(Some((task, lagged))) =
+                self.spool
+                    .read_task_lagging(&stream.name, TaskStatus::Running, &id)
             else {
                 continue;
             };
-            // A queued copy of a later attempt (a crash between re-queueing
-            // and removing the claim) is newer: the claim is over.
-            if let Ok(Some(queued)) = self.spool.read_task(&stream.name, TaskStatus::Queued, &id)
-                && queued.lattice_key(TaskStatus::Queued) > task.lattice_key(TaskStatus::Running)
-            {
-                self.spool.remove_task(&stream.name, TaskStatus::Running, &id)?;
+            let dead = task.is_dead_at(now);
+            if !dead && let Some(at) = task.dead_at() {
+                report.next_dead = Some(report.next_dead.map_or(at, |next| next.min(at)));
+            }
+            if !dead && !lagged {
                 continue;
             }
-            if !task.is_dead_at(now) {
+            // A newer copy by the lattice (a crash between writing the result
+            // or re-queueing and removing the claim, or a merge): never sweep
+            // or rewrite a claim that lost. Settling removes it, or records
+            // it if it was a rival.
+            if self.is_copy_superseded(&stream.name, &task, TaskStatus::Running)? {
                 continue;
             }
-            let mut next = task.clone();
-            let outcome = if task.attempts < task.max_attempts {
-                AttemptEnd::Requeued
-            } else {
-                AttemptEnd::AutoFailed
-            };
-            next.history.push(Attempt {
-                attempt: task.attempts,
-                worker: task.claimed_by.clone(),
-                started_at: task.started_at,
-                ended_at: now,
-                outcome,
-                claim_token: task.claim_token.clone(),
-            });
-            next.updated_at = now;
-            if outcome == AttemptEnd::Requeued {
-                next.status = TaskStatus::Queued;
-                next.claimed_by = None;
-                next.claim_token = None;
-                next.started_at = None;
-                next.heartbeat_at = None;
-                report.requeued.push(id.clone());
-            } else {
-                next.status = TaskStatus::Failed;
-                next.error = Some(auto_fail_message(task.timeout));
-                next.finished_at = Some(now);
-                report.failed.push(id.clone());
+            if lagged {
+                self.spool.write_task(&task)?;
+            }
+            if !dead {
+                continue;
+            }
+            let mut next = task;
+            match next.take_back(now) {
+                AttemptEnd::Requeued => report.requeued.push(id.clone()),
+                _ => report.failed.push(id.clone()),
             }
             // Write the new copy, then remove the claimed one: a crash in
             // between leaves two copies, and the newer one wins. A failed

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
-use crate::model::{Task, TaskStatus};
+use crate::model::{TaskStatus, Timestamp};
 
 fn queue_in(dir: &std::path::Path) -> Queue {
     let config = Config::from_yaml("spool: { fsync: false }", &dir.join("sparkq.yml")).unwrap();
@@ -105,20 +105,6 @@ fn a_failed_batch_line_queues_nothing() {
 }
 
 #[test]
-fn newer_states_order_above_older_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let queue = queue_in(dir.path());
-    let mut task: Task = queue.enqueue("a", new_task(1)).unwrap();
-    let queued = task.lattice_key(TaskStatus::Queued);
-    task.attempts = 1;
-    let running = task.lattice_key(TaskStatus::Running);
-    let done = task.lattice_key(TaskStatus::Succeeded);
-    let requeued = task.lattice_key(TaskStatus::Queued);
-    assert!(queued < running && running < done && done < requeued);
-    assert_eq!(task.lattice_key(TaskStatus::Failed), done);
-}
-
-#[test]
 fn errors_map_to_one_kind_each() {
     let dir = tempfile::tempdir().unwrap();
     let queue = queue_in(dir.path());
@@ -129,4 +115,59 @@ fn errors_map_to_one_kind_each() {
         ErrorKind::Conflict
     );
     assert_eq!(queue.get_task("tsk_0").unwrap_err().code(), "unknown_task");
+}
+
+#[test]
+fn one_look_says_all_a_watcher_decides_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_in(dir.path());
+    let empty = queue.look("a").unwrap();
+    assert_eq!(
+        (empty.has_work, empty.queued, empty.next_dead()),
+        (false, 0, None)
+    );
+
+    queue.enqueue_batch("a", (0..3).map(new_task).collect()).unwrap();
+    let claimed = queue.claim("a", "w").unwrap().unwrap();
+    let claimed = queue.get_task(claimed.task.id.as_str()).unwrap();
+    let look = queue.look("a").unwrap();
+    assert_eq!(look.stream.name.as_str(), "a");
+    assert_eq!((look.has_work, look.queued), (true, 2));
+    assert!(look.swept.is_empty());
+    assert_eq!(look.next_dead(), claimed.dead_at(), "the claim's deadline");
+    assert_eq!(look.next_settle, None, "nothing dropped in");
+
+    queue.end_stream("a").unwrap();
+    let ended = queue.look("a").unwrap();
+    assert_eq!(ended.stream.status, crate::model::StreamStatus::Ended);
+    assert!(!ended.has_work);
+}
+
+#[test]
+fn a_sweep_takes_back_a_dead_claim_and_says_when_the_next_turns_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_in(dir.path());
+    queue.enqueue_batch("a", (0..2).map(new_task).collect()).unwrap();
+    let dead = queue.claim("a", "w1").unwrap().unwrap().task;
+    let live = queue.claim("a", "w2").unwrap().unwrap().task;
+    // The first claim started long ago; its file is rewritten as it would
+    // be after that time, with its content lagging its folder (queued).
+    let stream = Name::parse("a").unwrap();
+    let mut old = dead.clone();
+    old.started_at = Some(Timestamp::parse("2020-01-01T00:00:00Z").unwrap());
+    old.status = TaskStatus::Queued;
+    let path = queue
+        .spool
+        .state_path(&stream, TaskStatus::Running)
+        .join(old.id.file_name());
+    std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+
+    let report = queue.sweep_dead("a").unwrap();
+    // One attempt by default: the dead claim fails.
+    assert_eq!((report.requeued, report.failed), (vec![], vec![dead.id.clone()]));
+    let live = queue.get_task(live.id.as_str()).unwrap();
+    assert_eq!(report.next_dead, live.dead_at());
+    let back = queue.get_task(dead.id.as_str()).unwrap();
+    assert_eq!(back.status, TaskStatus::Failed);
+    assert_eq!(back.history.len(), 1);
 }

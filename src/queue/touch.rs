@@ -1,6 +1,10 @@
-//! What every look at a stream does first, holding its lock: settle copies
-//! a merge left behind (the safe part, see `settle`), adopt files dropped
-//! into `pending/`, and take back dead claims.
+//! What every look at a stream does first, holding its lock: finish or
+//! discard interrupted batches, take back dead claims, and adopt files
+//! dropped into `pending/`.
+//!
+//! It does not settle the copies a merge left behind: a claim or peek skips
+//! a copy that a newer one supersedes, and a listing that meets a duplicate
+//! settles the safe part (see `settle`); the rest is `doctor --fix`'s.
 
 use super::{Queue, Result, SweepReport};
 use crate::model::{Stream, TaskId, TaskStatus, Timestamp};

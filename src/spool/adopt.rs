@@ -53,6 +53,25 @@ pub fn settles_at(modified: SystemTime, now: SystemTime) -> Option<SystemTime> {
     (!is_settled(modified, now)).then(|| modified.checked_add(ADOPT_SETTLE).unwrap_or(now))
 }
 
+impl Spool {
+    /// When the youngest file dropped into `stream`'s `pending/` that `scan`
+    /// found settles and can be adopted; files already settled do not count
+    /// (the look that made `scan` adopted them). Entries that are not
+    /// regular files are adopted (set aside) too; the entry's own time
+    /// counts, never a link target's.
+    pub fn next_settle(&self, stream: &Name, scan: &PendingScan) -> Option<SystemTime> {
+        let dir = self.state_path(stream, TaskStatus::Queued);
+        let now = SystemTime::now();
+        let names = scan.drops.iter().map(std::ffi::OsStr::new);
+        names
+            .chain(scan.foreign.iter().map(|n| n.as_os_str()))
+            .filter_map(|name| std::fs::symlink_metadata(dir.join(name)).ok())
+            .filter_map(|meta| meta.modified().ok())
+            .filter_map(|modified| settles_at(modified, now))
+            .min()
+    }
+}
+
 /// A file found in `pending/`, about to become a task.
 #[derive(Debug)]
 pub struct DroppedFile<'a> {

@@ -171,44 +171,16 @@ impl Spool {
     ///
     /// The copy returned always agrees with its folder (the folder wins):
     /// content that lags behind a rename is corrected in memory; the file
-    /// itself is rewritten by [`Spool::repair_task`] under the stream lock.
+    /// itself is rewritten (with [`Spool::write_task`]) by the next sweep
+    /// of dead claims or settling, under the stream lock.
     pub fn read_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<Option<Task>, Error> {
-        Ok(self.load_task(stream, status, id)?.map(|(task, _)| task))
+        Ok(self.read_task_lagging(stream, status, id)?.map(|(task, _)| task))
     }
 
-    /// Rewrites a task file whose content lags its folder. Call it holding
-    /// the stream lock; returns whether the file needed it.
-    pub fn repair_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<bool, Error> {
-        let Ok(Some((task, lagged))) = self.load_task(stream, status, id) else {
-            return Ok(false);
-        };
-        if !lagged {
-            return Ok(false);
-        }
-        self.write_task(&task)?;
-        Ok(true)
-    }
-
-    /// Like [`Spool::read_task`], but a file whose content lags its folder
-    /// is also rewritten, from the one read. Call it holding the stream lock.
-    pub fn read_task_repairing(
-        &self,
-        stream: &Name,
-        status: TaskStatus,
-        id: &TaskId,
-    ) -> Result<Option<Task>, Error> {
-        let Some((task, lagged)) = self.load_task(stream, status, id)? else {
-            return Ok(None);
-        };
-        if lagged {
-            self.write_task(&task)?;
-        }
-        Ok(Some(task))
-    }
-
-    /// Reads and parses a task file, made to agree with its folder; the flag
-    /// says whether the content lagged.
-    fn load_task(
+    /// Like [`Spool::read_task`]; the flag says whether the content lagged
+    /// its folder, so that a caller holding the stream lock can rewrite the
+    /// file from the one read.
+    pub fn read_task_lagging(
         &self,
         stream: &Name,
         status: TaskStatus,

@@ -26,13 +26,6 @@ pub fn run_watchers(
     settings: &Settings,
     shutdown: &Shutdown,
 ) -> Vec<(String, Result<()>)> {
-    // Watchers live long: their peeks and sweeps use the queue's index.
-    // Without one (no inotify watches left) they read the folders.
-    let mut indexed = queue.clone();
-    let queue = match indexed.start_index() {
-        Ok(()) => &indexed,
-        Err(_) => queue,
-    };
     std::thread::scope(|scope| {
         let handles: Vec<_> = streams
             .iter()

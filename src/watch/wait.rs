@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use super::events::Events;
-use super::timers::{earliest, next_settle};
+use super::timers::{earliest, instant_of};
 use super::{Result, Settings, Shutdown};
 use crate::model::deadline_after;
 use crate::queue::{Queue, TaskBrief};
@@ -75,7 +75,7 @@ pub fn wait_for_claim(
         let next = earliest([
             Some(end),
             Some(deadline_after(now, settings.recheck)),
-            next_settle(&queue, &name),
+            queue.next_settle(&name).ok().flatten().map(instant_of),
         ]);
         let seen = events.wait_until(next.unwrap_or(end))?;
         if seen.stop {

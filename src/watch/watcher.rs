@@ -15,15 +15,15 @@
 //!   stops naming it ends at its next look.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::events::{Events, RuntimeWatch};
 use super::fifo::Fifo;
 use super::lock::{Taken, WatcherLock, holder};
 use super::run::print_banner;
-use super::timers::{earliest, next_dead, next_settle};
+use super::timers::{earliest, instant_after, instant_of};
 use super::{Result, Settings, Shutdown};
-use crate::model::{Name, StreamStatus, Timestamp, deadline_after};
+use crate::model::{StreamStatus, Timestamp, deadline_after};
 use crate::queue::{self, Queue};
 
 /// Why a watcher stopped, for its last log line.
@@ -85,7 +85,6 @@ pub(crate) fn watch_stream(
     let mut watcher = Watcher {
         queue,
         name,
-        stream: info.name.clone(),
         flag: runtime.done_flag(name),
         fifo,
         lock,
@@ -149,18 +148,20 @@ const ERROR_RETRY: Duration = Duration::from_secs(5);
 struct Watcher<'a> {
     queue: &'a Queue,
     name: &'a str,
-    stream: Name,
     flag: PathBuf,
     fifo: Fifo,
     lock: WatcherLock,
     looked: Looked,
 }
 
-/// What the previous look found, so each change is logged once.
+/// What the previous look found, so each change is logged once and the
+/// timer is set without looking again.
 #[derive(Debug, Default)]
 struct Looked {
     has_work: bool,
     flag_set: bool,
+    next_settle: Option<SystemTime>,
+    next_dead: Option<Timestamp>,
 }
 
 impl Watcher<'_> {
@@ -171,14 +172,15 @@ impl Watcher<'_> {
         if !self.lock.is_still_ours() {
             return Ok(Some(StopReason::LockLost));
         }
-        let stream = match queue.stream(name) {
+        // One snapshot: the stream's file read once, one sweep, one scan.
+        let look = match queue.look(name) {
             Err(crate::queue::Error::UnknownStream { .. }) => return Ok(Some(StopReason::StreamGone)),
             other => other?,
         };
-        if stream.status == StreamStatus::Ended {
+        if look.stream.status == StreamStatus::Ended {
             return Ok(Some(StopReason::StreamEnded));
         }
-        let swept = queue.sweep_dead(name)?;
+        let swept = &look.swept;
         for id in &swept.requeued {
             log(
                 name,
@@ -191,7 +193,7 @@ impl Watcher<'_> {
                 &format!("dead claim {id} had no attempts left: auto-failed"),
             );
         }
-        let has_work = queue.peek(name)?.is_some();
+        let has_work = look.has_work;
         let flag_set = self.flag.exists();
         // A wake in flight may end here, letting the next one go now.
         self.fifo.advance(flag_set)?;
@@ -201,8 +203,7 @@ impl Watcher<'_> {
             } else {
                 ""
             };
-            let queued = queue.counts(&stream.name)?.queued;
-            log(name, &format!("work pending: {queued} queued{how}"));
+            log(name, &format!("work pending: {} queued{how}", look.queued));
         }
         if flag_set && !self.looked.flag_set {
             log(name, "worker is idle (done flag set)");
@@ -210,12 +211,13 @@ impl Watcher<'_> {
         // Removing the flag first is what makes the wake happen once.
         if flag_set && has_work && self.fifo.is_idle() && std::fs::remove_file(&self.flag).is_ok() {
             self.fifo.wake()?;
-            let queued = queue.counts(&stream.name)?.queued;
-            log(name, &format!("woke the worker ({queued} queued)"));
+            log(name, &format!("woke the worker ({} queued)", look.queued));
         }
         self.looked = Looked {
             has_work,
             flag_set: self.flag.exists(),
+            next_settle: look.next_settle,
+            next_dead: look.next_dead(),
         };
         Ok(None)
     }
@@ -226,8 +228,9 @@ impl Watcher<'_> {
         earliest([
             Some(next_recheck),
             self.fifo.next_check(),
-            next_settle(self.queue, &self.stream),
-            next_dead(self.queue, &self.stream),
+            self.looked.next_settle.map(instant_of),
+            // `is_dead_at` is strict (`>`): look just after the boundary.
+            self.looked.next_dead.map(|at| instant_after(at.to_system())),
         ])
         .unwrap_or(next_recheck)
     }

@@ -74,6 +74,7 @@ struct TaskListing {
     session: String,
     tool_name: String,
     task_class: String,
+    payload_key: Option<String>,
     status: String,
     stale: bool,
     timeout: u64,
@@ -90,6 +91,7 @@ struct TaskListing {
     started_at: Option<String>,
     heartbeat_at: Option<String>,
     finished_at: Option<String>,
+    duration_ms: Option<u64>,
     requeued_from: Option<String>,
     requeued_as: Option<String>,
 }

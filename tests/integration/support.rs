@@ -10,6 +10,42 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// A task to write straight into the spool with [`Project::put_task`].
+#[derive(Debug, Clone)]
+pub struct PastTask {
+    pub stream: String,
+    pub tool: String,
+    pub worker: String,
+    pub payload: Value,
+    /// The summary if it succeeded, the error if it failed.
+    pub note: String,
+    pub failed: bool,
+    pub stdout: String,
+    /// How long ago it was created.
+    pub created_ago: Duration,
+    /// When it was claimed after creation and, once finished, how long it
+    /// ran; `None` while queued.
+    pub ran: Option<(Duration, Option<Duration>)>,
+}
+
+impl PastTask {
+    /// A task of `stream` created `created_ago`, claimed a second later by
+    /// `w1` and succeeded after `run`.
+    pub fn done(stream: &str, created_ago: Duration, run: Duration) -> PastTask {
+        PastTask {
+            stream: stream.to_owned(),
+            tool: "run-bash".to_owned(),
+            worker: "w1".to_owned(),
+            payload: serde_json::json!({"script_path": "scripts/x.sh"}),
+            note: "all good".to_owned(),
+            failed: false,
+            stdout: String::new(),
+            created_ago,
+            ran: Some((Duration::from_secs(1), Some(run))),
+        }
+    }
+}
+
 /// The binary under test.
 pub fn sparkq_bin() -> &'static str {
     env!("CARGO_BIN_EXE_sparkq")
@@ -95,6 +131,43 @@ impl Project {
         let temp = path.with_file_name(format!(".{id}.aged.tmp"));
         std::fs::write(&temp, serde_json::to_vec_pretty(&task).unwrap()).unwrap();
         std::fs::rename(&temp, &path).unwrap();
+    }
+
+    /// Writes `task` straight into its stream's folder, with the times it
+    /// names, as a night of work would have left it; returns its id. The
+    /// stream (and its session `s1`) must exist. Written atomically.
+    pub fn put_task(&self, task: &PastTask) -> String {
+        let created = std::time::SystemTime::now() - task.created_ago;
+        let at = |t: std::time::SystemTime| Value::from(humantime::format_rfc3339_micros(t).to_string());
+        let id = sparkq::model::TaskId::generate_at(sparkq::model::Timestamp::from_system(created));
+        let started = task.ran.map(|(wait, _)| created + wait);
+        let finished = task
+            .ran
+            .and_then(|(wait, run)| run.map(|run| created + wait + run));
+        let (folder, status) = match (task.failed, started, finished) {
+            (_, None, _) => ("pending", "queued"),
+            (_, Some(_), None) => ("claimed", "running"),
+            (false, Some(_), Some(_)) => ("done", "succeeded"),
+            (true, Some(_), Some(_)) => ("failed", "failed"),
+        };
+        let updated = finished.or(started).unwrap_or(created);
+        let json = serde_json::json!({
+            "id": id.as_str(), "stream": task.stream, "session": "s1", "tool_name": task.tool,
+            "task_class": "MEDIUM_SCRIPT", "payload": task.payload, "status": status, "timeout": 3600,
+            "attempts": u32::from(started.is_some()), "max_attempts": 2,
+            "claimed_by": started.map(|_| task.worker.clone()), "claim_token": null,
+            "result": (status == "succeeded").then(|| serde_json::json!({"summary": task.note})),
+            "error": (status == "failed").then(|| task.note.clone()),
+            "stdout": task.stdout, "stderr": "",
+            "created_at": at(created), "updated_at": at(updated),
+            "started_at": started.map(at), "heartbeat_at": null, "finished_at": finished.map(at),
+            "history": []
+        });
+        let dir = self.state_dir(&task.stream, folder);
+        let temp = dir.join(format!(".{}.put.tmp", id.as_str()));
+        std::fs::write(&temp, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+        std::fs::rename(&temp, dir.join(id.file_name())).unwrap();
+        id.to_string()
     }
 
     /// A command running `sparkq` in the project folder.

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use sparkq::config::Config;
-use sparkq::model::{Task, TaskStatus};
+use sparkq::model::{Phase, Task, TaskStatus};
 use sparkq::queue::{NewTask, Queue, Report};
 
 use crate::support::sparkq_bin;
@@ -34,7 +34,7 @@ pub struct Machine {
 pub type FinishEvent = (u32, Option<String>, &'static str, String);
 
 /// What the oracle knows of each task before a sync: lattice key, finishes.
-pub type Facts = BTreeMap<String, ((u32, u8), BTreeSet<FinishEvent>)>;
+pub type Facts = BTreeMap<String, ((u32, Phase), BTreeSet<FinishEvent>)>;
 
 impl Machine {
     /// The project in `dir` (which holds `sparkq.yml`), without fsync.
