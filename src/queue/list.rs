@@ -241,6 +241,17 @@ impl Queue {
         Ok(Some(TaskPage { tasks, next_cursor }))
     }
 
+    /// The listing of the task file `id` in `stream`'s folder for `status`
+    /// as it is now, without looking elsewhere; `None` when that file is
+    /// gone or unreadable. For live updates, which name the file that
+    /// changed.
+    pub fn listing_at(&self, stream: &str, status: TaskStatus, id: &str) -> Option<TaskListing> {
+        let stream = Name::parse(stream).ok()?;
+        let id = TaskId::parse(id)?;
+        let task = self.spool.read_task(&stream, status, &id).ok()??;
+        Some(TaskListing::of(task, Timestamp::now()))
+    }
+
     /// The task with id `id`, wherever it is.
     pub fn get_task(&self, id: &str) -> Result<Task> {
         let id = super::parse_task_id(id)?;

@@ -54,3 +54,7 @@ mod sync_rsync;
 mod teardown;
 mod watcher;
 mod words;
+
+// The web UI of the morning review (issue 11) and its seeded night.
+mod night;
+mod review_ui;
