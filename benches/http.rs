@@ -7,8 +7,13 @@
 //! 2. Task list with `SPARKQ_BENCH_TASKS` (default 100 000) finished tasks
 //!    in the spool: time per page of `GET /api/tasks` (first page, a deep
 //!    cursor page, and filtered pages). The budget is 100 ms per page.
+//!    Then the morning review's reads on the same spool (`http/review.rs`):
+//!    content-filtered first pages, `/api/since` and `/api/stats`.
 //!
 //! Everything runs on 127.0.0.1 and stops by itself.
+
+#[path = "http/review.rs"]
+mod review;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -368,6 +373,7 @@ fn task_list(n: u64) {
         "/api/tasks?status=succeeded&limit=200",
     );
     report("streams with counts", "/api/streams");
+    review::measure(&agent, &base, n);
     let _ = stop.send(());
     server.join().expect("server thread");
     println!("  worst median page time {worst:.2} ms (budget {PAGE_BUDGET_MS} ms for a 50-task page)");
