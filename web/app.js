@@ -301,6 +301,8 @@ async function show(event) {
     current.onTask = typeof got.onTask === "function" ? got.onTask : null;
     current.tick = typeof got.tick === "function" ? got.tick : null;
   }
+  // For benchmarks: when this page had drawn its data.
+  performance.mark("sparkq-rendered-" + r.name);
   // A change that arrived while the page was loading may not be in what it
   // drew: look again.
   if (changes !== seen) scheduleRefresh(0);

@@ -28,11 +28,10 @@ fn time(agent: &ureq::Agent, base: &str, path: &str, runs: usize) -> (f64, f64, 
 }
 
 /// Measures the review's reads against the server at `base`, whose spool
-/// holds `n` finished tasks written by `fill_spool` (one a second, every
-/// 10th failed with "it broke", all by worker `bench` with tool
-/// `run-bash`).
-pub(crate) fn measure(agent: &ureq::Agent, base: &str, n: u64) {
-    println!("review reads at {n} tasks (ratio: median ÷ the unfiltered first page's):");
+/// holds the finished tasks `fill_spool` writes (one a second, every 10th
+/// failed with "it broke", all by worker `bench` with tool `run-bash`).
+pub(crate) fn measure(agent: &ureq::Agent, base: &str) {
+    println!("  review reads, same spool (ratio: median ÷ the unfiltered first page's):");
     let (reference, _, _) = time(agent, base, "/api/tasks?limit=50", 10);
     println!(
         "  {:<44} median {reference:8.2} ms  (reference)",
@@ -70,7 +69,7 @@ pub(crate) fn measure(agent: &ureq::Agent, base: &str, n: u64) {
             None => format!("{} bytes", body.to_string().len()),
         };
         println!(
-            "  {label:<44} median {median:8.2} ms  max {max:8.2} ms  x{:.1}  ({size})",
+            "    {label:<44} median {median:8.2} ms  max {max:8.2} ms  x{:.1}  ({size})",
             median / reference.max(0.001)
         );
     }

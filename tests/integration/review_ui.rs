@@ -191,6 +191,56 @@ fn search_and_filters_live_in_the_url() {
     no_console_errors(&browser);
 }
 
+/// How many `/api/tasks` list requests the page has made so far.
+fn list_fetches(browser: &Browser) -> u64 {
+    browser
+        .exec(
+            "return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks?')).length;",
+            vec![],
+        )
+        .as_u64()
+        .expect("count")
+}
+
+#[test]
+fn live_events_update_rows_from_their_listing_without_refetching_the_list() {
+    let browser = Browser::start();
+    let p = Project::new();
+    let night = night::seed(&p, 30, 4);
+    let server = Server::start(&p);
+    browser.goto(&server.url("/#/tasks"));
+    browser.wait_for("tr.task-row");
+    browser.wait_for("#live.on");
+    let before = list_fetches(&browser);
+
+    // A claim from the CLI turns the oldest queued task of a stream running.
+    let queued = night.ids("queued");
+    let stream = task_of(&night, &queued[0])["stream"]
+        .as_str()
+        .expect("stream")
+        .to_owned();
+    let claimed = p.claim(&stream);
+    let id = claimed["id"].as_str().expect("claimed id").to_owned();
+    assert!(queued.contains(&id), "a seeded queued task");
+    browser.wait_for_js(
+        "the row to show running",
+        &format!("return document.querySelector('tr[data-id=\"{id}\"] .status-running');"),
+    );
+    // A new task appears on top.
+    let fresh = p.enqueue("docs", r#"{"script_path": "scripts/late_night.sh"}"#);
+    browser.wait_for_js(
+        "the new task on top",
+        &format!("return document.querySelector('tr.task-row').getAttribute('data-id') === '{fresh}';"),
+    );
+    assert!(browser.text("tr.task-row").contains("scripts/late_night.sh"));
+    assert_eq!(
+        list_fetches(&browser),
+        before,
+        "the rows came from the events' listings, not from fetching the list again"
+    );
+    no_console_errors(&browser);
+}
+
 #[test]
 fn the_since_view_after_a_night_puts_failures_first_by_stream() {
     let browser = Browser::start();
@@ -331,6 +381,65 @@ fn requeue_asks_first_can_change_stream_and_payload_and_says_when_done_before() 
 }
 
 #[test]
+fn a_4_mib_stdout_shows_head_and_tail_and_loads_in_full_on_demand() {
+    let browser = Browser::start();
+    let p = Project::with_stream("s");
+    let id = p.enqueue("s", "{}");
+    p.claim("s");
+    let line = "x".repeat(99);
+    // Just under the default 4 MiB output limit.
+    let big: String = (0..39_000).map(|i| format!("{i:06} {line}\n")).collect();
+    assert!(
+        big.len() > 4_000_000 && big.len() <= 4 * 1024 * 1024,
+        "{}",
+        big.len()
+    );
+    let file = p.write("big-stdout.txt", &big);
+    p.sparkq([
+        "complete",
+        &id,
+        "--result",
+        r#"{"summary": "Printed a lot"}"#,
+        "--stdout-file",
+        file.to_str().expect("path"),
+    ])
+    .success();
+    let server = Server::start(&p);
+
+    browser.goto(&server.url(&format!("/#/task/{id}")));
+    browser.wait_for("#output-stdout");
+    let shown = browser.exec(
+        "return document.querySelector('#output-stdout').textContent.length;",
+        vec![],
+    );
+    let shown = shown.as_u64().expect("length");
+    assert!(
+        shown < 300_000,
+        "the page shows a preview, not 4 MiB: {shown} chars"
+    );
+    let text = browser.text("#output-stdout");
+    assert!(text.starts_with("000000 "), "the head is shown");
+    assert!(
+        text.trim_end().ends_with(&format!("038999 {line}")),
+        "the tail is shown"
+    );
+    let download = browser.exec(
+        "return document.querySelector('[data-action=download-stdout]').getAttribute('href');",
+        vec![],
+    );
+    assert_eq!(download, json!(format!("/api/tasks/{id}/stdout?download=1")));
+    browser.click("[data-action=load-all-stdout]");
+    browser.wait_for_js(
+        "all of stdout",
+        &format!(
+            "return document.querySelector('#output-stdout').textContent.length === {};",
+            big.len()
+        ),
+    );
+    no_console_errors(&browser);
+}
+
+#[test]
 fn the_phone_layout_has_no_sideways_scroll_at_390_px() {
     let browser = Browser::start();
     let p = Project::new();
@@ -407,4 +516,111 @@ fn screenshots_for_the_docs() {
         }
     }
     no_console_errors(&browser);
+}
+
+/// Milliseconds from navigation start until `page` had drawn its data (the
+/// `sparkq-rendered-*` mark app.js sets), after a full page load.
+fn render_ms(browser: &Browser, server: &Server, route: &str, page: &str) -> f64 {
+    browser.goto("about:blank");
+    browser.goto(&server.url(&format!("/#/{route}")));
+    let at = browser.wait_for_js(
+        "the rendered mark",
+        &format!("const m = performance.getEntriesByName('sparkq-rendered-{page}'); return m.length ? m[0].startTime : null;"),
+    );
+    at.as_f64().expect("ms")
+}
+
+/// The slowest API request of the current page so far: (path, ms).
+fn slowest_request(browser: &Browser) -> (String, f64) {
+    let got = browser.exec(
+        "const r = performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/') && !e.name.includes('/api/events'))
+           .sort((a, b) => b.duration - a.duration)[0];
+         return r ? [new URL(r.name).pathname + new URL(r.name).search, r.duration] : ['', 0];",
+        vec![],
+    );
+    (
+        got[0].as_str().unwrap_or("").to_owned(),
+        got[1].as_f64().unwrap_or(0.0),
+    )
+}
+
+/// Milliseconds from just before a CLI claim until the task list shows the
+/// claimed row as running, and how many list fetches that took.
+fn live_update_ms(browser: &Browser, server: &Server, p: &Project, night: &night::Night) -> (f64, u64) {
+    browser.goto("about:blank");
+    browser.goto(&server.url("/#/tasks"));
+    browser.wait_for("tr.task-row");
+    browser.wait_for("#live.on");
+    // The oldest queued task: a claim on its stream takes it.
+    let queued = night.ids("queued");
+    let id = queued.first().expect("a queued task");
+    let stream = task_of(night, id)["stream"].as_str().expect("stream").to_owned();
+    let fetches = browser
+        .exec("return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks?')).length;", vec![])
+        .as_u64()
+        .unwrap_or(0);
+    browser.exec(
+        "window.__t1 = null;
+         const seen = () => document.querySelector('tr[data-id=\"' + arguments[0] + '\"] .status-running');
+         new MutationObserver(() => { if (!window.__t1 && seen()) window.__t1 = performance.now(); })
+           .observe(document.querySelector('#main'), {subtree: true, childList: true});
+         window.__t0 = performance.now(); return null;",
+        vec![json!(id)],
+    );
+    assert_eq!(
+        p.claim(&stream)["id"],
+        id.as_str(),
+        "the claim took the oldest queued task"
+    );
+    let ms = browser.wait_for_js(
+        "the row to turn running",
+        "return window.__t1 && window.__t1 - window.__t0;",
+    );
+    let after = browser
+        .exec("return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks?')).length;", vec![])
+        .as_u64()
+        .unwrap_or(0);
+    (ms.as_f64().expect("ms"), after - fetches)
+}
+
+/// A benchmark, not a test: dashboard load and a live update at 100k
+/// tasks, beside the same at 1k tasks from the same run. Prints numbers,
+/// asserts none. Run by hand:
+/// `cargo test --release --test integration review_ui::bench_ -- --ignored --nocapture`
+#[test]
+#[ignore = "benchmark: seeds 100k task files; run by hand"]
+fn bench_dashboard_and_live_update_at_100k_tasks() {
+    let browser = Browser::start();
+    let mut rows = Vec::new();
+    for count in [1_000, 100_000] {
+        let p = Project::new();
+        let started = std::time::Instant::now();
+        let night = night::seed(&p, count, 20);
+        let seeded = started.elapsed();
+        let server = Server::start(&p);
+        let mut loads: Vec<f64> = (0..3)
+            .map(|_| render_ms(&browser, &server, "", "dashboard"))
+            .collect();
+        loads.sort_by(f64::total_cmp);
+        let (slow_path, slow_ms) = slowest_request(&browser);
+        let mut lists: Vec<f64> = (0..3)
+            .map(|_| render_ms(&browser, &server, "tasks", "tasks"))
+            .collect();
+        lists.sort_by(f64::total_cmp);
+        let (live, refetches) = live_update_ms(&browser, &server, &p, &night);
+        println!(
+            "{count:>7} tasks (seeded in {:.1} s): dashboard drawn {:.0} ms (median of 3; slowest request {slow_path} {slow_ms:.0} ms), task list drawn {:.0} ms, CLI claim to row running {live:.0} ms with {refetches} list fetches",
+            seeded.as_secs_f64(),
+            loads[1],
+            lists[1]
+        );
+        rows.push((loads[1], lists[1], live));
+    }
+    let (small, big) = (rows[0], rows[1]);
+    println!(
+        "100k / 1k: dashboard {:.1}x, task list {:.1}x, live update {:.1}x",
+        big.0 / small.0,
+        big.1 / small.1,
+        big.2 / small.2
+    );
 }
