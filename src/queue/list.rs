@@ -14,6 +14,13 @@ use crate::model::{Name, Stream, StreamStatus, Task, TaskId, TaskListing, TaskSt
 /// The most tasks one page may hold.
 pub const MAX_PAGE: usize = 1000;
 
+/// The most threads [`Queue::fold_tasks`] reads with.
+const MAX_READERS: usize = 8;
+
+/// Below this many tasks, [`Queue::fold_tasks`] reads on the caller's
+/// thread: starting threads would cost more than they save.
+pub(super) const PARALLEL_FROM: usize = 2000;
+
 /// Which tasks to list.
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
@@ -186,6 +193,54 @@ impl Queue {
         let mut entries = kept;
         entries.dedup_by(|a, b| a.0 == b.0);
         Ok(entries)
+    }
+
+    /// Reads the task of every entry (see [`Queue::every_id`]) and folds
+    /// it into an accumulator made by `init`, spread over up to
+    /// [`MAX_READERS`] threads when there are many (reading and parsing
+    /// files from the page cache scales with cores); returns one
+    /// accumulator per thread, for the caller to merge. Files that are gone
+    /// or unreadable are skipped, as a list skips them.
+    pub(super) fn fold_tasks<A, I, F>(
+        &self,
+        streams: &[Stream],
+        entries: &[(TaskId, usize, TaskStatus)],
+        init: I,
+        fold: F,
+    ) -> Vec<A>
+    where
+        A: Send,
+        I: Fn() -> A + Sync,
+        F: Fn(&mut A, usize, TaskStatus, Task) + Sync,
+    {
+        let read_part = |part: &[(TaskId, usize, TaskStatus)]| {
+            let mut acc = init();
+            for (id, stream, status) in part {
+                if let Ok(Some(task)) = self.spool.read_task(&streams[*stream].name, *status, id) {
+                    fold(&mut acc, *stream, *status, task);
+                }
+            }
+            acc
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS));
+        if threads < 2 || entries.len() < PARALLEL_FROM {
+            return vec![read_part(entries)];
+        }
+        let chunk = entries.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = entries
+                .chunks(chunk)
+                .map(|part| scope.spawn(|| read_part(part)))
+                .collect();
+            readers
+                .into_iter()
+                .map(|reader| {
+                    reader
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
     }
 
     /// The fast path of [`Queue::list_tasks`] when no condition needs the
