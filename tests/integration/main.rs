@@ -25,6 +25,7 @@ mod http_limits;
 mod http_safety;
 mod http_server;
 mod http_support;
+mod index_race;
 mod input_caps;
 mod isolation;
 mod json_shape;
