@@ -1,14 +1,33 @@
-//! HTTP load benchmark: `cargo bench --bench http`.
+//! HTTP benchmark: `cargo bench --bench http`.
+//!
+//! Every part runs against real servers (`sparkq run --port 0`) spawned
+//! from one or two binaries, so two builds are measured side by side in
+//! one run on the same machine load: `SPARKQ_BIN` (default: the release
+//! build Cargo makes) and, if set, `SPARKQ_BEFORE_BIN` (say, the binary of
+//! an earlier commit). With both, every number is printed for each and as
+//! a ratio after/before.
 //!
 //! 1. Load: 4 clients enqueue and 4 clients claim and complete through the
-//!    JSON API of an in-process server for `SPARKQ_BENCH_SECS` (default 30)
-//!    seconds. Reports requests/s and latency percentiles, and checks that
-//!    no request failed and no task was lost or handed out twice.
+//!    JSON API for `SPARKQ_BENCH_SECS` (default 30) seconds. Reports
+//!    requests/s, latency percentiles and claimed ÷ enqueued (do claimers
+//!    keep pace?), and checks that no request failed and no task was lost
+//!    or handed out twice.
 //! 2. Task list with `SPARKQ_BENCH_TASKS` (default 100 000) finished tasks
 //!    in the spool: time per page of `GET /api/tasks` (first page, a deep
-//!    cursor page, and filtered pages). The budget is 100 ms per page.
+//!    cursor page, and filtered pages) and of `GET /api/streams` (the
+//!    dashboard's counts), plus first-page requests/s.
+//! 3. Claim scaling (see `http/scale.rs`): claim latency at 1k / 10k / 100k
+//!    pending, and at 1k pending with 0 / 100 / 1,000 running.
 //!
+//! `SPARKQ_BENCH_FSYNC=off` turns fsync off in the bench projects (the
+//! disk's flush otherwise dominates a claim). `SPARKQ_BENCH_QUICK=1` runs every part smaller (well under two minutes
+//! for one binary). `SPARKQ_BENCH_PARTS=load,list,scale` picks parts.
 //! Everything runs on 127.0.0.1 and stops by itself.
+
+#[path = "http/scale.rs"]
+mod scale;
+#[path = "http/served.rs"]
+mod served;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -16,10 +35,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
-use sparkq::config::Config;
-use sparkq::http::{ServerOptions, run_server};
+use served::{Bin, Served};
 use sparkq::model::{TaskId, Timestamp};
-use sparkq::queue::Queue;
 
 const CLIENTS_PER_SIDE: usize = 4;
 const PAGE_BUDGET_MS: f64 = 100.0;
@@ -46,31 +63,15 @@ fn project() -> tempfile::TempDir {
     run(&["setup", "--yes"]);
     run(&["session", "create", "b"]);
     run(&["stream", "create", "load", "--session", "b"]);
+    // `SPARKQ_BENCH_FSYNC=off`: measure without flushing each write, where
+    // the disk's flush time would hide everything else.
+    if std::env::var("SPARKQ_BENCH_FSYNC").is_ok_and(|v| v == "off") {
+        let yml = dir.path().join("sparkq.yml");
+        let text = std::fs::read_to_string(&yml).expect("read sparkq.yml");
+        assert!(text.contains("fsync: true"), "sparkq.yml names fsync");
+        std::fs::write(&yml, text.replacen("fsync: true", "fsync: false", 1)).expect("write sparkq.yml");
+    }
     dir
-}
-
-/// Starts the server in a background thread; returns its port and a
-/// sender that stops it.
-fn start_server(root: &Path) -> (u16, tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>) {
-    let config = Config::load(&root.join("sparkq.yml")).expect("config");
-    let (port_tx, port_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        runtime.block_on(async move {
-            let server = run_server(Queue::new(config), ServerOptions { port: 0 })
-                .await
-                .expect("server");
-            port_tx.send(server.addr.port()).expect("send port");
-            server
-                .wait(async {
-                    let _ = stop_rx.await;
-                })
-                .await
-                .expect("serve");
-        });
-    });
-    (port_rx.recv().expect("port"), stop_tx, handle)
 }
 
 fn agent() -> ureq::Agent {
@@ -128,10 +129,10 @@ struct Tally {
     completed: usize,
 }
 
-fn load(seconds: u64) {
+fn load(bin: &Bin, seconds: u64) -> f64 {
     let dir = project();
-    let (port, stop, server) = start_server(dir.path());
-    let base = format!("http://127.0.0.1:{port}");
+    let server = Served::start(bin, dir.path());
+    let base = server.base();
     let tally = Arc::new(Mutex::new(Tally::default()));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
@@ -201,8 +202,7 @@ fn load(seconds: u64) {
         t.join().expect("client thread");
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let _ = stop.send(());
-    server.join().expect("server thread");
+    drop(server);
 
     let mut tally = Arc::try_unwrap(tally)
         .ok()
@@ -225,7 +225,8 @@ fn load(seconds: u64) {
     let (pending, claimed, done, failed) =
         (count("pending"), count("claimed"), count("done"), count("failed"));
     println!(
-        "load: {CLIENTS_PER_SIDE} enqueuers + {CLIENTS_PER_SIDE} claim/complete workers for {elapsed:.1} s"
+        "load [{}]: {CLIENTS_PER_SIDE} enqueuers + {CLIENTS_PER_SIDE} claim/complete workers for {elapsed:.1} s",
+        bin.label
     );
     println!(
         "  requests: {requests} ({:.0} req/s), errors: {}",
@@ -239,8 +240,9 @@ fn load(seconds: u64) {
         percentile(&tally.latencies, 99.0),
         percentile(&tally.latencies, 100.0)
     );
+    let kept_pace = tally.claimed.len() as f64 / tally.enqueued.len().max(1) as f64;
     println!(
-        "  enqueued {}, claimed {} ({} unique), completed {}",
+        "  enqueued {}, claimed {} ({} unique), completed {}; claimed/enqueued {kept_pace:.2}",
         tally.enqueued.len(),
         tally.claimed.len(),
         unique_claims.len(),
@@ -262,6 +264,7 @@ fn load(seconds: u64) {
         "no task lost"
     );
     assert_eq!(done, tally.completed, "every completion is in done/");
+    kept_pace
 }
 
 fn merge(tally: &Mutex<Tally>, local: Tally) {
@@ -302,7 +305,8 @@ fn fill_spool(root: &Path, n: u64) {
     }
 }
 
-fn task_list(n: u64) {
+/// A project holding `n` finished tasks.
+fn list_project(n: u64) -> tempfile::TempDir {
     let dir = project();
     let filled = Instant::now();
     fill_spool(dir.path(), n);
@@ -310,9 +314,16 @@ fn task_list(n: u64) {
         "task list: {n} tasks written in {:.1} s",
         filled.elapsed().as_secs_f64()
     );
-    let (port, stop, server) = start_server(dir.path());
+    dir
+}
+
+/// Pages of the task list of `dir`; returns the medians (ms) of the first
+/// page and of `/api/streams`, and first-page requests/s.
+fn task_list(bin: &Bin, dir: &Path) -> (f64, f64, f64) {
+    let server = Served::start(bin, dir);
     let agent = agent();
-    let base = format!("http://127.0.0.1:{port}");
+    let base = server.base();
+    println!("task list [{}]:", bin.label);
     // The server purges old results at start, under the stream lock; the
     // first request waits for it. Report that wait, then measure pages.
     let warm = call(&agent, "GET", &format!("{base}/api/tasks?limit=1"), None);
@@ -321,6 +332,7 @@ fn task_list(n: u64) {
         warm.micros as f64 / 1000.0
     );
     let mut worst = 0.0f64;
+    let mut medians = Vec::new();
     let mut report = |label: &str, path: &str| -> Value {
         let mut times = Vec::new();
         let mut body = Value::Null;
@@ -333,6 +345,7 @@ fn task_list(n: u64) {
         times.sort_unstable();
         let (median, max) = (percentile(&times, 50.0), percentile(&times, 100.0));
         worst = worst.max(median);
+        medians.push(median);
         println!(
             "  {label:<34} median {median:7.2} ms  max {max:7.2} ms  ({} tasks)",
             body["tasks"].as_array().map_or(0, Vec::len)
@@ -368,15 +381,70 @@ fn task_list(n: u64) {
         "/api/tasks?status=succeeded&limit=200",
     );
     report("streams with counts", "/api/streams");
-    let _ = stop.send(());
-    server.join().expect("server thread");
+    let (first_ms, streams_ms) = (medians[0], medians[medians.len() - 1]);
+    // Requests/s of the first page, one client, for about two seconds.
+    let started = Instant::now();
+    let mut served = 0u32;
+    while started.elapsed() < Duration::from_secs(2) {
+        let c = call(&agent, "GET", &format!("{base}/api/tasks?limit=50"), None);
+        assert_eq!(c.status, 200);
+        served += 1;
+    }
+    let per_sec = f64::from(served) / started.elapsed().as_secs_f64();
+    println!("  first page, one client: {per_sec:.0} req/s");
+    drop(server);
     println!("  worst median page time {worst:.2} ms (budget {PAGE_BUDGET_MS} ms for a 50-task page)");
+    (first_ms, streams_ms, per_sec)
 }
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    load(env_number("SPARKQ_BENCH_SECS", 30));
-    task_list(env_number("SPARKQ_BENCH_TASKS", 100_000));
+    let quick = std::env::var_os("SPARKQ_BENCH_QUICK").is_some_and(|v| v != "0");
+    let parts = std::env::var("SPARKQ_BENCH_PARTS").unwrap_or_else(|_| "load,list,scale".to_owned());
+    let bins = Bin::from_env();
+    println!(
+        "SparkQ HTTP benchmark{}{}: {}",
+        if quick { " (QUICK: rough numbers)" } else { "" },
+        if std::env::var("SPARKQ_BENCH_FSYNC").is_ok_and(|v| v == "off") {
+            ", fsync off"
+        } else {
+            ", fsync on"
+        },
+        bins.iter()
+            .map(|b| format!("{} = {}", b.label, b.path.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut summary = served::Summary::new(&bins);
+    if parts.contains("load") {
+        let secs = env_number("SPARKQ_BENCH_SECS", if quick { 5 } else { 30 });
+        let ratios: Vec<f64> = bins.iter().map(|bin| load(bin, secs)).collect();
+        summary.row("mixed load: claimed / enqueued", "x", ratios);
+    }
+    if parts.contains("list") {
+        let n = env_number("SPARKQ_BENCH_TASKS", if quick { 10_000 } else { 100_000 });
+        let dir = list_project(n);
+        let results: Vec<(f64, f64, f64)> = bins.iter().map(|bin| task_list(bin, dir.path())).collect();
+        summary.row(
+            &format!("list first page at {n} tasks"),
+            "ms",
+            results.iter().map(|r| r.0).collect(),
+        );
+        summary.row(
+            &format!("list first page at {n}, one client"),
+            "req/s",
+            results.iter().map(|r| r.2).collect(),
+        );
+        summary.row(
+            &format!("GET /api/streams at {n} tasks"),
+            "ms",
+            results.iter().map(|r| r.1).collect(),
+        );
+    }
+    if parts.contains("scale") {
+        scale::run(&bins, quick, &mut summary);
+    }
+    summary.print();
 }

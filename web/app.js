@@ -3,7 +3,8 @@
 // into the page as a text node (see `h`); nothing here ever assigns innerHTML.
 
 const routes = {};
-let current = { refresh: null, name: "" };
+let current = { refresh: null, onTask: null, tick: null, name: "" };
+let shownHash = null;
 let refreshTimer = null;
 let refreshing = false;
 let refreshAgain = false;
@@ -132,29 +133,73 @@ export function parseTime(value) {
   return Number.isNaN(t) ? null : t;
 }
 
-export function formatTime(value) {
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const pad = (n) => String(n).padStart(2, "0");
+
+/// `Dec 2, 23:59` (with the year when it is not this year): a date and time
+/// that stays unambiguous after a night away, in the reader's time zone.
+export function formatTime(value, seconds = false) {
   const t = parseTime(value);
   if (t === null) return "—";
   const d = new Date(t);
-  const today = new Date();
-  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  if (d.toDateString() === today.toDateString()) return time;
-  return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + time;
+  const year = d.getFullYear() === new Date().getFullYear() ? "" : " " + d.getFullYear();
+  return MONTHS[d.getMonth()] + " " + d.getDate() + year + ", " + pad(d.getHours()) + ":" + pad(d.getMinutes()) + (seconds ? ":" + pad(d.getSeconds()) : "");
 }
 
+/// The exact moment, for hover titles: `2026-12-02 23:59:53.120 (local)`.
+export function exactTime(value) {
+  const t = parseTime(value);
+  if (t === null) return "";
+  const d = new Date(t);
+  const zone = -d.getTimezoneOffset();
+  const sign = zone >= 0 ? "+" : "-";
+  const offset = sign + pad(Math.floor(Math.abs(zone) / 60)) + ":" + pad(Math.abs(zone) % 60);
+  return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + "." + String(d.getMilliseconds()).padStart(3, "0") + " UTC" + offset;
+}
+
+/// `3 h ago`, `12 min ago`, `just now`, `in 5 min`.
+export function relativeTime(value, now = Date.now()) {
+  const t = parseTime(value);
+  if (t === null) return "";
+  const diff = now - t;
+  const abs = Math.abs(diff);
+  const s = Math.round(abs / 1000);
+  let text;
+  if (s < 45) return "just now";
+  if (s < 3600) text = Math.max(1, Math.round(s / 60)) + " min";
+  else if (s < 48 * 3600) text = Math.round(s / 3600) + " h";
+  else text = Math.round(s / 86400) + " d";
+  return diff >= 0 ? text + " ago" : "in " + text;
+}
+
+/// A `<time>` element: date and time with the relative age beside it, the
+/// exact moment on hover.
+export function timeEl(value, cls) {
+  if (parseTime(value) === null) return h("span", { class: "muted" }, "—");
+  return h(
+    "time",
+    { datetime: value, title: exactTime(value), class: cls || null },
+    h("span", { class: "abs" }, formatTime(value)),
+    " ",
+    h("span", { class: "rel" }, relativeTime(value)),
+  );
+}
+
+/// `850ms`, `12s`, `3m 20s`, `2h 5m`, `3d 4h`: the CLI's `short_duration`.
 export function formatDuration(ms) {
   if (ms === null || ms === undefined || Number.isNaN(ms)) return "—";
-  const s = Math.max(0, Math.round(ms / 1000));
+  const v = Math.max(0, Math.floor(ms));
+  const s = Math.floor(v / 1000);
+  if (s < 1) return v + "ms";
   if (s < 60) return s + "s";
-  const m = Math.floor(s / 60);
-  if (m < 60) return m + "m " + String(s % 60).padStart(2, "0") + "s";
-  const hr = Math.floor(m / 60);
-  if (hr < 48) return hr + "h " + String(m % 60).padStart(2, "0") + "m";
-  return Math.floor(hr / 24) + "d " + (hr % 24) + "h";
+  if (s < 3600) return Math.floor(s / 60) + "m " + (s % 60) + "s";
+  if (s < 86400) return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
+  return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
 }
 
 /// Run time of a task: started → finished, or started → now while running.
 export function taskDuration(task) {
+  if (typeof task.duration_ms === "number") return task.duration_ms;
   const start = parseTime(task.started_at);
   if (start === null) return null;
   const end = parseTime(task.finished_at);
@@ -204,15 +249,37 @@ export function setParams(params) {
   for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
   const qs = q.toString();
   history.replaceState(null, "", "#/" + raw + (qs ? "?" + qs : ""));
+  shownHash = location.hash;
+}
+
+/// Puts new filter values into the URL as a new history entry, so a filtered
+/// view can be shared and Back returns to the previous filters. The page
+/// redraws its data itself; the router skips the entry it already shows.
+export function pushParams(params) {
+  const raw = location.hash.replace(/^#\/?/, "").split("?")[0];
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+  const qs = q.toString();
+  const hash = "#/" + raw + (qs ? "?" + qs : "");
+  if (hash === location.hash) return;
+  history.pushState(null, "", hash);
+  shownHash = location.hash;
 }
 
 /// Registers a page. `render(main, route)` draws it and may return a
-/// `refresh()` that redraws only its data; live events call that.
+/// `refresh()` that redraws only its data; live events call that. It may
+/// instead return `{refresh, onTask, tick}`: `onTask(event)` gets each task
+/// event (with its `listing` row) and returns true when it applied it
+/// itself, so no refetch is needed; `tick()` replaces the refetch every
+/// 30 s (time passing without events).
 export function route(name, title, render) {
   routes[name] = { title, render };
 }
 
 async function show(event) {
+  // Back/Forward may fire both popstate and hashchange for one step.
+  if (event && location.hash === shownHash) return;
+  shownHash = location.hash;
   // A message about the page being left means nothing on the next one.
   if (event) document.getElementById("notice").replaceChildren();
   const r = currentRoute();
@@ -223,11 +290,19 @@ async function show(event) {
   }
   document.title = page.title + " · SparkQ";
   fill(main);
-  current = { name: r.name, refresh: null };
+  current = { name: r.name, refresh: null, onTask: null, tick: null };
+  const mine = current;
   const seen = changes;
-  const refresh = await page.render(main, r);
-  if (currentRoute().name !== r.name) return;
-  current.refresh = typeof refresh === "function" ? refresh : null;
+  const got = await page.render(main, r);
+  if (current !== mine) return;
+  if (typeof got === "function") current.refresh = got;
+  else if (got && typeof got === "object") {
+    current.refresh = typeof got.refresh === "function" ? got.refresh : null;
+    current.onTask = typeof got.onTask === "function" ? got.onTask : null;
+    current.tick = typeof got.tick === "function" ? got.tick : null;
+  }
+  // For benchmarks: when this page had drawn its data.
+  performance.mark("sparkq-rendered-" + r.name);
   // A change that arrived while the page was loading may not be in what it
   // drew: look again.
   if (changes !== seen) scheduleRefresh(0);
@@ -252,6 +327,19 @@ async function runRefresh() {
   }
 }
 
+/// `fn` run once, `ms` after the first of a burst of calls: a steady stream
+/// of calls runs it every `ms`, never more often.
+export function debounced(fn, ms) {
+  let timer = null;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      fn();
+    }, ms);
+  };
+}
+
 /// Redraws the current page's data soon, coalescing bursts of events.
 export function scheduleRefresh(delay = 400) {
   if (refreshTimer) return;
@@ -263,6 +351,26 @@ export function scheduleRefresh(delay = 400) {
 
 function changed() {
   changes++;
+  scheduleRefresh();
+}
+
+/// A task event: the page applies its `listing` row when it can; only
+/// otherwise is its data fetched again.
+function taskChanged(ev) {
+  changes++;
+  let data = null;
+  try {
+    data = JSON.parse(ev.data);
+  } catch {
+    data = null;
+  }
+  if (data && current.onTask) {
+    try {
+      if (current.onTask(data)) return;
+    } catch (err) {
+      notify("Page error: " + err.message);
+    }
+  }
   scheduleRefresh();
 }
 
@@ -282,9 +390,10 @@ function connectEvents() {
   source.onerror = () => setState("off", "reconnecting…");
   source.onmessage = changed;
   // "hello" starts every connection, so a reconnect catches up on what it missed.
-  for (const name of ["hello", "task", "stream", "session", "reload"]) {
+  for (const name of ["hello", "stream", "session", "reload"]) {
     source.addEventListener(name, changed);
   }
+  source.addEventListener("task", taskChanged);
 }
 
 export function start() {
@@ -292,8 +401,10 @@ export function start() {
   window.addEventListener("error", (ev) => notify("Page error: " + ev.message));
   window.addEventListener("unhandledrejection", (ev) => notify("Page error: " + (ev.reason && ev.reason.message ? ev.reason.message : String(ev.reason))));
   window.addEventListener("hashchange", show);
+  window.addEventListener("popstate", show);
   connectEvents();
-  // Running durations and stale markers age without any event.
-  setInterval(() => scheduleRefresh(0), 30000);
+  // Running durations, relative times and stale markers age without any
+  // event: a page with a `tick` redraws itself, others fetch again.
+  setInterval(() => (current.tick ? current.tick() : scheduleRefresh(0)), 30000);
   show();
 }

@@ -2,117 +2,433 @@
 // and task detail (summary first, payload, output, error, timing, history and
 // the stream's instructions). Conflicts are drawn by conflicts.js.
 
-import { streamLink, api, attempt, fill, formatDuration, formatTime, h, link, listOf, notify, isStale, parseTime, pretty, route, setParams, statusBadges, taskDuration } from "./app.js";
+import { streamLink, api, attempt, fill, formatDuration, formatTime, h, link, listOf, notify, isStale, parseTime, pretty, pushParams, route, statusBadges, taskDuration, timeEl } from "./app.js";
 import { conflictBadge, conflictsSection } from "./conflicts.js";
 
 const PAGE_SIZE = 50;
 const STATUSES = ["queued", "running", "succeeded", "failed"];
+/// The filters of the task list, in URL order. Each is a query parameter of
+/// both the page URL (`#/tasks?...`) and `GET /api/tasks`.
+const FILTERS = ["q", "status", "stream", "tool", "worker", "since", "until", "stale"];
+const RELATIVE = /^\d+\s*(s|m|h|d)$/i;
 
-async function requeue(task, after) {
-  // A double click must not run the work twice unnoticed: a task that was
-  // requeued before is queued again only when the user says so.
-  if (task.requeued_as && !window.confirm("Task " + task.id + " was already requeued as " + task.requeued_as + ". Queue it again anyway?")) return;
-  const res = await attempt(() => api("POST", "/api/tasks/" + encodeURIComponent(task.id) + "/requeue", {}));
-  if (!res) return;
-  const fresh = res.task || res;
-  const before = res.already_requeued_as ? " (it had been requeued before, as " + res.already_requeued_as + ")" : "";
-  notify("Requeued as " + (fresh.id || "a new task") + before, "ok");
-  if (after) after(fresh);
+/// What a reader recognises a task by: the server's `payload_key`, or for
+/// a full task the same rule applied here.
+export function payloadKey(t) {
+  if (typeof t.payload_key === "string" && t.payload_key) return t.payload_key;
+  const p = t.payload;
+  if (!p || typeof p !== "object") return null;
+  for (const k of ["script", "script_path", "path", "file", "command"]) if (typeof p[k] === "string" && p[k]) return p[k];
+  for (const k of ["prompt", "instructions", "task"]) {
+    if (typeof p[k] === "string") {
+      const line = p[k].split("\n").find((l) => l.trim());
+      if (line) return line.trim();
+    }
+  }
+  const first = Object.values(p).find((v) => typeof v === "string" && v);
+  return first || null;
+}
+
+/// The line a reader reads first: the error of a failure, the summary of a
+/// success.
+export function outcomeText(t) {
+  if (t.status === "failed") return t.error || "";
+  return t.summary || "";
+}
+
+/// Opens the requeue dialog: says what will happen, warns (with a link)
+/// when the task was requeued before, and lets the user pick another stream
+/// and edit the payload. Nothing is sent until they press Requeue.
+export async function requeueDialog(task, after) {
+  const [full, streamsData] = (await attempt(() => Promise.all([api("GET", "/api/tasks/" + encodeURIComponent(task.id) + "?outputs=preview"), api("GET", "/api/streams")]))) || [];
+  if (!full) return;
+  const t = full.task || full;
+  const streams = listOf(streamsData, "streams").filter((s) => (s.status || "active") === "active" || s.name === t.stream);
+  const stream = h("select", { id: "requeue-stream" }, streams.map((s) => h("option", { value: s.name, selected: s.name === t.stream }, s.name)));
+  const original = JSON.stringify(t.payload === undefined ? {} : t.payload, null, 2);
+  const payload = h("textarea", { id: "requeue-payload", rows: Math.min(14, original.split("\n").length + 1), spellcheck: "false", class: "mono" }, original);
+  payload.value = original;
+  const problem = h("p", { class: "field-error", role: "status" });
+  const send = h("button", { type: "submit", id: "requeue-confirm", value: "requeue" }, "Requeue");
+  const cancel = h("button", { type: "button", class: "secondary", id: "requeue-cancel" }, "Cancel");
+  const already = t.requeued_as || task.requeued_as;
+  const form = h(
+    "form",
+    { method: "dialog", class: "form dialog-form" },
+    h("h2", { id: "requeue-title" }, "Requeue ", h("span", { class: "mono" }, t.id), "?"),
+    h("p", {}, "A new queued task is made from this one; the original stays as it is."),
+    already
+      ? h("p", { class: "warn-box", id: "requeue-already", role: "alert" }, "This task was already requeued as ", link("task", [already], String(already)), ". Requeueing again runs the work once more.")
+      : null,
+    h("label", { class: "field" }, h("span", {}, "Stream"), stream),
+    h("label", { class: "field" }, h("span", {}, "Payload (JSON)"), payload),
+    problem,
+    h("div", { class: "dialog-buttons" }, cancel, send),
+  );
+  const dialog = h("dialog", { class: "requeue-dialog", "aria-labelledby": "requeue-title" }, form);
+  const close = () => {
+    dialog.close();
+    dialog.remove();
+  };
+  cancel.addEventListener("click", close);
+  dialog.addEventListener("cancel", () => dialog.remove());
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    let value;
+    try {
+      value = JSON.parse(payload.value || "{}");
+    } catch (err) {
+      fill(problem, "The payload is not valid JSON: " + err.message);
+      return;
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      fill(problem, "The payload must be a JSON object.");
+      return;
+    }
+    const body = {};
+    if (stream.value && stream.value !== t.stream) body.stream = stream.value;
+    if (payload.value.trim() !== original.trim() && JSON.stringify(value) !== JSON.stringify(t.payload)) body.payload = value;
+    send.disabled = true;
+    const res = await attempt(() => api("POST", "/api/tasks/" + encodeURIComponent(t.id) + "/requeue", body));
+    send.disabled = false;
+    if (!res) return;
+    close();
+    const fresh = res.task || res;
+    const box = document.getElementById("notice");
+    fill(
+      box,
+      h(
+        "div",
+        { class: "notice ok", role: "status" },
+        h("span", {}, "Requeued as ", link("task", [fresh.id], String(fresh.id)), body.stream ? " in " + body.stream : "", res.already_requeued_as ? " (it had been requeued before, as " + res.already_requeued_as + ")" : ""),
+      ),
+    );
+    if (after) after(fresh);
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  send.focus();
 }
 
 function requeueButton(task, after) {
   if (task.status !== "failed" && task.status !== "succeeded") return null;
-  return h("button", { type: "button", class: "small", "data-action": "requeue", onclick: () => requeue(task, after) }, "Requeue");
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "small secondary",
+      "data-action": "requeue",
+      title: task.requeued_as ? "Already requeued as " + task.requeued_as : "Queue a copy of this task",
+      onclick: (ev) => {
+        ev.stopPropagation();
+        requeueDialog(task, after);
+      },
+    },
+    task.requeued_as ? "Requeue again…" : "Requeue…",
+  );
+}
+
+/// One task as a list row (a card on phones). The whole row opens the task;
+/// the id is also a real link for keyboards and screen readers.
+export function taskRow(t, after) {
+  const key = payloadKey(t);
+  const text = outcomeText(t);
+  const when = t.finished_at || t.started_at || t.created_at;
+  const whenLabel = t.finished_at ? "finished" : t.started_at ? "started" : "queued";
+  const tr = h(
+    "tr",
+    { "data-id": t.id, class: "task-row status-row-" + t.status },
+    h("td", { class: "c-status" }, statusBadges(t), conflictBadge(t)),
+    h(
+      "td",
+      { class: "c-what" },
+      h("div", { class: "what-key" }, link("task", [t.id], key || t.id)),
+      text ? h("div", { class: "outcome " + (t.status === "failed" ? "outcome-failed" : "outcome-ok") }, text) : null,
+      h("div", { class: "what-id mono muted" }, key ? t.id : null),
+    ),
+    h("td", { class: "c-tool nowrap" }, t.tool_name || ""),
+    h("td", { class: "c-stream nowrap" }, t.stream || ""),
+    h("td", { class: "c-worker" + (t.claimed_by ? "" : " none"), title: t.claimed_by || null }, t.claimed_by || h("span", { class: "muted" }, "—")),
+    h("td", { class: "c-attempts num", title: "attempts of max" }, String(t.attempts ?? 0) + "/" + String(t.max_attempts ?? "—")),
+    h("td", { class: "c-when", title: whenLabel }, timeEl(when)),
+    h("td", { class: "c-duration num" + (taskDuration(t) === null ? " none" : "") }, formatDuration(taskDuration(t))),
+    h("td", { class: "c-actions" }, requeueButton(t, after)),
+  );
+  tr.addEventListener("click", (ev) => {
+    if (ev.target.closest("a, button, input, select, textarea")) return;
+    if (window.getSelection && String(window.getSelection())) return;
+    location.hash = "#/task/" + encodeURIComponent(t.id);
+  });
+  return tr;
+}
+
+export const ROW_HEADINGS = ["status", "task · outcome", "tool", "stream", "worker", "tries", "when", "took", ""];
+
+export function taskTable(rows) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h("table", { class: "tasks" }, h("thead", {}, h("tr", {}, ROW_HEADINGS.map((c, i) => h("th", { class: "h-" + i }, c)))), rows),
+  );
+}
+
+/// j/k move through the rows of `tbody`, Enter opens the selected one.
+/// Keys typed into a field are left alone.
+function keyboard(tbody) {
+  const handler = (ev) => {
+    if (!tbody.isConnected) {
+      document.removeEventListener("keydown", handler);
+      return;
+    }
+    if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    if (ev.target.closest && ev.target.closest("input, select, textarea, dialog")) return;
+    const rows = [...tbody.querySelectorAll("tr[data-id]")];
+    if (!rows.length) return;
+    const at = rows.findIndex((r) => r.classList.contains("selected"));
+    let next = null;
+    if (ev.key === "j") next = Math.min(rows.length - 1, at + 1);
+    else if (ev.key === "k") next = Math.max(0, at < 0 ? 0 : at - 1);
+    else if (ev.key === "Enter" && at >= 0 && !ev.target.closest("a, button")) {
+      location.hash = "#/task/" + encodeURIComponent(rows[at].getAttribute("data-id"));
+      ev.preventDefault();
+      return;
+    } else return;
+    ev.preventDefault();
+    rows.forEach((r, i) => r.classList.toggle("selected", i === next));
+    tbody.dataset.selected = rows[next].getAttribute("data-id");
+    rows[next].setAttribute("aria-current", "true");
+    rows.forEach((r, i) => i !== next && r.removeAttribute("aria-current"));
+    rows[next].scrollIntoView({ block: "nearest" });
+  };
+  document.addEventListener("keydown", handler);
+}
+
+/// A time filter as the API takes it: `8h`-style relative times as they
+/// are, anything `Date` reads as RFC 3339. `null` when it cannot be read.
+export function apiTime(value) {
+  const v = String(value || "").trim();
+  if (!v) return "";
+  if (RELATIVE.test(v)) return v.replace(/\s+/g, "");
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
+}
+
+/// Whether a listing still belongs in a list with `state`'s filters; what
+/// the server judges by a text it does not send (the payload) counts as a
+/// match when the row is already shown.
+function matches(t, state, shown) {
+  if (state.status && t.status !== state.status) return false;
+  if (state.stream && t.stream !== state.stream) return false;
+  if (state.tool && t.tool_name !== state.tool) return false;
+  if (state.worker && t.claimed_by !== state.worker) return false;
+  if (state.stale && !t.stale) return false;
+  if (state.q) {
+    const q = state.q.toLowerCase();
+    const seen = [t.summary, t.error, t.payload_key].some((s) => typeof s === "string" && s.toLowerCase().includes(q));
+    if (!seen && !shown) return false;
+  }
+  const updated = parseTime(t.updated_at);
+  const since = apiTime(state.since);
+  if (since && updated !== null) {
+    const m = RELATIVE.exec(since);
+    const from = m ? Date.now() - Number(since.slice(0, -1)) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[m[1].toLowerCase()] : parseTime(since);
+    if (from !== null && updated < from) return false;
+  }
+  if (state.until && apiTime(state.until) && !RELATIVE.test(state.until)) {
+    const to = parseTime(apiTime(state.until));
+    if (to !== null && updated !== null && updated >= to) return false;
+  }
+  return true;
 }
 
 route("tasks", "Tasks", async (main, r) => {
-  const state = { status: r.params.get("status") || "", stream: r.params.get("stream") || "", stale: r.params.get("stale") === "1" };
-  const statusSel = h("select", { id: "filter-status", "aria-label": "Status" }, h("option", { value: "" }, "Any status"), STATUSES.map((s) => h("option", { value: s, selected: s === state.status }, s)));
-  const streamSel = h("select", { id: "filter-stream", "aria-label": "Stream" }, h("option", { value: state.stream }, state.stream || "All streams"));
-  const staleBox = h("input", { type: "checkbox", id: "filter-stale", checked: state.stale });
+  const state = {};
+  for (const k of FILTERS) state[k] = r.params.get(k) || "";
+  state.stale = state.stale === "1" ? "1" : "";
+  const cursor = r.params.get("cursor") || "";
+  // The cursors of the newer pages, so "newer" walks back the way "older" came.
+  const newer = window.history.state && Array.isArray(window.history.state.newer) ? window.history.state.newer : [];
+
+  const search = h("input", { id: "filter-q", type: "search", placeholder: "Search summary, error, payload", value: state.q, autocomplete: "off" });
+  const statusSel = h("select", { id: "filter-status" }, h("option", { value: "" }, "Any status"), STATUSES.map((s) => h("option", { value: s, selected: s === state.status }, s)));
+  const streamSel = h("select", { id: "filter-stream" }, h("option", { value: state.stream }, state.stream || "All streams"));
+  const toolSel = h("select", { id: "filter-tool" }, h("option", { value: state.tool }, state.tool || "All tools"));
+  const worker = h("input", { id: "filter-worker", placeholder: "any", value: state.worker, autocomplete: "off", size: 10 });
+  const since = h("input", { id: "filter-since", placeholder: "8h, 2026-12-01 22:00", title: "8h, 90m, 2d or a date and time", value: state.since, autocomplete: "off", list: "time-presets", size: 12 });
+  const until = h("input", { id: "filter-until", placeholder: "now", title: "8h, 90m, 2d or a date and time", value: state.until, autocomplete: "off", list: "time-presets", size: 12 });
+  const staleBox = h("input", { type: "checkbox", id: "filter-stale", checked: state.stale === "1" });
+  const presets = h("datalist", { id: "time-presets" }, ["1h", "8h", "24h", "2d", "7d"].map((v) => h("option", { value: v })));
+  const problem = h("p", { class: "field-error", role: "status", id: "filter-problem" });
   const rows = h("tbody", {});
-  const more = h("div", { class: "more" });
-  const onChange = () => {
-    state.status = statusSel.value;
-    state.stream = streamSel.value;
-    state.stale = staleBox.checked;
-    setParams({ status: state.status, stream: state.stream, stale: state.stale ? "1" : "" });
-    refresh();
-  };
-  for (const el of [statusSel, streamSel, staleBox]) el.addEventListener("change", onChange);
-  main.append(
-    h("div", { class: "page-head" }, h("h1", {}, "Tasks"), link("enqueue", [], "+ Enqueue")),
-    h("div", { class: "filters" }, statusSel, streamSel, h("label", { class: "inline" }, staleBox, " stale only")),
-    h(
-      "div",
-      { class: "table-wrap" },
-      h(
-        "table",
-        { class: "tasks" },
-        h("thead", {}, h("tr", {}, ["id", "status", "tool", "stream", "created", "started", "finished", "duration", ""].map((c, i) => h("th", { class: [2, 4, 5].includes(i) ? "opt" : null }, c)))),
-        rows,
-      ),
-    ),
+  const info = h("p", { class: "muted list-info", role: "status" });
+  const pager = h("nav", { class: "pager", "aria-label": "Pages" });
+  const labelled = (text, el) => h("label", { class: "filter" }, h("span", {}, text), el);
+  const active = FILTERS.filter((k) => k !== "q" && state[k]).length;
+  // On a phone the filters beyond the search fold away; on a wide screen,
+  // or with a filter set, they start open.
+  const more = h(
+    "details",
+    { class: "more-filters", open: active > 0 || window.matchMedia("(min-width: 721px)").matches },
+    h("summary", {}, "Filters", active ? " (" + active + " set)" : ""),
+    h("div", { class: "filters-inner" }, labelled("Status", statusSel), labelled("Stream", streamSel), labelled("Tool", toolSel), labelled("Worker", worker), labelled("Since", since), labelled("Until", until), h("label", { class: "filter inline" }, staleBox, " stale only")),
+  );
+  const form = h(
+    "form",
+    { class: "filters", role: "search", id: "task-filters" },
+    h("label", { class: "filter filter-q" }, h("span", {}, "Search"), search),
+    h("button", { type: "submit", class: "small apply" }, "Apply"),
     more,
+    presets,
   );
 
-  function query(cursor) {
+  const apply = () => {
+    const next = { q: search.value.trim(), status: statusSel.value, stream: streamSel.value, tool: toolSel.value, worker: worker.value.trim(), since: since.value.trim(), until: until.value.trim(), stale: staleBox.checked ? "1" : "" };
+    for (const k of ["since", "until"]) {
+      if (apiTime(next[k]) === null) {
+        fill(problem, "Cannot read the " + k + " time \"" + next[k] + "\": use 8h, 90m, 2d or a date like 2026-12-01 22:00.");
+        return;
+      }
+    }
+    fill(problem);
+    Object.assign(state, next);
+    pushParams(state);
+    load("", []);
+  };
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    apply();
+  });
+  for (const el of [statusSel, streamSel, toolSel, staleBox]) el.addEventListener("change", apply);
+  let typing = null;
+  search.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(apply, 350);
+  });
+
+  main.append(
+    h("div", { class: "page-head" }, h("h1", {}, "Tasks"), h("span", { class: "muted keys" }, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " move · ", h("kbd", {}, "Enter"), " open"), link("enqueue", [], "+ Enqueue")),
+    form,
+    problem,
+    info,
+    taskTable(rows),
+    pager,
+  );
+  keyboard(rows);
+
+  let page = { cursor, newer, tasks: [], next: null };
+
+  function query(at) {
     const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
-    if (state.status) q.set("status", state.status);
-    if (state.stream) q.set("stream", state.stream);
-    if (state.stale) q.set("stale", "true");
-    if (cursor) q.set("cursor", cursor);
+    for (const k of FILTERS) {
+      if (!state[k]) continue;
+      if (k === "stale") q.set("stale", "true");
+      else if (k === "since" || k === "until") q.set(k, apiTime(state[k]));
+      else q.set(k, state[k]);
+    }
+    if (at) q.set("cursor", at);
     return "/api/tasks?" + q.toString();
   }
 
-  function row(t) {
-    return h(
-      "tr",
-      { "data-id": t.id, class: "status-row-" + t.status },
-      h("td", { class: "mono" }, link("task", [t.id], t.id)),
-      h("td", { class: "badges" }, statusBadges(t), conflictBadge(t)),
-      h("td", { class: "nowrap opt" }, t.tool_name || ""),
-      h("td", { class: "nowrap" }, t.stream || ""),
-      h("td", { class: "time opt" }, formatTime(t.created_at)),
-      h("td", { class: "time opt" }, formatTime(t.started_at)),
-      h("td", { class: "time" }, formatTime(t.finished_at)),
-      h("td", { class: "num" }, formatDuration(taskDuration(t))),
-      h("td", {}, requeueButton(t, () => refresh())),
-    );
-  }
-
-  function pager(next) {
-    fill(more);
-    if (!next) return;
-    more.append(
-      h("button", {
-        type: "button",
-        onclick: async () => {
-          const page = await attempt(() => api("GET", query(next)));
-          if (!page) return;
-          rows.append(...listOf(page, "tasks").map(row));
-          pager(page.next_cursor);
-        },
-      }, "Load more"),
-    );
-  }
-
-  let loaded = false;
-  async function refresh() {
-    const [page, streams] = (await attempt(() => Promise.all([api("GET", query()), loaded ? null : api("GET", "/api/streams")]))) || [];
-    if (!page) return;
-    if (streams) {
-      loaded = true;
-      const names = listOf(streams, "streams").map((s) => s.name);
-      fill(streamSel, h("option", { value: "" }, "All streams"), names.map((n) => h("option", { value: n, selected: n === state.stream }, n)));
+  function drawPager() {
+    const items = [];
+    if (page.cursor) {
+      items.push(h("button", { type: "button", class: "secondary", id: "page-newest", onclick: () => load("", []) }, "« newest"));
+      items.push(h("button", { type: "button", class: "secondary", id: "page-newer", onclick: () => load(page.newer[page.newer.length - 1] || "", page.newer.slice(0, -1)) }, "‹ newer"));
     }
-    const tasks = listOf(page, "tasks");
-    fill(rows, tasks.length ? tasks.map(row) : h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No tasks match.")));
-    pager(page.next_cursor);
+    if (page.next) items.push(h("button", { type: "button", class: "secondary", id: "page-older", onclick: () => load(page.next, [...page.newer, page.cursor]) }, "older ›"));
+    fill(pager, items);
   }
-  await refresh();
-  return refresh;
+
+  function draw() {
+    const selected = rows.dataset.selected;
+    fill(rows, page.tasks.length ? page.tasks.map((t) => taskRow(t, () => refresh())) : h("tr", {}, h("td", { colspan: ROW_HEADINGS.length, class: "empty" }, "No tasks match.")));
+    if (selected) rows.querySelector('tr[data-id="' + CSS.escape(selected) + '"]')?.classList.add("selected");
+    const n = page.tasks.length;
+    fill(info, n ? (page.cursor || page.next ? "Showing " + n + " tasks, newest first (pages of " + PAGE_SIZE + ")." : n + (n === 1 ? " task." : " tasks, newest first.")) : "");
+    drawPager();
+  }
+
+  async function load(at, trail) {
+    const data = await attempt(() => api("GET", query(at)));
+    // A page left while its answer was on the way must not touch history.
+    if (!data || !rows.isConnected) return;
+    const moved = at !== page.cursor;
+    page = { cursor: at, newer: trail, tasks: listOf(data, "tasks"), next: data.next_cursor || null };
+    if (moved) pushParams({ ...state, cursor: at });
+    window.history.replaceState({ newer: trail }, "", location.hash);
+    draw();
+  }
+
+  let optionsLoaded = false;
+  async function options() {
+    if (optionsLoaded) return;
+    const got = await attempt(() => Promise.all([api("GET", "/api/streams"), api("GET", "/api/tools")]));
+    if (!got) return;
+    optionsLoaded = true;
+    const streams = listOf(got[0], "streams").map((s) => s.name);
+    const tools = listOf(got[1], "tools").map((t) => t.name);
+    if (state.tool && !tools.includes(state.tool)) tools.push(state.tool);
+    fill(streamSel, h("option", { value: "" }, "All streams"), streams.map((n) => h("option", { value: n, selected: n === state.stream }, n)));
+    fill(toolSel, h("option", { value: "" }, "All tools"), tools.map((n) => h("option", { value: n, selected: n === state.tool }, n)));
+  }
+
+  async function refresh() {
+    const data = await attempt(() => api("GET", query(page.cursor)));
+    if (!data) return;
+    page.tasks = listOf(data, "tasks");
+    page.next = data.next_cursor || null;
+    draw();
+  }
+
+  /// Applies one live task event to the rows shown, without a refetch.
+  function onTask(ev) {
+    if (!ev.listing) return Boolean(ev.id) && listingsSeen;
+    listingsSeen = true;
+    const t = ev.listing;
+    const at = page.tasks.findIndex((x) => x.id === t.id);
+    if (at >= 0) {
+      if (matches(t, state, true)) page.tasks[at] = t;
+      else page.tasks.splice(at, 1);
+    } else {
+      if (!matches(t, state, false)) return true;
+      const last = page.tasks[page.tasks.length - 1];
+      const first = page.tasks[0];
+      const fits = page.cursor ? first && last && t.id < first.id && t.id > last.id : !last || t.id > last.id || page.tasks.length < PAGE_SIZE;
+      if (!fits) return true;
+      page.tasks.push(t);
+      page.tasks.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      if (page.tasks.length > PAGE_SIZE) {
+        page.tasks.length = PAGE_SIZE;
+        if (!page.next) page.next = page.tasks[PAGE_SIZE - 1].id;
+      }
+    }
+    const oldRow = rows.querySelector('tr[data-id="' + CSS.escape(t.id) + '"]');
+    const selected = oldRow && oldRow.classList.contains("selected");
+    if (oldRow && at >= 0 && page.tasks[at] === t) {
+      const fresh = taskRow(t, () => refresh());
+      if (selected) fresh.classList.add("selected");
+      oldRow.replaceWith(fresh);
+      return true;
+    }
+    draw();
+    return true;
+  }
+
+  /// Time passing without events: running tasks age and may turn stale,
+  /// relative times move on. Redrawn from what is shown, no fetch.
+  function tick() {
+    for (const t of page.tasks) if (t.status === "running") t.stale = isStale({ ...t, stale: undefined });
+    draw();
+  }
+
+  await Promise.all([options(), load(cursor, newer)]);
+  return { refresh, onTask, tick };
 });
+
+/// Set once a task event carried a listing: from then on an event without
+/// one means the file left that folder, and the event of where it went
+/// follows.
+let listingsSeen = false;
 
 function section(title, ...children) {
   return h("section", { class: "detail-section" }, h("h2", {}, title), ...children);
@@ -120,6 +436,65 @@ function section(title, ...children) {
 
 function block(text, cls) {
   return h("pre", { class: "block " + (cls || ""), tabindex: "0" }, text);
+}
+
+/// Bytes as people read them: `812 B`, `14.2 KiB`, `4.0 MiB`.
+function bytes(n) {
+  if (n < 1024) return n + " B";
+  if (n < 1024 * 1024) return (n / 1024).toFixed(1) + " KiB";
+  return (n / 1024 / 1024).toFixed(1) + " MiB";
+}
+
+/// Above this many characters a full output is shown as its head and tail
+/// until the reader asks for all of it (an older server sends it whole).
+const CLIENT_PREVIEW_CHARS = 128 * 1024;
+
+/// stdout or stderr: the first and last lines when the output is big, with
+/// "load all" and "download" (the full text comes from its own route).
+function outputSection(t, data, which) {
+  const text = t[which];
+  if (!text) return null;
+  const size = Number(data[which + "_bytes"] ?? t[which + "_bytes"]) || new Blob([text]).size;
+  let shown = text;
+  let cut = Boolean(data[which + "_truncated"] ?? t[which + "_truncated"]);
+  if (!cut && text.length > CLIENT_PREVIEW_CHARS) {
+    const head = text.slice(0, CLIENT_PREVIEW_CHARS / 2);
+    const tail = text.slice(-CLIENT_PREVIEW_CHARS / 2);
+    shown = head.slice(0, head.lastIndexOf("\n") + 1) + "\n… (middle not shown) …\n\n" + tail.slice(tail.indexOf("\n") + 1);
+    cut = true;
+  }
+  const url = "/api/tasks/" + encodeURIComponent(t.id) + "/" + which;
+  const pre = h("pre", { class: "block output" + (cut || size > 64 * 1024 ? " big" : ""), tabindex: "0", id: "output-" + which }, shown);
+  const note = h("span", { class: "muted" }, cut ? "Showing the first and last lines of " + bytes(size) + ". " : bytes(size) + ". ");
+  const loadAll = cut
+    ? h(
+        "button",
+        {
+          type: "button",
+          class: "small secondary",
+          "data-action": "load-all-" + which,
+          onclick: async (ev) => {
+            const button = ev.currentTarget;
+            button.disabled = true;
+            fill(button, "Loading…");
+            try {
+              const res = await fetch(url, { headers: { Accept: "text/plain" } });
+              if (!res.ok) throw new Error("HTTP " + res.status);
+              pre.textContent = await res.text();
+              fill(note, "All " + bytes(size) + ". ");
+              button.remove();
+            } catch (err) {
+              button.disabled = false;
+              fill(button, "Load all");
+              notify("Could not load all of " + which + ": " + err.message);
+            }
+          },
+        },
+        "Load all",
+      )
+    : null;
+  const download = h("a", { href: url + "?download=1", download: t.id + "." + which + ".txt", class: "small-link", "data-action": "download-" + which }, "Download");
+  return section(which, h("p", { class: "output-tools" }, note, loadAll, " ", download), pre);
 }
 
 function timing(t) {
@@ -133,7 +508,7 @@ function timing(t) {
   for (const [label, at] of steps) {
     const time = parseTime(at);
     if (prev !== null && time !== null) parts.push(h("span", { class: "arrow" }, "→ ", formatDuration(time - prev), " →"));
-    parts.push(h("span", { class: "step" + (time === null ? " pending" : "") }, h("strong", {}, label), " ", formatTime(at)));
+    parts.push(h("span", { class: "step" + (time === null ? " pending" : "") }, h("strong", {}, label), " ", formatTime(at, true)));
     if (time !== null) prev = time;
   }
   const extra = [];
@@ -163,7 +538,7 @@ route("task", "Task", async (main, r) => {
   main.append(body);
 
   async function refresh() {
-    const data = await attempt(() => api("GET", "/api/tasks/" + encodeURIComponent(id)));
+    const data = await attempt(() => api("GET", "/api/tasks/" + encodeURIComponent(id) + "?outputs=preview"));
     if (!data) {
       fill(body, h("p", { class: "empty" }, "Task ", id, " could not be loaded."), link("tasks", [], "Back to tasks"));
       return;
@@ -179,7 +554,8 @@ route("task", "Task", async (main, r) => {
     const rest = result ? Object.fromEntries(Object.entries(result).filter(([k]) => k !== "summary")) : null;
     fill(
       body,
-      h("div", { class: "page-head" }, h("h1", { class: "mono" }, t.id), h("div", { class: "badges" }, statusBadges(t), conflictBadge(t)), requeueButton(t, (fresh) => fresh.id && (location.hash = "#/task/" + encodeURIComponent(fresh.id)))),
+      h("div", { class: "page-head" }, h("h1", { class: "mono" }, t.id), h("div", { class: "badges" }, statusBadges(t), conflictBadge(t)), requeueButton(t, () => refresh())),
+      payloadKey(t) ? h("p", { class: "what-key big-key" }, payloadKey(t)) : null,
       h("p", { class: "muted" }, "Tool ", h("strong", {}, t.tool_name || "—"), " (", t.task_class || "—", ") in stream ", t.stream ? streamLink(t.stream) : "—", t.session ? " · session " + t.session : ""),
       t.requeued_from || t.requeued_as
         ? h("p", { class: "muted", id: "requeue-trail" },
@@ -193,14 +569,16 @@ route("task", "Task", async (main, r) => {
       section("Timing", timing(t)),
       rest && Object.keys(rest).length ? section("Result", block(pretty(rest))) : null,
       section("Payload", block(pretty(t.payload))),
-      t.stdout ? section("stdout", block(t.stdout, "output")) : null,
-      t.stderr ? section("stderr", block(t.stderr, "output")) : null,
+      outputSection(t, data, "stdout"),
+      outputSection(t, data, "stderr"),
       history(t),
       section("Stream instructions", streamInfo && streamInfo.instructions ? block(streamInfo.instructions, "instructions") : h("p", { class: "empty" }, "None.")),
     );
   }
   await refresh();
-  return refresh;
+  // Only this task's events matter here.
+  const onTask = (ev) => ev.id !== id && Boolean(ev.id);
+  return { refresh, onTask };
 });
 
 async function streamOf(data, t) {

@@ -10,12 +10,12 @@ use super::output::{
     ago, paint, print, print_json, short_duration, status_colour, table, truncate, use_colour,
 };
 use crate::model::{Task, TaskStatus, Timestamp};
-use crate::queue::{self, Queue, RequeueOptions, Requeued, TaskFilter};
+use crate::queue::{self, Queue, RequeueOptions, Requeued, SinceReport, TaskFilter};
 
 /// List tasks, newest first.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  sparkq tasks --stream auth --status failed\n  sparkq tasks --stale\n  sparkq tasks --json --limit 200"
+    after_help = "Examples:\n  sparkq tasks --stream auth --status failed\n  sparkq tasks --stale\n  sparkq tasks --json --limit 200\n  sparkq tasks -q 'permission denied' --tool run-bash\n  sparkq tasks --since 8h          # what finished in the last 8 hours, by stream, failures first"
 )]
 pub(super) struct TasksArgs {
     /// queued, running, succeeded or failed (or the folder names pending,
@@ -43,8 +43,13 @@ pub(super) struct TasksArgs {
     /// Only tasks claimed by this worker.
     #[arg(long)]
     worker: Option<String>,
-    /// Only tasks last updated before this moment: an age (8h, 90m, 2d)
-    /// or an RFC 3339 time.
+    /// What finished since this moment (an age such as 8h, 90m or 2d, or an
+    /// RFC 3339 time), grouped by stream with failures first, instead of a
+    /// page; the other filters narrow it.
+    #[arg(long, value_name = "WHEN", value_parser = parse_when, conflicts_with_all = ["stale", "before", "limit"])]
+    since: Option<Timestamp>,
+    /// Only tasks last updated before this moment (with --since: finished
+    /// before it): an age (8h, 90m, 2d) or an RFC 3339 time.
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
     until: Option<Timestamp>,
     #[arg(long)]
@@ -78,6 +83,19 @@ pub(super) fn tasks(queue: &Queue, args: TasksArgs) -> anyhow::Result<ExitCode> 
         until: args.until,
         ..TaskFilter::default()
     };
+    if let Some(since) = args.since {
+        let report = queue.since(&TaskFilter {
+            since: Some(since),
+            limit: None,
+            ..filter
+        })?;
+        if args.json {
+            print_json(&report)?;
+        } else {
+            print(&since_text(&report, use_colour()))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let page = queue.list_tasks(&filter)?;
     if args.json {
         print_json(&page.into_listings(Timestamp::now()))?;
@@ -131,6 +149,96 @@ fn task_row(t: &Task, now: Timestamp, colour: bool) -> Vec<String> {
         t.duration().map(short_duration).unwrap_or_else(|| "-".to_owned()),
         truncate(&note, 60),
     ]
+}
+
+/// How many succeeded tasks of a stream the since view prints (every
+/// failure is printed, up to the report's cap).
+const SINCE_SUCCEEDED_SHOWN: usize = 10;
+
+/// The since view as text: the window and its counts, then each stream
+/// (failures first) with its failed tasks and its newest successes.
+fn since_text(report: &SinceReport, colour: bool) -> String {
+    let when = |t: Timestamp| format!("{} ({})", readable_time(t), ago(t));
+    let mut out = format!(
+        "Finished since {} until {}: {} succeeded, {} failed\n",
+        when(report.since),
+        readable_time(report.until),
+        report.counts.succeeded,
+        paint(
+            &report.counts.failed.to_string(),
+            if report.counts.failed > 0 { "31;1" } else { "0" },
+            colour
+        ),
+    );
+    match (report.first_finished_at, report.last_finished_at) {
+        (Some(first), Some(last)) => out.push_str(&format!(
+            "First finished {}, last {} (a span of {})\n",
+            readable_time(first),
+            readable_time(last),
+            short_duration(last.since(first))
+        )),
+        _ => out.push_str("Nothing finished in that time.\n"),
+    }
+    for stream in &report.streams {
+        out.push_str(&format!(
+            "\n{}: {} succeeded, {} failed\n",
+            stream.stream, stream.succeeded, stream.failed
+        ));
+        let failed = stream.tasks.iter().filter(|t| t.status == TaskStatus::Failed);
+        let succeeded = stream.tasks.iter().filter(|t| t.status != TaskStatus::Failed);
+        let rows: Vec<Vec<String>> = failed
+            .chain(succeeded.take(SINCE_SUCCEEDED_SHOWN))
+            .map(|t| {
+                vec![
+                    paint(t.status.as_str(), status_colour(t.status), colour),
+                    t.id.to_string(),
+                    t.tool_name.clone(),
+                    t.finished_at.map(readable_time).unwrap_or_default(),
+                    t.duration_ms
+                        .map(|ms| short_duration(Duration::from_millis(ms)))
+                        .unwrap_or_else(|| "-".to_owned()),
+                    truncate(t.payload_key.as_deref().unwrap_or(""), 40),
+                    truncate(t.error.as_deref().or(t.summary.as_deref()).unwrap_or(""), 60),
+                ]
+            })
+            .collect();
+        let table = table(
+            &[
+                "STATUS",
+                "ID",
+                "TOOL",
+                "FINISHED",
+                "DURATION",
+                "TASK",
+                "SUMMARY / ERROR",
+            ],
+            &rows,
+        );
+        for line in table.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+        let unshown = stream.succeeded.saturating_sub(SINCE_SUCCEEDED_SHOWN);
+        if unshown > 0 {
+            out.push_str(&format!(
+                "  ... and {unshown} more succeeded: sparkq tasks --stream {} --status succeeded\n",
+                stream.stream
+            ));
+        }
+        if stream.truncated {
+            out.push_str(&format!(
+                "  (only the first {} tasks listed; see them all with --json or narrow the window)\n",
+                crate::queue::MAX_SINCE_TASKS
+            ));
+        }
+    }
+    out
+}
+
+/// `2026-12-02 04:46:35 UTC`: a full date and time, to the second.
+fn readable_time(t: Timestamp) -> String {
+    let text = t.to_string();
+    let seconds = text.split('.').next().unwrap_or(&text);
+    format!("{} UTC", seconds.trim_end_matches('Z').replace('T', " "))
 }
 
 /// Show one task with everything it holds, stdout and stderr included.

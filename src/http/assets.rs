@@ -13,7 +13,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every embedded file: URL path, content type, content.
-const FILES: [(&str, &str, &str); 8] = [
+const FILES: [(&str, &str, &str); 9] = [
     ("/", HTML, include_str!("../../web/index.html")),
     ("/style.css", CSS, include_str!("../../web/style.css")),
     ("/main.js", JS, include_str!("../../web/main.js")),
@@ -22,6 +22,7 @@ const FILES: [(&str, &str, &str); 8] = [
     ("/tasks.js", JS, include_str!("../../web/tasks.js")),
     ("/forms.js", JS, include_str!("../../web/forms.js")),
     ("/conflicts.js", JS, include_str!("../../web/conflicts.js")),
+    ("/since.js", JS, include_str!("../../web/since.js")),
 ];
 
 fn file(content_type: &'static str, body: &'static str) -> Response {

@@ -20,7 +20,8 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::AppState;
-use crate::queue::Change;
+use crate::model::{TaskListing, TaskStatus};
+use crate::queue::{Change, Queue};
 
 /// How often an idle event stream sends a comment, so proxies and browsers
 /// keep the connection open.
@@ -38,6 +39,11 @@ pub struct ChangeEvent {
     pub state: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// For a task: its row as lists show it, read after the change; absent
+    /// when the file is gone (it moved on) or cannot be read. A page
+    /// updates that one row instead of refetching its list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Box<TaskListing>>,
 }
 
 impl ChangeEvent {
@@ -48,7 +54,21 @@ impl ChangeEvent {
             stream: None,
             state: None,
             id: None,
+            listing: None,
         }
+    }
+
+    /// This event with `listing` filled in from `queue`, for a task event
+    /// (see [`Queue::listing_at`]); other events are returned as they are.
+    pub fn with_listing(mut self, queue: &Queue) -> ChangeEvent {
+        if let ("task", Some(stream), Some(state), Some(id)) =
+            (self.kind, &self.stream, &self.state, &self.id)
+        {
+            self.listing = TaskStatus::parse_filter(state)
+                .and_then(|status| queue.listing_at(stream, status, id))
+                .map(Box::new);
+        }
+        self
     }
 
     /// The event for a changed path, relative to the spool root; `None` for
@@ -60,6 +80,7 @@ impl ChangeEvent {
             stream,
             state,
             id,
+            listing: None,
         };
         Some(match Change::of_path(Path::new(""), relative)? {
             Change::Session => event("session", None, None, None),
@@ -93,7 +114,8 @@ pub fn watch_spool(state: &AppState) -> notify::Result<RecommendedWatcher> {
         for path in &event.paths {
             let relative = path.strip_prefix(&base).unwrap_or(path);
             if let Some(change) = ChangeEvent::from_spool_path(relative) {
-                sender.publish(change);
+                // Read here, once per change, not once per open page.
+                sender.publish(change.with_listing(&sender.queue()));
             }
         }
     })?;
@@ -149,6 +171,7 @@ mod tests {
             stream: Some(stream.into()),
             state: Some(state.into()),
             id: Some(id.into()),
+            listing: None,
         };
         let cases: Vec<(&str, Option<ChangeEvent>)> = vec![
             (
@@ -168,6 +191,7 @@ mod tests {
                     stream: None,
                     state: None,
                     id: None,
+                    listing: None,
                 }),
             ),
             (
@@ -177,6 +201,7 @@ mod tests {
                     stream: Some("auth".into()),
                     state: None,
                     id: None,
+                    listing: None,
                 }),
             ),
             (".sparkq.lock", None),

@@ -14,6 +14,7 @@ mod events;
 mod guard;
 mod listen;
 mod meta;
+mod review;
 mod server;
 mod sessions;
 mod tasks;
@@ -179,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .merge(meta::routes())
         .merge(sessions::routes())
         .merge(tasks::routes())
+        .merge(review::routes())
         .route("/api/events", axum::routing::get(events::stream))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

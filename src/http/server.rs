@@ -90,6 +90,12 @@ pub async fn run_server(queue: Queue, options: ServerOptions) -> Result<RunningS
     let url = format!("http://127.0.0.1:{}/", addr.port());
     pid.url = Some(url.clone());
     lock.write(&pid.to_json()).map_err(lock_error)?;
+    // The server lives long: claims, peeks and sweeps use an index the
+    // spool's events keep current instead of reading whole folders.
+    let mut queue = queue;
+    if let Err(err) = queue.start_index() {
+        eprintln!("Warning: cannot index the spool ({err}); claims will read the folders instead.");
+    }
     let state = AppState::new(queue, addr.port());
     Ok(RunningServer {
         addr,

@@ -4,14 +4,15 @@
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult, Json, query_error};
 use super::{AppState, blocking};
-use crate::model::{Task, TaskId, TaskStatus, Timestamp};
+use crate::model::{Task, TaskId, TaskStatus, Timestamp, excerpt};
 use crate::queue::{
     ListingPage, MAX_PAGE, NewTask, Report, RequeueOptions, Requeued, TaskFilter, check_window, parse_moment,
 };
@@ -20,6 +21,8 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/tasks", get(list).post(create))
         .route("/api/tasks/{id}", get(show))
+        .route("/api/tasks/{id}/stdout", get(stdout))
+        .route("/api/tasks/{id}/stderr", get(stderr))
         .route("/api/tasks/{id}/complete", post(complete))
         .route("/api/tasks/{id}/fail", post(fail))
         .route("/api/tasks/{id}/requeue", post(requeue))
@@ -34,12 +37,55 @@ pub(crate) struct TaskView {
     #[serde(flatten)]
     task: Task,
     stale: bool,
+    /// Only in the preview view (`?outputs=preview`).
+    #[serde(flatten)]
+    outputs: Option<OutputSizes>,
+}
+
+/// What the preview view says of the outputs it cut.
+#[derive(Serialize)]
+struct OutputSizes {
+    stdout_bytes: usize,
+    stderr_bytes: usize,
+    stdout_truncated: bool,
+    stderr_truncated: bool,
 }
 
 impl From<Task> for TaskView {
     fn from(task: Task) -> TaskView {
         let stale = task.is_stale_at(Timestamp::now());
-        TaskView { task, stale }
+        TaskView {
+            task,
+            stale,
+            outputs: None,
+        }
+    }
+}
+
+impl TaskView {
+    /// The view with stdout and stderr cut to their head and tail when long
+    /// (see [`excerpt`]), saying their full sizes and whether they were cut.
+    fn preview(task: Task) -> TaskView {
+        let mut view = TaskView::from(task);
+        let cut = |text: &mut Option<String>| -> (usize, bool) {
+            let bytes = text.as_ref().map_or(0, String::len);
+            match text.as_deref().and_then(excerpt) {
+                Some(short) => {
+                    *text = Some(short);
+                    (bytes, true)
+                }
+                None => (bytes, false),
+            }
+        };
+        let (stdout_bytes, stdout_truncated) = cut(&mut view.task.stdout);
+        let (stderr_bytes, stderr_truncated) = cut(&mut view.task.stderr);
+        view.outputs = Some(OutputSizes {
+            stdout_bytes,
+            stderr_bytes,
+            stdout_truncated,
+            stderr_truncated,
+        });
+        view
     }
 }
 
@@ -83,19 +129,25 @@ pub(crate) fn parse_window(
     Ok((since, until))
 }
 
+/// A `status` parameter: a status or the name of its folder.
+pub(crate) fn parse_status(given: Option<String>) -> ApiResult<Option<TaskStatus>> {
+    given
+        .map(|s| {
+            TaskStatus::parse_filter(&s).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!(
+                        "status '{s}' is not a task status\n  Use queued, running, succeeded or failed (or the folder names pending, claimed, done)."
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
+
 fn parse_filter(query: ListQuery) -> ApiResult<TaskFilter> {
     let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
-    let status = match non_empty(query.status) {
-        None => None,
-        Some(s) => Some(TaskStatus::parse_filter(&s).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!(
-                    "status '{s}' is not a task status\n  Use queued, running, succeeded or failed (or the folder names pending, claimed, done)."
-                ),
-            )
-        })?),
-    };
+    let status = parse_status(non_empty(query.status))?;
     let stale = match non_empty(query.stale).as_deref() {
         None | Some("false" | "0") => false,
         Some("true" | "1") => true,
@@ -177,8 +229,106 @@ async fn create(
     Ok((StatusCode::CREATED, Json(task.into())))
 }
 
-async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TaskView>> {
-    Ok(Json(blocking(&state, move |q| q.get_task(&id)).await?.into()))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShowQuery {
+    outputs: Option<String>,
+}
+
+/// One task, whole; with `?outputs=preview` its stdout and stderr are cut
+/// to their first and last lines when long, so a page stays responsive
+/// with megabytes of output (`/stdout` and `/stderr` have them whole).
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<ShowQuery>, QueryRejection>,
+) -> ApiResult<Json<TaskView>> {
+    let Query(query) = query.map_err(query_error)?;
+    let preview = match query.outputs.as_deref() {
+        None | Some("" | "full") => false,
+        Some("preview") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "outputs '{other}' is not a view\n  Use outputs=preview (first and last lines of long outputs) or outputs=full."
+                ),
+            ));
+        }
+    };
+    let task = blocking(&state, move |q| q.get_task(&id)).await?;
+    Ok(Json(if preview {
+        TaskView::preview(task)
+    } else {
+        task.into()
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputQuery {
+    download: Option<String>,
+}
+
+/// `GET /api/tasks/{id}/stdout`: the whole stdout as text.
+async fn stdout(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<OutputQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    output(state, id, query, "stdout").await
+}
+
+/// `GET /api/tasks/{id}/stderr`: the whole stderr as text.
+async fn stderr(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<OutputQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    output(state, id, query, "stderr").await
+}
+
+/// One output of a task as `text/plain` (empty when it has none); with
+/// `?download=1`, as a file named `<id>.<which>.txt`.
+async fn output(
+    state: AppState,
+    id: String,
+    query: Result<Query<OutputQuery>, QueryRejection>,
+    which: &'static str,
+) -> ApiResult<Response> {
+    let Query(query) = query.map_err(query_error)?;
+    let download = match query.download.as_deref() {
+        None | Some("" | "0" | "false") => false,
+        Some("1" | "true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("download '{other}' is not a boolean\n  Use download=1 to get the output as a file."),
+            ));
+        }
+    };
+    let task = blocking(&state, move |q| q.get_task(&id)).await?;
+    let text = match which {
+        "stdout" => task.stdout,
+        _ => task.stderr,
+    }
+    .unwrap_or_default();
+    let mut headers = vec![(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    )];
+    if download {
+        // The id is checked ([a-z0-9_-] only), so it is safe in the header.
+        let disposition = format!("attachment; filename=\"{}.{which}.txt\"", task.id);
+        if let Ok(value) = HeaderValue::from_str(&disposition) {
+            headers.push((header::CONTENT_DISPOSITION, value));
+        }
+    }
+    let mut response = text.into_response();
+    for (name, value) in headers {
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]

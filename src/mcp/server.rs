@@ -16,7 +16,7 @@ use rmcp::{ServerHandler, tool_handler};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::queue::Queue;
+use crate::queue::{Index, Queue};
 
 /// What the client is told once, at `initialize`, about using the tools.
 const INSTRUCTIONS: &str = "SparkQ job queue. Worker loop: claim_task, do the task as its payload and the \
@@ -33,6 +33,10 @@ pub(crate) struct SparkqServer {
     /// Queue calls running on the blocking pool (a waiting claim among
     /// them): a call ends only when its blocking work has.
     in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    /// The spool index every call's queue shares (see `queue::Index`):
+    /// started by the first call, so claims and peeks do not read whole
+    /// folders. `None` inside until then, or if it cannot be started.
+    index: Arc<std::sync::Mutex<Option<Arc<Index>>>>,
     tool_router: ToolRouter<SparkqServer>,
 }
 
@@ -45,6 +49,7 @@ impl SparkqServer {
             default_worker,
             client_gone: ClientGone::default(),
             in_flight: Arc::default(),
+            index: Arc::default(),
             tool_router: Self::queue_tools() + Self::read_tools() + Self::worker_tools(),
         }
     }
@@ -72,9 +77,11 @@ impl SparkqServer {
     {
         let config_file = self.config_file.clone();
         let in_flight = InFlight::enter(&self.in_flight);
+        let index = self.index.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let _in_flight = in_flight;
             let queue = Queue::new(Config::load(&config_file).map_err(|e| message(&e))?);
+            let queue = with_shared_index(queue, &index);
             op(&queue).map_err(|e| message(&e))
         })
         .await;
@@ -109,6 +116,22 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// `queue` using the index in `slot`, started there by the first call (or
+/// again when `sparkq.yml` moved the spool). A queue that cannot have one
+/// reads its folders, as a one-shot call does.
+fn with_shared_index(mut queue: Queue, slot: &std::sync::Mutex<Option<Arc<Index>>>) -> Queue {
+    let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(index) = slot.as_ref()
+        && index.spool_root() == Some(queue.config().spool_path.as_path())
+    {
+        return queue.with_index(index.clone());
+    }
+    if queue.start_index().is_ok() {
+        *slot = queue.index();
+    }
+    queue
 }
 
 /// The switch that says the client has gone: fired once, by the stdio

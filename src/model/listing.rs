@@ -25,7 +25,7 @@ const KEY_FIELDS: [&str; 4] = ["script", "path", "file", "command"];
 const TEXT_FIELDS: [&str; 3] = ["prompt", "instructions", "task"];
 
 /// One row of a task list (`GET /api/tasks`, `sparkq tasks --json`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaskListing {
     pub id: TaskId,
     pub stream: Name,

@@ -4,6 +4,7 @@
 
 mod bounds;
 mod conflict;
+mod excerpt;
 mod id;
 mod listing;
 mod name;
@@ -19,6 +20,7 @@ pub use bounds::{
     deadline_after, json_depth,
 };
 pub use conflict::{Conflict, ConflictKind};
+pub use excerpt::{EXCERPT_END_BYTES, EXCERPT_LINES, excerpt};
 pub use id::TaskId;
 pub use listing::{KEY_CHARS, PREVIEW_CHARS, TaskListing, payload_key, preview};
 pub use name::{InvalidName, Name};

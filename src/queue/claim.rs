@@ -19,7 +19,7 @@ impl Queue {
     pub fn peek(&self, stream: &str) -> Result<Option<TaskBrief>> {
         let stream = self.stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
-        let (scan, _) = self.touch(&stream, &lock)?;
+        let (scan, _) = self.touch_indexed(&stream, &lock)?;
         let task = self.first_pending(&stream, scan, &lock)?;
         Ok(task.map(|task| self.brief(&stream, task)))
     }
@@ -53,7 +53,7 @@ impl Queue {
                 return Ok(None);
             }
             let after = scan.oldest.last().cloned();
-            scan = self.spool.scan_pending_after(&stream.name, after.as_ref())?;
+            scan = self.scan_after(stream, after.as_ref())?;
         }
     }
 
@@ -72,7 +72,7 @@ impl Queue {
         }
         let stream = self.active_stream(stream)?;
         let lock = self.spool.lock_stream(&stream.name)?;
-        let (mut scan, _) = self.touch(&stream, &lock)?;
+        let (mut scan, _) = self.touch_indexed(&stream, &lock)?;
         // Each new scan starts after the last id of the one before, so the
         // loop ends even when every id it met had to be skipped.
         loop {
@@ -94,6 +94,7 @@ impl Queue {
                     Err(e) => return Err(e.into()),
                 };
                 if let Some((claimed, flush)) = self.claim_task(&stream, task, worker)? {
+                    self.index_claimed(&stream.name, &claimed.task.id);
                     // Flushing the folder is the slow half of the rewrite and
                     // needs no lock: the next claimer may go ahead while this
                     // one waits on the disk. A power loss before the flush
@@ -112,7 +113,7 @@ impl Queue {
                 return Ok(None);
             }
             let after = scan.oldest.last().cloned();
-            scan = self.spool.scan_pending_after(&stream.name, after.as_ref())?;
+            scan = self.scan_after(&stream, after.as_ref())?;
         }
     }
 

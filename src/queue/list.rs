@@ -127,34 +127,7 @@ impl Queue {
                 return Ok(page);
             }
         }
-        let mut entries: Vec<(TaskId, usize, TaskStatus)> = Vec::new();
-        for (i, stream) in streams.iter().enumerate() {
-            for status in &statuses {
-                for id in self.spool.list_ids(&stream.name, *status)? {
-                    if before.as_ref().is_none_or(|b| id < *b) {
-                        entries.push((id, i, *status));
-                    }
-                }
-            }
-        }
-        // Newest first. Of two copies of one id, the one the lattice ranks
-        // higher is shown (as `get_task` and `doctor` would have it), and of
-        // copies it cannot tell apart, the later folder.
-        entries.sort_unstable_by(|a, b| b.0.cmp(&a.0).then((b.2 as u8).cmp(&(a.2 as u8))));
-        let duplicated: Vec<bool> = (0..entries.len())
-            .map(|i| {
-                (i > 0 && entries[i - 1].0 == entries[i].0)
-                    || (i + 1 < entries.len() && entries[i + 1].0 == entries[i].0)
-            })
-            .collect();
-        let mut kept = Vec::with_capacity(entries.len());
-        for (entry, duplicated) in entries.into_iter().zip(duplicated) {
-            if !duplicated || !self.is_superseded(&streams[entry.1].name, &entry.0, entry.2)? {
-                kept.push(entry);
-            }
-        }
-        let mut entries = kept;
-        entries.dedup_by(|a, b| a.0 == b.0);
+        let entries = self.every_id(&streams, &statuses, before.as_ref())?;
 
         // The ids are known; which tasks match is known only by reading
         // them, newest first, until the page is full.
@@ -173,6 +146,46 @@ impl Queue {
             }
         }
         Ok(TaskPage { tasks, next_cursor })
+    }
+
+    /// Every task of `streams` in `statuses` older than `before`, as (id,
+    /// index into `streams`, folder), newest first and each task once: of
+    /// two copies of one id, the one the lattice ranks higher (as
+    /// `get_task` and `doctor` would have it), and of copies it cannot
+    /// tell apart, the later folder. Reads only the files of ids found in
+    /// more than one folder.
+    pub(super) fn every_id(
+        &self,
+        streams: &[Stream],
+        statuses: &[TaskStatus],
+        before: Option<&TaskId>,
+    ) -> Result<Vec<(TaskId, usize, TaskStatus)>> {
+        let mut entries: Vec<(TaskId, usize, TaskStatus)> = Vec::new();
+        for (i, stream) in streams.iter().enumerate() {
+            for status in statuses {
+                for id in self.spool.list_ids(&stream.name, *status)? {
+                    if before.is_none_or(|b| id < *b) {
+                        entries.push((id, i, *status));
+                    }
+                }
+            }
+        }
+        entries.sort_unstable_by(|a, b| b.0.cmp(&a.0).then((b.2 as u8).cmp(&(a.2 as u8))));
+        let duplicated: Vec<bool> = (0..entries.len())
+            .map(|i| {
+                (i > 0 && entries[i - 1].0 == entries[i].0)
+                    || (i + 1 < entries.len() && entries[i + 1].0 == entries[i].0)
+            })
+            .collect();
+        let mut kept = Vec::with_capacity(entries.len());
+        for (entry, duplicated) in entries.into_iter().zip(duplicated) {
+            if !duplicated || !self.is_superseded(&streams[entry.1].name, &entry.0, entry.2)? {
+                kept.push(entry);
+            }
+        }
+        let mut entries = kept;
+        entries.dedup_by(|a, b| a.0 == b.0);
+        Ok(entries)
     }
 
     /// The fast path of [`Queue::list_tasks`] when no condition needs the
@@ -226,6 +239,17 @@ impl Queue {
             None
         };
         Ok(Some(TaskPage { tasks, next_cursor }))
+    }
+
+    /// The listing of the task file `id` in `stream`'s folder for `status`
+    /// as it is now, without looking elsewhere; `None` when that file is
+    /// gone or unreadable. For live updates, which name the file that
+    /// changed.
+    pub fn listing_at(&self, stream: &str, status: TaskStatus, id: &str) -> Option<TaskListing> {
+        let stream = Name::parse(stream).ok()?;
+        let id = TaskId::parse(id)?;
+        let task = self.spool.read_task(&stream, status, &id).ok()??;
+        Some(TaskListing::of(task, Timestamp::now()))
     }
 
     /// The task with id `id`, wherever it is.
@@ -304,7 +328,7 @@ impl Queue {
     /// sweep: its running tasks still fail or go back to the queue. An ended
     /// stream that has something dropped into it is looked at in full, so
     /// the drop fails with "stream ended" rather than waiting unseen.
-    fn touch_quietly(&self, stream: &Stream) {
+    pub(super) fn touch_quietly(&self, stream: &Stream) {
         let Ok(lock) = self.spool.lock_stream(&stream.name) else {
             return;
         };

@@ -3,7 +3,9 @@
 //! The CLI, the HTTP API and the MCP server call [`Queue`] and nothing
 //! below it, so they behave the same. `Queue` holds no state of its own
 //! beyond the config: every call reads the spool afresh, so any number of
-//! processes can use one spool at once.
+//! processes can use one spool at once. A long-lived process may add an
+//! in-memory [`Index`] (see `index`): a cache of which ids to try, which
+//! the folders always overrule.
 
 mod aside;
 mod brief;
@@ -19,6 +21,7 @@ mod error;
 mod fence;
 mod filter;
 mod finish;
+mod index;
 mod list;
 mod look;
 mod marked;
@@ -28,12 +31,16 @@ mod requeue;
 mod rival;
 mod sessions;
 mod settle;
+mod since;
 mod stale;
+mod stats;
 mod status;
 mod streams;
 mod sync;
 mod temp;
 mod touch;
+
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::model::{Name, Stream, StreamStatus, TaskId};
@@ -47,11 +54,14 @@ pub use enqueue::{MAX_BATCH_BYTES, NewTask, parse_batch, parse_payload};
 pub use error::{Error, ErrorKind};
 pub use filter::{check_window, parse_moment};
 pub use finish::Report;
+pub use index::{INDEX_RECHECK, Index};
 pub use list::{Counts, ListingPage, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
 pub use look::Look;
 pub use purge::PurgeReport;
 pub use requeue::{RequeueOptions, Requeued};
+pub use since::{FinishedCounts, MAX_SINCE_TASKS, SinceReport, StreamSince};
 pub use stale::{SweepReport, auto_fail_message};
+pub use stats::{DepthPoint, HourCount, MAX_STATS_HOURS, Stats, StreamDepth, ToolDurations};
 pub use status::Status;
 pub use sync::{SyncReport, SyncWith};
 
@@ -63,13 +73,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Queue {
     config: Config,
     spool: Spool,
+    /// The live index of a long-lived process (see `index`), if it keeps one.
+    index: Option<Arc<Index>>,
 }
 
 impl Queue {
     /// The queue of the project `config` describes.
     pub fn new(config: Config) -> Queue {
         let spool = spool_of(&config);
-        Queue { config, spool }
+        Queue {
+            config,
+            spool,
+            index: None,
+        }
     }
 
     /// The project's configuration.
@@ -110,6 +126,14 @@ impl Queue {
     /// the spool; used by `reload`.
     pub fn set_config(&mut self, config: Config) {
         self.spool = spool_of(&config);
+        // An index of another spool would propose ids that are not there.
+        if let Some(index) = self.index.take() {
+            if index.spool_root() == Some(self.spool.root()) {
+                self.index = Some(index);
+            } else if self.start_index().is_err() {
+                self.index = None;
+            }
+        }
         self.config = config;
     }
 

@@ -63,9 +63,7 @@ pub(crate) use markers::{Split, split_conflict};
 pub(crate) use purged::{PURGED_DIR, TOMBSTONE_DAYS, Tombstone};
 pub(crate) use read::{DEFAULT_FILE_CAP, Foreign, file_cap_for};
 pub(crate) use rsync::{local_arg, rsync};
-#[cfg(test)]
-pub(crate) use tasks::SCAN_OLDEST;
-pub(crate) use tasks::{PendingScan, check_name_and_folder};
+pub(crate) use tasks::{PendingScan, SCAN_OLDEST, check_name_and_folder};
 pub use teardown::Removal;
 pub(crate) use temp::STALE_TEMP_AGE;
 

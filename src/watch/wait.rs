@@ -41,6 +41,8 @@ pub(crate) fn wait_for_claim(
     settings: &Settings,
     shutdown: &Shutdown,
 ) -> Result<WaitOutcome> {
+    let mut queue = std::borrow::Cow::Borrowed(queue);
+    let mut tried_index = false;
     let name = queue.stream(stream)?.name;
     let mut events = Events::watch(
         name.as_str(),
@@ -60,6 +62,16 @@ pub(crate) fn wait_for_claim(
         let now = Instant::now();
         if now >= end {
             return Ok(WaitOutcome::TimedOut);
+        }
+        // Nothing yet: this call will wait and look again, so it keeps an
+        // index from here on (a first claim that succeeds never pays for
+        // one). Without one (no inotify watches left) it reads the folders.
+        if !tried_index && queue.index().is_none() {
+            tried_index = true;
+            let mut own = queue.as_ref().clone();
+            if own.start_index().is_ok() {
+                queue = std::borrow::Cow::Owned(own);
+            }
         }
         let next = earliest([
             Some(end),

@@ -181,17 +181,14 @@ fn click_through_the_web_ui() {
     page("tasks?status=failed");
     browser.wait_for(&format!("tr[data-id=\"{failed}\"] button[data-action=requeue]"));
     browser.click(&format!("tr[data-id=\"{failed}\"] button[data-action=requeue]"));
+    // Requeue asks first, in a dialog; nothing is sent before Requeue.
+    browser.wait_for("dialog[open] #requeue-confirm");
+    browser.click("#requeue-confirm");
     let requeued = browser.wait_for_js(
         "the requeue notice",
-        "const n = document.querySelector('#notice .ok span'); return n ? n.textContent : null;",
+        "const a = document.querySelector('#notice .ok a'); return a ? a.textContent : null;",
     );
-    let new_id = requeued
-        .as_str()
-        .unwrap_or("")
-        .split_whitespace()
-        .nth(2)
-        .unwrap_or("")
-        .to_owned();
+    let new_id = requeued.as_str().unwrap_or("").to_owned();
     assert!(new_id.starts_with("tsk_"), "{requeued}");
     assert_eq!(server.get(&format!("/api/tasks/{new_id}")).1["status"], "queued");
     assert_eq!(
@@ -206,10 +203,6 @@ fn click_through_the_web_ui() {
     // The trail shows, and requeueing again asks first; declining sends nothing.
     browser.wait_for("#requeue-trail");
     assert_eq!(browser.text("#requeue-trail"), format!("Requeued as {new_id}"));
-    browser.exec(
-        "window.__asked = null; window.confirm = (m) => { window.__asked = m; return false; }; return null;",
-        vec![],
-    );
     let queued = || {
         server.get("/api/tasks?status=queued").1["tasks"]
             .as_array()
@@ -217,15 +210,16 @@ fn click_through_the_web_ui() {
     };
     let before = queued();
     browser.click(".page-head button[data-action=requeue]");
-    let asked = browser.wait_for_js("the confirm dialog", "return window.__asked;");
+    browser.wait_for("dialog[open] #requeue-already");
     assert!(
-        asked
-            .as_str()
-            .unwrap_or("")
+        browser
+            .text("#requeue-already")
             .contains(&format!("already requeued as {new_id}")),
-        "{asked}"
+        "{}",
+        browser.text("#requeue-already")
     );
-    assert_eq!(queued(), before, "declining the confirm queued nothing");
+    browser.click("#requeue-cancel");
+    assert_eq!(queued(), before, "declining queued nothing");
     shot("task-failed");
 
     // Stale and auto-failed markers: one claim past its timeout, one past

@@ -25,6 +25,7 @@ mod http_limits;
 mod http_safety;
 mod http_server;
 mod http_support;
+mod index_race;
 mod input_caps;
 mod isolation;
 mod json_shape;
@@ -36,6 +37,8 @@ mod playbook;
 mod readme;
 mod requeue;
 mod review_list;
+mod review_outputs;
+mod review_since;
 mod run_stop;
 mod server_lock;
 mod setup_again;
@@ -51,3 +54,7 @@ mod sync_rsync;
 mod teardown;
 mod watcher;
 mod words;
+
+// The web UI of the morning review (issue 11) and its seeded night.
+mod night;
+mod review_ui;

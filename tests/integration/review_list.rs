@@ -274,3 +274,100 @@ async fn paging_a_filter_gives_exactly_the_filtered_tasks() {
         }
     }
 }
+
+/// The next event (its JSON) about task `id` in folder `state` whose row
+/// says `status`; the other events about `id` on the way are pushed to
+/// `before`. A change may take two writes (a move, then the new content),
+/// each announced; the last one carries the task as it ends up.
+fn next_task_event(
+    events: &mut std::io::BufReader<std::net::TcpStream>,
+    id: &str,
+    (state, status): (&str, &str),
+    before: &mut Vec<Value>,
+) -> Value {
+    use std::io::BufRead;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            events.read_line(&mut line).expect("an event") > 0,
+            "stream closed"
+        );
+        let Some(data) = line.trim_end().strip_prefix("data: ") else {
+            continue;
+        };
+        let event: Value = serde_json::from_str(data).expect("event JSON");
+        if event["id"] != id {
+            continue;
+        }
+        if event["state"] == state
+            && event["listing"]["status"] == status
+            && (status == "queued" || event["listing"]["claimed_by"] == "test")
+            && (status != "succeeded" || event["listing"]["summary"].is_string())
+        {
+            return event;
+        }
+        before.push(event);
+    }
+}
+
+#[test]
+fn live_task_events_carry_the_row_so_a_page_updates_one_row() {
+    let project = Project::with_stream("auth");
+    let server = Server::start(&project);
+    let mut events = server.events();
+    crate::server_support::read_event_containing(&mut events, "event: hello");
+    let mut seen = Vec::new();
+
+    let id = project.enqueue("auth", r#"{"script_path": "scripts/a.sh"}"#);
+    let queued = next_task_event(&mut events, &id, ("pending", "queued"), &mut seen);
+    assert_eq!(queued["kind"], "task");
+    assert_eq!(queued["listing"]["id"], id.as_str());
+    assert_eq!(queued["listing"]["status"], "queued");
+    assert_eq!(queued["listing"]["payload_key"], "scripts/a.sh");
+    assert!(queued["listing"].get("payload").is_none(), "a row, not the task");
+
+    project.claim("auth");
+    let running = next_task_event(&mut events, &id, ("claimed", "running"), &mut seen);
+    assert_eq!(running["listing"]["status"], "running");
+    assert_eq!(running["listing"]["claimed_by"], "test");
+
+    project
+        .sparkq([
+            "complete",
+            &id,
+            "--result",
+            r#"{"summary": "it worked"}"#,
+            "--stdout",
+            "many lines",
+        ])
+        .success();
+    let done = next_task_event(&mut events, &id, ("done", "succeeded"), &mut seen);
+    assert_eq!(done["listing"]["status"], "succeeded");
+    assert_eq!(done["listing"]["summary"], "it worked");
+    assert_eq!(done["listing"]["stdout_bytes"], 10);
+    assert!(done["listing"]["duration_ms"].is_u64(), "{done}");
+    // The files that moved on (pending after the claim, claimed after the
+    // finish) are announced without a row.
+    for gone in seen
+        .iter()
+        .filter(|e| e["state"] == "pending" || e["state"] == "claimed")
+    {
+        if gone["listing"].is_object() {
+            assert_eq!(
+                gone["listing"]["status"],
+                if gone["state"] == "pending" {
+                    "queued"
+                } else {
+                    "running"
+                },
+                "a row is only ever the file's own: {gone}"
+            );
+        }
+    }
+    assert!(
+        seen.iter()
+            .any(|e| e["state"] == "pending" && e.get("listing").is_none()),
+        "the claim's removal of the pending file has no row: {seen:?}"
+    );
+}

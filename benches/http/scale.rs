@@ -1,0 +1,117 @@
+//! Claim scaling: how one HTTP claim's latency grows with the backlog
+//! (1k / 10k / 100k pending) and with the running set (0 / 100 / 1,000
+//! claimed, none of them due), each binary on the same spool in turn.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use sparkq::model::{TaskId, Timestamp};
+
+use super::served::{Bin, Served, Summary};
+use super::{agent, call, percentile, project};
+
+/// Writes `n` task files into `state` of stream `load`, ids in FIFO order.
+fn fill(root: &Path, state: &str, n: u64) {
+    let folder = root.join("spool/streams/load").join(state);
+    std::fs::create_dir_all(&folder).expect("state folder");
+    let start = SystemTime::now() - Duration::from_secs(n + 10);
+    let now = humantime::format_rfc3339_micros(SystemTime::now()).to_string();
+    for i in 0..n {
+        let at = Timestamp::from_system(start + Duration::from_secs(i));
+        let id = TaskId::generate_at(at);
+        let created = humantime::format_rfc3339_micros(at.to_system()).to_string();
+        let running = state == "claimed";
+        let task = json!({
+            "id": id.as_str(), "stream": "load", "session": "b", "tool_name": "run-bash", "task_class": "MEDIUM_SCRIPT",
+            "payload": {"script_path": "scripts/x.sh", "n": i},
+            "status": if running { "running" } else { "queued" },
+            "timeout": 3600, "attempts": u32::from(running), "max_attempts": 2,
+            "claimed_by": if running { json!("bench") } else { Value::Null },
+            "claim_token": if running { json!("00000000000000aa") } else { Value::Null },
+            "result": null, "error": null, "stdout": "", "stderr": "",
+            "created_at": created, "updated_at": now,
+            "started_at": if running { json!(now) } else { Value::Null },
+            "heartbeat_at": null, "finished_at": null, "history": []
+        });
+        std::fs::write(
+            folder.join(id.file_name()),
+            serde_json::to_vec_pretty(&task).expect("json"),
+        )
+        .expect("write task");
+    }
+}
+
+/// Claims `n` tasks one after another from a fresh server of `bin`; returns
+/// the first claim's time (it builds any index) and the sorted rest (µs).
+fn claims(bin: &Bin, root: &Path, n: usize) -> (u64, Vec<u64>) {
+    let server = Served::start(bin, root);
+    let agent = agent();
+    let url = format!("{}/api/streams/load/claim", server.base());
+    let body = json!({"worker": "bench"});
+    let mut first = None;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..=n {
+        let c = call(&agent, "POST", &url, Some(&body));
+        assert_eq!(c.status, 200, "claim: {}", c.body);
+        assert!(c.body["task"]["id"].is_string(), "a task to claim: {}", c.body);
+        match first {
+            None => first = Some(c.micros),
+            Some(_) => times.push(c.micros),
+        }
+    }
+    times.sort_unstable();
+    (first.unwrap_or(0), times)
+}
+
+/// Measures one spool with every binary; prints and records the medians.
+fn case(bins: &[Bin], root: &Path, label: &str, n: usize, summary: &mut Summary) {
+    let mut medians = Vec::new();
+    for bin in bins {
+        let (first, times) = claims(bin, root, n);
+        let p50 = percentile(&times, 50.0);
+        println!(
+            "  {label:<28} [{:>6}] first {:8.2} ms, then p50 {p50:7.3} ms  p90 {:7.3}  max {:7.3}  ({n} claims)",
+            bin.label,
+            first as f64 / 1000.0,
+            percentile(&times, 90.0),
+            percentile(&times, 100.0)
+        );
+        medians.push(p50);
+    }
+    summary.row(&format!("HTTP claim, {label}"), "ms", medians);
+}
+
+pub(crate) fn run(bins: &[Bin], quick: bool, summary: &mut Summary) {
+    let claims_per_case = if quick { 40 } else { 200 };
+    println!("claim scaling:");
+    let backlogs: &[u64] = if quick {
+        &[1_000, 10_000]
+    } else {
+        &[1_000, 10_000, 100_000]
+    };
+    for &pending in backlogs {
+        let dir = project();
+        fill(dir.path(), "pending", pending);
+        case(
+            bins,
+            dir.path(),
+            &format!("{pending} pending"),
+            claims_per_case,
+            summary,
+        );
+    }
+    let running_sets: &[u64] = if quick { &[0, 100] } else { &[0, 100, 1_000] };
+    for &running in running_sets {
+        let dir = project();
+        fill(dir.path(), "pending", 1_000);
+        fill(dir.path(), "claimed", running);
+        case(
+            bins,
+            dir.path(),
+            &format!("1k pending, {running} running"),
+            claims_per_case,
+            summary,
+        );
+    }
+}
