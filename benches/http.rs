@@ -15,7 +15,9 @@
 //! 2. Task list with `SPARKQ_BENCH_TASKS` (default 100 000) finished tasks
 //!    in the spool: time per page of `GET /api/tasks` (first page, a deep
 //!    cursor page, and filtered pages) and of `GET /api/streams` (the
-//!    dashboard's counts), plus first-page requests/s.
+//!    dashboard's counts), plus first-page requests/s. Then the morning
+//!    review's reads on the same spool (`http/review.rs`): filtered first
+//!    pages, `/api/since` and `/api/stats`.
 //! 3. Claim scaling (see `http/scale.rs`): claim latency at 1k / 10k / 100k
 //!    pending, and at 1k pending with 0 / 100 / 1,000 running.
 //!
@@ -24,6 +26,8 @@
 //! for one binary). `SPARKQ_BENCH_PARTS=load,list,scale` picks parts.
 //! Everything runs on 127.0.0.1 and stops by itself.
 
+#[path = "http/review.rs"]
+mod review;
 #[path = "http/scale.rs"]
 mod scale;
 #[path = "http/served.rs"]
@@ -381,6 +385,7 @@ fn task_list(bin: &Bin, dir: &Path) -> (f64, f64, f64) {
         "/api/tasks?status=succeeded&limit=200",
     );
     report("streams with counts", "/api/streams");
+    review::measure(&agent, &base);
     let (first_ms, streams_ms) = (medians[0], medians[medians.len() - 1]);
     // Requests/s of the first page, one client, for about two seconds.
     let started = Instant::now();

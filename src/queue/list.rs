@@ -14,6 +14,13 @@ use crate::model::{Name, Stream, StreamStatus, Task, TaskId, TaskListing, TaskSt
 /// The most tasks one page may hold.
 pub const MAX_PAGE: usize = 1000;
 
+/// The most threads [`Queue::fold_tasks`] reads with.
+const MAX_READERS: usize = 8;
+
+/// Below this many tasks, [`Queue::fold_tasks`] reads on the caller's
+/// thread: starting threads would cost more than they save.
+pub(super) const PARALLEL_FROM: usize = 2000;
+
 /// Which tasks to list.
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
@@ -188,6 +195,54 @@ impl Queue {
         Ok(entries)
     }
 
+    /// Reads the task of every entry (see [`Queue::every_id`]) and folds
+    /// it into an accumulator made by `init`, spread over up to
+    /// [`MAX_READERS`] threads when there are many (reading and parsing
+    /// files from the page cache scales with cores); returns one
+    /// accumulator per thread, for the caller to merge. Files that are gone
+    /// or unreadable are skipped, as a list skips them.
+    pub(super) fn fold_tasks<A, I, F>(
+        &self,
+        streams: &[Stream],
+        entries: &[(TaskId, usize, TaskStatus)],
+        init: I,
+        fold: F,
+    ) -> Vec<A>
+    where
+        A: Send,
+        I: Fn() -> A + Sync,
+        F: Fn(&mut A, usize, TaskStatus, Task) + Sync,
+    {
+        let read_part = |part: &[(TaskId, usize, TaskStatus)]| {
+            let mut acc = init();
+            for (id, stream, status) in part {
+                if let Ok(Some(task)) = self.spool.read_task(&streams[*stream].name, *status, id) {
+                    fold(&mut acc, *stream, *status, task);
+                }
+            }
+            acc
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS));
+        if threads < 2 || entries.len() < PARALLEL_FROM {
+            return vec![read_part(entries)];
+        }
+        let chunk = entries.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = entries
+                .chunks(chunk)
+                .map(|part| scope.spawn(|| read_part(part)))
+                .collect();
+            readers
+                .into_iter()
+                .map(|reader| {
+                    reader
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    }
+
     /// The fast path of [`Queue::list_tasks`] when no condition needs the
     /// task's content (stale, text, tool, worker, time):
     /// only the `limit + 1` newest ids of each folder are collected, and
@@ -206,7 +261,7 @@ impl Queue {
         let mut truncated = false;
         for (i, stream) in streams.iter().enumerate() {
             for status in statuses {
-                let (ids, extra_copies) = self.spool.newest_ids(&stream.name, *status, before, want)?;
+                let (ids, extra_copies) = self.newest_ids(&stream.name, *status, before, want)?;
                 if extra_copies {
                     return Ok(None);
                 }
@@ -223,7 +278,14 @@ impl Queue {
         for (id, stream, status) in rest.by_ref() {
             match self.spool.read_task(&streams[stream].name, status, &id) {
                 Ok(Some(task)) => tasks.push(task),
-                _ => return Ok(None),
+                // Moved since its id was listed (a claim, a finish; an
+                // index hears of it a moment later): read it where it is
+                // now, if the page asks for that state.
+                Ok(None) => match self.moved_task(&streams[stream].name, &id, status, statuses) {
+                    Some(task) => tasks.push(task),
+                    None => return Ok(None),
+                },
+                Err(_) => return Ok(None),
             }
             if tasks.len() == limit {
                 break;
@@ -239,6 +301,21 @@ impl Queue {
             None
         };
         Ok(Some(TaskPage { tasks, next_cursor }))
+    }
+
+    /// Task `id` of `stream`, read from the first of `statuses` (other than
+    /// `was`, where it no longer is) that holds it.
+    fn moved_task(
+        &self,
+        stream: &Name,
+        id: &TaskId,
+        was: TaskStatus,
+        statuses: &[TaskStatus],
+    ) -> Option<Task> {
+        statuses
+            .iter()
+            .filter(|s| **s != was)
+            .find_map(|s| self.spool.read_task(stream, *s, id).ok().flatten())
     }
 
     /// The listing of the task file `id` in `stream`'s folder for `status`
@@ -293,6 +370,9 @@ impl Queue {
 
     /// How many tasks `stream` holds in each state.
     pub fn counts(&self, stream: &Name) -> Result<Counts> {
+        if let Some(counts) = self.indexed_counts(stream) {
+            return Ok(counts);
+        }
         let now = Timestamp::now();
         let running = self.spool.list_ids(stream, TaskStatus::Running)?;
         let stale = running
@@ -338,7 +418,9 @@ impl Queue {
                 .is_ok_and(|scan| !scan.drops.is_empty() || !scan.foreign.is_empty())
         };
         if stream.status == StreamStatus::Active || has_drops() {
-            let _ = self.touch(stream, &lock);
+            // With an index, this sweeps only when a claim can be dead,
+            // and keeps the index current for the page and counts.
+            let _ = self.touch_indexed(stream, &lock);
         } else {
             let _ = self.sweep_dead_locked(stream, Timestamp::now());
         }

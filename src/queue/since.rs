@@ -89,16 +89,16 @@ impl Queue {
             },
             now,
         );
-        let mut groups: BTreeMap<usize, Vec<TaskListing>> = BTreeMap::new();
-        for (id, stream, status) in self.every_id(&streams, &statuses, None)? {
-            let Ok(Some(task)) = self.spool.read_task(&streams[stream].name, status, &id) else {
-                continue;
-            };
+        let entries = self.every_id(&streams, &statuses, None)?;
+        let found = self.fold_tasks(&streams, &entries, Vec::new, |found, stream, _, task| {
             let finished = task.finished_at.unwrap_or(task.updated_at);
-            if finished < since || finished >= until || !content.matches(&task) {
-                continue;
+            if finished >= since && finished < until && content.matches(&task) {
+                found.push((stream, TaskListing::of(task, now)));
             }
-            groups.entry(stream).or_default().push(TaskListing::of(task, now));
+        });
+        let mut groups: BTreeMap<usize, Vec<TaskListing>> = BTreeMap::new();
+        for (stream, listing) in found.into_iter().flatten() {
+            groups.entry(stream).or_default().push(listing);
         }
         let mut report = SinceReport {
             since,

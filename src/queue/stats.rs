@@ -93,29 +93,29 @@ impl Queue {
                 .filter(|&i| i < starts.len())
         };
 
-        let mut per_hour = vec![(0usize, 0usize); starts.len()];
-        let mut runs: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         let streams = self.all_streams()?;
         for stream in &streams {
             self.touch_quietly(stream);
         }
-        let mut depth = vec![vec![(0usize, 0usize); points.len()]; streams.len()];
-        for (id, stream, status) in self.every_id(&streams, &TaskStatus::ALL, None)? {
-            let Ok(Some(task)) = self.spool.read_task(&streams[stream].name, status, &id) else {
-                continue;
-            };
+        let entries = self.every_id(&streams, &TaskStatus::ALL, None)?;
+        let empty = || Tally {
+            per_hour: vec![(0, 0); starts.len()],
+            runs: BTreeMap::new(),
+            depth: vec![vec![(0, 0); points.len()]; streams.len()],
+        };
+        let tallies = self.fold_tasks(&streams, &entries, empty, |tally, stream, status, task| {
             let finished = status
                 .is_finished()
                 .then(|| task.finished_at.unwrap_or(task.updated_at));
             if let Some(i) = finished.and_then(hour_of) {
                 match status {
-                    TaskStatus::Failed => per_hour[i].1 += 1,
-                    _ => per_hour[i].0 += 1,
+                    TaskStatus::Failed => tally.per_hour[i].1 += 1,
+                    _ => tally.per_hour[i].0 += 1,
                 }
             }
             if let (Some(start), Some(end)) = (task.started_at, finished) {
                 let ms = u64::try_from(end.since(start).as_millis()).unwrap_or(u64::MAX);
-                runs.entry(task.tool_name.clone()).or_default().push(ms);
+                tally.runs.entry(task.tool_name).or_default().push(ms);
             }
             // A queued copy has not started, whatever an old file says.
             let started = (status != TaskStatus::Queued)
@@ -123,19 +123,24 @@ impl Queue {
                 .flatten();
             let queued_until = started.or(finished);
             if finished.is_some_and(|f| f < first) || task.created_at > now {
-                continue;
+                return;
             }
             for (k, &at) in points.iter().enumerate() {
                 if task.created_at > at || finished.is_some_and(|f| f <= at) {
                     continue;
                 }
                 match started {
-                    Some(s) if s <= at => depth[stream][k].1 += 1,
-                    _ if queued_until.is_none_or(|q| q > at) => depth[stream][k].0 += 1,
+                    Some(s) if s <= at => tally.depth[stream][k].1 += 1,
+                    _ if queued_until.is_none_or(|q| q > at) => tally.depth[stream][k].0 += 1,
                     _ => {}
                 }
             }
-        }
+        });
+        let Tally {
+            per_hour,
+            runs,
+            depth,
+        } = tallies.into_iter().fold(empty(), Tally::add);
         Ok(Stats {
             generated_at: now,
             hours: starts
@@ -172,6 +177,35 @@ impl Queue {
                 })
                 .collect(),
         })
+    }
+}
+
+/// What one reading thread counted (see [`Queue::fold_tasks`]).
+struct Tally {
+    /// Per hour bucket: (succeeded, failed).
+    per_hour: Vec<(usize, usize)>,
+    /// Per tool: run times in milliseconds.
+    runs: BTreeMap<String, Vec<u64>>,
+    /// Per stream, per point: (queued, running).
+    depth: Vec<Vec<(usize, usize)>>,
+}
+
+impl Tally {
+    fn add(mut self, other: Tally) -> Tally {
+        for (mine, theirs) in self.per_hour.iter_mut().zip(other.per_hour) {
+            mine.0 += theirs.0;
+            mine.1 += theirs.1;
+        }
+        for (tool, ms) in other.runs {
+            self.runs.entry(tool).or_default().extend(ms);
+        }
+        for (mine, theirs) in self.depth.iter_mut().zip(other.depth) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                m.0 += t.0;
+                m.1 += t.1;
+            }
+        }
+        self
     }
 }
 

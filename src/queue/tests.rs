@@ -216,3 +216,28 @@ fn status_shows_the_active_streams_of_active_sessions() {
     assert_eq!(status.sessions.len(), 1);
     assert_eq!(status.streams.len(), 1, "{:?}", status.streams);
 }
+
+#[test]
+fn reading_every_task_on_threads_reads_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_in(dir.path());
+    let n = list::PARALLEL_FROM as u64 + 500;
+    let ids: BTreeSet<TaskId> = queue
+        .enqueue_batch("a", (0..n).map(new_task).collect())
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let streams = queue.all_streams().unwrap();
+    let entries = queue.every_id(&streams, &TaskStatus::ALL, None).unwrap();
+    let parts = queue.fold_tasks(&streams, &entries, Vec::new, |seen, _, _, task| {
+        seen.push(task.id)
+    });
+    let read: Vec<TaskId> = parts.into_iter().flatten().collect();
+    assert_eq!(read.len(), ids.len(), "each task read once");
+    assert_eq!(read.into_iter().collect::<BTreeSet<_>>(), ids);
+    // The numbers built from the threads' parts add up.
+    let stats = queue.stats(2).unwrap();
+    let now = stats.depth[0].points.last().unwrap();
+    assert_eq!((now.queued, now.running), (ids.len(), 0));
+}

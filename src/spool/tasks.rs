@@ -113,6 +113,25 @@ impl Spool {
         Ok(ids)
     }
 
+    /// Like [`Spool::list_ids`], and whether the folder also holds extra
+    /// copies (`<id>.json~…`) left by a sync: what an index of the folder
+    /// needs from one read of it.
+    pub(crate) fn list_ids_and_extras(
+        &self,
+        stream: &Name,
+        status: TaskStatus,
+    ) -> Result<(Vec<TaskId>, bool), Error> {
+        let dir = self.state_path(stream, status);
+        let mut ids = Vec::new();
+        let mut extras = false;
+        for_each_name(&dir, |name| match TaskId::from_file_name(name) {
+            Some(id) => ids.push(id),
+            None => extras |= super::extra_copy_id(name).is_some(),
+        })?;
+        ids.sort_unstable();
+        Ok((ids, extras))
+    }
+
     /// The `n` newest ids in `stream`'s `status` folder that are older than
     /// `before`, newest first.
     ///
