@@ -28,7 +28,9 @@ route("dashboard", "Dashboard", async (main, r) => {
 
   async function refreshStats() {
     const stats = await attempt(() => api("GET", "/api/stats?hours=24"));
-    if (stats) fill(charts, perHour(stats), toolDurations(stats), depth(stats, filter));
+    if (!stats || !charts.isConnected) return;
+    fill(charts, perHour(stats), toolDurations(stats), depth(stats, filter));
+    performance.mark("sparkq-charts-drawn");
   }
 
   async function refreshLists() {
@@ -51,14 +53,18 @@ route("dashboard", "Dashboard", async (main, r) => {
     fill(body, overview(status, streams, filter), recent(listOf(done, "tasks"), listOf(failed, "tasks")));
   }
 
-  async function refresh() {
-    await Promise.all([refreshStats(), refreshLists()]);
-  }
-  // Stats read the whole history: on a busy night they are fetched again
-  // at most every 5 s, the small lists every second.
+  // Stats read the whole history (seconds at 100k tasks): the page does
+  // not wait for them, and later changes fetch them again at most every
+  // 5 s; the small lists at most every second.
   const statsLater = debounced(refreshStats, 5000);
   const listsLater = debounced(refreshLists, 1000);
-  await refresh();
+  async function refresh() {
+    statsLater();
+    await refreshLists();
+  }
+  fill(charts, h("p", { class: "muted loading" }, "Drawing the charts…"));
+  refreshStats();
+  await refreshLists();
   return {
     refresh,
     onTask: () => {

@@ -39,6 +39,8 @@ route("since", "Since you left", async (main, r) => {
   const chosen = r.params.get("since") || "";
   const since = chosen || visit || "8h";
   const picker = h("input", { id: "since-input", value: chosen, placeholder: visit ? "last visit" : "8h", list: "since-presets", autocomplete: "off", size: 18 });
+  const calendar = h("input", { type: "datetime-local", id: "since-at", "aria-label": "Pick a date and time" });
+  calendar.addEventListener("change", () => calendar.value && go(calendar.value));
   const problem = h("p", { class: "field-error", role: "status" });
   const go = (value) => {
     const v = String(value || "").trim();
@@ -58,6 +60,7 @@ route("since", "Since you left", async (main, r) => {
     h("label", { class: "filter" }, h("span", {}, "Finished since"), picker),
     h("datalist", { id: "since-presets" }, ["1h", "8h", "24h", "2d", "7d"].map((v) => h("option", { value: v }))),
     h("button", { type: "submit", class: "small" }, "Show"),
+    h("label", { class: "filter" }, h("span", {}, "or pick"), calendar),
     h("span", { class: "quick" }, visit ? h("button", { type: "button", class: "small secondary", onclick: () => go("") }, "last visit") : null, ["1h", "8h", "24h"].map((v) => h("button", { type: "button", class: "small secondary", onclick: () => go(v) }, v))),
   );
   form.addEventListener("submit", (ev) => {

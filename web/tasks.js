@@ -182,6 +182,14 @@ function keyboard(tbody) {
     }
     if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
     if (ev.target.closest && ev.target.closest("input, select, textarea, dialog")) return;
+    if (ev.key === "/") {
+      const search = document.getElementById("filter-q");
+      if (search) {
+        ev.preventDefault();
+        search.focus();
+      }
+      return;
+    }
     const rows = [...tbody.querySelectorAll("tr[data-id]")];
     if (!rows.length) return;
     const at = rows.findIndex((r) => r.classList.contains("selected"));
@@ -306,7 +314,7 @@ route("tasks", "Tasks", async (main, r) => {
   });
 
   main.append(
-    h("div", { class: "page-head" }, h("h1", {}, "Tasks"), h("span", { class: "muted keys" }, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " move · ", h("kbd", {}, "Enter"), " open"), link("enqueue", [], "+ Enqueue")),
+    h("div", { class: "page-head" }, h("h1", {}, "Tasks"), h("span", { class: "muted keys" }, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " move · ", h("kbd", {}, "Enter"), " open · ", h("kbd", {}, "/"), " search"), link("enqueue", [], "+ Enqueue")),
     form,
     problem,
     info,

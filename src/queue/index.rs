@@ -83,9 +83,22 @@ struct StreamIndex {
     /// `pending/` holds something to adopt (a dropped file, an interrupted
     /// adoption, an entry that is not a regular file).
     drops: bool,
-    /// The ids in `claimed/`, each with the moment its claim turns dead;
-    /// `None` until the file is read (it is new or it changed).
-    running: BTreeMap<TaskId, Option<Timestamp>>,
+    /// The ids in `claimed/`, each with the moments its claim turns stale
+    /// and dead; `None` until the file is read (it is new or it changed).
+    running: BTreeMap<TaskId, Option<Alive>>,
+    /// The ids in `done/` and `failed/`, for listing pages and counts.
+    done: BTreeSet<TaskId>,
+    failed: BTreeSet<TaskId>,
+    /// A state folder holds an extra copy (`<id>.json~…`) from a sync:
+    /// listings take the folder path, which settles it.
+    extras: bool,
+}
+
+/// When a running claim turns stale and dead, as its file said.
+#[derive(Debug, Clone, Copy)]
+struct Alive {
+    stale_at: Timestamp,
+    dead_at: Timestamp,
 }
 
 impl StreamIndex {
@@ -201,7 +214,24 @@ impl Shared {
             // removed or replaced: files may have come or gone unseen.
             [] => index.checked_at = None,
             [folder] if folder == "pending" || folder == "claimed" => index.checked_at = None,
+            [folder] if folder == "done" || folder == "failed" => index.checked_at = None,
+            [_, file] if spool::extra_copy_id(file).is_some() => index.extras = true,
             ["pending", file] => observe_pending(&mut index, path, file),
+            [folder @ ("done" | "failed"), file] => {
+                if let Some(id) = TaskId::from_file_name(file) {
+                    let exists = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+                    let set = if folder == "done" {
+                        &mut index.done
+                    } else {
+                        &mut index.failed
+                    };
+                    if exists {
+                        set.insert(id);
+                    } else {
+                        set.remove(&id);
+                    }
+                }
+            }
             ["claimed", file] => {
                 if let Some(id) = TaskId::from_file_name(file) {
                     if std::fs::symlink_metadata(path).is_ok() {
@@ -343,8 +373,17 @@ impl Queue {
 
     /// Reads `stream`'s folders into `ix` after a full look.
     fn rebuild(&self, ix: &mut StreamIndex, stream: &Stream, scan: &PendingScan) -> Result<()> {
-        let pending = self.spool.list_ids(&stream.name, TaskStatus::Queued)?;
-        let running = self.spool.list_ids(&stream.name, TaskStatus::Running)?;
+        let mut extras = false;
+        let mut list = |status| -> Result<Vec<TaskId>> {
+            let (ids, extra) = self.spool.list_ids_and_extras(&stream.name, status)?;
+            extras |= extra;
+            Ok(ids)
+        };
+        let pending = list(TaskStatus::Queued)?;
+        let running = list(TaskStatus::Running)?;
+        ix.done = list(TaskStatus::Succeeded)?.into_iter().collect();
+        ix.failed = list(TaskStatus::Failed)?.into_iter().collect();
+        ix.extras = extras;
         ix.pending = pending.into_iter().collect();
         // Known times stay known: a claim that changed since sent an event
         // that made its time unknown again.
@@ -367,26 +406,8 @@ impl Queue {
     fn sweep_if_due(&self, ix: &mut StreamIndex, stream: &Stream) -> Result<SweepReport> {
         let now = Timestamp::now();
         let retry = now.saturating_add(INDEX_RECHECK);
-        let unknown: Vec<TaskId> = ix
-            .running
-            .iter()
-            .filter(|(_, at)| at.is_none())
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in unknown {
-            let dead_at = match self.spool.read_task(&stream.name, TaskStatus::Running, &id) {
-                Ok(Some(task)) => task.dead_at().unwrap_or(now),
-                Ok(None) => {
-                    ix.running.remove(&id);
-                    continue;
-                }
-                // Unreadable: the sweep skips it too; the next rebuild
-                // looks again.
-                Err(_) => retry,
-            };
-            ix.running.insert(id, Some(dead_at));
-        }
-        let due = ix.running.values().flatten().min().copied();
+        self.read_unknown_claims(ix, &stream.name, now);
+        let due = ix.running.values().flatten().map(|a| a.dead_at).min();
         if due.is_none_or(|at| at > now) {
             return Ok(SweepReport::default());
         }
@@ -401,12 +422,100 @@ impl Queue {
         // A claim that was due but not swept (a heartbeat came, or a newer
         // copy supersedes it) is looked at again on its next event, or
         // after the recheck interval, not on every look.
-        for at in ix.running.values_mut() {
-            if at.is_some_and(|at| at <= now) {
-                *at = Some(retry);
+        for alive in ix.running.values_mut().flatten() {
+            if alive.dead_at <= now {
+                alive.dead_at = retry;
             }
         }
         Ok(report)
+    }
+
+    /// Reads the claims whose times the index does not know (new or
+    /// changed since it last read them): one read per change.
+    fn read_unknown_claims(&self, ix: &mut StreamIndex, stream: &Name, now: Timestamp) {
+        let unknown: Vec<TaskId> = ix
+            .running
+            .iter()
+            .filter(|(_, at)| at.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in unknown {
+            let alive = match self.spool.read_task(stream, TaskStatus::Running, &id) {
+                Ok(Some(task)) => Alive {
+                    stale_at: task.stale_at().unwrap_or(now),
+                    dead_at: task.dead_at().unwrap_or(now),
+                },
+                Ok(None) => {
+                    ix.running.remove(&id);
+                    continue;
+                }
+                // Unreadable: the sweep skips it too; the next rebuild
+                // looks again.
+                Err(_) => {
+                    let later = now.saturating_add(INDEX_RECHECK);
+                    Alive {
+                        stale_at: later,
+                        dead_at: later,
+                    }
+                }
+            };
+            ix.running.insert(id, Some(alive));
+        }
+    }
+
+    /// The `n` newest ids of `stream`'s `status` folder older than
+    /// `before`, newest first, and whether the folder holds extra copies:
+    /// from the index when it is current, else from the folder (see
+    /// [`crate::spool::Spool::newest_ids`]).
+    pub(super) fn newest_ids(
+        &self,
+        stream: &Name,
+        status: TaskStatus,
+        before: Option<&TaskId>,
+        n: usize,
+    ) -> Result<(Vec<TaskId>, bool)> {
+        if let Some(index) = &self.index {
+            let entry = index.stream(stream);
+            let ix = lock(&entry);
+            if ix.is_current() {
+                let to = before.map_or(Bound::Unbounded, Bound::Excluded);
+                let range = (Bound::Unbounded, to);
+                let ids: Vec<TaskId> = match status {
+                    TaskStatus::Queued => ix.pending.range(range).rev().take(n).cloned().collect(),
+                    TaskStatus::Running => ix
+                        .running
+                        .range(range)
+                        .rev()
+                        .take(n)
+                        .map(|(id, _)| id.clone())
+                        .collect(),
+                    TaskStatus::Succeeded => ix.done.range(range).rev().take(n).cloned().collect(),
+                    TaskStatus::Failed => ix.failed.range(range).rev().take(n).cloned().collect(),
+                };
+                return Ok((ids, ix.extras));
+            }
+        }
+        Ok(self.spool.newest_ids(stream, status, before, n)?)
+    }
+
+    /// `stream`'s counts from the index when it is current: kept, not
+    /// recounted (running claims are read once per change, for staleness).
+    pub(super) fn indexed_counts(&self, stream: &Name) -> Option<super::Counts> {
+        let index = self.index.as_ref()?;
+        let entry = index.stream(stream);
+        let mut ix = lock(&entry);
+        if !ix.is_current() {
+            return None;
+        }
+        let now = Timestamp::now();
+        self.read_unknown_claims(&mut ix, stream, now);
+        Some(super::Counts {
+            queued: ix.pending.len(),
+            running: ix.running.len(),
+            stale: ix.running.values().flatten().filter(|a| a.stale_at < now).count(),
+            succeeded: ix.done.len(),
+            failed: ix.failed.len(),
+        })
     }
 }
 
@@ -474,6 +583,55 @@ mod tests {
         let mine = queue.claim("a", "w").unwrap().unwrap();
         assert_eq!(mine.task.id, tasks[1].id);
         assert_eq!(mine.task.claimed_by.as_deref(), Some("w"));
+    }
+
+    #[test]
+    fn pages_and_counts_from_the_index_agree_with_the_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = indexed_queue(dir.path());
+        let folders = Queue::new(queue.config().clone());
+        queue
+            .enqueue_batch("a", (0..30).map(|_| new()).collect())
+            .unwrap();
+        for i in 0..12 {
+            let c = queue.claim("a", "w").unwrap().unwrap();
+            let report = crate::queue::Report {
+                token: c.task.claim_token.clone(),
+                ..Default::default()
+            };
+            if i % 3 == 0 {
+                queue.fail(c.task.id.as_str(), "broke", report).unwrap();
+            } else if i % 3 == 1 {
+                queue
+                    .complete(c.task.id.as_str(), json!({"summary": "ok"}), report)
+                    .unwrap();
+            }
+        }
+        let stream = Name::parse("a").unwrap();
+        // The index hears of each change a moment after it happens: wait
+        // (bounded) for it to catch up, then it must agree exactly.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while queue.counts(&stream).unwrap() != folders.counts(&stream).unwrap() {
+            assert!(Instant::now() < deadline, "the index never caught up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(queue.indexed_counts(&stream).is_some(), "counted from the index");
+        let ids = |page: crate::queue::TaskPage| {
+            page.tasks
+                .into_iter()
+                .map(|t| (t.id, t.status))
+                .collect::<Vec<_>>()
+        };
+        for limit in [1, 5, 50] {
+            let filter = crate::queue::TaskFilter {
+                limit: Some(limit),
+                ..Default::default()
+            };
+            assert_eq!(
+                ids(queue.list_tasks(&filter).unwrap()),
+                ids(folders.list_tasks(&filter).unwrap())
+            );
+        }
     }
 
     #[test]

@@ -261,7 +261,7 @@ impl Queue {
         let mut truncated = false;
         for (i, stream) in streams.iter().enumerate() {
             for status in statuses {
-                let (ids, extra_copies) = self.spool.newest_ids(&stream.name, *status, before, want)?;
+                let (ids, extra_copies) = self.newest_ids(&stream.name, *status, before, want)?;
                 if extra_copies {
                     return Ok(None);
                 }
@@ -278,7 +278,14 @@ impl Queue {
         for (id, stream, status) in rest.by_ref() {
             match self.spool.read_task(&streams[stream].name, status, &id) {
                 Ok(Some(task)) => tasks.push(task),
-                _ => return Ok(None),
+                // Moved since its id was listed (a claim, a finish; an
+                // index hears of it a moment later): read it where it is
+                // now, if the page asks for that state.
+                Ok(None) => match self.moved_task(&streams[stream].name, &id, status, statuses) {
+                    Some(task) => tasks.push(task),
+                    None => return Ok(None),
+                },
+                Err(_) => return Ok(None),
             }
             if tasks.len() == limit {
                 break;
@@ -294,6 +301,21 @@ impl Queue {
             None
         };
         Ok(Some(TaskPage { tasks, next_cursor }))
+    }
+
+    /// Task `id` of `stream`, read from the first of `statuses` (other than
+    /// `was`, where it no longer is) that holds it.
+    fn moved_task(
+        &self,
+        stream: &Name,
+        id: &TaskId,
+        was: TaskStatus,
+        statuses: &[TaskStatus],
+    ) -> Option<Task> {
+        statuses
+            .iter()
+            .filter(|s| **s != was)
+            .find_map(|s| self.spool.read_task(stream, *s, id).ok().flatten())
     }
 
     /// The listing of the task file `id` in `stream`'s folder for `status`
@@ -348,6 +370,9 @@ impl Queue {
 
     /// How many tasks `stream` holds in each state.
     pub fn counts(&self, stream: &Name) -> Result<Counts> {
+        if let Some(counts) = self.indexed_counts(stream) {
+            return Ok(counts);
+        }
         let now = Timestamp::now();
         let running = self.spool.list_ids(stream, TaskStatus::Running)?;
         let stale = running
@@ -393,7 +418,9 @@ impl Queue {
                 .is_ok_and(|scan| !scan.drops.is_empty() || !scan.foreign.is_empty())
         };
         if stream.status == StreamStatus::Active || has_drops() {
-            let _ = self.touch(stream, &lock);
+            // With an index, this sweeps only when a claim can be dead,
+            // and keeps the index current for the page and counts.
+            let _ = self.touch_indexed(stream, &lock);
         } else {
             let _ = self.sweep_dead_locked(stream, Timestamp::now());
         }
