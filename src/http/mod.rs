@@ -9,7 +9,6 @@
 //! port 0.
 
 mod assets;
-mod client;
 mod error;
 mod events;
 mod guard;
@@ -29,7 +28,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use tokio::sync::{broadcast, watch};
 
-pub use client::post_local_json;
 pub use error::{ApiError, Json};
 pub use events::{ChangeEvent, watch_spool};
 pub use listen::{HEADER_READ_TIMEOUT_SECS, MAX_CONNECTIONS, serve};
