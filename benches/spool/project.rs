@@ -25,7 +25,7 @@ impl Project {
         let project = Project { dir };
         project.set_fsync(fsync);
         let queue = project.queue(false);
-        queue.spool().ensure_layout().expect("spool layout");
+        queue.ensure_layout().expect("spool layout");
         queue.create_session("s", None).expect("create session");
         queue
             .create_stream(STREAM, "s", "Benchmark stream: do nothing, report ok.")

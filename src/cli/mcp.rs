@@ -12,7 +12,7 @@ use super::output::print;
 use super::project::default_worker;
 use crate::config::{Config, find_config_file};
 use crate::mcp::{CLAUDE_WORKER_COMMAND, SparkqServer};
-use crate::spool::write_atomic;
+use crate::queue::write_atomic;
 
 /// Where the worker slash command goes, under the project folder.
 pub(super) const CLAUDE_COMMAND_PATH: &str = ".claude/commands/sparkq-worker.md";

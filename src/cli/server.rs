@@ -9,8 +9,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::output::{print, print_json, table, truncate};
-use crate::http::{ServerError, ServerOptions, post_local_json, run_server};
+use crate::http::{ServerError, ServerOptions, run_server};
 use crate::queue::Queue;
+use crate::runtime::signal_reload;
 use crate::scripts::{Script, ScriptIndex};
 
 /// The server on a thread of its own, so that `run` can host stream
@@ -27,10 +28,7 @@ impl BackgroundServer {
     /// server lock before returning, so "already running" and "port in use"
     /// are reported here; then serves on its own thread.
     pub(super) fn start(queue: Queue, port: u16) -> anyhow::Result<BackgroundServer> {
-        queue
-            .spool()
-            .ensure_layout()
-            .context("could not prepare the spool")?;
+        queue.ensure_layout().context("could not prepare the spool")?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -92,26 +90,16 @@ pub(super) fn reload(queue: &Queue, _args: ReloadArgs) -> anyhow::Result<ExitCod
             "no SparkQ server is running for this project\n  Start it with 'sparkq run'; a new server reads sparkq.yml at start."
         );
     };
-    let port = server
-        .url
-        .as_deref()
-        .and_then(|url| url.trim_end_matches('/').rsplit(':').next())
-        .and_then(|port| port.parse::<u16>().ok())
-        .context("the server lock file names no url")?;
-    let (status, body) = post_local_json(port, "/api/reload", "{}")
-        .with_context(|| format!("could not reach the server on port {port} (pid {})", server.pid))?;
-    if status != 200 {
-        let message = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or(body);
-        anyhow::bail!("{message}");
-    }
-    let reply: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    // The server re-reads the file `queue` was just opened from: a broken
+    // one never got this far, so it is reported to whoever ran reload, not
+    // only in the server's log.
+    let config = queue.config();
+    let scripts = ScriptIndex::scan(&config.root, &config.script_dirs).all().len();
+    signal_reload(server.pid).with_context(|| format!("could not signal the server (pid {})", server.pid))?;
     print(&format!(
-        "Reloaded: {} tools, {} scripts.\n",
-        reply["tools"].as_u64().unwrap_or(0),
-        reply["scripts"].as_u64().unwrap_or(0)
+        "Reloading the server (pid {}): {} tools, {scripts} scripts.\n",
+        server.pid,
+        config.tools.len()
     ))?;
     Ok(ExitCode::SUCCESS)
 }

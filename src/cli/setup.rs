@@ -13,9 +13,8 @@ use super::watch::{STOP_WAIT_SECS, running_processes, stop_processes};
 use crate::config::{
     CONFIG_FILE_NAME, Config, SetupAnswers, find_config_file, render_config, render_config_keeping,
 };
-use crate::queue::Queue;
+use crate::queue::{Queue, write_atomic};
 use crate::runtime::RuntimeDir;
-use crate::spool::{Spool, write_atomic};
 
 /// The worker playbook, copied into every project by setup.
 const PLAYBOOK: &str = include_str!("../../WORKER_PLAYBOOK.md");
@@ -80,8 +79,7 @@ pub(super) fn setup(explicit: Option<&Path>, args: SetupArgs) -> anyhow::Result<
         changes.push(format!("created   {}", config_path.display()));
     }
     let config = Config::load(&config_path)?;
-    let spool = Spool::new(config.spool_path.clone(), config.fsync);
-    for path in spool.ensure_layout()? {
+    for path in Queue::new(config.clone()).ensure_layout()? {
         changes.push(format!("created   {}", path.display()));
     }
     changes.extend(install(
@@ -201,15 +199,16 @@ pub(super) struct TeardownArgs {
 pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::Result<ExitCode> {
     let config_path = find_config_file(explicit)?;
     let config = Config::load(&config_path)?;
-    let spool = Spool::new(config.spool_path.clone(), config.fsync);
-    let streams: Vec<String> = spool
+    let queue = Queue::new(config.clone());
+    let spool_root = queue.spool_root().to_owned();
+    let streams: Vec<String> = queue
         .stream_names()
         .unwrap_or_default()
         .iter()
         .map(ToString::to_string)
         .collect();
     let runtime = RuntimeDir::for_project(&config.root, &config.project_name);
-    let server = Queue::new(config.clone()).server();
+    let server = queue.server();
 
     if !args.yes {
         if !std::io::stdin().is_terminal() {
@@ -220,7 +219,7 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
         eprint!(
             "This stops SparkQ's server and watchers here and deletes {} and {} (all tasks). Continue? [y/N] ",
             config_path.display(),
-            spool.root().display()
+            spool_root.display()
         );
         std::io::stderr().flush()?;
         if !confirmed()? {
@@ -276,16 +275,16 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
         }
     }
     let root = config.root.clone();
-    let removal = Queue::new(config)
+    let removal = queue
         .remove_spool()
-        .with_context(|| format!("could not remove {}", spool.root().display()))?;
+        .with_context(|| format!("could not remove {}", spool_root.display()))?;
     if removal.root_removed {
-        out.push_str(&format!("removed   {}/\n", spool.root().display()));
+        out.push_str(&format!("removed   {}/\n", spool_root.display()));
     } else if removal.files > 0 {
         out.push_str(&format!(
             "removed   {} files SparkQ wrote in {}/\n",
             removal.files,
-            spool.root().display()
+            spool_root.display()
         ));
     }
     for kept in &removal.kept {
@@ -315,7 +314,7 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
         eprintln!(
             "Kept {} entries in {} that SparkQ did not create; move or delete them yourself.",
             removal.kept.len(),
-            spool.root().display()
+            spool_root.display()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,6 @@ use clap::{Args, CommandFactory};
 use serde::Serialize;
 
 use super::output::{ago, print, print_json, table};
-use crate::model::SessionStatus;
 use crate::queue::{Queue, StreamInfo, SyncReport};
 use crate::runtime::PidFile;
 use crate::watch;
@@ -40,18 +39,7 @@ struct Watcher {
 }
 
 pub(super) fn status(queue: &Queue, args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let server = queue.server();
-    let active_sessions: Vec<String> = queue
-        .list_sessions()?
-        .into_iter()
-        .filter(|s| s.status == SessionStatus::Active)
-        .map(|s| s.name.to_string())
-        .collect();
-    let streams: Vec<StreamInfo> = queue
-        .list_streams(None)?
-        .into_iter()
-        .filter(|s| active_sessions.iter().any(|a| a == s.stream.session.as_str()))
-        .collect();
+    let now = queue.status()?;
     let runtime = queue.runtime_dir();
     let runtime_ok = runtime.check()?;
     let watchers: Vec<Watcher> = queue
@@ -67,12 +55,12 @@ pub(super) fn status(queue: &Queue, args: StatusArgs) -> anyhow::Result<ExitCode
         })
         .collect();
     let status = Status {
-        project: queue.config().project_name.clone(),
-        server,
-        active_sessions,
-        streams,
+        project: now.project,
+        server: now.server,
+        active_sessions: now.sessions.iter().map(|s| s.name.to_string()).collect(),
+        streams: now.streams,
         watchers,
-        last_sync: queue.last_sync(),
+        last_sync: now.last_sync,
     };
     if args.json {
         print_json(&status)?;

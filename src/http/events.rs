@@ -8,7 +8,7 @@
 //! falls behind gets a `reload` event and re-reads everything.
 
 use std::convert::Infallible;
-use std::path::{Component, Path};
+use std::path::Path;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -21,7 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::AppState;
 use crate::model::{TaskListing, TaskStatus};
-use crate::queue::Queue;
+use crate::queue::{Change, Queue};
 
 /// How often an idle event stream sends a comment, so proxies and browsers
 /// keep the connection open.
@@ -73,36 +73,25 @@ impl ChangeEvent {
 
     /// The event for a changed path, relative to the spool root; `None` for
     /// temporary files, locks and anything else that is not spool content.
+    /// The spool decides what a path is ([`Change::of_path`]).
     pub fn from_spool_path(relative: &Path) -> Option<ChangeEvent> {
-        let parts: Vec<&str> = relative
-            .components()
-            .map(|c| match c {
-                Component::Normal(s) => s.to_str(),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()?;
-        // Temp files, locks, and anything inside a hidden folder (a batch
-        // being staged) are not content yet.
-        if parts.iter().any(|name| name.starts_with('.')) {
-            return None;
-        }
-        let event = |kind, stream: Option<&str>, state: Option<&str>, id: Option<&str>| ChangeEvent {
+        let event = |kind, stream: Option<String>, state: Option<String>, id: Option<String>| ChangeEvent {
             kind,
-            stream: stream.map(str::to_owned),
-            state: state.map(str::to_owned),
-            id: id.map(str::to_owned),
+            stream,
+            state,
+            id,
             listing: None,
         };
-        match parts.as_slice() {
-            ["sessions", ..] => Some(event("session", None, None, None)),
-            ["streams", stream, "stream.json"] => Some(event("stream", Some(stream), None, None)),
-            ["streams", stream, state, file] => {
-                let id = file.strip_suffix(".json");
-                Some(event("task", Some(stream), Some(state), id))
+        Some(match Change::of_path(Path::new(""), relative)? {
+            Change::Session => event("session", None, None, None),
+            Change::StreamFile { stream } | Change::StreamFolder { stream, .. } => {
+                event("stream", Some(stream), None, None)
             }
-            ["streams", stream, _] | ["streams", stream] => Some(event("stream", Some(stream), None, None)),
-            _ => None,
-        }
+            Change::Entry { stream, folder, name } => {
+                let id = name.strip_suffix(".json").map(str::to_owned);
+                event("task", Some(stream), Some(folder), id)
+            }
+        })
     }
 }
 
@@ -111,7 +100,7 @@ impl ChangeEvent {
 /// reported as an error; the server still works, pages just refresh on
 /// their timer.
 pub fn watch_spool(state: &AppState) -> notify::Result<RecommendedWatcher> {
-    let root = state.queue().spool().root().to_path_buf();
+    let root = state.queue().spool_root().to_path_buf();
     let sender = state.clone();
     let base = root.clone();
     let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {

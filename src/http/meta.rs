@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::error::{ApiError, ApiResult, Json, query_error};
 use super::{AppState, blocking};
 use crate::config::Tool;
-use crate::model::{Session, SessionStatus, StreamStatus};
+use crate::model::Session;
 use crate::queue::StreamInfo;
 use crate::runtime::PidFile;
 use crate::scripts::Script;
@@ -45,21 +45,12 @@ struct Status {
 /// Active sessions and their active streams with counts, like `sparkq status`.
 async fn status(State(state): State<AppState>) -> ApiResult<Json<Status>> {
     let status = blocking(&state, |queue| {
-        let sessions: Vec<Session> = queue
-            .list_sessions()?
-            .into_iter()
-            .filter(|s| s.status == SessionStatus::Active)
-            .collect();
-        let streams = queue
-            .list_streams(None)?
-            .into_iter()
-            .filter(|s| s.stream.status == StreamStatus::Active)
-            .collect();
+        let status = queue.status()?;
         Ok(Status {
-            project: queue.config().project_name.clone(),
-            server: queue.server(),
-            sessions,
-            streams,
+            project: status.project,
+            server: status.server,
+            sessions: status.sessions,
+            streams: status.streams,
         })
     })
     .await?;

@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::{AppState, serve, watch_spool};
 use crate::queue::Queue;
@@ -54,6 +55,9 @@ pub struct RunningServer {
     state: AppState,
     /// Held for the server's life; dropping it removes the file.
     lock: LockFile,
+    /// SIGHUP, which `sparkq reload` sends: installed before the pid is
+    /// written, so no reload can kill a server that is starting.
+    hangups: Signal,
 }
 
 /// Takes the project's server lock (atomically: of two servers started at
@@ -73,6 +77,7 @@ pub async fn run_server(queue: Queue, options: ServerOptions) -> Result<RunningS
             });
         }
     };
+    let hangups = signal(SignalKind::hangup())?;
     let mut pid = PidFile::this_process();
     lock.write(&pid.to_json()).map_err(lock_error)?;
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
@@ -98,6 +103,7 @@ pub async fn run_server(queue: Queue, options: ServerOptions) -> Result<RunningS
         listener,
         state,
         lock,
+        hangups,
     })
 }
 
@@ -116,6 +122,7 @@ impl RunningServer {
             listener,
             state,
             lock,
+            hangups,
             ..
         } = self;
         let purger = state.queue();
@@ -130,6 +137,7 @@ impl RunningServer {
             }
         });
         let sweeper = tokio::spawn(sweep_forever(state.clone()));
+        let reloader = tokio::spawn(reload_on_hangup(state.clone(), hangups));
         let watcher = match watch_spool(&state) {
             Ok(w) => Some(w),
             Err(err) => {
@@ -141,9 +149,26 @@ impl RunningServer {
         };
         let served = serve(listener, state, shutdown).await;
         sweeper.abort();
+        reloader.abort();
         drop(watcher);
         drop(lock);
         Ok(served?)
+    }
+}
+
+/// Reloads on every SIGHUP (what `sparkq reload` sends), as `POST
+/// /api/reload` does: re-reads sparkq.yml and rescans scripts. A broken
+/// config is reported here and the running one kept.
+async fn reload_on_hangup(state: AppState, mut hangups: Signal) {
+    while hangups.recv().await.is_some() {
+        let reloader = state.clone();
+        match tokio::task::spawn_blocking(move || reloader.reload()).await {
+            Ok(Ok((tools, scripts))) => eprintln!("Reloaded (SIGHUP): {tools} tools, {scripts} scripts."),
+            Ok(Err(err)) => eprintln!(
+                "Error: reload (SIGHUP) failed: {err}\n  The running configuration is unchanged; fix the file and reload again."
+            ),
+            Err(_) => eprintln!("Error: the reload panicked; the running configuration is unchanged"),
+        }
     }
 }
 

@@ -16,17 +16,17 @@ mod stdio;
 mod wait;
 mod worker;
 
-pub use server::SparkqServer;
-pub use stdio::max_line_bytes;
+pub(crate) use server::SparkqServer;
+pub(crate) use stdio::max_line_bytes;
 
 /// The Claude Code slash command `/sparkq-worker <stream>`, installed as
 /// `.claude/commands/sparkq-worker.md`.
-pub const CLAUDE_WORKER_COMMAND: &str = include_str!("sparkq-worker.md");
+pub(crate) const CLAUDE_WORKER_COMMAND: &str = include_str!("sparkq-worker.md");
 
 /// Serves `server` over this process's stdin and stdout until the client
 /// disconnects, answering every line it sends, even one that is not a
 /// message (see the `stdio` module); lines are read up to `max_line` bytes.
-pub async fn serve_stdio(server: SparkqServer, max_line: usize) -> Result<(), rmcp::RmcpError> {
+pub(crate) async fn serve_stdio(server: SparkqServer, max_line: usize) -> Result<(), rmcp::RmcpError> {
     stdio::serve_lines(server, tokio::io::stdin(), tokio::io::stdout(), max_line).await
 }
 

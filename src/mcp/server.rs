@@ -25,11 +25,14 @@ the claim_token as token. Repeat until claim_task returns null.";
 
 /// The `sparkq mcp` server: the worker and orchestrator operations as tools.
 #[derive(Debug, Clone)]
-pub struct SparkqServer {
+pub(crate) struct SparkqServer {
     config_file: PathBuf,
     default_worker: String,
     /// Fired when the client has closed its end: waits stop at once.
     client_gone: ClientGone,
+    /// Queue calls running on the blocking pool (a waiting claim among
+    /// them): a call ends only when its blocking work has.
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
     /// The spool index every call's queue shares (see `queue::Index`):
     /// started by the first call, so claims and peeks do not read whole
     /// folders. `None` inside until then, or if it cannot be started.
@@ -40,11 +43,12 @@ pub struct SparkqServer {
 impl SparkqServer {
     /// A server for the project whose `sparkq.yml` is `config_file`; claims
     /// without a `worker` are made as `default_worker`.
-    pub fn new(config_file: PathBuf, default_worker: String) -> SparkqServer {
+    pub(crate) fn new(config_file: PathBuf, default_worker: String) -> SparkqServer {
         SparkqServer {
             config_file,
             default_worker,
             client_gone: ClientGone::default(),
+            in_flight: Arc::default(),
             index: Arc::default(),
             tool_router: Self::queue_tools() + Self::read_tools() + Self::worker_tools(),
         }
@@ -52,7 +56,7 @@ impl SparkqServer {
 
     /// The switch that says the client has gone (its input ended); a
     /// waiting `claim_task` stops when it fires.
-    pub fn client_gone(&self) -> ClientGone {
+    pub(crate) fn client_gone(&self) -> ClientGone {
         self.client_gone.clone()
     }
 
@@ -72,8 +76,10 @@ impl SparkqServer {
         F: FnOnce(&Queue) -> Result<T, E> + Send + 'static,
     {
         let config_file = self.config_file.clone();
+        let in_flight = InFlight::enter(&self.in_flight);
         let index = self.index.clone();
         let outcome = tokio::task::spawn_blocking(move || {
+            let _in_flight = in_flight;
             let queue = Queue::new(Config::load(&config_file).map_err(|e| message(&e))?);
             let queue = with_shared_index(queue, &index);
             op(&queue).map_err(|e| message(&e))
@@ -84,6 +90,31 @@ impl SparkqServer {
             Ok(Err(text)) => tool_error(text),
             Err(join) => tool_error(format!("the operation stopped unexpectedly: {join}")),
         }
+    }
+}
+
+impl SparkqServer {
+    /// How many queue calls are still running their blocking work.
+    #[cfg(test)]
+    pub(crate) fn calls_in_flight(&self) -> usize {
+        self.in_flight.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// One queue call counted in [`SparkqServer::in_flight`] until dropped (on
+/// the blocking thread, once its work is done or has panicked).
+struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    fn enter(count: &Arc<std::sync::atomic::AtomicUsize>) -> InFlight {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlight(Arc::clone(count))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -106,7 +137,7 @@ fn with_shared_index(mut queue: Queue, slot: &std::sync::Mutex<Option<Arc<Index>
 /// The switch that says the client has gone: fired once, by the stdio
 /// layer when its input ends; every clone sees it, before or after.
 #[derive(Debug, Clone)]
-pub struct ClientGone(Arc<tokio::sync::watch::Sender<bool>>);
+pub(crate) struct ClientGone(Arc<tokio::sync::watch::Sender<bool>>);
 
 impl Default for ClientGone {
     fn default() -> ClientGone {
@@ -116,12 +147,12 @@ impl Default for ClientGone {
 
 impl ClientGone {
     /// Says the client has gone.
-    pub fn fire(&self) {
+    pub(crate) fn fire(&self) {
         self.0.send_replace(true);
     }
 
     /// Returns once the client has gone (at once if it already has).
-    pub async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         let mut gone = self.0.subscribe();
         let _ = gone.wait_for(|gone| *gone).await;
     }

@@ -41,7 +41,7 @@ const INVALID_REQUEST: i64 = -32600;
 /// The longest line `sparkq mcp` reads: room for the largest report the
 /// queue accepts (a result and both outputs at their limits), twice over
 /// for JSON escaping, and some for the envelope.
-pub fn max_line_bytes(limits: &Limits) -> usize {
+pub(crate) fn max_line_bytes(limits: &Limits) -> usize {
     limits
         .payload_bytes
         .saturating_add(limits.output_bytes.saturating_mul(2))

@@ -58,7 +58,7 @@ impl Queue {
         report: &mut DoctorReport,
     ) -> Result<()> {
         let files = self.spool.stream_files(stream)?;
-        let path = self.spool.stream_dir(stream).join("stream.json");
+        let path = self.spool.stream_file(stream);
         self.check_meta::<Stream>(&path, &files.stream_extras, fix, report)
     }
 

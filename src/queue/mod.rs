@@ -34,6 +34,7 @@ mod settle;
 mod since;
 mod stale;
 mod stats;
+mod status;
 mod streams;
 mod sync;
 mod temp;
@@ -45,7 +46,7 @@ use crate::config::Config;
 use crate::model::{Name, Stream, StreamStatus, TaskId};
 use crate::spool::{self, Spool};
 
-pub use crate::spool::Removal;
+pub use crate::spool::{Change, GITIGNORE, KEEP_FILE, Removal, StreamPaths, has_markers, write_atomic};
 
 pub use brief::TaskBrief;
 pub use doctor::{ConflictedTask, DoctorReport, Finding, FindingKind};
@@ -61,6 +62,7 @@ pub use requeue::{RequeueOptions, Requeued};
 pub use since::{FinishedCounts, MAX_SINCE_TASKS, SinceReport, StreamSince};
 pub use stale::{SweepReport, auto_fail_message};
 pub use stats::{DepthPoint, HourCount, MAX_STATS_HOURS, Stats, StreamDepth, ToolDurations};
+pub use status::Status;
 pub use sync::{SyncReport, SyncWith};
 
 /// A `Result` whose error is the queue's [`Error`].
@@ -91,9 +93,27 @@ impl Queue {
         &self.config
     }
 
-    /// The spool this queue keeps its files in.
-    pub fn spool(&self) -> &Spool {
-        &self.spool
+    /// The spool's root folder: what a watcher of every change watches
+    /// (changed paths are read with [`Change::of_path`]).
+    pub fn spool_root(&self) -> &std::path::Path {
+        self.spool.root()
+    }
+
+    /// Creates the spool's top-level folders if they are missing; returns
+    /// what it created.
+    pub fn ensure_layout(&self) -> Result<Vec<std::path::PathBuf>> {
+        Ok(self.spool.ensure_layout()?)
+    }
+
+    /// The paths a waiter on stream `stream` watches.
+    pub fn stream_paths(&self, stream: &Name) -> StreamPaths {
+        self.spool.stream_paths(stream)
+    }
+
+    /// The names of the stream folders in the spool, readable or not (for
+    /// stopping and removing what runs for them).
+    pub fn stream_names(&self) -> Result<Vec<Name>> {
+        Ok(self.spool.stream_names()?)
     }
 
     /// Deletes the spool for `teardown`: only the files and folders SparkQ

@@ -173,6 +173,51 @@ fn a_sweep_takes_back_a_dead_claim_and_says_when_the_next_turns_dead() {
 }
 
 #[test]
+fn status_names_a_server_only_while_it_holds_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_in(dir.path());
+    let me = crate::runtime::PidFile::this_process();
+    // The pid file of a server that died: it even names a live process
+    // (this one), but nobody holds its lock.
+    std::fs::write(queue.spool.server_pid_path(), me.to_json()).unwrap();
+    assert_eq!(queue.status().unwrap().server, None);
+
+    let crate::runtime::Acquired::Ours(lock) = queue.take_server_lock().unwrap() else {
+        panic!("the lock is free");
+    };
+    lock.write(&me.to_json()).unwrap();
+    assert_eq!(queue.status().unwrap().server.map(|s| s.pid), Some(me.pid));
+    drop(lock);
+    assert_eq!(queue.status().unwrap().server, None, "the server is gone");
+}
+
+#[test]
+fn status_shows_the_active_streams_of_active_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_in(dir.path());
+    queue.create_stream("ended", "s1", "brief").unwrap();
+    queue.end_stream("ended").unwrap();
+    queue.create_session("s2", None).unwrap();
+    queue.create_stream("b", "s2", "brief").unwrap();
+    queue.enqueue("a", new_task(1)).unwrap();
+
+    let status = queue.status().unwrap();
+    let sessions: Vec<&str> = status.sessions.iter().map(|s| s.name.as_str()).collect();
+    let streams: Vec<(&str, usize)> = status
+        .streams
+        .iter()
+        .map(|s| (s.stream.name.as_str(), s.counts.queued))
+        .collect();
+    assert_eq!(sessions, ["s1", "s2"]);
+    assert_eq!(streams, [("a", 1), ("b", 0)]);
+
+    queue.end_session("s2").unwrap();
+    let status = queue.status().unwrap();
+    assert_eq!(status.sessions.len(), 1);
+    assert_eq!(status.streams.len(), 1, "{:?}", status.streams);
+}
+
+#[test]
 fn reading_every_task_on_threads_reads_each_once() {
     let dir = tempfile::tempdir().unwrap();
     let queue = queue_in(dir.path());

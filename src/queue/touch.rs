@@ -48,8 +48,7 @@ impl Queue {
         {
             return Ok(());
         }
-        let to = dir.join(format!(".{id}.adopt"));
-        std::fs::rename(&from, &to).map_err(|e| crate::spool::Error::io(&from, "set aside", e))?;
+        self.spool.readopt(&stream.name, id)?;
         self.touch(stream, lock)?;
         Ok(())
     }

@@ -28,7 +28,7 @@ pub use error::Error;
 pub use files::{check_fifo, make_fifo};
 pub use lockfile::{Acquired, LockFile, Probe, pid_in, probe};
 pub use pidfile::PidFile;
-pub use process::{pid_alive, terminate};
+pub use process::{pid_alive, signal_reload, terminate};
 
 /// A `Result` whose error is this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

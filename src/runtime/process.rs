@@ -55,6 +55,19 @@ pub fn terminate(pid: u32, wait: Duration) -> bool {
     true
 }
 
+/// Asks the server in process `pid` to reload (SIGHUP: it re-reads
+/// sparkq.yml and rescans scripts). The caller has checked that `pid` is
+/// this project's server (it holds the project's server lock).
+pub fn signal_reload(pid: u32) -> std::io::Result<()> {
+    let raw = i32::try_from(pid).ok().and_then(Pid::from_raw).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("no process has pid {pid}"),
+        )
+    })?;
+    rustix::process::kill_process(raw, Signal::HUP).map_err(std::io::Error::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

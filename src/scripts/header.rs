@@ -7,7 +7,7 @@
 
 /// The fields a script declares about itself in its header.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ScriptHeader {
+pub(crate) struct ScriptHeader {
     pub name: Option<String>,
     pub description: Option<String>,
     pub inputs: Option<String>,
@@ -30,7 +30,7 @@ fn comment_body(line: &str) -> Option<&str> {
 
 /// Reads the header of `text`. Unknown keys and malformed values are skipped,
 /// since a script's comments are prose first and metadata second.
-pub fn parse_header(text: &str) -> ScriptHeader {
+pub(crate) fn parse_header(text: &str) -> ScriptHeader {
     let mut header = ScriptHeader::default();
     let mut started = false;
     for (index, line) in text.lines().enumerate() {

@@ -2,32 +2,27 @@
 //! folders with the metadata from its header comment, so agents and the
 //! enqueue page pick real paths instead of inventing them.
 //!
-//! The scan only reads; it never executes or changes a script. Which files
-//! count is decided by glob patterns (`INCLUDE_GLOBS`, `EXCLUDE_GLOBS`).
+//! The scan only reads; it never executes or changes a script. A file is a
+//! script by its extension (`SCRIPT_EXTENSIONS`); vendored, generated and
+//! hidden folders (`SKIPPED_FOLDERS`, and any name starting with `.`) are
+//! never entered, so a `node_modules/` or `target/` under a script folder
+//! costs nothing.
 
 mod header;
 
-pub use header::{ScriptHeader, parse_header};
+pub(crate) use header::parse_header;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
-use walkdir::WalkDir;
+use walkdir::{DirEntry, WalkDir};
 
-/// Files that are scripts, by name.
-const INCLUDE_GLOBS: [&str; 10] = [
-    "*.sh", "*.bash", "*.zsh", "*.py", "*.rb", "*.pl", "*.js", "*.mjs", "*.ts", "*.lua",
-];
+/// Files that are scripts, by extension.
+const SCRIPT_EXTENSIONS: [&str; 10] = ["sh", "bash", "zsh", "py", "rb", "pl", "js", "mjs", "ts", "lua"];
 
-/// Paths never indexed: vendored, generated and hidden folders.
-const EXCLUDE_GLOBS: [&str; 5] = [
-    "**/node_modules/**",
-    "**/__pycache__/**",
-    "**/target/**",
-    "**/.*/**",
-    "**/.*",
-];
+/// Folders never entered: vendored and generated ones. Hidden files and
+/// folders (`.git/`, `.venv/`) are skipped too.
+const SKIPPED_FOLDERS: [&str; 3] = ["node_modules", "__pycache__", "target"];
 
 /// Only the top of a file is read; a header longer than this is not a header.
 const HEADER_READ_LIMIT_BYTES: u64 = 16 * 1024;
@@ -73,18 +68,15 @@ impl ScriptIndex {
     /// Unreadable files are skipped too; the index is a convenience, not a
     /// source of truth.
     pub fn scan(project_root: &Path, dirs: &[PathBuf]) -> ScriptIndex {
-        let include = glob_set(&INCLUDE_GLOBS);
-        let exclude = glob_set(&EXCLUDE_GLOBS);
         let mut scripts = Vec::new();
         for dir in dirs {
             let dir = project_root.join(dir);
-            let walker = WalkDir::new(&dir).follow_links(false).into_iter();
+            let walker = WalkDir::new(&dir)
+                .follow_links(false)
+                .into_iter()
+                .filter_entry(|entry| entry.depth() == 0 || !is_skipped(entry));
             for entry in walker.filter_map(Result::ok) {
-                if !entry.file_type().is_file() {
-                    continue;
-                }
-                let relative_to_dir = entry.path().strip_prefix(&dir).unwrap_or(entry.path());
-                if exclude.is_match(relative_to_dir) || !include.is_match(entry.file_name()) {
+                if !entry.file_type().is_file() || !is_script(entry.path()) {
                     continue;
                 }
                 if let Some(script) = read_script(project_root, entry.path()) {
@@ -108,16 +100,18 @@ impl ScriptIndex {
     }
 }
 
-fn glob_set(patterns: &[&str]) -> GlobSet {
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
-        // The patterns are constants above; a bad one is a programming error
-        // that the unit tests catch, so it is skipped rather than fatal here.
-        if let Ok(glob) = Glob::new(pattern) {
-            builder.add(glob);
-        }
-    }
-    builder.build().unwrap_or_else(|_| GlobSet::empty())
+/// Whether the walk leaves out `entry` (and, for a folder, all below it):
+/// a hidden file or folder, or a vendored or generated folder.
+fn is_skipped(entry: &DirEntry) -> bool {
+    let name = entry.file_name().to_string_lossy();
+    name.starts_with('.') || entry.file_type().is_dir() && SKIPPED_FOLDERS.contains(&name.as_ref())
+}
+
+/// Whether `path` names a script, by its extension.
+fn is_script(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| SCRIPT_EXTENSIONS.contains(&e))
 }
 
 fn read_script(project_root: &Path, path: &Path) -> Option<Script> {
@@ -152,13 +146,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn glob_constants_compile() {
-        for pattern in INCLUDE_GLOBS.iter().chain(EXCLUDE_GLOBS.iter()) {
-            assert!(Glob::new(pattern).is_ok(), "{pattern}");
-        }
-    }
-
-    #[test]
     fn scans_includes_excludes_and_searches() {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
@@ -175,6 +162,15 @@ mod tests {
         write("scripts/README.md", "# not a script\n");
         write("scripts/node_modules/x/index.js", "// description: vendored\n");
         write("scripts/.hidden/secret.sh", "# description: hidden\n");
+        write("scripts/.dotted.sh", "# description: hidden\n");
+        write("scripts/sub/target/debug/build.sh", "# description: generated\n");
+        write("scripts/__pycache__/x.py", "# description: generated\n");
+        write("scripts/.git/hooks/pre-commit.sh", "# description: git's\n");
+        write(
+            "scripts/target.sh",
+            "# description: a script named like a folder\n",
+        );
+        write("scripts/noext", "#!/bin/sh\n");
         write("tools/check.js", "// description: Lint things\n");
         let index = ScriptIndex::scan(
             root,
@@ -187,7 +183,12 @@ mod tests {
         let paths: Vec<&str> = index.all().iter().map(|s| s.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["scripts/deploy.sh", "scripts/sub/report.py", "tools/check.js"]
+            [
+                "scripts/deploy.sh",
+                "scripts/sub/report.py",
+                "scripts/target.sh",
+                "tools/check.js"
+            ]
         );
         assert_eq!(index.all()[0].name, "deploy");
         assert_eq!(index.all()[1].name, "weekly-report");

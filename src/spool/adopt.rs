@@ -32,7 +32,7 @@ use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
 
 /// A file changed this recently may still be being written: leave it for
 /// the next look.
-pub const ADOPT_SETTLE: Duration = Duration::from_secs(2);
+pub(super) const ADOPT_SETTLE: Duration = Duration::from_secs(2);
 
 /// Whether a file last modified at `modified` is done being written, seen
 /// at `now`: it changed at least [`ADOPT_SETTLE`] ago, or its time lies
@@ -40,7 +40,7 @@ pub const ADOPT_SETTLE: Duration = Duration::from_secs(2);
 /// now, so a time well ahead (a clock that ran fast on the machine it came
 /// from, `touch -d tomorrow`) is an old file, not a busy one; without this
 /// rule it would wait until that day, silently unadopted.
-pub fn is_settled(modified: SystemTime, now: SystemTime) -> bool {
+pub(crate) fn is_settled(modified: SystemTime, now: SystemTime) -> bool {
     match now.duration_since(modified) {
         Ok(age) => age >= ADOPT_SETTLE,
         Err(ahead) => ahead.duration() > ADOPT_SETTLE,
@@ -49,17 +49,31 @@ pub fn is_settled(modified: SystemTime, now: SystemTime) -> bool {
 
 /// When a file last modified at `modified`, not settled at `now`, will be
 /// (see [`is_settled`]); `None` if it already is.
-pub fn settles_at(modified: SystemTime, now: SystemTime) -> Option<SystemTime> {
+pub(super) fn settles_at(modified: SystemTime, now: SystemTime) -> Option<SystemTime> {
     (!is_settled(modified, now)).then(|| modified.checked_add(ADOPT_SETTLE).unwrap_or(now))
 }
 
 impl Spool {
+    /// Sends the task file `pending/<id>.json` of `stream` back through
+    /// adoption under its own id: it becomes the `.<id>.adopt` file of an
+    /// interrupted adoption, which the next look finishes (repairing the
+    /// task or failing it with the reason). `false` if it was not there.
+    pub(crate) fn readopt(&self, stream: &Name, id: &TaskId) -> Result<bool, Error> {
+        let dir = self.state_path(stream, TaskStatus::Queued);
+        let from = dir.join(id.file_name());
+        match std::fs::rename(&from, dir.join(adopt_name(id))) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(&from, "set aside", e)),
+        }
+    }
+
     /// When the youngest file dropped into `stream`'s `pending/` that `scan`
     /// found settles and can be adopted; files already settled do not count
     /// (the look that made `scan` adopted them). Entries that are not
     /// regular files are adopted (set aside) too; the entry's own time
     /// counts, never a link target's.
-    pub fn next_settle(&self, stream: &Name, scan: &PendingScan) -> Option<SystemTime> {
+    pub(crate) fn next_settle(&self, stream: &Name, scan: &PendingScan) -> Option<SystemTime> {
         let dir = self.state_path(stream, TaskStatus::Queued);
         let now = SystemTime::now();
         let names = scan.drops.iter().map(std::ffi::OsStr::new);
@@ -72,9 +86,14 @@ impl Spool {
     }
 }
 
+/// The name a file being adopted as task `id` goes by in `pending/`.
+fn adopt_name(id: &TaskId) -> String {
+    format!(".{id}.adopt")
+}
+
 /// A file found in `pending/`, about to become a task.
 #[derive(Debug)]
-pub struct DroppedFile<'a> {
+pub(crate) struct DroppedFile<'a> {
     /// The id it is being given; its time part is the file's arrival, to
     /// the second.
     pub id: TaskId,
@@ -90,7 +109,7 @@ pub struct DroppedFile<'a> {
 
 /// Why a dropped entry was not read, and where it was set aside.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
+pub(crate) struct Refused {
     pub what: Foreign,
     /// Where the entry is moved, relative to the spool folder.
     pub aside: String,
@@ -101,7 +120,7 @@ impl Spool {
     /// each into the task `build` makes of it (queued if it was valid, failed
     /// with an error if not). Call it holding the stream lock. Returns the
     /// tasks written.
-    pub fn adopt_drops(
+    pub(crate) fn adopt_drops(
         &self,
         stream: &Name,
         scan: &PendingScan,
@@ -173,7 +192,7 @@ impl Spool {
                 }
                 continue;
             }
-            let claimed = dir.join(format!(".{id}.adopt"));
+            let claimed = dir.join(adopt_name(&id));
             match std::fs::rename(dir.join(name), &claimed) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
@@ -187,13 +206,13 @@ impl Spool {
     }
 
     /// The folder where `stream` keeps entries it could not read.
-    pub fn quarantine_dir(&self, stream: &Name) -> PathBuf {
+    pub(crate) fn quarantine_dir(&self, stream: &Name) -> PathBuf {
         self.stream_dir(stream).join(super::copies::QUARANTINE_DIR)
     }
 
     /// Moves the entry at `path` (whatever it is, never following a link)
     /// to `quarantine/<id>`; returns where it went.
-    pub fn quarantine(&self, stream: &Name, path: &Path, id: &TaskId) -> Result<PathBuf, Error> {
+    pub(crate) fn quarantine(&self, stream: &Name, path: &Path, id: &TaskId) -> Result<PathBuf, Error> {
         let to = self.quarantine_dir(stream).join(id.as_str());
         super::move_file(path, &to)?;
         Ok(to)

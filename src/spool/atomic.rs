@@ -19,7 +19,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), Error>
 /// The first half of [`write_atomic`]: the bytes are written (and, with
 /// `fsync`, flushed) to a temp file beside `path`, not yet visible under
 /// its name. Lets a caller do the slow part before taking a lock.
-pub fn stage(path: &Path, bytes: &[u8], fsync: bool) -> Result<Staged, Error> {
+pub(crate) fn stage(path: &Path, bytes: &[u8], fsync: bool) -> Result<Staged, Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = match temp_in(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -46,7 +46,7 @@ pub fn stage(path: &Path, bytes: &[u8], fsync: bool) -> Result<Staged, Error> {
 /// A write [`stage`] prepared; [`Staged::commit`] puts it in place, and
 /// dropping it instead removes the temp file.
 #[derive(Debug)]
-pub struct Staged {
+pub(crate) struct Staged {
     temp: tempfile::NamedTempFile,
     path: PathBuf,
     fsync: bool,
@@ -55,7 +55,7 @@ pub struct Staged {
 impl Staged {
     /// The second half of [`write_atomic`]: renames the staged file over its
     /// target and, with `fsync`, flushes the folder.
-    pub fn commit(self) -> Result<(), Error> {
+    pub(crate) fn commit(self) -> Result<(), Error> {
         self.commit_unflushed()?.flush()
     }
 
@@ -63,7 +63,7 @@ impl Staged {
     /// [`FolderFlush`], so a caller can release a lock before waiting on the
     /// disk. The file is in place and its bytes are durable either way;
     /// until the flush, a power loss may undo the rename.
-    pub fn commit_unflushed(self) -> Result<FolderFlush, Error> {
+    pub(crate) fn commit_unflushed(self) -> Result<FolderFlush, Error> {
         let Staged { temp, path, fsync } = self;
         temp.persist(&path)
             .map_err(|e| Error::io(&path, "rename into place", e.error))?;
@@ -78,13 +78,13 @@ impl Staged {
 /// do without fsync). Flush it before telling anyone the write is done.
 #[derive(Debug)]
 #[must_use = "flush the folder before reporting the write as done"]
-pub struct FolderFlush {
+pub(crate) struct FolderFlush {
     dir: Option<PathBuf>,
 }
 
 impl FolderFlush {
     /// Flushes the folder's entries (with fsync; otherwise does nothing).
-    pub fn flush(self) -> Result<(), Error> {
+    pub(crate) fn flush(self) -> Result<(), Error> {
         match &self.dir {
             Some(dir) => sync_dir(dir),
             None => Ok(()),

@@ -49,13 +49,13 @@ const SETUP_GRACE: Duration = Duration::from_secs(60);
 
 /// Whether `name` (an entry of a stream folder) is a batch staging folder,
 /// set up or being set up.
-pub fn is_batch_dir(name: &str) -> bool {
+pub(crate) fn is_batch_dir(name: &str) -> bool {
     name.starts_with(".batch-") && name.ends_with(".tmp") || name.starts_with(NEW_PREFIX)
 }
 
 /// What recovering one abandoned batch did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recovered {
+pub(crate) enum Recovered {
     /// It had reached its commit point: this many tasks were published.
     Published(usize),
     /// It had not: this many staged tasks were discarded.
@@ -65,7 +65,7 @@ pub enum Recovered {
 /// A batch staged in its folder, not yet visible. Dropping it without
 /// [`StagedBatch::publish`] discards it.
 #[derive(Debug)]
-pub struct StagedBatch {
+pub(crate) struct StagedBatch {
     dir: PathBuf,
     pending: PathBuf,
     ids: Vec<TaskId>,
@@ -77,7 +77,7 @@ pub struct StagedBatch {
 impl Spool {
     /// Writes `tasks` (all of one stream, all queued) into a new staging
     /// folder of `stream`.
-    pub fn stage_batch(&self, stream: &Name, tasks: &[Task]) -> Result<StagedBatch, Error> {
+    pub(crate) fn stage_batch(&self, stream: &Name, tasks: &[Task]) -> Result<StagedBatch, Error> {
         let stream_dir = self.stream_dir(stream);
         let new = tempfile::Builder::new()
             .prefix(NEW_PREFIX)
@@ -130,7 +130,7 @@ impl Spool {
 
     /// Finishes or discards every batch of `stream` whose writer is gone;
     /// call it holding the stream lock.
-    pub fn recover_batches(&self, stream: &Name) -> Result<Vec<Recovered>, Error> {
+    pub(crate) fn recover_batches(&self, stream: &Name) -> Result<Vec<Recovered>, Error> {
         let stream_dir = self.stream_dir(stream);
         let entries = match std::fs::read_dir(&stream_dir) {
             Ok(entries) => entries,
@@ -158,7 +158,7 @@ impl StagedBatch {
     /// is queued: if moving a file then fails, the folder is left for the
     /// next look at the stream to finish (see [`Spool::recover_batches`]),
     /// which it does as soon as this writer lets go of it.
-    pub fn publish(mut self) -> Result<(), Error> {
+    pub(crate) fn publish(mut self) -> Result<(), Error> {
         // With fsync, each staged file's bytes were flushed as it was
         // written, and writing the marker flushes the folder's entries
         // (theirs and its own): the marker is never durable before them.

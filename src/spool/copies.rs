@@ -29,7 +29,7 @@ pub const KEEP_FILE: &str = ".keep";
 
 /// One file holding a copy of a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskFile {
+pub(crate) struct TaskFile {
     pub path: PathBuf,
     /// The state folder it is in.
     pub folder: TaskStatus,
@@ -39,7 +39,7 @@ pub struct TaskFile {
 
 /// The files of one stream, grouped by what they are.
 #[derive(Debug, Default)]
-pub struct StreamFiles {
+pub(crate) struct StreamFiles {
     /// Every copy of every task, by id.
     pub tasks: BTreeMap<TaskId, Vec<TaskFile>>,
     /// `stream.json` variants left by a merge or copy (`stream.json~…`).
@@ -52,7 +52,7 @@ pub struct StreamFiles {
 
 impl StreamFiles {
     /// The ids that need settling: more than one copy, or an extra copy.
-    pub fn tangled(&self) -> impl Iterator<Item = (&TaskId, &Vec<TaskFile>)> {
+    pub(crate) fn tangled(&self) -> impl Iterator<Item = (&TaskId, &Vec<TaskFile>)> {
         self.tasks
             .iter()
             .filter(|(_, files)| files.len() > 1 || files.iter().any(|f| f.extra))
@@ -61,28 +61,28 @@ impl StreamFiles {
 
 /// The files of `sessions/`.
 #[derive(Debug, Default)]
-pub struct SessionFiles {
+pub(crate) struct SessionFiles {
     pub plain: Vec<PathBuf>,
     pub extras: Vec<PathBuf>,
     pub unknown: Vec<PathBuf>,
 }
 
 /// The task id an extra copy's file name belongs to: `<id>.json~<anything>`.
-pub fn extra_copy_id(name: &str) -> Option<TaskId> {
+pub(crate) fn extra_copy_id(name: &str) -> Option<TaskId> {
     let (stem, _) = name.split_once(".json~")?;
     TaskId::parse(stem)
 }
 
 /// The base name an extra copy of a JSON file belongs to (`stream.json~x`
 /// → `stream.json`).
-pub fn extra_of(name: &str) -> Option<&str> {
+pub(crate) fn extra_of(name: &str) -> Option<&str> {
     name.split_once(".json~").map(|(stem, _)| &name[..stem.len() + 5])
 }
 
 impl Spool {
     /// Lists every file of `stream` and sorts it into tasks, extras and
     /// unknown files. Names only; nothing is read.
-    pub fn stream_files(&self, stream: &Name) -> Result<StreamFiles, Error> {
+    pub(crate) fn stream_files(&self, stream: &Name) -> Result<StreamFiles, Error> {
         let mut files = StreamFiles::default();
         let dir = self.stream_dir(stream);
         let (listed, odd) = entries(&dir)?;
@@ -133,7 +133,7 @@ impl Spool {
 
     /// The files in `sessions/`: session files, versions left beside them
     /// by a merge or copy (`<name>.json~…`), and files that are neither.
-    pub fn session_files(&self) -> Result<SessionFiles, Error> {
+    pub(crate) fn session_files(&self) -> Result<SessionFiles, Error> {
         let dir = self.sessions_dir();
         let mut files = SessionFiles::default();
         let (listed, odd) = entries(&dir)?;
@@ -153,7 +153,7 @@ impl Spool {
 
     /// Entries in `streams/` that are not streams: anything (folder, file,
     /// link, odd name) without a regular `stream.json` in it.
-    pub fn orphan_stream_dirs(&self) -> Result<Vec<PathBuf>, Error> {
+    pub(crate) fn orphan_stream_dirs(&self) -> Result<Vec<PathBuf>, Error> {
         let dir = self.streams_dir();
         let (listed, mut odd) = entries(&dir)?;
         odd.extend(
@@ -170,18 +170,18 @@ impl Spool {
     }
 
     /// Writes the empty `.keep` file at `path`.
-    pub fn write_keep(&self, path: &Path) -> Result<(), Error> {
+    pub(crate) fn write_keep(&self, path: &Path) -> Result<(), Error> {
         write_atomic(path, b"", self.fsync)
     }
 }
 
 /// The exact bytes `value` is stored as (pretty JSON and a newline).
-pub fn file_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
+pub(crate) fn file_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
     super::meta::to_json(value)
 }
 
 /// Moves a file, creating the target's folder if git dropped it.
-pub fn move_file(from: &Path, to: &Path) -> Result<(), Error> {
+pub(crate) fn move_file(from: &Path, to: &Path) -> Result<(), Error> {
     if let Some(dir) = to.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
     }
@@ -189,7 +189,7 @@ pub fn move_file(from: &Path, to: &Path) -> Result<(), Error> {
 }
 
 /// Removes a file; `false` if it was already gone.
-pub fn remove_file(path: &Path) -> Result<bool, Error> {
+pub(crate) fn remove_file(path: &Path) -> Result<bool, Error> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),

@@ -20,7 +20,7 @@ use crate::model::TaskId;
 
 /// The state of a merge in the work tree holding the spool.
 #[derive(Debug, Default)]
-pub struct GitMerge {
+pub(crate) struct GitMerge {
     root: PathBuf,
     /// Whether a merge is in progress (`MERGE_HEAD` exists).
     merging: bool,
@@ -39,7 +39,7 @@ pub struct GitMerge {
 
 impl GitMerge {
     /// Asks git about the work tree `root` is in; empty if none.
-    pub fn detect(root: &Path) -> GitMerge {
+    pub(crate) fn detect(root: &Path) -> GitMerge {
         let mut merge = GitMerge {
             root: root.to_owned(),
             ..GitMerge::default()
@@ -93,25 +93,25 @@ impl GitMerge {
     }
 
     /// Whether a merge is in progress.
-    pub fn is_merging(&self) -> bool {
+    pub(crate) fn is_merging(&self) -> bool {
         self.merging
     }
 
     /// Whether a merge is in progress in the work tree `root` is in; one
     /// cheap question, for callers that need nothing else.
-    pub fn in_progress(root: &Path) -> bool {
+    pub(crate) fn in_progress(root: &Path) -> bool {
         git(root, &["rev-parse", "-q", "--verify", "MERGE_HEAD"]).is_some()
     }
 
     /// Whether git left `path` unmerged.
-    pub fn is_unmerged(&self, path: &Path) -> bool {
+    pub(crate) fn is_unmerged(&self, path: &Path) -> bool {
         self.unmerged.contains_key(path)
     }
 
     /// Whether the two sides being merged differ at any of `paths`: the
     /// files there changed since the merge base on at least one side, so
     /// the working tree may hold what git made of them rather than either.
-    pub fn differs(&self, paths: &[PathBuf]) -> bool {
+    pub(crate) fn differs(&self, paths: &[PathBuf]) -> bool {
         self.merging && paths.iter().any(|p| self.sides[0].get(p) != self.sides[1].get(p))
     }
 
@@ -126,7 +126,7 @@ impl GitMerge {
     /// that may be newer than both commits (a worker that finished after
     /// the last commit, or during the merge). Its file is untracked or
     /// differs from the index, which git never leaves behind itself.
-    pub fn may_be_merged(&self, path: &Path) -> bool {
+    pub(crate) fn may_be_merged(&self, path: &Path) -> bool {
         if self.is_unmerged(path) {
             let written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
             return !matches!((written, self.started), (Some(w), Some(s)) if w > s);
@@ -142,7 +142,7 @@ impl GitMerge {
     /// The ids of the task files either side holds under `stream_dir`, so
     /// that a task git removed from the working tree altogether (its file
     /// paired with another task's) is still settled.
-    pub fn task_ids(&self, stream_dir: &Path) -> BTreeSet<TaskId> {
+    pub(crate) fn task_ids(&self, stream_dir: &Path) -> BTreeSet<TaskId> {
         self.sides
             .iter()
             .flat_map(|side| side.keys())
@@ -153,7 +153,7 @@ impl GitMerge {
 
     /// The versions of both sides at `path`: from `HEAD` and `MERGE_HEAD`
     /// during a merge, else the index stages (a rebase, a cherry-pick).
-    pub fn sides_at(&self, path: &Path) -> Vec<Vec<u8>> {
+    pub(crate) fn sides_at(&self, path: &Path) -> Vec<Vec<u8>> {
         if !self.merging {
             return self.unmerged.get(path).cloned().unwrap_or_default();
         }

@@ -10,11 +10,11 @@ use std::process::{Command, Output, Stdio};
 use super::Error;
 
 /// The file, in the spool folder, that records the last sync; never synced.
-pub const SYNC_STATUS_FILE: &str = ".sync-status.json";
+pub(crate) const SYNC_STATUS_FILE: &str = ".sync-status.json";
 
 /// What `git merge` of the fetched upstream did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MergeOutcome {
+pub(crate) enum MergeOutcome {
     /// The upstream had nothing new.
     UpToDate,
     /// Merged (or fast-forwarded) without a conflict.
@@ -29,7 +29,7 @@ pub enum MergeOutcome {
 
 /// What `git push` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushOutcome {
+pub(crate) enum PushOutcome {
     Pushed,
     /// The upstream moved on since the fetch: fetch, merge, settle, retry.
     Rejected,
@@ -37,7 +37,7 @@ pub enum PushOutcome {
 
 /// The repository holding a spool, on a branch with an upstream.
 #[derive(Debug, Clone)]
-pub struct GitRepo {
+pub(crate) struct GitRepo {
     /// The spool folder; every git command runs here, `.` is the spool.
     spool: PathBuf,
     /// The remote and the branch there (`origin`, `refs/heads/main`).
@@ -50,7 +50,7 @@ pub struct GitRepo {
 
 impl GitRepo {
     /// The repository `spool` is in, with its current branch's upstream.
-    pub fn open(spool: &Path) -> Result<GitRepo, Error> {
+    pub(crate) fn open(spool: &Path) -> Result<GitRepo, Error> {
         let sync_error = |message: String, hint: &str| Error::Sync {
             message,
             hint: hint.to_owned(),
@@ -89,24 +89,24 @@ impl GitRepo {
     }
 
     /// The upstream, for messages (`origin refs/heads/main`).
-    pub fn upstream(&self) -> String {
+    pub(crate) fn upstream(&self) -> String {
         format!("{} {}", self.remote, self.merge_ref)
     }
 
     /// Whether a merge is in progress in the repository.
-    pub fn is_merging(&self) -> bool {
+    pub(crate) fn is_merging(&self) -> bool {
         self.ok(&["rev-parse", "-q", "--verify", "MERGE_HEAD"])
     }
 
     /// Whether the merge in progress is one `sparkq sync` started.
-    pub fn merge_is_ours(&self) -> Result<bool, Error> {
+    pub(crate) fn merge_is_ours(&self) -> Result<bool, Error> {
         let path = text(&self.run(&["rev-parse", "--git-path", "MERGE_MSG"])?.stdout);
         let message = std::fs::read_to_string(self.spool.join(path)).unwrap_or_default();
         Ok(message.starts_with("sparkq sync:"))
     }
 
     /// The unmerged paths, relative to the repository's top.
-    pub fn unmerged(&self) -> Result<Vec<String>, Error> {
+    pub(crate) fn unmerged(&self) -> Result<Vec<String>, Error> {
         let out = self.run(&["diff", "--name-only", "--diff-filter=U", "-z"])?;
         Ok(out
             .stdout
@@ -118,12 +118,12 @@ impl GitRepo {
 
     /// The spool's prefix in the repository (`spool/`, or empty when the
     /// spool is the repository).
-    pub fn spool_prefix(&self) -> Result<String, Error> {
+    pub(crate) fn spool_prefix(&self) -> Result<String, Error> {
         Ok(text(&self.run(&["rev-parse", "--show-prefix"])?.stdout))
     }
 
     /// How many spool paths differ from `HEAD` (uncommitted work).
-    pub fn changed_paths(&self) -> Result<usize, Error> {
+    pub(crate) fn changed_paths(&self) -> Result<usize, Error> {
         let mut args = vec!["status", "--porcelain", "-z", "--untracked-files=all", "--", "."];
         let excluded = self.excludes();
         args.extend(excluded.iter().map(String::as_str));
@@ -142,7 +142,7 @@ impl GitRepo {
     /// first (`add -u`, so that the deletion of a drop someone committed by
     /// hand goes in), then new ones but new drops; `commit -- .` takes only
     /// tracked paths, so a drop that appears in between stays out too.
-    pub fn commit_spool(&self, message: &str) -> Result<bool, Error> {
+    pub(crate) fn commit_spool(&self, message: &str) -> Result<bool, Error> {
         self.run(&["add", "-u", "--", "."])?;
         let excluded = self.excludes();
         let mut add = vec!["add", "-A", "--", "."];
@@ -169,13 +169,13 @@ impl GitRepo {
     }
 
     /// Fetches the upstream branch.
-    pub fn fetch(&self) -> Result<(), Error> {
+    pub(crate) fn fetch(&self) -> Result<(), Error> {
         self.run(&["fetch", "-q", &self.remote, &self.merge_ref])
             .map(|_| ())
     }
 
     /// How many commits `FETCH_HEAD` has that `HEAD` lacks, and the reverse.
-    pub fn divergence(&self) -> Result<(usize, usize), Error> {
+    pub(crate) fn divergence(&self) -> Result<(usize, usize), Error> {
         let out = self.run(&["rev-list", "--left-right", "--count", "FETCH_HEAD...HEAD"])?;
         let counts: Vec<usize> = text(&out.stdout)
             .split_whitespace()
@@ -188,7 +188,7 @@ impl GitRepo {
     }
 
     /// Merges the fetched upstream into the current branch.
-    pub fn merge_fetched(&self, message: &str) -> Result<MergeOutcome, Error> {
+    pub(crate) fn merge_fetched(&self, message: &str) -> Result<MergeOutcome, Error> {
         if self.divergence()?.0 == 0 {
             return Ok(MergeOutcome::UpToDate);
         }
@@ -242,12 +242,12 @@ impl GitRepo {
     }
 
     /// Abandons a merge that touched more than the spool.
-    pub fn abort_merge(&self) -> Result<(), Error> {
+    pub(crate) fn abort_merge(&self) -> Result<(), Error> {
         self.run(&["merge", "--abort"]).map(|_| ())
     }
 
     /// Pushes the current branch to its upstream.
-    pub fn push(&self) -> Result<PushOutcome, Error> {
+    pub(crate) fn push(&self) -> Result<PushOutcome, Error> {
         let refspec = format!("HEAD:{}", self.merge_ref);
         let out = git(
             &self.spool,

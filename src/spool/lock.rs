@@ -13,7 +13,7 @@ use super::Error;
 /// on one machine never move the same task at once and claimers take tasks
 /// in FIFO order. The rename is still what makes a claim atomic.
 #[derive(Debug)]
-pub struct StreamLock {
+pub(crate) struct StreamLock {
     _file: File,
 }
 
@@ -24,7 +24,7 @@ impl StreamLock {
     /// (a link planted there would make SparkQ create or lock a file
     /// elsewhere), and without blocking (a FIFO planted there would hang
     /// every command of the stream); such a file is refused with an error.
-    pub fn acquire(path: &Path) -> Result<StreamLock, Error> {
+    pub(crate) fn acquire(path: &Path) -> Result<StreamLock, Error> {
         use std::os::unix::fs::OpenOptionsExt;
         let file = File::options()
             .create(true)

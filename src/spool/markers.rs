@@ -9,7 +9,7 @@
 
 /// What the split found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Split {
+pub(crate) enum Split {
     /// No conflict markers: the text is one version.
     Clean,
     /// The two versions git could not merge, ours first.
@@ -36,7 +36,7 @@ fn marker_len(line: &str, c: char) -> Option<usize> {
 }
 
 /// Splits `text` into the versions git's conflict markers separate.
-pub fn split_conflict(text: &str) -> Split {
+pub(crate) fn split_conflict(text: &str) -> Split {
     let mut ours = String::new();
     let mut theirs = String::new();
     let mut section = Section::Shared;

@@ -11,18 +11,18 @@ use crate::model::{Name, Session, Stream, TaskStatus};
 
 impl Spool {
     /// The session named `name`, if it exists.
-    pub fn read_session(&self, name: &Name) -> Result<Option<Session>, Error> {
+    pub(crate) fn read_session(&self, name: &Name) -> Result<Option<Session>, Error> {
         self.read_json(&self.session_path(name), "session file")
     }
 
     /// Writes (replaces) a session file.
-    pub fn write_session(&self, session: &Session) -> Result<(), Error> {
+    pub(crate) fn write_session(&self, session: &Session) -> Result<(), Error> {
         write_atomic(&self.session_path(&session.name), &to_json(session), self.fsync)
     }
 
     /// Creates a session file; fails with [`Error::AlreadyExists`] if one
     /// exists, even when another process creates it at the same moment.
-    pub fn create_session(&self, session: &Session) -> Result<(), Error> {
+    pub(crate) fn create_session(&self, session: &Session) -> Result<(), Error> {
         let dir = self.sessions_dir();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
         let path = self.session_path(&session.name);
@@ -38,7 +38,7 @@ impl Spool {
     }
 
     /// Every session, by name.
-    pub fn list_sessions(&self) -> Result<Vec<Session>, Error> {
+    pub(crate) fn list_sessions(&self) -> Result<Vec<Session>, Error> {
         let mut sessions = Vec::new();
         for name in list_names(&self.sessions_dir(), Some(".json"))? {
             match self.read_session(&name) {
@@ -56,7 +56,7 @@ impl Spool {
     /// The stream named `name`, if it exists. A stream folder that is a
     /// link is no stream: following it would read and move another
     /// folder's files (`doctor` reports it).
-    pub fn read_stream(&self, name: &Name) -> Result<Option<Stream>, Error> {
+    pub(crate) fn read_stream(&self, name: &Name) -> Result<Option<Stream>, Error> {
         let dir = self.stream_dir(name);
         if std::fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
             return Ok(None);
@@ -65,7 +65,7 @@ impl Spool {
     }
 
     /// Writes (replaces) a stream's `stream.json`.
-    pub fn write_stream(&self, stream: &Stream) -> Result<(), Error> {
+    pub(crate) fn write_stream(&self, stream: &Stream) -> Result<(), Error> {
         let path = self.stream_dir(&stream.name).join("stream.json");
         write_atomic(&path, &to_json(stream), self.fsync)
     }
@@ -74,7 +74,7 @@ impl Spool {
     /// all at once: it is built under a temp name and renamed into place, so
     /// a stream either exists whole or not at all, and two concurrent
     /// creators cannot both succeed.
-    pub fn create_stream(&self, stream: &Stream) -> Result<(), Error> {
+    pub(crate) fn create_stream(&self, stream: &Stream) -> Result<(), Error> {
         let streams = self.streams_dir();
         std::fs::create_dir_all(&streams).map_err(|e| Error::io(&streams, "create folder", e))?;
         let target = self.stream_dir(&stream.name);
@@ -106,7 +106,7 @@ impl Spool {
     }
 
     /// The names of all streams that have a `stream.json`, sorted.
-    pub fn stream_names(&self) -> Result<Vec<Name>, Error> {
+    pub(crate) fn stream_names(&self) -> Result<Vec<Name>, Error> {
         let names = list_names(&self.streams_dir(), None)?;
         Ok(names
             .into_iter()
@@ -115,7 +115,7 @@ impl Spool {
     }
 
     /// Takes the stream's lock, blocking until it is free.
-    pub fn lock_stream(&self, stream: &Name) -> Result<StreamLock, Error> {
+    pub(crate) fn lock_stream(&self, stream: &Name) -> Result<StreamLock, Error> {
         let dir = self.stream_dir(stream);
         match StreamLock::acquire(&dir.join(".lock")) {
             // Every state change takes the lock: create the folder only

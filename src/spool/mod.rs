@@ -29,6 +29,7 @@
 mod adopt;
 mod atomic;
 mod batch;
+mod change;
 mod copies;
 mod error;
 mod git;
@@ -46,24 +47,25 @@ mod temp;
 
 use std::path::{Path, PathBuf};
 
-pub use adopt::{ADOPT_SETTLE, DroppedFile, Refused, is_settled, settles_at};
-pub use atomic::{FolderFlush, Staged, stage, write_atomic};
-pub use batch::{Recovered, StagedBatch, is_batch_dir};
-pub use copies::{
-    KEEP_FILE, SessionFiles, StreamFiles, TaskFile, extra_copy_id, extra_of, file_bytes, move_file,
-    remove_file,
-};
-pub use error::Error;
-pub use git::GitMerge;
-pub use gitsync::{GitRepo, MergeOutcome, PushOutcome, SYNC_STATUS_FILE};
-pub use lock::StreamLock;
-pub use markers::{Split, has_markers, split_conflict};
-pub use purged::{PURGED_DIR, TOMBSTONE_DAYS, Tombstone};
-pub use read::{DEFAULT_FILE_CAP, Foreign, file_cap_for};
-pub use rsync::{RSYNC_FLAGS, local_arg, rsync};
-pub use tasks::{PendingScan, SCAN_OLDEST, check_name_and_folder};
+pub(crate) use adopt::{DroppedFile, Refused, is_settled};
+pub use atomic::write_atomic;
+pub(crate) use atomic::{FolderFlush, Staged, stage};
+pub(crate) use batch::is_batch_dir;
+pub use change::{Change, StreamPaths};
+pub use copies::KEEP_FILE;
+pub(crate) use copies::{StreamFiles, TaskFile, extra_copy_id, extra_of, file_bytes, move_file, remove_file};
+pub(crate) use error::Error;
+pub(crate) use git::GitMerge;
+pub(crate) use gitsync::{GitRepo, MergeOutcome, PushOutcome, SYNC_STATUS_FILE};
+pub(crate) use lock::StreamLock;
+pub use markers::has_markers;
+pub(crate) use markers::{Split, split_conflict};
+pub(crate) use purged::{PURGED_DIR, TOMBSTONE_DAYS, Tombstone};
+pub(crate) use read::{DEFAULT_FILE_CAP, Foreign, file_cap_for};
+pub(crate) use rsync::{local_arg, rsync};
+pub(crate) use tasks::{PendingScan, SCAN_OLDEST, check_name_and_folder};
 pub use teardown::Removal;
-pub use temp::{STALE_TEMP_AGE, TempFile, is_temp_name};
+pub(crate) use temp::STALE_TEMP_AGE;
 
 use crate::model::{Name, TaskStatus};
 
@@ -72,7 +74,7 @@ pub const GITIGNORE: &str = "# Written by sparkq: locks and temp files are local
 
 /// A spool folder on disk.
 #[derive(Debug, Clone)]
-pub struct Spool {
+pub(crate) struct Spool {
     root: PathBuf,
     fsync: bool,
     /// The largest file read (see [`read::file_cap_for`]).
@@ -80,7 +82,7 @@ pub struct Spool {
 }
 
 /// The folder a task in `status` lives in.
-pub fn state_dir(status: TaskStatus) -> &'static str {
+pub(crate) fn state_dir(status: TaskStatus) -> &'static str {
     match status {
         TaskStatus::Queued => "pending",
         TaskStatus::Running => "claimed",
@@ -92,7 +94,7 @@ pub fn state_dir(status: TaskStatus) -> &'static str {
 impl Spool {
     /// A spool at `root`; `fsync` makes every task write durable before it
     /// is renamed into place.
-    pub fn new(root: impl Into<PathBuf>, fsync: bool) -> Spool {
+    pub(crate) fn new(root: impl Into<PathBuf>, fsync: bool) -> Spool {
         Spool {
             root: root.into(),
             fsync,
@@ -101,7 +103,7 @@ impl Spool {
     }
 
     /// The same spool, reading files of at most `file_cap` bytes.
-    pub fn with_file_cap(mut self, file_cap: u64) -> Spool {
+    pub(crate) fn with_file_cap(mut self, file_cap: u64) -> Spool {
         self.file_cap = file_cap;
         self
     }
@@ -109,7 +111,7 @@ impl Spool {
     /// Reads a spool file through the one reader (see `read`): regular
     /// files only, never through a link, at most the file cap. `None` if
     /// nothing is there; [`Error::Foreign`] for anything else.
-    pub fn read_bytes(&self, path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    pub(crate) fn read_bytes(&self, path: &Path) -> Result<Option<Vec<u8>>, Error> {
         match read::read_capped(path, self.file_cap) {
             Ok(Ok(bytes)) => Ok(Some(bytes)),
             Ok(Err(what)) => Err(Error::Foreign {
@@ -122,18 +124,18 @@ impl Spool {
     }
 
     /// The spool's root folder.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// Whether writes are flushed to disk.
-    pub fn fsync(&self) -> bool {
+    pub(crate) fn fsync(&self) -> bool {
         self.fsync
     }
 
     /// Creates the top-level folders and `.gitignore` if they are missing;
     /// returns the paths it created.
-    pub fn ensure_layout(&self) -> Result<Vec<PathBuf>, Error> {
+    pub(crate) fn ensure_layout(&self) -> Result<Vec<PathBuf>, Error> {
         let mut created = Vec::new();
         for dir in [self.root.clone(), self.sessions_dir(), self.streams_dir()] {
             if !dir.is_dir() {
@@ -149,11 +151,6 @@ impl Spool {
         Ok(created)
     }
 
-    /// Whether the spool folder exists.
-    pub fn exists(&self) -> bool {
-        self.root.is_dir()
-    }
-
     fn sessions_dir(&self) -> PathBuf {
         self.root.join("sessions")
     }
@@ -163,19 +160,24 @@ impl Spool {
     }
 
     /// The folder of stream `stream`.
-    pub fn stream_dir(&self, stream: &Name) -> PathBuf {
+    pub(crate) fn stream_dir(&self, stream: &Name) -> PathBuf {
         self.streams_dir().join(stream.as_str())
     }
 
+    /// Stream `stream`'s own file, `stream.json`.
+    pub(crate) fn stream_file(&self, stream: &Name) -> PathBuf {
+        self.stream_dir(stream).join("stream.json")
+    }
+
     /// The folder of `stream`'s tasks in `status`.
-    pub fn state_path(&self, stream: &Name, status: TaskStatus) -> PathBuf {
+    pub(crate) fn state_path(&self, stream: &Name, status: TaskStatus) -> PathBuf {
         self.stream_dir(stream).join(state_dir(status))
     }
 }
 
 impl Spool {
     /// The server's pid file, `spool/.sparkq.lock`.
-    pub fn server_pid_path(&self) -> PathBuf {
+    pub(crate) fn server_pid_path(&self) -> PathBuf {
         self.root.join(".sparkq.lock")
     }
 }

@@ -26,14 +26,14 @@ use super::{Error, Spool, remove_file, write_atomic};
 use crate::model::{Conflict, Name, Task, TaskId, TaskStatus, Timestamp};
 
 /// The folder of a stream that holds its tombstones.
-pub const PURGED_DIR: &str = "purged";
+pub(crate) const PURGED_DIR: &str = "purged";
 
 /// How long after its task finished a tombstone is kept.
-pub const TOMBSTONE_DAYS: u64 = 30;
+pub(crate) const TOMBSTONE_DAYS: u64 = 30;
 
 /// The record of one purged task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tombstone {
+pub(crate) struct Tombstone {
     pub id: TaskId,
     /// The attempt that was purged; a later attempt is not covered.
     pub attempts: u32,
@@ -55,7 +55,7 @@ impl Tombstone {
     /// Whether a copy of the task, found in `state`, holds nothing the
     /// purged copy did not: no later attempt, and no finish (its own or in
     /// its conflicts) that the purged copy did not hold.
-    pub fn covers(&self, task: &Task, state: TaskStatus) -> bool {
+    pub(crate) fn covers(&self, task: &Task, state: TaskStatus) -> bool {
         let seen = |c: &Conflict| self.finishes.contains(&finish_key(c));
         task.id == self.id
             && task.attempts <= self.attempts
@@ -68,7 +68,7 @@ impl Tombstone {
     /// a task (a finish in `done/` and another in `failed/`, left by a
     /// sync before settling) removes both, so its tombstone must cover
     /// both: the second must not overwrite the first.
-    pub fn joined(mut self, other: &Tombstone) -> Tombstone {
+    pub(crate) fn joined(mut self, other: &Tombstone) -> Tombstone {
         self.attempts = self.attempts.max(other.attempts);
         self.finishes.extend(other.finishes.iter().cloned());
         self.finishes.sort();
@@ -79,7 +79,7 @@ impl Tombstone {
 
     /// The tombstone of `task`, found finished in `state`, about to be
     /// purged.
-    pub fn of(task: &Task, state: TaskStatus, finished_at: Timestamp) -> Tombstone {
+    pub(crate) fn of(task: &Task, state: TaskStatus, finished_at: Timestamp) -> Tombstone {
         let mut finishes: Vec<String> = task
             .conflicts
             .iter()
@@ -120,19 +120,19 @@ fn finish_key(finish: &Conflict) -> String {
 
 impl Spool {
     /// The folder of `stream`'s tombstones.
-    pub fn purged_dir(&self, stream: &Name) -> PathBuf {
+    pub(crate) fn purged_dir(&self, stream: &Name) -> PathBuf {
         self.stream_dir(stream).join(PURGED_DIR)
     }
 
     /// Writes the tombstone of a task about to be purged.
-    pub fn write_tombstone(&self, stream: &Name, tombstone: &Tombstone) -> Result<(), Error> {
+    pub(crate) fn write_tombstone(&self, stream: &Name, tombstone: &Tombstone) -> Result<(), Error> {
         let path = self.purged_dir(stream).join(tombstone.id.file_name());
         write_atomic(&path, &super::file_bytes(tombstone), self.fsync)
     }
 
     /// The tombstone of task `id`, if it was purged. A file that cannot be
     /// read as one is ignored (`doctor` reports it).
-    pub fn tombstone(&self, stream: &Name, id: &TaskId) -> Result<Option<Tombstone>, Error> {
+    pub(crate) fn tombstone(&self, stream: &Name, id: &TaskId) -> Result<Option<Tombstone>, Error> {
         let path = self.purged_dir(stream).join(id.file_name());
         let bytes = match self.read_bytes(&path) {
             Ok(Some(bytes)) => bytes,
@@ -146,7 +146,7 @@ impl Spool {
     }
 
     /// Every readable tombstone of `stream`, by id.
-    pub fn tombstones(&self, stream: &Name) -> Result<BTreeMap<TaskId, Tombstone>, Error> {
+    pub(crate) fn tombstones(&self, stream: &Name) -> Result<BTreeMap<TaskId, Tombstone>, Error> {
         let dir = self.purged_dir(stream);
         let listing = match std::fs::read_dir(&dir) {
             Ok(listing) => listing,
@@ -168,7 +168,7 @@ impl Spool {
 
     /// Removes the tombstones of `stream` whose task finished before
     /// `horizon`; returns how many.
-    pub fn prune_tombstones(&self, stream: &Name, horizon: Timestamp) -> Result<usize, Error> {
+    pub(crate) fn prune_tombstones(&self, stream: &Name, horizon: Timestamp) -> Result<usize, Error> {
         let mut pruned = 0;
         for (id, t) in self.tombstones(stream)? {
             if t.finished_at < horizon && remove_file(&self.purged_dir(stream).join(id.file_name()))? {

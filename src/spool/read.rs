@@ -27,7 +27,7 @@ use std::path::Path;
 const FILE_SLACK_BYTES: u64 = 1024 * 1024;
 
 /// The cap used when none is configured: the default limits' task file.
-pub const DEFAULT_FILE_CAP: u64 = file_cap_for(1024 * 1024, 4 * 1024 * 1024);
+pub(crate) const DEFAULT_FILE_CAP: u64 = file_cap_for(1024 * 1024, 4 * 1024 * 1024);
 
 /// The largest file the spool reads, for tasks whose payload and result
 /// may each hold `payload_bytes` and whose stdout and stderr may each hold
@@ -37,7 +37,7 @@ pub const DEFAULT_FILE_CAP: u64 = file_cap_for(1024 * 1024, 4 * 1024 * 1024);
 /// readable. JSON escaping can grow text up to six times (`\u0000`), and a
 /// task may keep one losing copy's result and output as a recorded
 /// conflict, hence `2 × 6 × (2 × payload + 2 × output)`, plus slack.
-pub const fn file_cap_for(payload_bytes: u64, output_bytes: u64) -> u64 {
+pub(crate) const fn file_cap_for(payload_bytes: u64, output_bytes: u64) -> u64 {
     let carried = payload_bytes
         .saturating_mul(2)
         .saturating_add(output_bytes.saturating_mul(2));

@@ -14,10 +14,10 @@ use super::Error;
 use super::gitsync::SYNC_STATUS_FILE;
 
 /// The flags of both directions.
-pub const RSYNC_FLAGS: &[&str] = &["-auc", "--backup", "--filter=:- .gitignore"];
+pub(super) const RSYNC_FLAGS: &[&str] = &["-auc", "--backup", "--filter=:- .gitignore"];
 
 /// How many files one direction moved (or, dry, would move).
-pub fn rsync(from: &str, to: &str, dry_run: bool) -> Result<usize, Error> {
+pub(crate) fn rsync(from: &str, to: &str, dry_run: bool) -> Result<usize, Error> {
     // A suffix of its own for each run: a file replaced twice between two
     // settles (this machine's pull, then the other's push) keeps both.
     let suffix = format!("--suffix=~{}", crate::model::Timestamp::now().unix_micros());
@@ -65,6 +65,6 @@ fn slash(path: &str) -> String {
 }
 
 /// The spool folder as an rsync argument.
-pub fn local_arg(spool: &Path) -> String {
+pub(crate) fn local_arg(spool: &Path) -> String {
     spool.display().to_string()
 }

@@ -13,11 +13,11 @@ use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
 /// How many of the oldest pending ids one scan keeps, in order. A claim
 /// almost always takes the first; the rest cover files that vanish or turn
 /// out to be finished duplicates, and a claim that runs past them scans again.
-pub const SCAN_OLDEST: usize = 8;
+pub(crate) const SCAN_OLDEST: usize = 8;
 
 /// What one look at a stream's `pending/` folder found.
 #[derive(Debug, Default)]
-pub struct PendingScan {
+pub(crate) struct PendingScan {
     /// The oldest task files (at most [`SCAN_OLDEST`]), in id (FIFO) order.
     pub oldest: Vec<TaskId>,
     /// How many task files the folder holds.
@@ -33,7 +33,7 @@ pub struct PendingScan {
 
 impl PendingScan {
     /// Whether the folder holds task files beyond [`PendingScan::oldest`].
-    pub fn has_more(&self) -> bool {
+    pub(crate) fn has_more(&self) -> bool {
         self.total > self.oldest.len()
     }
 }
@@ -46,14 +46,18 @@ impl Spool {
     /// only the [`SCAN_OLDEST`] smallest ids (a bounded max-heap): no
     /// allocation per task file and no sort of the whole folder, so its cost
     /// grows with the folder's length and nothing faster.
-    pub fn scan_pending(&self, stream: &Name) -> Result<PendingScan, Error> {
+    pub(crate) fn scan_pending(&self, stream: &Name) -> Result<PendingScan, Error> {
         self.scan_pending_after(stream, None)
     }
 
     /// Like [`Spool::scan_pending`], but only task ids after `after` count:
     /// a claim that had to skip every id of one scan looks further on
     /// without meeting them again, so its loop always ends.
-    pub fn scan_pending_after(&self, stream: &Name, after: Option<&TaskId>) -> Result<PendingScan, Error> {
+    pub(crate) fn scan_pending_after(
+        &self,
+        stream: &Name,
+        after: Option<&TaskId>,
+    ) -> Result<PendingScan, Error> {
         let dir = self.state_path(stream, TaskStatus::Queued);
         let mut scan = PendingScan::default();
         let mut oldest: BinaryHeap<TaskId> = BinaryHeap::with_capacity(SCAN_OLDEST + 1);
@@ -101,7 +105,7 @@ impl Spool {
     }
 
     /// The ids of `stream`'s tasks in `status`, in id order.
-    pub fn list_ids(&self, stream: &Name, status: TaskStatus) -> Result<Vec<TaskId>, Error> {
+    pub(crate) fn list_ids(&self, stream: &Name, status: TaskStatus) -> Result<Vec<TaskId>, Error> {
         let dir = self.state_path(stream, status);
         let mut ids = Vec::new();
         for_each_name(&dir, |name| ids.extend(TaskId::from_file_name(name)))?;
@@ -112,7 +116,7 @@ impl Spool {
     /// Like [`Spool::list_ids`], and whether the folder also holds extra
     /// copies (`<id>.json~…`) left by a sync: what an index of the folder
     /// needs from one read of it.
-    pub fn list_ids_and_extras(
+    pub(crate) fn list_ids_and_extras(
         &self,
         stream: &Name,
         status: TaskStatus,
@@ -137,7 +141,7 @@ impl Spool {
     /// rejected as plain strings, without parsing. The flag says whether the
     /// folder also holds extra copies (`<id>.json~…`) left by a sync, which
     /// a listing must settle before it can trust the page.
-    pub fn newest_ids(
+    pub(crate) fn newest_ids(
         &self,
         stream: &Name,
         status: TaskStatus,
@@ -176,7 +180,7 @@ impl Spool {
 
     /// How many task files `stream`'s `status` folder holds, without
     /// collecting or sorting their ids.
-    pub fn count_ids(&self, stream: &Name, status: TaskStatus) -> Result<usize, Error> {
+    pub(crate) fn count_ids(&self, stream: &Name, status: TaskStatus) -> Result<usize, Error> {
         let mut count = 0;
         for_each_name(&self.state_path(stream, status), |name| {
             if TaskId::from_file_name(name).is_some() {
@@ -192,14 +196,19 @@ impl Spool {
     /// content that lags behind a rename is corrected in memory; the file
     /// itself is rewritten (with [`Spool::write_task`]) by the next sweep
     /// of dead claims or settling, under the stream lock.
-    pub fn read_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<Option<Task>, Error> {
+    pub(crate) fn read_task(
+        &self,
+        stream: &Name,
+        status: TaskStatus,
+        id: &TaskId,
+    ) -> Result<Option<Task>, Error> {
         Ok(self.read_task_lagging(stream, status, id)?.map(|(task, _)| task))
     }
 
     /// Like [`Spool::read_task`]; the flag says whether the content lagged
     /// its folder, so that a caller holding the stream lock can rewrite the
     /// file from the one read.
-    pub fn read_task_lagging(
+    pub(crate) fn read_task_lagging(
         &self,
         stream: &Name,
         status: TaskStatus,
@@ -222,7 +231,7 @@ impl Spool {
     /// Writes `task` atomically into the folder of its status, replacing any
     /// copy there. Every caller holds the stream lock, except enqueue, whose
     /// id is new.
-    pub fn write_task(&self, task: &Task) -> Result<(), Error> {
+    pub(crate) fn write_task(&self, task: &Task) -> Result<(), Error> {
         let path = self
             .state_path(&task.stream, task.status)
             .join(task.id.file_name());
@@ -232,13 +241,13 @@ impl Spool {
     /// Like [`Spool::write_task`], but the folder is not flushed yet: the
     /// caller runs the returned [`FolderFlush`] (see
     /// [`Staged::commit_unflushed`]).
-    pub fn write_task_unflushed(&self, task: &Task) -> Result<FolderFlush, Error> {
+    pub(crate) fn write_task_unflushed(&self, task: &Task) -> Result<FolderFlush, Error> {
         self.stage_task(task)?.commit_unflushed()
     }
 
     /// Like [`Spool::write_task`], but only [staged](super::stage): the new
     /// copy is written and flushed, and appears when committed.
-    pub fn stage_task(&self, task: &Task) -> Result<Staged, Error> {
+    pub(crate) fn stage_task(&self, task: &Task) -> Result<Staged, Error> {
         let path = self
             .state_path(&task.stream, task.status)
             .join(task.id.file_name());
@@ -247,7 +256,7 @@ impl Spool {
 
     /// Renames a task file from one state folder to another; `false` if it
     /// was not in `from` (someone else moved it first).
-    pub fn rename_task(
+    pub(crate) fn rename_task(
         &self,
         stream: &Name,
         id: &TaskId,
@@ -270,7 +279,7 @@ impl Spool {
     }
 
     /// Deletes one copy of a task; `false` if it was not there.
-    pub fn remove_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<bool, Error> {
+    pub(crate) fn remove_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<bool, Error> {
         let path = self.state_path(stream, status).join(id.file_name());
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(true),
@@ -280,13 +289,13 @@ impl Spool {
     }
 
     /// Whether `stream` has a copy of task `id` in `status`.
-    pub fn has_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> bool {
+    pub(crate) fn has_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> bool {
         // Not `exists`, which follows a link: the entry itself counts.
         std::fs::symlink_metadata(self.state_path(stream, status).join(id.file_name())).is_ok()
     }
 
     /// Every copy of task `id` in the spool: stream and state folder.
-    pub fn locate(&self, id: &TaskId) -> Result<Vec<(Name, TaskStatus)>, Error> {
+    pub(crate) fn locate(&self, id: &TaskId) -> Result<Vec<(Name, TaskStatus)>, Error> {
         let mut found = Vec::new();
         for stream in self.stream_names()? {
             for status in TaskStatus::ALL {
@@ -305,7 +314,7 @@ impl Spool {
 /// The name and folder are the truth: a file whose content names another
 /// task or stream is never read as this task (it could move or overwrite
 /// that other task's files, or create the other stream's folders).
-pub fn check_name_and_folder(
+pub(crate) fn check_name_and_folder(
     path: &std::path::Path,
     task: &Task,
     id: &TaskId,

@@ -75,7 +75,7 @@ impl Level {
 impl Spool {
     /// Deletes the spool's own files and folders, keeping (and listing)
     /// anything SparkQ did not create.
-    pub fn remove_own_files(&self) -> Result<Removal, Error> {
+    pub(crate) fn remove_own_files(&self) -> Result<Removal, Error> {
         let mut removal = Removal::default();
         match std::fs::symlink_metadata(self.root()) {
             Ok(meta) if meta.is_dir() => {

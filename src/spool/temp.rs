@@ -14,24 +14,24 @@ use super::{Error, Spool, state_dir};
 use crate::model::TaskStatus;
 
 /// A temp file untouched for this long belongs to a writer that stopped.
-pub const STALE_TEMP_AGE: Duration = Duration::from_secs(5 * 60);
+pub(crate) const STALE_TEMP_AGE: Duration = Duration::from_secs(5 * 60);
 
 /// A temp file or folder and when it last changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TempFile {
+pub(crate) struct TempFile {
     pub path: PathBuf,
     pub modified: SystemTime,
 }
 
 impl TempFile {
     /// Whether it is older than [`STALE_TEMP_AGE`].
-    pub fn is_stale(&self) -> bool {
+    pub(crate) fn is_stale(&self) -> bool {
         self.modified.elapsed().is_ok_and(|age| age > STALE_TEMP_AGE)
     }
 }
 
 /// Whether `name` is one SparkQ's writers give their temp files.
-pub fn is_temp_name(name: &str) -> bool {
+pub(super) fn is_temp_name(name: &str) -> bool {
     name.starts_with(".new-")
         || name.len() > ".tmp".len() + 1 && name.starts_with('.') && name.ends_with(".tmp")
 }
@@ -39,7 +39,7 @@ pub fn is_temp_name(name: &str) -> bool {
 impl Spool {
     /// Every temp file in the spool's folders (root, `sessions/`,
     /// `streams/`, each stream and its state folders), whatever its age.
-    pub fn temp_files(&self) -> Result<Vec<TempFile>, Error> {
+    pub(crate) fn temp_files(&self) -> Result<Vec<TempFile>, Error> {
         let mut dirs = vec![self.root.clone(), self.sessions_dir(), self.streams_dir()];
         for stream in self.stream_names()? {
             let dir = self.stream_dir(&stream);
@@ -71,7 +71,7 @@ impl Spool {
 
     /// Removes one temp file or folder (a link is removed, never
     /// followed); `false` if it was already gone.
-    pub fn remove_temp(&self, path: &Path) -> Result<bool, Error> {
+    pub(crate) fn remove_temp(&self, path: &Path) -> Result<bool, Error> {
         let removed = match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
             Ok(_) => std::fs::remove_file(path),

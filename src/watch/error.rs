@@ -7,7 +7,7 @@ use crate::queue;
 
 /// Why a wait or a watcher could not go on.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error(transparent)]
     Queue(#[from] queue::Error),
     #[error("could not {action} {path}: {source}")]

@@ -16,6 +16,8 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::{Error, Result};
+use crate::model::TaskStatus;
+use crate::queue::{Change, StreamPaths};
 
 /// Why a waiter was woken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,24 +52,25 @@ pub(crate) struct Events {
     watcher: RecommendedWatcher,
     rx: Receiver<Wake>,
     tx: Sender<Wake>,
-    pending_dir: PathBuf,
+    paths: StreamPaths,
 }
 
 impl Events {
-    /// Starts watching `stream_dir` and its `pending/` (created if missing:
-    /// git does not keep empty folders, and one cannot watch a folder that
-    /// is not there), and the runtime files, if any.
+    /// Starts watching the stream's folder and its `pending/` (created if
+    /// missing: git does not keep empty folders, and one cannot watch a
+    /// folder that is not there), and the runtime files, if any.
     pub(crate) fn watch(
-        stream_dir: &Path,
+        stream: &str,
+        paths: StreamPaths,
         runtime: Option<RuntimeWatch<'_>>,
         ignore_pending: bool,
     ) -> Result<Events> {
-        let pending_dir = stream_dir.join("pending");
-        std::fs::create_dir_all(&pending_dir).map_err(|e| Error::io(&pending_dir, "create folder", e))?;
+        let (stream_dir, pending_dir) = (&paths.stream_dir, &paths.pending_dir);
+        std::fs::create_dir_all(pending_dir).map_err(|e| Error::io(pending_dir, "create folder", e))?;
         let (tx, rx) = channel();
         let filter = Filter {
-            stream_dir: stream_dir.to_owned(),
-            pending_dir: pending_dir.clone(),
+            root: paths.root.clone(),
+            stream: stream.to_owned(),
             runtime_dir: runtime.as_ref().map(|r| r.dir.to_owned()),
             runtime_names: runtime.as_ref().map(|r| r.names.clone()).unwrap_or_default(),
             ignore_pending,
@@ -82,7 +85,7 @@ impl Events {
             path: stream_dir.to_owned(),
             source,
         })?;
-        let mut folders = vec![stream_dir, &pending_dir];
+        let mut folders = vec![stream_dir.as_path(), pending_dir.as_path()];
         if let Some(runtime) = &runtime {
             folders.push(runtime.dir);
         }
@@ -98,7 +101,7 @@ impl Events {
             watcher,
             rx,
             tx,
-            pending_dir,
+            paths,
         })
     }
 
@@ -131,17 +134,14 @@ impl Events {
             seen.pending = true;
             // Recreate `pending/` only inside a stream that still exists: a
             // deleted stream's folder must stay gone (the look then stops).
-            let stream_exists = self
-                .pending_dir
-                .parent()
-                .is_some_and(|s| s.join("stream.json").exists());
-            if stream_exists {
-                std::fs::create_dir_all(&self.pending_dir)
-                    .map_err(|e| Error::io(&self.pending_dir, "create folder", e))?;
+            let pending_dir = &self.paths.pending_dir;
+            if self.paths.stream_file.exists() {
+                std::fs::create_dir_all(pending_dir)
+                    .map_err(|e| Error::io(pending_dir, "create folder", e))?;
                 self.watcher
-                    .watch(&self.pending_dir, RecursiveMode::NonRecursive)
+                    .watch(pending_dir, RecursiveMode::NonRecursive)
                     .map_err(|source| Error::Notify {
-                        path: self.pending_dir.clone(),
+                        path: pending_dir.clone(),
                         source,
                     })?;
             }
@@ -152,8 +152,10 @@ impl Events {
 
 /// Decides which raw events are worth a wake-up.
 struct Filter {
-    stream_dir: PathBuf,
-    pending_dir: PathBuf,
+    /// The spool's root, which changed paths are read against.
+    root: PathBuf,
+    /// The stream waited on.
+    stream: String,
     runtime_dir: Option<PathBuf>,
     runtime_names: Vec<String>,
     ignore_pending: bool,
@@ -193,17 +195,24 @@ impl Filter {
     fn classify_path(&self, path: &Path) -> Option<Wake> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let parent = path.parent();
-        if path == self.pending_dir {
-            self.pending_wake(Wake::Rewatch)
-        } else if parent == Some(self.pending_dir.as_path()) {
-            // Dot files are temp files, locks and adoptions in progress;
-            // the rename that ends each of them is an event of its own.
-            self.pending_wake(Wake::Pending)
-                .filter(|_| !name.starts_with('.'))
-        } else if parent == Some(self.stream_dir.as_path()) && name == "pending" {
-            self.pending_wake(Wake::Rewatch)
-        } else if parent == Some(self.stream_dir.as_path()) && name == "stream.json" {
-            Some(Wake::Pending)
+        if path.starts_with(&self.root) {
+            // Dot files (temp files, locks, adoptions in progress) are no
+            // change: the rename that ends each of them is one of its own.
+            let change = Change::of_path(&self.root, path)?;
+            let stream = self.stream.as_str();
+            if change.is_folder_of(stream, TaskStatus::Queued) {
+                self.pending_wake(Wake::Rewatch)
+            } else if change.is_entry_of(stream, TaskStatus::Queued) {
+                self.pending_wake(Wake::Pending)
+            } else if change
+                == (Change::StreamFile {
+                    stream: self.stream.clone(),
+                })
+            {
+                Some(Wake::Pending)
+            } else {
+                None
+            }
         } else if parent.is_some() && parent == self.runtime_dir.as_deref() {
             self.runtime_names
                 .iter()
@@ -227,8 +236,8 @@ mod tests {
 
     fn filter(ignore_pending: bool) -> Filter {
         Filter {
-            stream_dir: PathBuf::from("/s/streams/a"),
-            pending_dir: PathBuf::from("/s/streams/a/pending"),
+            root: PathBuf::from("/s"),
+            stream: "a".to_owned(),
             runtime_dir: Some(PathBuf::from("/tmp")),
             runtime_names: vec!["sparkq-a-done".to_owned(), "sparkq-a.lock".to_owned()],
             ignore_pending,
@@ -240,7 +249,7 @@ mod tests {
         let create = EventKind::Create(CreateKind::File);
         let renamed = EventKind::Modify(ModifyKind::Name(RenameMode::To));
         let opened = EventKind::Access(AccessKind::Open(AccessMode::Any));
-        let cases: [(EventKind, &str, bool, &[Wake]); 11] = [
+        let cases: [(EventKind, &str, bool, &[Wake]); 12] = [
             (
                 renamed,
                 "/s/streams/a/pending/tsk_1.json",
@@ -257,6 +266,7 @@ mod tests {
             (opened, "/s/streams/a/pending/tsk_1.json", false, &[]),
             (create, "/s/streams/a/pending", false, &[Wake::Rewatch]),
             (create, "/s/streams/a/.lock", false, &[]),
+            (renamed, "/s/streams/b/pending/tsk_1.json", false, &[]),
             (renamed, "/s/streams/a/stream.json", false, &[Wake::Pending]),
             (create, "/tmp/sparkq-a-done", false, &[Wake::Runtime]),
             (create, "/tmp/sparkq-b-done", false, &[]),

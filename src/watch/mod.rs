@@ -29,24 +29,24 @@ use std::time::Duration;
 
 use crate::runtime::RuntimeDir;
 
-pub use error::Error;
-pub use run::{StopOutcome, run_watchers, stop_watcher, wait_command, watcher_pid};
-pub use shutdown::Shutdown;
-pub use wait::{WaitOutcome, wait_for_claim};
+pub(crate) use error::Error;
+pub(crate) use run::{StopOutcome, run_watchers, stop_watcher, wait_command, watcher_pid};
+pub(crate) use shutdown::Shutdown;
+pub(crate) use wait::{WaitOutcome, wait_for_claim};
 
 /// A `Result` whose error is this module's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How often a watcher re-checks its stream without any event, by default
 /// (SPEC 5: at least every 60 s).
-pub const WATCHER_RECHECK_SECS: u64 = 60;
+pub(crate) const WATCHER_RECHECK_SECS: u64 = 60;
 
 /// How often `claim --wait` re-checks without any event, by default.
-pub const CLAIM_RECHECK_SECS: u64 = 10;
+pub(crate) const CLAIM_RECHECK_SECS: u64 = 10;
 
 /// How waiting behaves; the defaults suit people, tests shorten them.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// The project's runtime folder: where locks, FIFOs and done flags live.
     pub runtime: RuntimeDir,
     /// The safety-net interval: look even if no event came.
@@ -59,7 +59,7 @@ pub struct Settings {
 impl Settings {
     /// Settings with the given runtime folder and re-check interval, and
     /// events on.
-    pub fn new(runtime: RuntimeDir, recheck: Duration) -> Settings {
+    pub(crate) fn new(runtime: RuntimeDir, recheck: Duration) -> Settings {
         Settings {
             runtime,
             recheck,

@@ -20,7 +20,7 @@ use crate::runtime::{RuntimeDir, pid_alive};
 /// has stopped (the shutdown fired, its lock was removed, or its stream
 /// ended). Returns each stream's outcome; a watcher that could not start
 /// (another watcher has the stream) does not stop the others.
-pub fn run_watchers(
+pub(crate) fn run_watchers(
     queue: &Queue,
     streams: &[String],
     settings: &Settings,
@@ -82,7 +82,7 @@ pub(crate) fn print_banner(stream: &Stream, queued: usize, pid: u32, runtime: &R
 
 /// The command a worker runs to wait for the watcher of `stream`: set the
 /// done flag, block on the FIFO, then claim. Paths are quoted for `sh`.
-pub fn wait_command(runtime: &RuntimeDir, stream: &str) -> String {
+pub(crate) fn wait_command(runtime: &RuntimeDir, stream: &str) -> String {
     format!(
         "touch {flag} && cat {fifo} >/dev/null && sparkq claim --stream={stream}",
         flag = shell_quote(&runtime.done_flag(stream)),
@@ -105,13 +105,13 @@ fn shell_quote(path: &Path) -> String {
 
 /// The pid of the live watcher of `stream`, if one runs: one that holds
 /// its lock in this project's runtime folder.
-pub fn watcher_pid(runtime: &RuntimeDir, stream: &str) -> Option<u32> {
+pub(crate) fn watcher_pid(runtime: &RuntimeDir, stream: &str) -> Option<u32> {
     holder(&runtime.lock(stream))
 }
 
 /// How stopping one stream's watcher went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopOutcome {
+pub(crate) enum StopOutcome {
     /// No live watcher; a lock or FIFO a dead one left behind was removed.
     NotRunning,
     /// The watcher (in process `pid`) has stopped.
@@ -124,7 +124,7 @@ pub enum StopOutcome {
 /// Stops the watcher of `stream` by removing its lock, which that watcher
 /// (and only it: other watchers in the same process go on) takes as its
 /// cue to leave; waits up to `wait` for it to remove its FIFO.
-pub fn stop_watcher(runtime: &RuntimeDir, stream: &str, wait: Duration) -> Result<StopOutcome> {
+pub(crate) fn stop_watcher(runtime: &RuntimeDir, stream: &str, wait: Duration) -> Result<StopOutcome> {
     if !runtime.check()? {
         return Ok(StopOutcome::NotRunning);
     }

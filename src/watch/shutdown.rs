@@ -13,7 +13,7 @@ use super::{Error, Result};
 /// Invariant: a wait that listens after the switch fired still sees it,
 /// because `listen` checks the flag under the same mutex `fire` sets it in.
 #[derive(Debug, Clone, Default)]
-pub struct Shutdown {
+pub(crate) struct Shutdown {
     inner: Arc<Inner>,
 }
 
@@ -25,12 +25,12 @@ struct Inner {
 
 impl Shutdown {
     /// A switch that has not fired.
-    pub fn new() -> Shutdown {
+    pub(crate) fn new() -> Shutdown {
         Shutdown::default()
     }
 
     /// Fires the switch: every wait listening on it returns soon.
-    pub fn fire(&self) {
+    pub(crate) fn fire(&self) {
         let listeners = self
             .inner
             .listeners
@@ -43,12 +43,12 @@ impl Shutdown {
     }
 
     /// Whether the switch has fired.
-    pub fn is_fired(&self) -> bool {
+    pub(crate) fn is_fired(&self) -> bool {
         self.inner.fired.load(Ordering::SeqCst)
     }
 
     /// Blocks until the switch fires.
-    pub fn wait(&self) {
+    pub(crate) fn wait(&self) {
         let (tx, rx) = std::sync::mpsc::channel();
         self.listen(tx);
         let _ = rx.recv();
@@ -56,7 +56,7 @@ impl Shutdown {
 
     /// Blocks until the switch fires or `timeout` passes; returns whether
     /// it fired.
-    pub fn wait_for(&self, timeout: std::time::Duration) -> bool {
+    pub(crate) fn wait_for(&self, timeout: std::time::Duration) -> bool {
         let (tx, rx) = std::sync::mpsc::channel();
         self.listen(tx);
         let _ = rx.recv_timeout(timeout);
@@ -82,7 +82,7 @@ impl Shutdown {
     ///
     /// The handlers are installed before this returns, so no signal that
     /// follows can take the default action (dying without cleaning up).
-    pub fn on_signals(&self) -> Result<()> {
+    pub(crate) fn on_signals(&self) -> Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

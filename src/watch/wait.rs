@@ -17,7 +17,7 @@ use crate::queue::{Queue, TaskBrief};
 
 /// How a wait for a claim ended.
 #[derive(Debug)]
-pub enum WaitOutcome {
+pub(crate) enum WaitOutcome {
     /// A task was claimed.
     Claimed(Box<TaskBrief>),
     /// The wait ran out with nothing pending.
@@ -33,7 +33,7 @@ pub enum WaitOutcome {
 /// and returns the task, so a task is never left claimed by nobody; one
 /// that fires while waiting returns [`WaitOutcome::Interrupted`] with
 /// nothing claimed.
-pub fn wait_for_claim(
+pub(crate) fn wait_for_claim(
     queue: &Queue,
     stream: &str,
     worker: &str,
@@ -45,7 +45,8 @@ pub fn wait_for_claim(
     let mut tried_index = false;
     let name = queue.stream(stream)?.name;
     let mut events = Events::watch(
-        &queue.spool().stream_dir(&name),
+        name.as_str(),
+        queue.stream_paths(&name),
         None,
         settings.ignore_pending_events,
     )?;

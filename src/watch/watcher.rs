@@ -67,7 +67,8 @@ pub(crate) fn watch_stream(
         .flatten()
         .collect();
     let mut events = Events::watch(
-        &queue.spool().stream_dir(&info.name),
+        name,
+        queue.stream_paths(&info.name),
         Some(RuntimeWatch {
             dir: runtime.dir(),
             names,

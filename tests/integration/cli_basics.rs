@@ -52,7 +52,7 @@ fn setup_asks_with_defaults_and_a_rerun_keeps_everything() {
     assert!(dir.path().join("WORKER_PLAYBOOK.md").is_file());
     assert_eq!(
         std::fs::read_to_string(dir.path().join("spool/.gitignore")).unwrap(),
-        sparkq::spool::GITIGNORE
+        sparkq::queue::GITIGNORE
     );
 
     // A rerun on a project with data keeps it and says what it did.

@@ -30,7 +30,22 @@ fn run_status_second_server_refused_reload_stop() {
     );
     let reload = p.sparkq(["reload"]).success().stdout();
     // new.sh and the sparkq-watcher.sh setup installed.
-    assert!(reload.contains("2 scripts"), "{reload}");
+    assert!(reload.contains("2 scripts") && reload.contains(&pid), "{reload}");
+    // The reload is a signal: the server picks it up on its own time.
+    wait_until("the server to index the new script", 10, || {
+        server.get("/api/scripts?q=later").1["scripts"]
+            .as_array()
+            .map(Vec::len)
+            == Some(1)
+    });
+
+    // A broken sparkq.yml is refused before the server is signalled, and
+    // the server keeps serving what it had.
+    let config = std::fs::read_to_string(p.path().join("sparkq.yml")).expect("read config");
+    std::fs::write(p.path().join("sparkq.yml"), "tools: [oops\n").expect("break config");
+    p.sparkq(["reload"]).fails_with("sparkq.yml");
+    std::fs::write(p.path().join("sparkq.yml"), &config).expect("restore config");
+    assert_eq!(server.get("/api/health").0, 200);
     assert_eq!(
         server.get("/api/scripts?q=later").1["scripts"]
             .as_array()

@@ -115,7 +115,7 @@ impl Project {
         let mut names: Vec<String> = std::fs::read_dir(self.state_dir(stream, state))
             .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
             .unwrap_or_default();
-        names.retain(|n| n != sparkq::spool::KEEP_FILE);
+        names.retain(|n| n != sparkq::queue::KEEP_FILE);
         names.sort();
         names
     }

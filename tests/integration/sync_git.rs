@@ -311,7 +311,7 @@ fn a_worker_completes_a_claim_whose_file_holds_conflict_markers() {
     ));
     let claimed = a.spool().join("streams/q/claimed").join(format!("{id}.json"));
     let text = std::fs::read_to_string(&claimed).expect("claimed file");
-    assert!(sparkq::spool::has_markers(&text), "{text}");
+    assert!(sparkq::queue::has_markers(&text), "{text}");
 
     a.queue.heartbeat(&id, Some(&ta)).expect("heartbeat is taken");
     a.complete(&id, &ta, "A's answer");

@@ -248,7 +248,7 @@ pub fn check_settled(m: &Machine, before: &[Facts], all: &BTreeSet<String>, ctx:
     for (path, bytes) in &files {
         let text = String::from_utf8_lossy(bytes);
         assert!(
-            !sparkq::spool::has_markers(&text),
+            !sparkq::queue::has_markers(&text),
             "{ctx}: conflict markers left in {path}"
         );
         assert!(!path.contains('~'), "{ctx}: extra copy left: {path}");

@@ -268,7 +268,7 @@ async fn a_missing_required_parameter_is_refused_before_the_queue() {
 /// Every file of the spool but locks, with its bytes.
 fn snapshot(h: &Harness) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(h.queue.spool().root()).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(h.queue.spool_root()).sort_by_file_name() {
         let entry = entry.unwrap();
         if entry.file_type().is_file() && entry.file_name() != ".lock" {
             files.push((entry.path().to_owned(), std::fs::read(entry.path()).unwrap()));

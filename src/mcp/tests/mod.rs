@@ -18,6 +18,8 @@ use crate::queue::Queue;
 struct Harness {
     _dir: tempfile::TempDir,
     queue: Queue,
+    /// A clone of the server being served, to look at its calls.
+    server: SparkqServer,
     client: RunningService<RoleClient, ()>,
 }
 
@@ -28,10 +30,11 @@ impl Harness {
         std::fs::write(&path, render_config(&SetupAnswers::defaults("t"))).unwrap();
         let config = Config::load(&path).unwrap();
         let queue = Queue::new(config.clone());
-        queue.spool().ensure_layout().unwrap();
+        queue.ensure_layout().unwrap();
         queue.create_session("s1", None).unwrap();
         queue.create_stream("auth", "s1", "Do the thing.").unwrap();
         let server = SparkqServer::new(config.path, "mcp-test".to_owned());
+        let served = server.clone();
         let (server_io, client_io) = tokio::io::duplex(1 << 16);
         tokio::spawn(async move {
             if let Ok(running) = server.serve(server_io).await {
@@ -42,7 +45,21 @@ impl Harness {
         Harness {
             _dir: dir,
             queue,
+            server: served,
             client,
+        }
+    }
+
+    /// Waits until `done` holds, checking every few milliseconds; panics
+    /// naming `what` if it does not within 10 s.
+    async fn wait_for(&self, what: &str, done: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     }
 

@@ -184,11 +184,10 @@ async fn list_tasks_flags_stale_claims() {
     assert_eq!(h.ok("list_tasks", json!({"stale": true})).await, json!([]));
     // Age the claim past its timeout but not past twice it (when it would
     // be taken back), without waiting: its worker went quiet 15 s ago.
-    let stream = crate::model::Name::parse("auth").unwrap();
     let path = h
         .queue
-        .spool()
-        .state_path(&stream, crate::model::TaskStatus::Running)
+        .spool_root()
+        .join("streams/auth/claimed")
         .join(id.file_name());
     let mut task: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let quiet_since = std::time::SystemTime::now() - Duration::from_secs(15);
@@ -211,19 +210,18 @@ async fn print_tools_list() {
 #[tokio::test]
 async fn a_cancelled_wait_takes_no_task() {
     let h = Harness::new().await;
-    let waiting = h.call("claim_task", json!({"stream": "auth", "wait_seconds": 30}));
-    let gave_up = tokio::time::timeout(Duration::from_millis(300), waiting).await;
-    assert!(
-        gave_up.is_err(),
-        "nothing was queued, so the claim was still waiting"
-    );
-    // Dropping the call sends notifications/cancelled; let it arrive.
-    let poll = Duration::from_millis(200);
-    tokio::time::sleep(poll).await;
+    let mut waiting = Box::pin(h.call("claim_task", json!({"stream": "auth", "wait_seconds": 30})));
+    tokio::select! {
+        _ = &mut waiting => panic!("nothing was queued, so the claim must still be waiting"),
+        () = h.wait_for("the claim to wait", || h.server.calls_in_flight() == 1) => {}
+    }
+    // Dropping the call sends notifications/cancelled: the wait ends, and
+    // with it every claim it could make. Once no call runs, nothing can
+    // take the task queued next.
+    drop(waiting);
+    h.wait_for("the cancelled wait to end", || h.server.calls_in_flight() == 0)
+        .await;
     let id = h.enqueue();
-    // Proving an absence takes time: a claim loop still running would have
-    // taken the task within one interval.
-    tokio::time::sleep(3 * poll).await;
     let pending = h.queue.peek("auth").unwrap().map(|t| t.task.id.to_string());
     assert_eq!(pending, Some(id), "the cancelled wait must leave the task queued");
 }
