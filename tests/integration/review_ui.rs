@@ -547,6 +547,15 @@ fn the_phone_layout_has_no_sideways_scroll_at_390_px() {
             browser.goto(&server.url(&format!("/#/{route}")));
             browser.wait_for(ready);
             assert_no_sideways_scroll(&browser, &format!("#/{route} ({scheme})"));
+            // Every field has a label, every button and link a name.
+            let unnamed = browser.exec(
+                "return [...document.querySelectorAll('main input, main select, main textarea')]
+                           .filter((e) => !e.closest('label') && !e.getAttribute('aria-label')).map((e) => e.outerHTML)
+                   .concat([...document.querySelectorAll('main button, main a')]
+                           .filter((e) => !e.textContent.trim() && !e.getAttribute('aria-label')).map((e) => e.outerHTML));",
+                vec![],
+            );
+            assert_eq!(unnamed, json!([]), "unlabelled controls on #/{route}");
         }
     }
     // Rows are cards: the header row is hidden and each row is one block.
