@@ -26,8 +26,14 @@ fn no_console_errors(browser: &Browser) {
     assert!(errors.is_empty(), "browser console errors: {errors:?}");
 }
 
-/// Fails when the page is wider than the window (something scrolls sideways).
+/// Fails when the page is wider than the window, or a table scrolls
+/// sideways inside its box (something scrolls sideways either way).
 fn assert_no_sideways_scroll(browser: &Browser, page: &str) {
+    let wide = browser.exec(
+        "return [...document.querySelectorAll('.table-wrap')].filter((w) => w.scrollWidth > w.clientWidth + 1).length;",
+        vec![],
+    );
+    assert_eq!(wide, json!(0), "a table scrolls sideways on {page}");
     let sizes = browser.exec(
         "return [document.documentElement.scrollWidth, window.innerWidth];",
         vec![],
@@ -460,6 +466,8 @@ fn the_phone_layout_has_no_sideways_scroll_at_390_px() {
             ("tasks?status=failed", "tr.task-row .outcome-failed"),
             ("since?since=24h", ".since-stream tr.task-row"),
             (&format!("task/{failed}") as &str, "pre.error"),
+            ("streams", "tr[data-name=\"auth\"]"),
+            ("sessions", "tr[data-name=\"night\"]"),
         ] {
             browser.goto(&server.url(&format!("/#/{route}")));
             browser.wait_for(ready);
@@ -498,13 +506,17 @@ fn screenshots_for_the_docs() {
         ("since", "since?since=8h".to_owned(), ".since-stream"),
         ("task", format!("task/{failed}"), "pre.error"),
         ("task-done", format!("task/{done}"), ".summary"),
+        ("streams", "streams".to_owned(), "tr[data-name=\"auth\"]"),
     ];
     for (device, width, height) in [("desktop", 1280, 860), ("phone", 390, 844)] {
         browser.window_size(width, height);
         for scheme in ["light", "dark"] {
             browser.color_scheme(scheme);
             for (name, route, ready) in &pages {
-                if *name == "task-done" && (device, scheme) != ("desktop", "light") {
+                // One of each extra page is enough.
+                if (*name == "task-done" && (device, scheme) != ("desktop", "light"))
+                    || (*name == "streams" && (device, scheme) != ("phone", "light"))
+                {
                     continue;
                 }
                 browser.goto(&server.url(&format!("/#/{route}")));
