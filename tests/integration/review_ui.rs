@@ -247,6 +247,81 @@ fn live_events_update_rows_from_their_listing_without_refetching_the_list() {
     no_console_errors(&browser);
 }
 
+/// The ids of the rows shown, top to bottom.
+fn shown_ids(browser: &Browser) -> Vec<String> {
+    let ids = browser.exec(
+        "return [...document.querySelectorAll('tr.task-row')].map((r) => r.getAttribute('data-id'));",
+        vec![],
+    );
+    ids.as_array()
+        .expect("ids")
+        .iter()
+        .map(|v| v.as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[test]
+fn pages_of_50_go_older_and_newer_by_cursor() {
+    let browser = Browser::start();
+    let p = Project::new();
+    let night = night::seed(&p, 120, 10);
+    let server = Server::start(&p);
+    let mut all: Vec<String> = night
+        .tasks
+        .iter()
+        .map(|t| t["id"].as_str().expect("id").to_owned())
+        .collect();
+    all.reverse();
+
+    browser.goto(&server.url("/#/tasks"));
+    browser.wait_for("tr.task-row");
+    assert_eq!(shown_ids(&browser), all[..50], "the newest 50 first");
+    assert!(
+        browser
+            .exec("return document.querySelector('#page-newer');", vec![])
+            .is_null(),
+        "no newer page on the first"
+    );
+    let wait_page = |range: std::ops::Range<usize>| {
+        let first = all[range.start].clone();
+        let count = range.len();
+        browser.wait_for_js(
+            "the page to change",
+            &format!(
+                "const r = document.querySelectorAll('tr.task-row');
+                 return r.length === {count} && r[0].getAttribute('data-id') === '{first}';"
+            ),
+        );
+        assert_eq!(shown_ids(&browser), all[range]);
+    };
+    browser.click("#page-older");
+    wait_page(50..100);
+    assert!(
+        browser
+            .exec("return location.hash;", vec![])
+            .as_str()
+            .is_some_and(|h| h.contains("cursor="))
+    );
+    browser.click("#page-older");
+    wait_page(100..120);
+    assert!(
+        browser
+            .exec("return document.querySelector('#page-older');", vec![])
+            .is_null(),
+        "no older page after the last"
+    );
+    browser.click("#page-newer");
+    wait_page(50..100);
+    // Back walks the pages the way they came.
+    browser.cmd("POST", "/back", Some(json!({})));
+    wait_page(100..120);
+    browser.cmd("POST", "/back", Some(json!({})));
+    wait_page(50..100);
+    browser.click("#page-newest");
+    wait_page(0..50);
+    no_console_errors(&browser);
+}
+
 #[test]
 fn the_since_view_after_a_night_puts_failures_first_by_stream() {
     let browser = Browser::start();
@@ -472,6 +547,15 @@ fn the_phone_layout_has_no_sideways_scroll_at_390_px() {
             browser.goto(&server.url(&format!("/#/{route}")));
             browser.wait_for(ready);
             assert_no_sideways_scroll(&browser, &format!("#/{route} ({scheme})"));
+            // Every field has a label, every button and link a name.
+            let unnamed = browser.exec(
+                "return [...document.querySelectorAll('main input, main select, main textarea')]
+                           .filter((e) => !e.closest('label') && !e.getAttribute('aria-label')).map((e) => e.outerHTML)
+                   .concat([...document.querySelectorAll('main button, main a')]
+                           .filter((e) => !e.textContent.trim() && !e.getAttribute('aria-label')).map((e) => e.outerHTML));",
+                vec![],
+            );
+            assert_eq!(unnamed, json!([]), "unlabelled controls on #/{route}");
         }
     }
     // Rows are cards: the header row is hidden and each row is one block.
