@@ -156,33 +156,61 @@ fn search_and_filters_live_in_the_url() {
     let p = Project::new();
     let night = night::seed(&p, 60, 10);
     let server = Server::start(&p);
-    let wanted = night
+    // Search for the longest word of the first failure's error, in capitals:
+    // the search ignores case.
+    let error = night
         .tasks
         .iter()
-        .filter(|t| t["error"].as_str().is_some_and(|e| e.contains("psql")))
-        .count();
-    assert!(wanted > 0, "the seed has a psql failure");
+        .find_map(|t| t["error"].as_str())
+        .expect("a failure in the seed");
+    let needle = error
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .max_by_key(|w| w.len())
+        .expect("a word")
+        .to_lowercase();
+    let query = needle.to_uppercase();
+    let mut expected: Vec<String> = night
+        .tasks
+        .iter()
+        .filter(|t| {
+            [
+                t["error"].as_str(),
+                t["result"]["summary"].as_str(),
+                Some(&t["payload"].to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|text| text.to_lowercase().contains(&needle))
+        })
+        .map(|t| t["id"].as_str().expect("id").to_owned())
+        .collect();
+    expected.reverse();
+    let wanted = expected.len();
 
     browser.goto(&server.url("/#/tasks"));
     browser.wait_for("tr.task-row");
-    browser.type_into("#filter-q", "PSQL");
+    browser.type_into("#filter-q", &query);
     browser.wait_for_js(
         "the search in the URL",
-        "return location.hash.includes('q=PSQL') && document.querySelectorAll('tr.task-row').length;",
+        &format!(
+            "return location.hash.includes('q={query}') && document.querySelectorAll('tr.task-row').length;"
+        ),
     );
     browser.wait_for_js(
         "only matching rows",
-        &format!(
-            "const rows = [...document.querySelectorAll('tr.task-row')];
-             return rows.length === {wanted} && rows.every((r) => r.innerText.includes('psql'));"
-        ),
+        &format!("return document.querySelectorAll('tr.task-row').length === {wanted};"),
+    );
+    assert_eq!(
+        shown_ids(&browser),
+        expected,
+        "the tasks whose error, summary or payload say {needle}"
     );
     // A shared URL opens the same view; Back returns to the unfiltered list.
     let shared = browser.exec("return location.href;", vec![]);
     browser.goto(shared.as_str().expect("url"));
     browser.wait_for_js(
         "the shared view",
-        &format!("return document.querySelector('#filter-q').value === 'PSQL' && document.querySelectorAll('tr.task-row').length === {wanted};"),
+        &format!("return document.querySelector('#filter-q').value === '{query}' && document.querySelectorAll('tr.task-row').length === {wanted};"),
     );
     browser.select("#filter-stream", "docs");
     browser.wait_for_js(
