@@ -275,6 +275,14 @@ fn observe_pending(index: &mut StreamIndex, path: &Path, file: &str) {
     }
 }
 
+/// Two sweeps' reports as one.
+fn merge(mut first: SweepReport, second: SweepReport) -> SweepReport {
+    first.requeued.extend(second.requeued);
+    first.failed.extend(second.failed);
+    first.next_dead = second.next_dead;
+    first
+}
+
 impl Queue {
     /// Keeps an in-memory index of this queue's spool from now on (see the
     /// `index` module); for long-lived processes. Clones made afterwards
@@ -333,8 +341,14 @@ impl Queue {
         // event has not come yet, and would answer "nothing more": the
         // folder answers instead, as cheaply as it is short.
         if ix.pending.len() <= SCAN_OLDEST {
-            drop(ix);
-            return Ok((self.scan_after(stream, None)?, report));
+            let scan = self.spool.scan_pending(&stream.name)?;
+            if scan.drops.is_empty() && scan.adopting.is_empty() && scan.foreign.is_empty() {
+                return Ok((scan, report));
+            }
+            // A dropped file the index has not heard of yet: adopt it now,
+            // as a one-shot look would.
+            let (scan, swept) = self.touch(stream, lock_)?;
+            return Ok((scan, merge(report, swept)));
         }
         Ok((ix.scan_after(None), report))
     }
@@ -409,7 +423,11 @@ impl Queue {
         self.read_unknown_claims(ix, &stream.name, now);
         let due = ix.running.values().flatten().map(|a| a.dead_at).min();
         if due.is_none_or(|at| at > now) {
-            return Ok(SweepReport::default());
+            // As a sweep would say: when the next claim turns dead.
+            return Ok(SweepReport {
+                next_dead: due,
+                ..SweepReport::default()
+            });
         }
         let report = self.sweep_dead_locked(stream, now)?;
         for id in &report.requeued {
