@@ -112,7 +112,7 @@ function perHour(stats) {
   const hours = Array.isArray(stats.hours) ? stats.hours : [];
   const total = hours.reduce((n, b) => n + (Number(b.succeeded) || 0) + (Number(b.failed) || 0), 0);
   const failedTotal = hours.reduce((n, b) => n + (Number(b.failed) || 0), 0);
-  const box = h("section", { class: "chart-card card", id: "chart-hours" }, h("h2", {}, "Finished per hour"), h("p", { class: "legend" }, h("span", { class: "key key-done" }), " done ", h("span", { class: "key key-failed" }), " failed · ", String(total), " in ", String(hours.length), " h, ", String(failedTotal), " failed"));
+  const box = h("section", { class: "chart-card card", id: "chart-hours" }, h("h2", {}, "Finished per hour"), h("p", { class: "legend" }, h("span", { class: "key key-done" }), " done ", h("span", { class: "key key-failed" }), " failed · ", String(total), " in ", String(hours.length), " h, ", String(failedTotal), " failed, all streams"));
   if (!hours.length) return box.appendChild(h("p", { class: "empty" }, "No data.")) && box;
   const W = 360;
   const H = 130;

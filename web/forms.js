@@ -46,7 +46,7 @@ route("sessions", "Sessions", async (main) => {
   });
   main.append(
     h("h1", {}, "Sessions"),
-    h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["name", "description", "status", "created", "ended", ""].map((c) => h("th", {}, c)))), rows)),
+    h("div", { class: "table-wrap" }, h("table", { class: "stack" }, h("thead", {}, h("tr", {}, ["name", "description", "status", "created", "ended", ""].map((c) => h("th", {}, c)))), rows)),
     form,
   );
   async function refresh() {
@@ -61,10 +61,10 @@ route("sessions", "Sessions", async (main) => {
               "tr",
               { "data-name": s.name },
               h("td", { class: "nowrap" }, h("strong", {}, s.name)),
-              h("td", {}, s.description || ""),
+              h("td", { class: "wide" }, s.description || ""),
               h("td", {}, h("span", { class: "badge st-" + (s.status || "active") }, s.status || "active")),
-              h("td", { class: "time" }, formatTime(s.created_at)),
-              h("td", { class: "time" }, formatTime(s.ended_at)),
+              h("td", { class: "time", "data-label": "created" }, formatTime(s.created_at)),
+              h("td", { class: "time" + (s.ended_at ? "" : " none"), "data-label": "ended" }, formatTime(s.ended_at)),
               h("td", {}, (s.status || "active") === "active" ? endButton("session " + s.name, "/api/sessions/" + encodeURIComponent(s.name) + "/end", refresh) : null),
             ),
           )
@@ -101,7 +101,7 @@ route("streams", "Streams", async (main) => {
   });
   main.append(
     h("h1", {}, "Streams"),
-    h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["name", "session", "status", "queued", "running", "stale", "done", "failed", "instructions", ""].map((c) => h("th", {}, c)))), rows)),
+    h("div", { class: "table-wrap" }, h("table", { class: "stack" }, h("thead", {}, h("tr", {}, ["name", "session", "status", "queued", "running", "stale", "done", "failed", "instructions", ""].map((c) => h("th", {}, c)))), rows)),
     form,
   );
   async function refresh() {
@@ -118,19 +118,19 @@ route("streams", "Streams", async (main) => {
             const c = s.counts || {};
             const text = String(s.instructions || "");
             const preview = text.length > PREVIEW_CHARS ? text.slice(0, PREVIEW_CHARS) + "…" : text;
-            const num = (n) => h("td", { class: "num" }, String(Number(n) || 0));
+            const num = (n, label) => h("td", { class: "num", "data-label": label }, String(Number(n) || 0));
             return h(
               "tr",
               { "data-name": s.name },
               h("td", { class: "nowrap" }, streamLink(s.name, h("strong", {}, s.name))),
-              h("td", { class: "nowrap" }, s.session || ""),
+              h("td", { class: "nowrap", "data-label": "in" }, s.session || ""),
               h("td", {}, h("span", { class: "badge st-" + (s.status || "active") }, s.status || "active")),
-              num(c.queued),
-              num(c.running),
-              num(c.stale),
-              num(c.succeeded),
-              num(c.failed),
-              h("td", { class: "preview", title: text }, preview),
+              num(c.queued, "queued"),
+              num(c.running, "running"),
+              num(c.stale, "stale"),
+              num(c.succeeded, "done"),
+              num(c.failed, "failed"),
+              h("td", { class: "preview wide", title: text }, preview),
               h("td", {}, (s.status || "active") === "active" ? endButton("stream " + s.name, "/api/streams/" + encodeURIComponent(s.name) + "/end", refresh) : null),
             );
           })

@@ -31,6 +31,13 @@ fn time(agent: &ureq::Agent, base: &str, path: &str, runs: usize) -> (f64, f64, 
 /// holds the finished tasks `fill_spool` writes (one a second, every 10th
 /// failed with "it broke", all by worker `bench` with tool `run-bash`).
 pub(crate) fn measure(agent: &ureq::Agent, base: &str) {
+    // A binary from before the filters (measured beside a newer one) has
+    // none of these reads.
+    let probe = call(agent, "GET", &format!("{base}/api/tasks?limit=1&q=x"), None);
+    if probe.status != 200 {
+        println!("  review reads: skipped, this binary has no task filters");
+        return;
+    }
     println!("  review reads, same spool (ratio: median ÷ the unfiltered first page's):");
     let (reference, _, _) = time(agent, base, "/api/tasks?limit=50", 10);
     println!(

@@ -131,7 +131,9 @@ pub(crate) async fn stream(
     let mut changes = state.subscribe();
     let mut closing = state.closing();
     tokio::spawn(async move {
-        let hello = Event::default().event("hello").data("{}");
+        // `listings`: task events carry their row (and lack it only when
+        // the file is gone), so a page can tell from the first event on.
+        let hello = Event::default().event("hello").data(r#"{"listings":true}"#);
         if tx.send(hello).await.is_err() {
             return;
         }

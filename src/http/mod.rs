@@ -18,6 +18,7 @@ mod review;
 mod server;
 mod sessions;
 mod tasks;
+mod turns;
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, RwLock};
@@ -60,6 +61,8 @@ struct Inner {
     /// Flips to `true` when the server shuts down, so that open event
     /// streams end and graceful shutdown does not wait on them forever.
     closing: watch::Sender<bool>,
+    /// Fair turns between claims and enqueues (see `turns`).
+    turns: turns::Turns,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ impl AppState {
                 events,
                 port: AtomicU16::new(port),
                 closing: watch::channel(false).0,
+                turns: turns::Turns::default(),
             }),
         }
     }
@@ -109,6 +113,10 @@ impl AppState {
     pub fn publish(&self, event: ChangeEvent) {
         // No subscriber is not an error: nobody is looking.
         let _ = self.inner.events.send(event);
+    }
+
+    pub(crate) fn turns(&self) -> &turns::Turns {
+        &self.inner.turns
     }
 
     pub(crate) fn closing(&self) -> watch::Receiver<bool> {

@@ -112,6 +112,8 @@ async fn claim(
         .worker
         .filter(|w| !w.trim().is_empty())
         .unwrap_or_else(|| "http".to_owned());
+    // Not starved by a flood of enqueues: see `turns`.
+    let _turn = state.turns().claim(&name).await;
     let claimed: Option<TaskBrief> = blocking(&state, move |q| q.claim(&name, &worker)).await?;
     Ok(Json(json!({ "task": claimed })))
 }

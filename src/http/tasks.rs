@@ -225,6 +225,8 @@ async fn create(
         task_class: body.task_class,
     };
     let stream = body.stream;
+    // Gives waiting claims their turn first: see `turns`.
+    let _turn = state.turns().enqueue(&stream).await;
     let task = blocking(&state, move |q| q.enqueue(&stream, new)).await?;
     Ok((StatusCode::CREATED, Json(task.into())))
 }

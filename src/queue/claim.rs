@@ -8,6 +8,10 @@
 //! claimed copy's token is written before anyone else looks at it. Only the
 //! flush of the `claimed/` folder (with fsync) waits until after the lock,
 //! and before the claim is returned.
+//!
+//! In a long-lived process the ids to try come from its in-memory index
+//! (see `index`) instead of a listing of `pending/`; the rename still
+//! decides, so the index can never hand out a task twice.
 
 use super::{Error, Queue, Result, TaskBrief};
 use crate::model::{MAX_WORKER_BYTES, Name, Stream, Task, TaskId, TaskStatus, Timestamp};

@@ -275,6 +275,14 @@ fn observe_pending(index: &mut StreamIndex, path: &Path, file: &str) {
     }
 }
 
+/// Two sweeps' reports as one.
+fn merge(mut first: SweepReport, second: SweepReport) -> SweepReport {
+    first.requeued.extend(second.requeued);
+    first.failed.extend(second.failed);
+    first.next_dead = second.next_dead;
+    first
+}
+
 impl Queue {
     /// Keeps an in-memory index of this queue's spool from now on (see the
     /// `index` module); for long-lived processes. Clones made afterwards
@@ -333,8 +341,14 @@ impl Queue {
         // event has not come yet, and would answer "nothing more": the
         // folder answers instead, as cheaply as it is short.
         if ix.pending.len() <= SCAN_OLDEST {
-            drop(ix);
-            return Ok((self.scan_after(stream, None)?, report));
+            let scan = self.spool.scan_pending(&stream.name)?;
+            if scan.drops.is_empty() && scan.adopting.is_empty() && scan.foreign.is_empty() {
+                return Ok((scan, report));
+            }
+            // A dropped file the index has not heard of yet: adopt it now,
+            // as a one-shot look would.
+            let (scan, swept) = self.touch(stream, lock_)?;
+            return Ok((scan, merge(report, swept)));
         }
         Ok((ix.scan_after(None), report))
     }
@@ -409,7 +423,11 @@ impl Queue {
         self.read_unknown_claims(ix, &stream.name, now);
         let due = ix.running.values().flatten().map(|a| a.dead_at).min();
         if due.is_none_or(|at| at > now) {
-            return Ok(SweepReport::default());
+            // As a sweep would say: when the next claim turns dead.
+            return Ok(SweepReport {
+                next_dead: due,
+                ..SweepReport::default()
+            });
         }
         let report = self.sweep_dead_locked(stream, now)?;
         for id in &report.requeued {
@@ -583,6 +601,51 @@ mod tests {
         let mine = queue.claim("a", "w").unwrap().unwrap();
         assert_eq!(mine.task.id, tasks[1].id);
         assert_eq!(mine.task.claimed_by.as_deref(), Some("w"));
+    }
+
+    #[test]
+    fn lost_events_and_replaced_folders_make_a_stream_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = Shared {
+            streams_dir: dir.path().join("streams"),
+            streams: Mutex::new(HashMap::new()),
+        };
+        let entry: Arc<Mutex<StreamIndex>> = Arc::default();
+        lock(&shared.streams).insert("a".to_owned(), entry.clone());
+        let fresh = || lock(&entry).checked_at = Some(Instant::now());
+        let event = |kind, path: &str| Ok(notify::Event::new(kind).add_path(dir.path().join(path)));
+        use notify::EventKind::{Access, Create, Other, Remove};
+
+        fresh();
+        // An overflowed kernel queue: events were lost.
+        shared.observe(Ok(notify::Event::new(Other).set_flag(notify::event::Flag::Rescan)));
+        assert!(!lock(&entry).is_current());
+        fresh();
+        // `pending/` replaced (a checkout): files came or went unseen.
+        shared.observe(event(
+            Create(notify::event::CreateKind::Folder),
+            "streams/a/pending",
+        ));
+        assert!(!lock(&entry).is_current());
+        fresh();
+        // Reads and the lock file change nothing.
+        shared.observe(event(Access(notify::event::AccessKind::Any), "streams/a/pending"));
+        shared.observe(event(Create(notify::event::CreateKind::File), "streams/a/.lock"));
+        assert!(lock(&entry).is_current());
+        // A task file that is not there (its event came late) is forgotten;
+        // an extra copy from a sync sends listings to the folder.
+        lock(&entry).pending.insert(TaskId::generate());
+        let id = lock(&entry).pending.first().cloned().unwrap();
+        shared.observe(event(
+            Remove(notify::event::RemoveKind::File),
+            &format!("streams/a/pending/{id}.json"),
+        ));
+        assert!(lock(&entry).pending.is_empty());
+        shared.observe(event(
+            Create(notify::event::CreateKind::File),
+            &format!("streams/a/done/{id}.json~theirs"),
+        ));
+        assert!(lock(&entry).extras);
     }
 
     #[test]

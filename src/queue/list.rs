@@ -137,21 +137,30 @@ impl Queue {
         let entries = self.every_id(&streams, &statuses, before.as_ref())?;
 
         // The ids are known; which tasks match is known only by reading
-        // them, newest first, until the page is full.
-        let mut tasks = Vec::new();
-        let mut next_cursor = None;
-        for (id, stream, status) in entries {
-            if tasks.len() == limit {
-                next_cursor = tasks.last().map(|t: &Task| t.id.clone());
-                break;
-            }
-            let Ok(Some(task)) = self.spool.read_task(&streams[stream].name, status, &id) else {
-                continue;
-            };
-            if wanted.matches(&task) {
-                tasks.push(task);
-            }
+        // them, newest first, until the page is full. They are read in
+        // windows that start at a page and double, each on a few threads
+        // once large (see `fold_tasks`), so a filter that matches little
+        // does not read one file at a time through the whole spool.
+        let mut tasks: Vec<Task> = Vec::new();
+        let (mut start, mut window) = (0, limit + 1);
+        while start < entries.len() && tasks.len() < limit {
+            let end = start.saturating_add(window).min(entries.len());
+            let found = self.fold_tasks(&streams, &entries[start..end], Vec::new, |found, _, _, task| {
+                if wanted.matches(&task) {
+                    found.push(task);
+                }
+            });
+            let room = limit - tasks.len();
+            tasks.extend(found.into_iter().flatten().take(room));
+            (start, window) = (end, window.saturating_mul(2));
         }
+        // A next page exists when any task is listed after the last shown.
+        let next_cursor = match (tasks.last(), entries.last()) {
+            (Some(last), Some((final_id, ..))) if tasks.len() == limit && last.id != *final_id => {
+                Some(last.id.clone())
+            }
+            _ => None,
+        };
         Ok(TaskPage { tasks, next_cursor })
     }
 

@@ -47,7 +47,8 @@ impl Queue {
             });
         }
         let lock = self.spool.lock_stream(&stream.name)?;
-        let (scan, swept) = self.touch(&stream, &lock)?;
+        // From the index when this process keeps one (see `index`).
+        let (scan, swept) = self.touch_indexed(&stream, &lock)?;
         let next_settle = self.spool.next_settle(&stream.name, &scan);
         let queued = scan.total;
         let has_work = self.first_pending(&stream, scan, &lock)?.is_some();

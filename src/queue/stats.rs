@@ -83,7 +83,11 @@ impl Queue {
         );
         let starts: Vec<Timestamp> = (0..hours)
             .rev()
-            .map(|back| Timestamp::from_system(this_hour.to_system() - HOUR * back))
+            .map(|back| {
+                // A clock near the epoch has fewer hours behind it: clamp.
+                let start = this_hour.to_system().checked_sub(HOUR * back);
+                Timestamp::from_system(start.unwrap_or(UNIX_EPOCH))
+            })
             .collect();
         let points: Vec<Timestamp> = starts.iter().map(|s| s.saturating_add(HOUR).min(now)).collect();
         let first = starts[0];

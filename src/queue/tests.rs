@@ -241,3 +241,41 @@ fn reading_every_task_on_threads_reads_each_once() {
     let now = stats.depth[0].points.last().unwrap();
     assert_eq!((now.queued, now.running), (ids.len(), 0));
 }
+
+#[test]
+fn a_rare_filter_pages_through_a_big_stream_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue_in(dir.path());
+    let n = list::PARALLEL_FROM as u64 * 3;
+    let tasks = (0..n)
+        .map(|i| NewTask {
+            payload: json!({ "n": i, "mark": if i % 700 == 0 { "rare" } else { "common" } }),
+            ..new_task(i)
+        })
+        .collect();
+    let mut expected: Vec<TaskId> = queue
+        .enqueue_batch("a", tasks)
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.payload["mark"] == "rare")
+        .map(|t| t.id)
+        .collect();
+    expected.reverse();
+    assert_eq!(expected.len(), 9);
+    let mut filter = TaskFilter {
+        text: Some("RARE".into()),
+        limit: Some(2),
+        ..TaskFilter::default()
+    };
+    let mut got = Vec::new();
+    loop {
+        let page = queue.list_tasks(&filter).unwrap();
+        assert!(page.tasks.len() <= 2);
+        got.extend(page.tasks.into_iter().map(|t| t.id));
+        match page.next_cursor {
+            Some(cursor) => filter.before = Some(cursor.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(got, expected, "newest first, each once, none missed");
+}

@@ -26,6 +26,14 @@ pub(crate) fn run_watchers(
     settings: &Settings,
     shutdown: &Shutdown,
 ) -> Vec<(String, Result<()>)> {
+    // Watchers live long: their looks use an index of the spool instead of
+    // reading whole folders. Without one (no inotify watches left) they
+    // read the folders.
+    let mut indexed = queue.clone();
+    let queue = match indexed.start_index() {
+        Ok(()) => &indexed,
+        Err(_) => queue,
+    };
     std::thread::scope(|scope| {
         let handles: Vec<_> = streams
             .iter()

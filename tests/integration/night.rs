@@ -101,7 +101,8 @@ fn at(t: SystemTime) -> String {
 
 /// Writes `count` tasks spread over the last `hours` hours into a fresh
 /// session `night` with the streams of [`STREAMS`]. About one in eight
-/// fails; the last few are still queued or running.
+/// fails; the last few, and those that would start or finish after now,
+/// are still queued or running.
 pub fn seed(p: &Project, count: usize, hours: u64) -> Night {
     p.sparkq([
         "session",
@@ -162,24 +163,24 @@ pub fn seed(p: &Project, count: usize, hours: u64) -> Night {
             "llm-sonnet" => 30_000 + rng.below(600_000),
             _ => 20_000 + rng.below(240_000),
         };
+        // Up to 40 minutes in the queue: workers fall behind, so the queue
+        // has depth at night. What would start or finish after now is still
+        // queued or running; the last few always are.
+        let wait = Duration::from_millis(200 + rng.below(2_400_000));
+        let fails = rng.below(8) == 0;
         let left = count - i;
-        let status = if left <= 4 {
+        let (start_at, finish_at) = (created + wait, created + wait + Duration::from_millis(ms));
+        let status = if left <= 4 || start_at >= now {
             "queued"
-        } else if left <= 7 {
+        } else if left <= 7 || finish_at >= now {
             "running"
-        } else if rng.below(8) == 0 {
+        } else if fails {
             "failed"
         } else {
             "succeeded"
         };
-        // Up to 40 minutes in the queue: workers fall behind, so the queue
-        // has depth at night.
-        let wait = Duration::from_millis(200 + rng.below(2_400_000));
-        let started = (status != "queued").then(|| (created + wait).min(now));
-        let finished = match (status, started) {
-            ("succeeded" | "failed", Some(s)) => Some((s + Duration::from_millis(ms)).min(now)),
-            _ => None,
-        };
+        let started = (status != "queued").then_some(start_at);
+        let finished = matches!(status, "succeeded" | "failed").then_some(finish_at);
         let worker = format!(
             "{}:{}",
             ["laptop", "ci-runner", "desk"][rng.below(3) as usize],

@@ -317,6 +317,9 @@ fn live_task_events_carry_the_row_so_a_page_updates_one_row() {
     let server = Server::start(&project);
     let mut events = server.events();
     crate::server_support::read_event_containing(&mut events, "event: hello");
+    // The greeting says rows come with task events, so a page knows that
+    // an event without one means the file moved on.
+    crate::server_support::read_event_containing(&mut events, r#"data: {"listings":true}"#);
     let mut seen = Vec::new();
 
     let id = project.enqueue("auth", r#"{"script_path": "scripts/a.sh"}"#);

@@ -26,8 +26,14 @@ fn no_console_errors(browser: &Browser) {
     assert!(errors.is_empty(), "browser console errors: {errors:?}");
 }
 
-/// Fails when the page is wider than the window (something scrolls sideways).
+/// Fails when the page is wider than the window, or a table scrolls
+/// sideways inside its box (something scrolls sideways either way).
 fn assert_no_sideways_scroll(browser: &Browser, page: &str) {
+    let wide = browser.exec(
+        "return [...document.querySelectorAll('.table-wrap')].filter((w) => w.scrollWidth > w.clientWidth + 1).length;",
+        vec![],
+    );
+    assert_eq!(wide, json!(0), "a table scrolls sideways on {page}");
     let sizes = browser.exec(
         "return [document.documentElement.scrollWidth, window.innerWidth];",
         vec![],
@@ -150,33 +156,61 @@ fn search_and_filters_live_in_the_url() {
     let p = Project::new();
     let night = night::seed(&p, 60, 10);
     let server = Server::start(&p);
-    let wanted = night
+    // Search for the longest word of the first failure's error, in capitals:
+    // the search ignores case.
+    let error = night
         .tasks
         .iter()
-        .filter(|t| t["error"].as_str().is_some_and(|e| e.contains("psql")))
-        .count();
-    assert!(wanted > 0, "the seed has a psql failure");
+        .find_map(|t| t["error"].as_str())
+        .expect("a failure in the seed");
+    let needle = error
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .max_by_key(|w| w.len())
+        .expect("a word")
+        .to_lowercase();
+    let query = needle.to_uppercase();
+    let mut expected: Vec<String> = night
+        .tasks
+        .iter()
+        .filter(|t| {
+            [
+                t["error"].as_str(),
+                t["result"]["summary"].as_str(),
+                Some(&t["payload"].to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|text| text.to_lowercase().contains(&needle))
+        })
+        .map(|t| t["id"].as_str().expect("id").to_owned())
+        .collect();
+    expected.reverse();
+    let wanted = expected.len();
 
     browser.goto(&server.url("/#/tasks"));
     browser.wait_for("tr.task-row");
-    browser.type_into("#filter-q", "PSQL");
+    browser.type_into("#filter-q", &query);
     browser.wait_for_js(
         "the search in the URL",
-        "return location.hash.includes('q=PSQL') && document.querySelectorAll('tr.task-row').length;",
+        &format!(
+            "return location.hash.includes('q={query}') && document.querySelectorAll('tr.task-row').length;"
+        ),
     );
     browser.wait_for_js(
         "only matching rows",
-        &format!(
-            "const rows = [...document.querySelectorAll('tr.task-row')];
-             return rows.length === {wanted} && rows.every((r) => r.innerText.includes('psql'));"
-        ),
+        &format!("return document.querySelectorAll('tr.task-row').length === {wanted};"),
+    );
+    assert_eq!(
+        shown_ids(&browser),
+        expected,
+        "the tasks whose error, summary or payload say {needle}"
     );
     // A shared URL opens the same view; Back returns to the unfiltered list.
     let shared = browser.exec("return location.href;", vec![]);
     browser.goto(shared.as_str().expect("url"));
     browser.wait_for_js(
         "the shared view",
-        &format!("return document.querySelector('#filter-q').value === 'PSQL' && document.querySelectorAll('tr.task-row').length === {wanted};"),
+        &format!("return document.querySelector('#filter-q').value === '{query}' && document.querySelectorAll('tr.task-row').length === {wanted};"),
     );
     browser.select("#filter-stream", "docs");
     browser.wait_for_js(
@@ -238,6 +272,81 @@ fn live_events_update_rows_from_their_listing_without_refetching_the_list() {
         before,
         "the rows came from the events' listings, not from fetching the list again"
     );
+    no_console_errors(&browser);
+}
+
+/// The ids of the rows shown, top to bottom.
+fn shown_ids(browser: &Browser) -> Vec<String> {
+    let ids = browser.exec(
+        "return [...document.querySelectorAll('tr.task-row')].map((r) => r.getAttribute('data-id'));",
+        vec![],
+    );
+    ids.as_array()
+        .expect("ids")
+        .iter()
+        .map(|v| v.as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[test]
+fn pages_of_50_go_older_and_newer_by_cursor() {
+    let browser = Browser::start();
+    let p = Project::new();
+    let night = night::seed(&p, 120, 10);
+    let server = Server::start(&p);
+    let mut all: Vec<String> = night
+        .tasks
+        .iter()
+        .map(|t| t["id"].as_str().expect("id").to_owned())
+        .collect();
+    all.reverse();
+
+    browser.goto(&server.url("/#/tasks"));
+    browser.wait_for("tr.task-row");
+    assert_eq!(shown_ids(&browser), all[..50], "the newest 50 first");
+    assert!(
+        browser
+            .exec("return document.querySelector('#page-newer');", vec![])
+            .is_null(),
+        "no newer page on the first"
+    );
+    let wait_page = |range: std::ops::Range<usize>| {
+        let first = all[range.start].clone();
+        let count = range.len();
+        browser.wait_for_js(
+            "the page to change",
+            &format!(
+                "const r = document.querySelectorAll('tr.task-row');
+                 return r.length === {count} && r[0].getAttribute('data-id') === '{first}';"
+            ),
+        );
+        assert_eq!(shown_ids(&browser), all[range]);
+    };
+    browser.click("#page-older");
+    wait_page(50..100);
+    assert!(
+        browser
+            .exec("return location.hash;", vec![])
+            .as_str()
+            .is_some_and(|h| h.contains("cursor="))
+    );
+    browser.click("#page-older");
+    wait_page(100..120);
+    assert!(
+        browser
+            .exec("return document.querySelector('#page-older');", vec![])
+            .is_null(),
+        "no older page after the last"
+    );
+    browser.click("#page-newer");
+    wait_page(50..100);
+    // Back walks the pages the way they came.
+    browser.cmd("POST", "/back", Some(json!({})));
+    wait_page(100..120);
+    browser.cmd("POST", "/back", Some(json!({})));
+    wait_page(50..100);
+    browser.click("#page-newest");
+    wait_page(0..50);
     no_console_errors(&browser);
 }
 
@@ -460,10 +569,21 @@ fn the_phone_layout_has_no_sideways_scroll_at_390_px() {
             ("tasks?status=failed", "tr.task-row .outcome-failed"),
             ("since?since=24h", ".since-stream tr.task-row"),
             (&format!("task/{failed}") as &str, "pre.error"),
+            ("streams", "tr[data-name=\"auth\"]"),
+            ("sessions", "tr[data-name=\"night\"]"),
         ] {
             browser.goto(&server.url(&format!("/#/{route}")));
             browser.wait_for(ready);
             assert_no_sideways_scroll(&browser, &format!("#/{route} ({scheme})"));
+            // Every field has a label, every button and link a name.
+            let unnamed = browser.exec(
+                "return [...document.querySelectorAll('main input, main select, main textarea')]
+                           .filter((e) => !e.closest('label') && !e.getAttribute('aria-label')).map((e) => e.outerHTML)
+                   .concat([...document.querySelectorAll('main button, main a')]
+                           .filter((e) => !e.textContent.trim() && !e.getAttribute('aria-label')).map((e) => e.outerHTML));",
+                vec![],
+            );
+            assert_eq!(unnamed, json!([]), "unlabelled controls on #/{route}");
         }
     }
     // Rows are cards: the header row is hidden and each row is one block.
@@ -498,13 +618,17 @@ fn screenshots_for_the_docs() {
         ("since", "since?since=8h".to_owned(), ".since-stream"),
         ("task", format!("task/{failed}"), "pre.error"),
         ("task-done", format!("task/{done}"), ".summary"),
+        ("streams", "streams".to_owned(), "tr[data-name=\"auth\"]"),
     ];
     for (device, width, height) in [("desktop", 1280, 860), ("phone", 390, 844)] {
         browser.window_size(width, height);
         for scheme in ["light", "dark"] {
             browser.color_scheme(scheme);
             for (name, route, ready) in &pages {
-                if *name == "task-done" && (device, scheme) != ("desktop", "light") {
+                // One of each extra page is enough.
+                if (*name == "task-done" && (device, scheme) != ("desktop", "light"))
+                    || (*name == "streams" && (device, scheme) != ("phone", "light"))
+                {
                     continue;
                 }
                 browser.goto(&server.url(&format!("/#/{route}")));
@@ -549,43 +673,67 @@ fn slowest_request(browser: &Browser) -> (String, f64) {
     )
 }
 
-/// Milliseconds from just before a CLI claim until the task list shows the
-/// claimed row as running, and how many list fetches that took.
-fn live_update_ms(browser: &Browser, server: &Server, p: &Project, night: &night::Night) -> (f64, u64) {
+/// Milliseconds from just before `action` until `ready` (a script) holds on
+/// the page, timed in the page (a MutationObserver on `main`).
+fn time_in_page(browser: &Browser, ready: &str, action: impl FnOnce()) -> f64 {
+    browser.exec(
+        &format!(
+            "window.__t1 = null;
+             const ready = () => {{ {ready} }};
+             new MutationObserver(() => {{ if (!window.__t1 && ready()) window.__t1 = performance.now(); }})
+               .observe(document.querySelector('#main'), {{subtree: true, childList: true}});
+             window.__t0 = performance.now(); return null;"
+        ),
+        vec![],
+    );
+    action();
+    let ms = browser.wait_for_js(
+        "the page to change",
+        "return window.__t1 && window.__t1 - window.__t0;",
+    );
+    ms.as_f64().expect("ms")
+}
+
+/// Live updates on the task list: (ms from a CLI enqueue until its row is
+/// on top, ms from the CLI claim of it until the row shows running, list
+/// fetches meanwhile). The task goes into a fresh stream, so the claim
+/// takes it whatever else is queued.
+fn live_update_ms(browser: &Browser, server: &Server, p: &Project) -> (f64, f64, u64) {
+    p.sparkq([
+        "stream",
+        "create",
+        "live",
+        "--session",
+        "night",
+        "--instructions",
+        "Bench.",
+    ])
+    .success();
     browser.goto("about:blank");
     browser.goto(&server.url("/#/tasks"));
     browser.wait_for("tr.task-row");
     browser.wait_for("#live.on");
-    // The oldest queued task: a claim on its stream takes it.
-    let queued = night.ids("queued");
-    let id = queued.first().expect("a queued task");
-    let stream = task_of(night, id)["stream"].as_str().expect("stream").to_owned();
-    let fetches = browser
-        .exec("return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks?')).length;", vec![])
-        .as_u64()
-        .unwrap_or(0);
-    browser.exec(
-        "window.__t1 = null;
-         const seen = () => document.querySelector('tr[data-id=\"' + arguments[0] + '\"] .status-running');
-         new MutationObserver(() => { if (!window.__t1 && seen()) window.__t1 = performance.now(); })
-           .observe(document.querySelector('#main'), {subtree: true, childList: true});
-         window.__t0 = performance.now(); return null;",
-        vec![json!(id)],
+    let count = "return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks?')).length;";
+    let fetches = browser.exec(count, vec![]).as_u64().unwrap_or(0);
+    let mut id = String::new();
+    let enqueued = time_in_page(
+        browser,
+        "const r = document.querySelector('tr.task-row'); return r && r.innerText.includes('scripts/bench_live.sh');",
+        || id = p.enqueue("live", r#"{"script_path": "scripts/bench_live.sh"}"#),
     );
-    assert_eq!(
-        p.claim(&stream)["id"],
-        id.as_str(),
-        "the claim took the oldest queued task"
+    let running = time_in_page(
+        browser,
+        &format!("return document.querySelector('tr[data-id=\"{id}\"] .status-running');"),
+        || {
+            assert_eq!(
+                p.claim("live")["id"],
+                id.as_str(),
+                "the claim took the bench task"
+            );
+        },
     );
-    let ms = browser.wait_for_js(
-        "the row to turn running",
-        "return window.__t1 && window.__t1 - window.__t0;",
-    );
-    let after = browser
-        .exec("return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks?')).length;", vec![])
-        .as_u64()
-        .unwrap_or(0);
-    (ms.as_f64().expect("ms"), after - fetches)
+    let after = browser.exec(count, vec![]).as_u64().unwrap_or(0);
+    (enqueued, running, after - fetches)
 }
 
 /// A benchmark, not a test: dashboard load and a live update at 100k
@@ -600,7 +748,7 @@ fn bench_dashboard_and_live_update_at_100k_tasks() {
     for count in [1_000, 100_000] {
         let p = Project::new();
         let started = std::time::Instant::now();
-        let night = night::seed(&p, count, 20);
+        night::seed(&p, count, 20);
         let seeded = started.elapsed();
         let server = Server::start(&p);
         let mut loads = Vec::new();
@@ -620,9 +768,9 @@ fn bench_dashboard_and_live_update_at_100k_tasks() {
             .map(|_| render_ms(&browser, &server, "tasks", "tasks"))
             .collect();
         lists.sort_by(f64::total_cmp);
-        let (live, refetches) = live_update_ms(&browser, &server, &p, &night);
+        let (enqueued, live, refetches) = live_update_ms(&browser, &server, &p);
         println!(
-            "{count:>7} tasks (seeded in {:.1} s): dashboard drawn {:.0} ms, its charts {:.0} ms (medians of 3; slowest request {slow_path} {slow_ms:.0} ms), task list drawn {:.0} ms, CLI claim to row running {live:.0} ms with {refetches} list fetches",
+            "{count:>7} tasks (seeded in {:.1} s): dashboard drawn {:.0} ms, its charts {:.0} ms (medians of 3; slowest request {slow_path} {slow_ms:.0} ms), task list drawn {:.0} ms; live: CLI enqueue to row on top {enqueued:.0} ms, CLI claim to row running {live:.0} ms, {refetches} list fetches",
             seeded.as_secs_f64(),
             loads[1],
             charts[1],

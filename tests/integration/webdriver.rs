@@ -42,19 +42,35 @@ fn find_binary(preferred: &str, name: &str) -> Option<PathBuf> {
     })
 }
 
+/// The chromium and chromedriver binaries, each at its preferred path or
+/// on the PATH. Panics, saying what to install, when one is missing: in CI
+/// and locally alike, a browser test never passes without a browser.
+fn require_browser(wanted: [(&str, &str); 2]) -> (PathBuf, PathBuf) {
+    let [chromium, chromedriver] = wanted.map(|(preferred, name)| find_binary(preferred, name));
+    match (chromium, chromedriver) {
+        (Some(chromium), Some(chromedriver)) => (chromium, chromedriver),
+        _ => panic!(
+            "the browser tests need chromium and chromedriver: apt-get install -y chromium chromium-driver (scripts/test.sh installs them)"
+        ),
+    }
+}
+
+#[test]
+#[should_panic(expected = "apt-get install -y chromium chromium-driver")]
+fn a_missing_browser_fails_the_test_saying_what_to_install() {
+    require_browser([
+        ("/nonexistent/sparkq-test/chromium", "sparkq-no-such-chromium"),
+        (CHROMEDRIVER, "chromedriver"),
+    ]);
+}
+
 impl Browser {
     /// Starts chromedriver and a fresh headless chromium. Without them the
     /// test fails, saying what to install: a browser test that passes
     /// without a browser would hide a broken web UI.
     pub fn start() -> Browser {
-        let (Some(chromium), Some(chromedriver)) = (
-            find_binary(CHROMIUM, "chromium"),
-            find_binary(CHROMEDRIVER, "chromedriver"),
-        ) else {
-            panic!(
-                "the browser tests need chromium and chromedriver: apt-get install -y chromium chromium-driver (scripts/test.sh installs them)"
-            );
-        };
+        let (chromium, chromedriver) =
+            require_browser([(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromedriver")]);
         let port = free_port();
         let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
