@@ -126,23 +126,25 @@ pub fn payload_key(payload: &Value) -> Option<String> {
         v.as_str().map(str::trim).filter(|s| !s.is_empty())
     }
     let object = payload.as_object();
-    let named = |wanted: &str| {
-        let object = object?;
-        object.get(wanted).and_then(text).or_else(|| {
-            object
-                .iter()
-                .find(|(k, v)| k.ends_with(&format!("_{wanted}")) && text(v).is_some())
-                .and_then(|(_, v)| text(v))
-        })
+    let exact = |wanted: &&str| object?.get(*wanted).and_then(text);
+    let suffixed = |wanted: &&str| {
+        let suffix = format!("_{wanted}");
+        object?
+            .iter()
+            .find(|(k, v)| k.ends_with(&suffix) && text(v).is_some())
+            .and_then(|(_, v)| text(v))
     };
+    fn first_line(s: &str) -> Option<&str> {
+        s.lines().map(str::trim).find(|l| !l.is_empty())
+    }
+    // Exact names first, so an LLM task's `prompt` wins over an incidental
+    // `output_path`; names ending in `_script`, `_path`… come after.
     let key = KEY_FIELDS
         .iter()
-        .find_map(|field| named(field))
-        .or_else(|| {
-            TEXT_FIELDS
-                .iter()
-                .find_map(|field| named(field)?.lines().map(str::trim).find(|l| !l.is_empty()))
-        })
+        .find_map(exact)
+        .or_else(|| TEXT_FIELDS.iter().find_map(exact).and_then(first_line))
+        .or_else(|| KEY_FIELDS.iter().find_map(suffixed))
+        .or_else(|| TEXT_FIELDS.iter().find_map(suffixed).and_then(first_line))
         .or_else(|| match payload {
             Value::String(s) => text(payload).map(|_| s.trim()),
             _ => object?.values().find_map(text),
@@ -179,6 +181,11 @@ mod tests {
         assert_eq!(
             key(json!({"prompt": "\n  Fix the login bug\nthen test", "model": "m"})).as_deref(),
             Some("Fix the login bug")
+        );
+        assert_eq!(
+            key(json!({"output_path": "notes/out.md", "prompt": "Summarise the log"})).as_deref(),
+            Some("Summarise the log"),
+            "an exact prompt wins over a name that only ends in _path"
         );
         assert_eq!(key(json!({"path": 3, "file": "a.txt"})).as_deref(), Some("a.txt"));
         assert_eq!(key(json!({"n": 1, "label": " first "})).as_deref(), Some("first"));
