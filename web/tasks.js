@@ -356,10 +356,19 @@ route("tasks", "Tasks", async (main, r) => {
     drawPager();
   }
 
+  // Answers can come back out of order: only the newest request may draw.
+  // A page move (`load`) wins over a live refresh started before it, and a
+  // refresh is not started while a move is on the way (the move brings
+  // fresh rows anyway), so a click on "older" is never undone.
+  let requests = 0;
+  let moving = 0;
   async function load(at, trail) {
+    const mine = ++requests;
+    moving = mine;
     const data = await attempt(() => api("GET", query(at)));
+    if (moving === mine) moving = 0;
     // A page left while its answer was on the way must not touch history.
-    if (!data || !rows.isConnected) return;
+    if (mine !== requests || !data || !rows.isConnected) return;
     const moved = at !== page.cursor;
     page = { cursor: at, newer: trail, tasks: listOf(data, "tasks"), next: data.next_cursor || null };
     if (moved) pushParams({ ...state, cursor: at });
@@ -381,8 +390,10 @@ route("tasks", "Tasks", async (main, r) => {
   }
 
   async function refresh() {
+    if (moving) return;
+    const mine = ++requests;
     const data = await attempt(() => api("GET", query(page.cursor)));
-    if (!data) return;
+    if (mine !== requests || !data) return;
     page.tasks = listOf(data, "tasks");
     page.next = data.next_cursor || null;
     draw();
