@@ -1,0 +1,184 @@
+use serde_json::json;
+
+use super::*;
+use crate::config::{Config, SetupAnswers, render_config};
+use crate::queue::NewTask;
+use crate::queue::Queue;
+
+fn indexed_queue(dir: &Path) -> Queue {
+    let text = render_config(&SetupAnswers::defaults("t"));
+    let mut queue = Queue::new(Config::from_yaml(&text, &dir.join("sparkq.yml")).unwrap());
+    queue.create_session("s", None).unwrap();
+    queue.create_stream("a", "s", "Do it.").unwrap();
+    queue.start_index().unwrap();
+    queue
+}
+
+fn new() -> NewTask {
+    NewTask {
+        tool_name: "run-bash".to_owned(),
+        payload: json!({}),
+        timeout: None,
+        task_class: None,
+    }
+}
+
+#[test]
+fn an_index_hands_out_tasks_in_fifo_order_and_sees_tasks_it_has_no_event_for_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    let first = queue
+        .enqueue_batch("a", (0..20).map(|_| new()).collect())
+        .unwrap();
+    let mut claimed = Vec::new();
+    // Enqueue between claims: the index may not have seen the new file
+    // when the next claim comes, and the folder must still be heard.
+    for i in 0..30 {
+        if i == 10 {
+            queue
+                .enqueue_batch("a", (0..10).map(|_| new()).collect())
+                .unwrap();
+        }
+        claimed.push(queue.claim("a", "w").unwrap().expect("a task").task.id);
+    }
+    assert!(claimed.windows(2).all(|w| w[0] < w[1]), "FIFO");
+    assert_eq!(
+        claimed[..20],
+        first.iter().map(|t| t.id.clone()).collect::<Vec<_>>()[..]
+    );
+    assert_eq!(queue.claim("a", "w").unwrap(), None);
+}
+
+#[test]
+fn an_id_the_index_still_lists_but_another_process_took_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    let tasks = queue.enqueue_batch("a", (0..3).map(|_| new()).collect()).unwrap();
+    assert_eq!(queue.peek("a").unwrap().unwrap().task.id, tasks[0].id);
+    // Another process (a queue without the index) claims the head.
+    let other = Queue::new(queue.config().clone());
+    assert_eq!(other.claim("a", "x").unwrap().unwrap().task.id, tasks[0].id);
+    let mine = queue.claim("a", "w").unwrap().unwrap();
+    assert_eq!(mine.task.id, tasks[1].id);
+    assert_eq!(mine.task.claimed_by.as_deref(), Some("w"));
+}
+
+#[test]
+fn lost_events_and_replaced_folders_make_a_stream_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = Shared {
+        streams_dir: dir.path().join("streams"),
+        streams: Mutex::new(HashMap::new()),
+    };
+    let entry: Arc<Mutex<StreamIndex>> = Arc::default();
+    lock(&shared.streams).insert("a".to_owned(), entry.clone());
+    let fresh = || lock(&entry).checked_at = Some(Instant::now());
+    let event = |kind, path: &str| Ok(notify::Event::new(kind).add_path(dir.path().join(path)));
+    use notify::EventKind::{Access, Create, Other, Remove};
+
+    fresh();
+    // An overflowed kernel queue: events were lost.
+    shared.observe(Ok(notify::Event::new(Other).set_flag(notify::event::Flag::Rescan)));
+    assert!(!lock(&entry).is_current());
+    fresh();
+    // `pending/` replaced (a checkout): files came or went unseen.
+    shared.observe(event(
+        Create(notify::event::CreateKind::Folder),
+        "streams/a/pending",
+    ));
+    assert!(!lock(&entry).is_current());
+    fresh();
+    // Reads and the lock file change nothing.
+    shared.observe(event(Access(notify::event::AccessKind::Any), "streams/a/pending"));
+    shared.observe(event(Create(notify::event::CreateKind::File), "streams/a/.lock"));
+    assert!(lock(&entry).is_current());
+    // A task file that is not there (its event came late) is forgotten;
+    // an extra copy from a sync sends listings to the folder.
+    lock(&entry).pending.insert(TaskId::generate());
+    let id = lock(&entry).pending.first().cloned().unwrap();
+    shared.observe(event(
+        Remove(notify::event::RemoveKind::File),
+        &format!("streams/a/pending/{id}.json"),
+    ));
+    assert!(lock(&entry).pending.is_empty());
+    shared.observe(event(
+        Create(notify::event::CreateKind::File),
+        &format!("streams/a/done/{id}.json~theirs"),
+    ));
+    assert!(lock(&entry).extras);
+}
+
+#[test]
+fn pages_and_counts_from_the_index_agree_with_the_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    let folders = Queue::new(queue.config().clone());
+    queue
+        .enqueue_batch("a", (0..30).map(|_| new()).collect())
+        .unwrap();
+    for i in 0..12 {
+        let c = queue.claim("a", "w").unwrap().unwrap();
+        let report = crate::queue::Report {
+            token: c.task.claim_token.clone(),
+            ..Default::default()
+        };
+        if i % 3 == 0 {
+            queue.fail(c.task.id.as_str(), "broke", report).unwrap();
+        } else if i % 3 == 1 {
+            queue
+                .complete(c.task.id.as_str(), json!({"summary": "ok"}), report)
+                .unwrap();
+        }
+    }
+    let stream = Name::parse("a").unwrap();
+    // The index hears of each change a moment after it happens: wait
+    // (bounded) for it to catch up, then it must agree exactly.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while queue.counts(&stream).unwrap() != folders.counts(&stream).unwrap() {
+        assert!(Instant::now() < deadline, "the index never caught up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(queue.indexed_counts(&stream).is_some(), "counted from the index");
+    let ids = |page: crate::queue::TaskPage| {
+        page.tasks
+            .into_iter()
+            .map(|t| (t.id, t.status))
+            .collect::<Vec<_>>()
+    };
+    for limit in [1, 5, 50] {
+        let filter = crate::queue::TaskFilter {
+            limit: Some(limit),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(queue.list_tasks(&filter).unwrap()),
+            ids(folders.list_tasks(&filter).unwrap())
+        );
+    }
+}
+
+#[test]
+fn a_dead_claim_is_swept_when_its_time_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    let task = queue.enqueue("a", new()).unwrap();
+    let claimed = queue.claim("a", "w").unwrap().unwrap();
+    assert_eq!(claimed.task.id, task.id);
+    assert_eq!(queue.peek("a").unwrap(), None);
+    // The claim's worker went silent long ago: rewrite the file as
+    // another process would see it (an event tells the index).
+    let stream = Name::parse("a").unwrap();
+    let mut old = claimed.task.clone();
+    let long_ago = Timestamp::parse("2001-01-01T00:00:00Z").unwrap();
+    old.started_at = Some(long_ago);
+    old.updated_at = long_ago;
+    old.max_attempts = 2;
+    queue.spool.write_task(&old).unwrap();
+    // The folder overrules: whether or not the event has come, the
+    // index reads the changed claim before deciding.
+    let entry = queue.index.as_ref().unwrap().stream(&stream);
+    lock(&entry).running.insert(task.id.clone(), None);
+    let again = queue.claim("a", "w2").unwrap().expect("the dead claim, requeued");
+    assert_eq!(again.task.id, task.id);
+    assert_eq!(again.task.attempts, 2);
+}
