@@ -274,12 +274,7 @@ fn click_through_the_web_ui() {
     browser.wait_for(&format!("tr[data-id=\"{id}\"]"));
     shot("tasks-phone");
 
-    let errors: Vec<String> = browser
-        .severe_logs()
-        .into_iter()
-        .filter(|m| !m.contains("favicon"))
-        .collect();
-    assert!(errors.is_empty(), "browser console errors: {errors:?}");
+    browser.assert_no_console_errors();
 }
 
 #[test]
@@ -378,10 +373,5 @@ fn conflicts_show_as_a_marker_in_the_list_and_a_section_in_the_detail() {
     assert_inert(&browser, "task detail with conflicts");
     browser.screenshot(&shots().join("task-conflicts.png"));
 
-    let errors: Vec<String> = browser
-        .severe_logs()
-        .into_iter()
-        .filter(|m| !m.contains("favicon"))
-        .collect();
-    assert!(errors.is_empty(), "browser console errors: {errors:?}");
+    browser.assert_no_console_errors();
 }

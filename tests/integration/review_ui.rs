@@ -17,15 +17,6 @@ use crate::server_support::Server;
 use crate::support::Project;
 use crate::webdriver::Browser;
 
-fn no_console_errors(browser: &Browser) {
-    let errors: Vec<String> = browser
-        .severe_logs()
-        .into_iter()
-        .filter(|m| !m.contains("favicon"))
-        .collect();
-    assert!(errors.is_empty(), "browser console errors: {errors:?}");
-}
-
 /// Fails when the page is wider than the window, or a table scrolls
 /// sideways inside its box (something scrolls sideways either way).
 fn assert_no_sideways_scroll(browser: &Browser, page: &str) {
@@ -147,7 +138,7 @@ fn a_failures_reason_reads_from_the_list_and_a_row_opens_the_task() {
         "Enter to open the selected row",
         &format!("return location.hash === '#/task/{second}';"),
     );
-    no_console_errors(&browser);
+    browser.assert_no_console_errors();
 }
 
 #[test]
@@ -222,7 +213,7 @@ fn search_and_filters_live_in_the_url() {
         "Back to drop the stream filter",
         &format!("return !location.hash.includes('stream=') && document.querySelectorAll('tr.task-row').length === {wanted};"),
     );
-    no_console_errors(&browser);
+    browser.assert_no_console_errors();
 }
 
 /// How many `/api/tasks` list requests the page has made so far.
@@ -272,7 +263,7 @@ fn live_events_update_rows_from_their_listing_without_refetching_the_list() {
         before,
         "the rows came from the events' listings, not from fetching the list again"
     );
-    no_console_errors(&browser);
+    browser.assert_no_console_errors();
 }
 
 /// The ids of the rows shown, top to bottom.
@@ -347,7 +338,7 @@ fn pages_of_50_go_older_and_newer_by_cursor() {
     wait_page(50..100);
     browser.click("#page-newest");
     wait_page(0..50);
-    no_console_errors(&browser);
+    browser.assert_no_console_errors();
 }
 
 #[test]
@@ -428,7 +419,7 @@ fn the_since_view_after_a_night_puts_failures_first_by_stream() {
         "{failed} failed in 2 h: {}",
         browser.text("#since-summary")
     );
-    no_console_errors(&browser);
+    browser.assert_no_console_errors();
 }
 
 #[test]
@@ -486,7 +477,7 @@ fn requeue_asks_first_can_change_stream_and_payload_and_says_when_done_before() 
     assert_eq!(link, json!(format!("#/task/{new_id}")));
     browser.click("#requeue-cancel");
     assert_eq!(queued(), before + 1, "cancelling the second time queued nothing");
-    no_console_errors(&browser);
+    browser.assert_no_console_errors();
 }
 
 #[test]
@@ -545,7 +536,7 @@ fn a_4_mib_stdout_shows_head_and_tail_and_loads_in_full_on_demand() {
             big.len()
         ),
     );
-    no_console_errors(&browser);
+    browser.assert_no_console_errors();
 }
 
 #[test]
@@ -594,7 +585,7 @@ fn the_phone_layout_has_no_sideways_scroll_at_390_px() {
         vec![],
     );
     assert_eq!(thead, json!("none"));
-    no_console_errors(&browser);
+    browser.assert_no_console_errors();
 }
 
 /// The screenshots of docs/screenshots/: dashboard, list, since view and
@@ -644,7 +635,7 @@ fn screenshots_for_the_docs() {
     browser.click(".page-head button[data-action=requeue]");
     browser.wait_for("dialog[open] #requeue-confirm");
     browser.screenshot(&dir.join("requeue-phone-dark.png"));
-    no_console_errors(&browser);
+    browser.assert_no_console_errors();
 }
 
 /// Milliseconds from navigation start until `page` had drawn its data (the

@@ -276,6 +276,17 @@ impl Browser {
     }
 
     /// Browser console messages at level SEVERE since the last call.
+    /// Fails the test when the page logged an error (a missing favicon
+    /// aside).
+    pub fn assert_no_console_errors(&self) {
+        let errors: Vec<String> = self
+            .severe_logs()
+            .into_iter()
+            .filter(|m| !m.contains("favicon"))
+            .collect();
+        assert!(errors.is_empty(), "browser console errors: {errors:?}");
+    }
+
     pub fn severe_logs(&self) -> Vec<String> {
         let logs = self.cmd("POST", "/se/log", Some(json!({"type": "browser"})));
         logs.as_array()
