@@ -315,6 +315,7 @@ fn list_project(n: u64) -> tempfile::TempDir {
     let dir = project();
     let filled = Instant::now();
     fill_spool(dir.path(), n);
+    scale::settle_disk(dir.path());
     println!(
         "task list: {n} tasks written in {:.1} s",
         filled.elapsed().as_secs_f64()
