@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::SweepReport;
-use crate::model::{Name, TaskId, Timestamp};
+use crate::model::{Name, TaskId, TaskStatus, Timestamp};
 use crate::spool::{self, PendingScan, SCAN_OLDEST};
 
 /// How long an index is trusted without a look at the folders: the safety
@@ -92,6 +92,13 @@ struct StreamIndex {
     /// A state folder holds an extra copy (`<id>.json~…`) from a sync:
     /// listings take the folder path, which settles it.
     extras: bool,
+    /// Per state folder (by status), what stats and `since` need of each
+    /// task file, read once per change (see `index_summary`).
+    summaries: [HashMap<TaskId, Arc<Summary>>; 4],
+    /// Per state folder, the event count at each file's latest event.
+    stamps: [HashMap<TaskId, u64>; 4],
+    /// Events about task files seen so far.
+    events: u64,
 }
 
 /// When a running claim turns stale and dead, as its file said.
@@ -219,6 +226,12 @@ impl Shared {
             ["pending", file] => observe_pending(&mut index, path, file),
             [folder @ ("done" | "failed"), file] => {
                 if let Some(id) = TaskId::from_file_name(file) {
+                    let status = if folder == "done" {
+                        TaskStatus::Succeeded
+                    } else {
+                        TaskStatus::Failed
+                    };
+                    index.file_changed(status, &id);
                     let exists = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
                     let set = if folder == "done" {
                         &mut index.done
@@ -234,6 +247,7 @@ impl Shared {
             }
             ["claimed", file] => {
                 if let Some(id) = TaskId::from_file_name(file) {
+                    index.file_changed(TaskStatus::Running, &id);
                     if std::fs::symlink_metadata(path).is_ok() {
                         // New or changed (a heartbeat, a new claim): read
                         // again before the next sweep decision.
@@ -252,6 +266,7 @@ impl Shared {
 fn observe_pending(index: &mut StreamIndex, path: &Path, file: &str) {
     let found = std::fs::symlink_metadata(path).ok();
     if let Some(id) = TaskId::from_file_name(file) {
+        index.file_changed(TaskStatus::Queued, &id);
         match found {
             Some(meta) if meta.is_file() => {
                 index.pending.insert(id);
@@ -285,6 +300,10 @@ fn merge(mut first: SweepReport, second: SweepReport) -> SweepReport {
 
 #[path = "index_queue.rs"]
 mod queue_side;
+
+#[path = "index_summary.rs"]
+mod summary;
+pub(in crate::queue) use summary::Summary;
 
 #[cfg(test)]
 #[path = "index_tests.rs"]

@@ -142,6 +142,11 @@ impl Queue {
             })
             .collect();
         ix.drops = !(scan.drops.is_empty() && scan.adopting.is_empty() && scan.foreign.is_empty());
+        // Not current after lost events (or never read): no summary read
+        // before can be trusted. After a periodic recheck, the files whose
+        // events came are the ones that changed.
+        let trusted = ix.checked_at.is_some();
+        ix.prune_summaries(trusted);
         ix.checked_at = Some(Instant::now());
         Ok(())
     }
