@@ -25,9 +25,12 @@
 //!   folder whatever order or number of events arrive.
 //! - A kernel queue that overflowed, a watch error, or a state folder that
 //!   was replaced (a git checkout, rsync) marks the index stale; so does age
-//!   ([`INDEX_RECHECK`]). A stale stream is rebuilt from its folders on its
-//!   next look, through the same full look a one-shot call makes (adopting
-//!   drops, sweeping every claim).
+//!   ([`INDEX_RECHECK`]). A stale stream is rebuilt from its folders,
+//!   through the same full look a one-shot call makes (adopting drops,
+//!   sweeping every claim): by a background thread, which rechecks every
+//!   stream before it ages out and rebuilds a stale one within
+//!   [`REFRESH_TICK`], so requests do not pay for it; a look that finds
+//!   its stream stale all the same (right after lost events) rebuilds it.
 //! - Files dropped into `pending/` by hand are adopted by the full look, so
 //!   while one waits there the look takes the folder path.
 //!
@@ -52,9 +55,21 @@ use crate::spool::{self, PendingScan, SCAN_OLDEST};
 /// net for events that were lost without the kernel saying so.
 pub const INDEX_RECHECK: Duration = Duration::from_secs(30);
 
+/// How often the background thread looks for streams to recheck: those
+/// stale, and those within a third of [`INDEX_RECHECK`] of ageing out.
+const REFRESH_TICK: Duration = if cfg!(test) {
+    Duration::from_millis(50)
+} else {
+    Duration::from_secs(5)
+};
+
 /// The live index of one spool. Cloned queues share it.
 pub struct Index {
     shared: Arc<Shared>,
+    /// The queue the background recheck reads the folders with (one
+    /// without an index, so the two never keep each other alive); see
+    /// [`Queue::start_index`].
+    refresher: Mutex<Option<crate::queue::Queue>>,
     /// Dropping it stops the events.
     _watcher: RecommendedWatcher,
 }
@@ -153,6 +168,7 @@ impl Index {
         watcher.watch(&streams_dir, RecursiveMode::Recursive)?;
         Ok(Index {
             shared,
+            refresher: Mutex::new(None),
             _watcher: watcher,
         })
     }

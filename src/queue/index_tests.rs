@@ -294,3 +294,31 @@ fn stats_and_since_from_the_index_equal_a_folder_read_through_random_changes() {
         );
     }
 }
+
+#[test]
+fn the_recheck_reads_the_folders_in_the_background_before_the_index_ages_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    let tasks = queue
+        .enqueue_batch("a", (0..20).map(|_| new()).collect())
+        .unwrap();
+    assert_eq!(queue.peek("a").unwrap().unwrap().task.id, tasks[0].id);
+    let stream = Name::parse("a").unwrap();
+    let entry = queue.index.as_ref().unwrap().stream(&stream);
+    // An event lost without the kernel saying so: the index misses a task,
+    // and its last check is about to age out.
+    let checked = Instant::now().checked_sub(INDEX_RECHECK - Duration::from_secs(1));
+    {
+        let mut ix = lock(&entry);
+        assert!(ix.pending.remove(&tasks[5].id));
+        ix.checked_at = checked;
+    }
+    // No look comes; the background recheck reads the folders.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !lock(&entry).pending.contains(&tasks[5].id) {
+        assert!(Instant::now() < deadline, "the background recheck never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(lock(&entry).is_current());
+    assert_eq!(lock(&entry).pending.len(), 20);
+}
