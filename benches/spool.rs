@@ -13,8 +13,14 @@
 //!
 //! The baseline is a plain loop of create-temp, rename, read, write result,
 //! unlink: the same two atomic writes a claim plus a complete make, with
-//! nothing else. Each case is measured with fsync on, then off, before the
-//! next case starts, so both columns see the same machine load.
+//! nothing else. The CLI drain's reference is the same file work done by two
+//! processes per task (see `baseline::two_processes`), the one-shot
+//! commands' is `/bin/true` (and `nq` for enqueue) run from the same loop.
+//! `SPARKQ_BEFORE_BIN=/path/to/old/sparkq` measures the one-shot commands
+//! of an older binary too and prints after ÷ before. Each case is measured
+//! with fsync on, then off, before the next case starts, so both columns
+//! see the same machine load. Every figure is judged against its reference
+//! from the same run, never against a fixed time.
 
 // The case modules live in `benches/spool/`; a bench's root resolves
 // `mod` paths beside itself, hence the explicit paths.
@@ -95,6 +101,14 @@ fn once(mut case: impl FnMut(bool) -> Round) -> (Measure, Measure) {
 }
 
 fn main() {
+    if let Some(step) = std::env::var_os(baseline::STEP_ENV) {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Err(e) = baseline::step(&step.to_string_lossy(), &args) {
+            eprintln!("baseline step failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let plan = Plan::from_env();
     let root = std::env::var_os("SPARKQ_BENCH_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")), PathBuf::from);
@@ -102,6 +116,7 @@ fn main() {
     let root = tempfile::tempdir_in(root).expect("create the bench folder");
     let bin = std::env::var_os("SPARKQ_BIN")
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sparkq")), PathBuf::from);
+    let before = std::env::var_os("SPARKQ_BEFORE_BIN").map(PathBuf::from);
     println!(
         "SparkQ spool benchmark{}: {} cores, folder {}, binary {}, load average before: {}",
         if plan.quick {
@@ -120,6 +135,8 @@ fn main() {
     let throughput = throughput::run(&plan, root, &bin);
     report.in_process_ratio = throughput.in_process_ratio;
     report.cli_drain_4 = Some(throughput.cli_drain_4.clone());
+    report.cli_ratio = throughput.cli_ratio;
+    report.two_process_base = Some(throughput.two_process_base.clone());
     let rows = throughput.rows;
     print_table(
         &format!(
@@ -135,7 +152,10 @@ fn main() {
 
     let mut rows = Vec::new();
     for &size in &plan.pending_sizes {
-        let consumed = 4 * plan.latency_samples + 4 * plan.process_runs;
+        // Claims: the latency samples, and the process rows' claims and
+        // completes (each completes a claimed task), fsync on and off, for
+        // up to two binaries.
+        let consumed = 4 * plan.latency_samples + 8 * plan.process_runs;
         let project = Project::new(root, true);
         project.fill(size + consumed);
         let label = thousands(size);
@@ -149,7 +169,7 @@ fn main() {
             off,
         ));
         if size == 1_000 {
-            report.processes = process_rows(&bin, &project, plan.process_runs);
+            report.processes = process_rows(&bin, before.as_deref(), &project, plan.process_runs);
         }
     }
     print_table(
@@ -181,9 +201,19 @@ struct ProcessRow {
     cpu: (Option<Duration>, Option<Duration>),
 }
 
-/// `/bin/true`, `sparkq --version`, `peek` and `claim`, each with the
-/// project set to fsync on, then off.
-fn process_rows(bin: &Path, project: &Project, runs: usize) -> Vec<ProcessRow> {
+/// The one-shot commands, by the name of their row.
+const PEEK: &str = "sparkq peek --stream S";
+const CLAIM: &str = "sparkq claim --stream S";
+const COMPLETE: &str = "sparkq complete ID --token T";
+const ENQUEUE: &str = "sparkq enqueue T P --stream S";
+const NQ: &str = "nq true (peer of enqueue)";
+/// The suffix of the rows of `SPARKQ_BEFORE_BIN`.
+const BEFORE: &str = " [before]";
+
+/// `/bin/true`, `nq`, then `sparkq --version`, `peek`, `claim`, `complete`
+/// and `enqueue`, each with the project set to fsync on, then off; the same
+/// again for `before` if given.
+fn process_rows(bin: &Path, before: Option<&Path>, project: &Project, runs: usize) -> Vec<ProcessRow> {
     let stream = project::STREAM;
     let timed = |run: &mut dyn FnMut() -> Round| {
         let before = cli::children_cpu();
@@ -193,24 +223,49 @@ fn process_rows(bin: &Path, project: &Project, runs: usize) -> Vec<ProcessRow> {
             .map(|(b, a)| (a - b) / runs as u32);
         (Measure::new(vec![round]), cpu)
     };
-    let cases: [(&str, Box<ProcessCase<'_>>); 4] = [
-        (
-            "/bin/true",
-            Box::new(move |_| cli::wall_time(Path::new("/bin/true"), &[], project.path(), runs)),
-        ),
-        (
-            "sparkq --version",
-            Box::new(move |_| cli::wall_time(bin, &["--version"], project.path(), runs)),
-        ),
-        (
-            "sparkq peek --stream S",
-            Box::new(move |_| cli::wall_time(bin, &["peek", "--stream", stream], project.path(), runs)),
-        ),
-        (
-            "sparkq claim --stream S",
-            Box::new(move |fsync| cli::one_shot_claims(bin, project, runs, fsync)),
-        ),
-    ];
+    let payload = r#"{"script_path": "scripts/migrate.sh"}"#;
+    let mut cases: Vec<(String, Box<ProcessCase<'_>>)> = vec![(
+        "/bin/true".to_owned(),
+        Box::new(move |_| cli::wall_time(Path::new("/bin/true"), &[], project.path(), runs)),
+    )];
+    if cli::nq_enqueue(project.path(), 1).is_some() {
+        cases.push((
+            NQ.to_owned(),
+            Box::new(move |_| cli::nq_enqueue(project.path(), runs).expect("nq is installed")),
+        ));
+    }
+    for (suffix, bin) in std::iter::once(("", bin)).chain(before.map(|b| (BEFORE, b))) {
+        let commands: [(&str, Box<ProcessCase<'_>>); 5] = [
+            (
+                "sparkq --version",
+                Box::new(move |_| cli::wall_time(bin, &["--version"], project.path(), runs)),
+            ),
+            (
+                PEEK,
+                Box::new(move |_| cli::wall_time(bin, &["peek", "--stream", stream], project.path(), runs)),
+            ),
+            (
+                CLAIM,
+                Box::new(move |fsync| cli::one_shot_claims(bin, project, runs, fsync)),
+            ),
+            (
+                COMPLETE,
+                Box::new(move |fsync| cli::one_shot_completes(bin, project, runs, fsync)),
+            ),
+            (
+                ENQUEUE,
+                Box::new(move |_| {
+                    let args = ["enqueue", "run-bash", payload, "--stream", stream];
+                    cli::wall_time(bin, &args, project.path(), runs)
+                }),
+            ),
+        ];
+        cases.extend(
+            commands
+                .into_iter()
+                .map(|(name, case)| (format!("{name}{suffix}"), case)),
+        );
+    }
     cases
         .into_iter()
         .map(|(name, case)| {
@@ -221,7 +276,7 @@ fn process_rows(bin: &Path, project: &Project, runs: usize) -> Vec<ProcessRow> {
             let (on, cpu_on) = measure(true);
             let (off, cpu_off) = measure(false);
             ProcessRow {
-                name: name.to_owned(),
+                name,
                 on,
                 off,
                 cpu: (cpu_on, cpu_off),
@@ -256,49 +311,86 @@ fn row(name: &str, on: Measure, off: Measure) -> Row {
 /// The measures the issue's targets are judged on, as (fsync on, off).
 #[derive(Default)]
 struct Report {
-    in_process_ratio: [(f64, f64); 2],
+    in_process_ratio: [(f64, f64); 4],
     cli_drain_4: Option<(Measure, Measure)>,
+    cli_ratio: (f64, f64),
+    two_process_base: Option<(Measure, Measure)>,
     one_shot: Vec<(usize, Measure, Measure)>,
     processes: Vec<ProcessRow>,
 }
 
 impl Report {
+    /// The p50 of process row `name`, if it was measured.
+    fn p50(&self, name: &str, fsync: bool) -> Option<Duration> {
+        self.processes
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| if fsync { p.on.p50 } else { p.off.p50 })
+    }
+
+    /// Row `name`'s p50 over row `reference`'s, fsync (on, off).
+    fn p50_ratio(&self, name: &str, reference: &str) -> Option<(f64, f64)> {
+        let ratio =
+            |fsync| Some(self.p50(name, fsync)?.as_secs_f64() / self.p50(reference, fsync)?.as_secs_f64());
+        Some((ratio(true)?, ratio(false)?))
+    }
+
     fn print_targets(&self) {
-        println!("\nTargets (fsync on | fsync off)");
-        for (workers, (on, off)) in [1, 4].iter().zip(self.in_process_ratio) {
+        println!("\nTargets of issue 12, each against its reference from this run (fsync on | fsync off)");
+        let kinds = [
+            "in-process",
+            "in-process",
+            "in-process, indexed",
+            "in-process, indexed",
+        ];
+        for ((workers, kind), (on, off)) in [1, 4, 1, 4].iter().zip(kinds).zip(self.in_process_ratio) {
             target(
-                &format!(
-                    "in-process claim+complete, {workers} worker(s) >= 0.7x baseline (median of rounds)"
-                ),
+                &format!("claim+complete, {workers} worker(s), {kind} >= 0.8x bare baseline"),
                 format!("{on:.2}x | {off:.2}x"),
-                on >= 0.7,
-                off >= 0.7,
-            );
-        }
-        let p50 = |name: &str, fsync: bool| {
-            self.processes
-                .iter()
-                .find(|p| p.name == name)
-                .map(|p| if fsync { p.on.p50 } else { p.off.p50 })
-                .expect("process rows were measured")
-        };
-        for name in ["sparkq peek --stream S", "sparkq claim --stream S"] {
-            let ratio = |fsync| p50(name, fsync).as_secs_f64() / p50("/bin/true", fsync).as_secs_f64();
-            let (on, off) = (ratio(true), ratio(false));
-            target(
-                &format!("`{name}` (1k pending) <= 4x /bin/true, p50"),
-                format!("{on:.1}x | {off:.1}x"),
-                on <= 4.0,
-                off <= 4.0,
+                on >= 0.8,
+                off >= 0.8,
             );
         }
         let (on, off) = self.cli_drain_4.as_ref().expect("throughput was measured");
+        let (base_on, base_off) = self.two_process_base.as_ref().expect("throughput was measured");
+        target(
+            "4 CLI workers >= 0.6x the 2-process bare loop (median of rounds)",
+            format!("{:.2}x | {:.2}x", self.cli_ratio.0, self.cli_ratio.1),
+            self.cli_ratio.0 >= 0.6,
+            self.cli_ratio.1 >= 0.6,
+        );
         target(
             "4 CLI workers drain >= 300 tasks/s",
-            format!("{} | {}", rate(on.ops_per_sec), rate(off.ops_per_sec)),
+            format!(
+                "{} | {} (loop: {} | {})",
+                rate(on.ops_per_sec),
+                rate(off.ops_per_sec),
+                rate(base_on.ops_per_sec),
+                rate(base_off.ops_per_sec)
+            ),
             on.ops_per_sec >= 300.0,
             off.ops_per_sec >= 300.0,
         );
+        for name in [PEEK, CLAIM, COMPLETE, ENQUEUE] {
+            let (on, off) = self
+                .p50_ratio(name, "/bin/true")
+                .expect("process rows were measured");
+            target(
+                &format!("`{name}` (1k pending) <= 2.5x /bin/true, p50"),
+                format!("{on:.1}x | {off:.1}x"),
+                on <= 2.5,
+                off <= 2.5,
+            );
+        }
+        match self.p50_ratio(ENQUEUE, NQ) {
+            Some((on, off)) => target(
+                "`sparkq enqueue` <= 1.5x `nq true`, p50",
+                format!("{on:.1}x | {off:.1}x"),
+                on <= 1.5,
+                off <= 1.5,
+            ),
+            None => println!("  `sparkq enqueue` <= 1.5x `nq true`: not measured, nq is not installed"),
+        }
         if let Some((size, on, off)) = self.one_shot.last() {
             target(
                 &format!(
@@ -315,11 +407,31 @@ impl Report {
             let growth = |s: &Measure, l: &Measure| l.p50.as_secs_f64() / s.p50.as_secs_f64();
             let (on, off) = (growth(s_on, l_on), growth(s_off, l_off));
             target(
-                &format!("claim time grows <= pending files ({files:.0}x more)"),
+                &format!("one-shot claim time grows <= pending files ({files:.0}x more)"),
                 format!("{on:.1}x | {off:.1}x"),
                 on <= files,
                 off <= files,
             );
+        }
+        self.print_before();
+    }
+
+    /// After ÷ before for every command measured with `SPARKQ_BEFORE_BIN`.
+    fn print_before(&self) {
+        let pairs: Vec<(&str, (f64, f64))> = self
+            .processes
+            .iter()
+            .filter_map(|p| {
+                let after = p.name.strip_suffix(BEFORE)?;
+                Some((after, self.p50_ratio(after, &p.name)?))
+            })
+            .collect();
+        if pairs.is_empty() {
+            return;
+        }
+        println!("\nAfter ÷ before (SPARKQ_BEFORE_BIN), whole-process p50 (fsync on | fsync off)");
+        for (name, (on, off)) in pairs {
+            println!("  {name:<44} {on:.2}x | {off:.2}x");
         }
     }
 }

@@ -118,3 +118,52 @@ pub(crate) fn children_cpu() -> Option<Duration> {
     let ticks: u64 = fields.get(13)?.parse::<u64>().ok()? + fields.get(14)?.parse::<u64>().ok()?;
     Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SEC))
 }
+
+/// `runs` one-shot `sparkq complete --token` processes, each on a task
+/// claimed in-process beforehand (untimed).
+pub(crate) fn one_shot_completes(bin: &Path, project: &Project, runs: usize, fsync: bool) -> Round {
+    project.set_fsync(fsync);
+    let queue = project.queue(fsync);
+    let result = r#"{"summary": "ok"}"#;
+    let samples: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let claimed = queue
+                .claim(STREAM, "bench")
+                .expect("claim")
+                .expect("a pending task");
+            let id = claimed.task.id.to_string();
+            let token = claimed.task.claim_token.expect("a claim token");
+            let began = Instant::now();
+            project.sparkq(bin, &["complete", &id, "--result", result, "--token", &token]);
+            began.elapsed()
+        })
+        .collect();
+    Round::serial(samples)
+}
+
+/// The wall time of `runs` runs of `nq true` (nq, the closest peer to a
+/// one-shot enqueue: it writes a job file into `$NQDIR` and starts the job
+/// in the background), with `NQDIR` a fresh folder under `dir`. `None`
+/// when `nq` is not installed.
+pub(crate) fn nq_enqueue(dir: &Path, runs: usize) -> Option<Round> {
+    let nq = std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|p| p.join("nq"))
+        .find(|p| p.is_file())?;
+    let jobs = tempfile::tempdir_in(dir).expect("an NQDIR");
+    let samples: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let began = Instant::now();
+            let output = Command::new(&nq)
+                .arg("true")
+                .env("NQDIR", jobs.path())
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run nq");
+            let took = began.elapsed();
+            assert!(output.status.success(), "nq true failed");
+            took
+        })
+        .collect();
+    Some(Round::serial(samples))
+}

@@ -33,11 +33,20 @@ pub(crate) fn enqueue(project: &Project, ops: usize, fsync: bool) -> Round {
 }
 
 /// `workers` threads draining `tasks` queued tasks, each doing claim then
-/// complete; one sample per task. Checks that every task ended in `done/`
-/// and that each worker got its tasks in FIFO order.
-pub(crate) fn drain(project: &Project, workers: usize, tasks: usize, fsync: bool) -> Round {
+/// complete; one sample per task. With `indexed`, the queue keeps the
+/// in-memory index of the spool, as the server and `sparkq mcp` do (built
+/// before the clock starts); without, it reads the folders on every claim,
+/// as a one-shot CLI call does. Checks that every task ended in `done/` and
+/// that each worker got its tasks in FIFO order.
+pub(crate) fn drain(project: &Project, workers: usize, tasks: usize, fsync: bool, indexed: bool) -> Round {
     project.fill(tasks);
-    let queue = project.queue(fsync);
+    let mut queue = project.queue(fsync);
+    if indexed {
+        queue.start_index().expect("an inotify watch for the index");
+        // The index's one-time build happens on the first look; the server
+        // pays it at start, not per claim.
+        queue.peek(STREAM).expect("peek");
+    }
     let start = Instant::now();
     let samples: Vec<Duration> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)

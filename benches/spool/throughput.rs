@@ -15,16 +15,31 @@ pub(crate) struct Throughput {
     /// In display order.
     pub(crate) rows: Vec<Row>,
     /// Claim+complete in-process over the bare baseline, for 1 and 4
-    /// workers (threads): the median of the rounds' ratios, fsync (on, off).
-    pub(crate) in_process_ratio: [(f64, f64); 2],
+    /// workers (threads), reading folders (one-shot style) and with the
+    /// index (server style): the median of the rounds' ratios, fsync (on,
+    /// off). Order: [1 plain, 4 plain, 1 indexed, 4 indexed].
+    pub(crate) in_process_ratio: [(f64, f64); 4],
     /// Four CLI workers' rate, fsync (on, off).
     pub(crate) cli_drain_4: (Measure, Measure),
+    /// Four CLI workers over the two-process bare loop with four workers:
+    /// the median of the rounds' ratios, fsync (on, off).
+    pub(crate) cli_ratio: (f64, f64),
+    /// The two-process bare loop's rate, fsync (on, off).
+    pub(crate) two_process_base: (Measure, Measure),
 }
 
+/// Display positions of the rows.
+const BARE: [usize; 2] = [0, 1];
+const ENQUEUE: usize = 2;
+const IN_PROCESS: [usize; 2] = [3, 4];
+const INDEXED: [usize; 2] = [5, 6];
+const TWO_PROCESS_BARE: usize = 7;
+const CLI: [usize; 2] = [8, 9];
+
 /// Runs the cases. Every round runs every case, fsync on then off, and each
-/// in-process drain right after the baseline it is compared with, so a
-/// burst of load elsewhere on the machine hits both alike; the ratio is
-/// taken per round, then the median.
+/// drain right after the baseline it is compared with, so a burst of load
+/// elsewhere on the machine hits both alike; the ratio is taken per round,
+/// then the median.
 pub(crate) fn run(plan: &Plan, root: &Path, bin: &Path) -> Throughput {
     // (display position, name, case), in run order.
     let mut cases: Vec<(usize, String, Case<'_>)> = Vec::new();
@@ -33,26 +48,42 @@ pub(crate) fn run(plan: &Plan, root: &Path, bin: &Path) -> Throughput {
             let dir = tempfile::tempdir_in(root).expect("baseline folder");
             baseline::run(dir.path(), n, Plan::pick(plan.baseline_ops, fsync), fsync)
         };
-        cases.push((i, format!("bare baseline, {n} thread(s)"), Box::new(base)));
-        let drain = move |fsync| {
-            let tasks = Plan::pick(plan.drain_tasks, fsync);
-            inproc::drain(&Project::new(root, fsync), n, tasks, fsync)
-        };
-        let name = format!("claim+complete, {n} worker(s), in-process *");
-        cases.push((3 + i, name, Box::new(drain)));
+        cases.push((BARE[i], format!("bare baseline, {n} thread(s)"), Box::new(base)));
+        for indexed in [false, true] {
+            let drain = move |fsync| {
+                let tasks = Plan::pick(plan.drain_tasks, fsync);
+                inproc::drain(&Project::new(root, fsync), n, tasks, fsync, indexed)
+            };
+            let (at, how) = if indexed {
+                (INDEXED[i], "in-process, indexed")
+            } else {
+                (IN_PROCESS[i], "in-process")
+            };
+            cases.push((
+                at,
+                format!("claim+complete, {n} worker(s), {how} *"),
+                Box::new(drain),
+            ));
+        }
     }
     let enqueue = |fsync| {
         let ops = Plan::pick(plan.enqueue_ops, fsync);
         inproc::enqueue(&Project::new(root, fsync), ops, fsync)
     };
-    cases.push((2, "enqueue, in-process".to_owned(), Box::new(enqueue)));
-    for (i, workers) in [1, 4].into_iter().enumerate() {
+    cases.push((ENQUEUE, "enqueue, in-process".to_owned(), Box::new(enqueue)));
+    let two_processes = move |fsync| {
+        let dir = tempfile::tempdir_in(root).expect("baseline folder");
+        baseline::two_processes(dir.path(), 4, Plan::pick(plan.cli_tasks, fsync), fsync)
+    };
+    let name = "bare baseline, 4 workers, 2 processes per task *".to_owned();
+    cases.push((TWO_PROCESS_BARE, name, Box::new(two_processes)));
+    for (i, workers) in [1, 4].into_iter().enumerate().rev() {
         let drain = move |fsync| {
             let tasks = Plan::pick(plan.cli_tasks, fsync);
             cli::drain(bin, &Project::new(root, fsync), workers, tasks, fsync)
         };
         let name = format!("claim+complete, {workers} worker(s), CLI *");
-        cases.push((5 + i, name, Box::new(drain)));
+        cases.push((CLI[i], name, Box::new(drain)));
     }
 
     let mut rounds: Vec<(Vec<Round>, Vec<Round>)> = cases.iter().map(|_| Default::default()).collect();
@@ -63,11 +94,23 @@ pub(crate) fn run(plan: &Plan, root: &Path, bin: &Path) -> Throughput {
         }
     }
 
+    let at = |position: usize| {
+        cases
+            .iter()
+            .position(|(p, _, _)| *p == position)
+            .expect("every row has a case")
+    };
     let ratio = |base: usize, ours: usize| {
-        let (base, ours) = (&rounds[base], &rounds[ours]);
+        let (base, ours) = (&rounds[at(base)], &rounds[at(ours)]);
         (median_ratio(&ours.0, &base.0), median_ratio(&ours.1, &base.1))
     };
-    let in_process_ratio = [ratio(0, 1), ratio(2, 3)];
+    let in_process_ratio = [
+        ratio(BARE[0], IN_PROCESS[0]),
+        ratio(BARE[1], IN_PROCESS[1]),
+        ratio(BARE[0], INDEXED[0]),
+        ratio(BARE[1], INDEXED[1]),
+    ];
+    let cli_ratio = ratio(TWO_PROCESS_BARE, CLI[1]);
 
     let mut measured: Vec<(usize, Row)> = cases
         .into_iter()
@@ -83,15 +126,18 @@ pub(crate) fn run(plan: &Plan, root: &Path, bin: &Path) -> Throughput {
         .collect();
     measured.sort_by_key(|(at, _)| *at);
     let rows: Vec<Row> = measured.into_iter().map(|(_, row)| row).collect();
-    let last = &rows[6];
-    let cli_drain_4 = (
-        last.on.clone().expect("measured"),
-        last.off.clone().expect("measured"),
-    );
+    let both = |row: &Row| {
+        (
+            row.on.clone().expect("measured"),
+            row.off.clone().expect("measured"),
+        )
+    };
     Throughput {
+        cli_drain_4: both(&rows[CLI[1]]),
+        two_process_base: both(&rows[TWO_PROCESS_BARE]),
         rows,
         in_process_ratio,
-        cli_drain_4,
+        cli_ratio,
     }
 }
 
