@@ -21,6 +21,8 @@
 //! with fsync on, then off, before the next case starts, so both columns
 //! see the same machine load. Every figure is judged against its reference
 //! from the same run, never against a fixed time.
+//! `SPARKQ_BENCH_ONLY=throughput` runs the throughput section alone, to
+//! compare two builds of the library run after run.
 
 // The case modules live in `benches/spool/`; a bench's root resolves
 // `mod` paths beside itself, hence the explicit paths.
@@ -149,6 +151,12 @@ fn main() {
         "* each round drains a fresh stream of {} (fsync on) / {} (fsync off) tasks for in-process, {} / {} for CLI",
         plan.drain_tasks.0, plan.drain_tasks.1, plan.cli_tasks.0, plan.cli_tasks.1
     );
+
+    if std::env::var_os("SPARKQ_BENCH_ONLY").is_some_and(|v| v == "throughput") {
+        // For comparing two builds of the library, one run each.
+        report.print_throughput_targets();
+        return;
+    }
 
     let mut rows = Vec::new();
     for &size in &plan.pending_sizes {
@@ -336,6 +344,12 @@ impl Report {
     }
 
     fn print_targets(&self) {
+        self.print_throughput_targets();
+        self.print_process_targets();
+        self.print_before();
+    }
+
+    fn print_throughput_targets(&self) {
         println!("\nTargets of issue 12, each against its reference from this run (fsync on | fsync off)");
         let kinds = [
             "in-process",
@@ -371,6 +385,9 @@ impl Report {
             on.ops_per_sec >= 300.0,
             off.ops_per_sec >= 300.0,
         );
+    }
+
+    fn print_process_targets(&self) {
         for name in [PEEK, CLAIM, COMPLETE, ENQUEUE] {
             let (on, off) = self
                 .p50_ratio(name, "/bin/true")
@@ -413,7 +430,6 @@ impl Report {
                 off <= files,
             );
         }
-        self.print_before();
     }
 
     /// After ÷ before for every command measured with `SPARKQ_BEFORE_BIN`.

@@ -109,11 +109,9 @@ impl Queue {
     /// through it would queue every other worker's claim behind the disk.
     /// Under the lock the claimed copy is read again; if it is unchanged the
     /// staged copy is renamed into place, else (a heartbeat came in between)
-    /// the finished copy is rebuilt from what is there now. The flush of
-    /// the finished copy's folder waits for the lock's release too (see
-    /// [`Queue::finish_claim`]). Without fsync there is nothing to gain,
-    /// and all of it happens under the lock. Token checks and the move
-    /// itself always happen under the lock.
+    /// the finished copy is rebuilt from what is there now. Without fsync
+    /// there is nothing to gain, and all of it happens under the lock. Token
+    /// checks and the move itself always happen under the lock.
     fn finish(&self, id: &str, report: Report, outcome: Outcome) -> Result<Task> {
         let limit = self.config.limits.output_bytes;
         for (what, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
@@ -147,37 +145,12 @@ impl Queue {
             None
         };
 
-        let lock = self.spool.lock_stream(&stream)?;
+        let _lock = self.spool.lock_stream(&stream)?;
         let (current, marked) = self.read_running_or_marked(&stream, &id, token)?;
-        // A report of this claim finished it a moment ago and has not yet
-        // removed the claimed copy (see below): this one comes too late.
-        if self.is_copy_superseded(&stream, &current, TaskStatus::Running)? {
-            return Err(fence::refusal(&self.get_task(id.as_str())?, token));
-        }
         let task = match staged {
             Some((seen, task, staged)) if seen == current && !marked => {
-                // Invariant (no lost task): the claimed copy is removed only
-                // once the finished one is durable, its bytes flushed before
-                // the rename and its folder after. The folder flush is the
-                // slow part, so it waits until the lock is released: other
-                // workers claim meanwhile. Until the removal both copies
-                // exist, the state a crash here leaves too; every look
-                // treats the claimed copy as superseded (the finished one
-                // wins), so nothing is run or finished twice. The removal
-                // takes the lock again and removes the claimed copy only if
-                // it still is this claim (same token and attempt): a claim
-                // made anew in between (a requeue, then a claim) is kept.
-                let flush = staged.commit_unflushed()?;
-                drop(lock);
-                flush.flush()?;
-                let _lock = self.spool.lock_stream(&stream)?;
-                if let Ok(Some(left)) = self.spool.read_task(&stream, TaskStatus::Running, &id)
-                    && left.claim_token == current.claim_token
-                    && left.attempts == current.attempts
-                {
-                    let _ = self.spool.remove_task(&stream, TaskStatus::Running, &id);
-                }
-                return Ok(task);
+                staged.commit()?;
+                task
             }
             _ => {
                 let task = finished(current, report, outcome, now);
