@@ -138,6 +138,13 @@ impl Queue {
         if self.is_copy_superseded(&stream.name, &task, TaskStatus::Queued)? {
             return Ok(None);
         }
+        // An older claimed copy a sync brought back (it may carry recorded
+        // conflicts) would be written over by the rename: settle it first
+        // and let the next claim look again (see `settle`).
+        if self.spool.has_task(&stream.name, TaskStatus::Running, id) {
+            self.settle_task(&stream.name, id)?;
+            return Ok(None);
+        }
         if !self
             .spool
             .rename_task(&stream.name, id, TaskStatus::Queued, TaskStatus::Running)?

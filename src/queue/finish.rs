@@ -146,6 +146,11 @@ impl Queue {
         };
 
         let _lock = self.spool.lock_stream(&stream)?;
+        // Another copy of the task that a sync brought into `done/` or
+        // `failed/` would be written over: settle first (see `settle`).
+        // If the claim lost, the read below refuses and the report is
+        // recorded as a rival's, beside the winner.
+        self.settle_before_moving(&stream, &id, TaskStatus::Running)?;
         let (current, marked) = self.read_running_or_marked(&stream, &id, token)?;
         let task = match staged {
             Some((seen, task, staged)) if seen == current && !marked => {

@@ -18,6 +18,18 @@
 //!   reports it. The one exception is a `pending/` file with conflict
 //!   markers met by a claim or peek: it is settled in full
 //!   ([`Queue::settle_task`]), since the alternative is failing the task.
+//! - **A move never writes over an unsettled copy.** Reports, sweeps and
+//!   claims move a task by writing its new copy at the path of its new
+//!   state. A merge or a copy can have put another machine's copy of the
+//!   same task there (its worker's finish of a rival claim, a late finish
+//!   of an earlier attempt), and nothing has settled it yet: `sparkq sync`
+//!   settles after the merge, not during it, and workers do not wait for
+//!   that. Writing over it would lose that result without a trace (the
+//!   lost results of issue 18). So, under the stream lock, a task found in
+//!   another folder besides the one being moved is settled first
+//!   ([`Queue::settle_before_moving`]); the move then goes on only from a
+//!   copy that still stands, and a report from a claim that lost goes the
+//!   way of a rival's (see `rival`).
 
 use std::path::PathBuf;
 
@@ -286,6 +298,19 @@ impl Queue {
         }
         let applied = self.apply(stream, id, &copies, resolution.as_ref())?;
         Ok(applied.wrote.is_some() || !applied.removed.is_empty() || !applied.recovered.is_empty())
+    }
+
+    /// Settles task `id` of `stream` in full if it has a copy in a folder
+    /// other than `from` (the one a report, sweep or claim is about to move
+    /// it out of); returns whether it did. The caller holds the stream lock
+    /// and reads the task again afterwards. See the module doc: a move must
+    /// never write over a copy that a merge brought and nothing settled.
+    /// Costs one `stat` per folder when there is nothing to settle.
+    pub(super) fn settle_before_moving(&self, stream: &Name, id: &TaskId, from: TaskStatus) -> Result<bool> {
+        let tangled = TaskStatus::ALL
+            .iter()
+            .any(|s| *s != from && self.spool.has_task(stream, *s, id));
+        Ok(tangled && self.settle_task(stream, id)?)
     }
 
     /// Whether the copy of `id` in `status` lost to another copy in the

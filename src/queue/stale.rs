@@ -67,6 +67,12 @@ impl Queue {
             if self.is_copy_superseded(&stream.name, &task, TaskStatus::Running)? {
                 continue;
             }
+            // Any other copy (an older finish a sync brought into
+            // `failed/` or `pending/`) would be written over by the move:
+            // settle it first and look again at the next sweep.
+            if dead && self.settle_before_moving(&stream.name, &id, TaskStatus::Running)? {
+                continue;
+            }
             if lagged {
                 self.spool.write_task(&task)?;
             }

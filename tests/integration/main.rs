@@ -51,6 +51,7 @@ mod sync_git;
 mod sync_live;
 mod sync_live_check;
 mod sync_rsync;
+mod sync_window;
 mod teardown;
 mod watcher;
 mod words;
