@@ -1,6 +1,7 @@
 //! Wake latency and idle cost of `sparkq claim --wait`.
 //!
-//! `cargo bench --bench wake` prints:
+//! `cargo bench --bench wake` prints (`SPARKQ_BIN=/path/to/sparkq` measures
+//! another binary):
 //! - the latency from a task's arrival in `pending/` to a waiting
 //!   `claim --wait` process printing it, over 200 arrivals (p50, p99, max);
 //! - the CPU time an idle `claim --wait` and an idle `sparkq watch` burn in
@@ -27,8 +28,17 @@ use sparkq::queue::{NewTask, Queue};
 
 const ARRIVALS: usize = 200;
 
+/// The binary measured: Cargo's release build, or `SPARKQ_BIN` (to run
+/// the same bench on an older binary for a before/after).
+fn binary() -> std::path::PathBuf {
+    std::env::var_os("SPARKQ_BIN").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_BIN_EXE_sparkq")),
+        std::path::PathBuf::from,
+    )
+}
+
 fn sparkq(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sparkq"));
+    let mut cmd = Command::new(binary());
     cmd.args(args)
         .current_dir(dir)
         .env_remove("SPARKQ_CONFIG")
@@ -238,6 +248,7 @@ fn idle_cpu(dir: &Path) {
 }
 
 fn main() {
+    println!("SparkQ wake benchmark: binary {}", binary().display());
     let dir = tempfile::tempdir().expect("temp dir");
     let dir = dir.path();
     run(dir, &["setup", "--yes"]);
