@@ -40,6 +40,21 @@ fn fill(root: &Path, state: &str, n: u64) {
         )
         .expect("write task");
     }
+    settle_disk(&folder);
+}
+
+/// Writes the filled files out before anything is measured. A fill leaves
+/// them in the page cache; the first claims' flushes (an fsync commits the
+/// file system's journal, which carries the new files) would otherwise pay
+/// for writing out thousands of files, more the fewer seconds the fill
+/// took, and a small backlog would look slower than a big one.
+pub(crate) fn settle_disk(path: &Path) {
+    let synced = std::process::Command::new("sync")
+        .arg("--file-system")
+        .arg(path)
+        .status()
+        .expect("run sync");
+    assert!(synced.success(), "sync --file-system {}", path.display());
 }
 
 /// Claims `n` tasks one after another from a fresh server of `bin`; returns

@@ -47,6 +47,24 @@ impl TaskMatch {
     }
 
     /// Whether `task` meets every condition.
+    /// Whether the filter needs more of a task than the index keeps: its
+    /// text, or its staleness (which only the task file has).
+    pub(crate) fn needs_file(&self) -> bool {
+        self.text.is_some() || self.stale_at.is_some()
+    }
+
+    /// [`TaskMatch::matches`] on what the index keeps of a task, for a
+    /// filter that does not [`TaskMatch::needs_file`].
+    pub(crate) fn matches_summary(&self, task: &super::index::Summary) -> bool {
+        !(self.tool.as_ref().is_some_and(|tool| *tool != task.tool_name)
+            || self
+                .worker
+                .as_ref()
+                .is_some_and(|worker| task.claimed_by.as_ref() != Some(worker))
+            || self.since.is_some_and(|since| task.updated_at < since)
+            || self.until.is_some_and(|until| task.updated_at >= until))
+    }
+
     pub(crate) fn matches(&self, task: &Task) -> bool {
         if self.tool.as_ref().is_some_and(|tool| *tool != task.tool_name)
             || self

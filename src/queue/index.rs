@@ -25,9 +25,12 @@
 //!   folder whatever order or number of events arrive.
 //! - A kernel queue that overflowed, a watch error, or a state folder that
 //!   was replaced (a git checkout, rsync) marks the index stale; so does age
-//!   ([`INDEX_RECHECK`]). A stale stream is rebuilt from its folders on its
-//!   next look, through the same full look a one-shot call makes (adopting
-//!   drops, sweeping every claim).
+//!   ([`INDEX_RECHECK`]). A stale stream is rebuilt from its folders,
+//!   through the same full look a one-shot call makes (adopting drops,
+//!   sweeping every claim): by a background thread, which rechecks every
+//!   stream before it ages out and rebuilds a stale one within
+//!   [`REFRESH_TICK`], so requests do not pay for it; a look that finds
+//!   its stream stale all the same (right after lost events) rebuilds it.
 //! - Files dropped into `pending/` by hand are adopted by the full look, so
 //!   while one waits there the look takes the folder path.
 //!
@@ -45,16 +48,28 @@ use std::time::{Duration, Instant};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::SweepReport;
-use crate::model::{Name, TaskId, Timestamp};
+use crate::model::{Name, TaskId, TaskStatus, Timestamp};
 use crate::spool::{self, PendingScan, SCAN_OLDEST};
 
 /// How long an index is trusted without a look at the folders: the safety
 /// net for events that were lost without the kernel saying so.
 pub const INDEX_RECHECK: Duration = Duration::from_secs(30);
 
+/// How often the background thread looks for streams to recheck: those
+/// stale, and those within a third of [`INDEX_RECHECK`] of ageing out.
+const REFRESH_TICK: Duration = if cfg!(test) {
+    Duration::from_millis(50)
+} else {
+    Duration::from_secs(5)
+};
+
 /// The live index of one spool. Cloned queues share it.
 pub struct Index {
     shared: Arc<Shared>,
+    /// The queue the background recheck reads the folders with (one
+    /// without an index, so the two never keep each other alive); see
+    /// [`Queue::start_index`].
+    refresher: Mutex<Option<crate::queue::Queue>>,
     /// Dropping it stops the events.
     _watcher: RecommendedWatcher,
 }
@@ -92,6 +107,13 @@ struct StreamIndex {
     /// A state folder holds an extra copy (`<id>.json~…`) from a sync:
     /// listings take the folder path, which settles it.
     extras: bool,
+    /// Per state folder (by status), what stats and `since` need of each
+    /// task file, read once per change (see `index_summary`).
+    summaries: [HashMap<TaskId, Arc<Summary>>; 4],
+    /// Per state folder, the event count at each file's latest event.
+    stamps: [HashMap<TaskId, u64>; 4],
+    /// Events about task files seen so far.
+    events: u64,
 }
 
 /// When a running claim turns stale and dead, as its file said.
@@ -146,6 +168,7 @@ impl Index {
         watcher.watch(&streams_dir, RecursiveMode::Recursive)?;
         Ok(Index {
             shared,
+            refresher: Mutex::new(None),
             _watcher: watcher,
         })
     }
@@ -219,6 +242,12 @@ impl Shared {
             ["pending", file] => observe_pending(&mut index, path, file),
             [folder @ ("done" | "failed"), file] => {
                 if let Some(id) = TaskId::from_file_name(file) {
+                    let status = if folder == "done" {
+                        TaskStatus::Succeeded
+                    } else {
+                        TaskStatus::Failed
+                    };
+                    index.file_changed(status, &id);
                     let exists = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
                     let set = if folder == "done" {
                         &mut index.done
@@ -234,6 +263,7 @@ impl Shared {
             }
             ["claimed", file] => {
                 if let Some(id) = TaskId::from_file_name(file) {
+                    index.file_changed(TaskStatus::Running, &id);
                     if std::fs::symlink_metadata(path).is_ok() {
                         // New or changed (a heartbeat, a new claim): read
                         // again before the next sweep decision.
@@ -252,6 +282,7 @@ impl Shared {
 fn observe_pending(index: &mut StreamIndex, path: &Path, file: &str) {
     let found = std::fs::symlink_metadata(path).ok();
     if let Some(id) = TaskId::from_file_name(file) {
+        index.file_changed(TaskStatus::Queued, &id);
         match found {
             Some(meta) if meta.is_file() => {
                 index.pending.insert(id);
@@ -285,6 +316,10 @@ fn merge(mut first: SweepReport, second: SweepReport) -> SweepReport {
 
 #[path = "index_queue.rs"]
 mod queue_side;
+
+#[path = "index_summary.rs"]
+mod summary;
+pub(in crate::queue) use summary::Summary;
 
 #[cfg(test)]
 #[path = "index_tests.rs"]

@@ -3,11 +3,11 @@
 //! counts from the index. The folder still decides (see the `index` module).
 
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use super::{Alive, INDEX_RECHECK, Index, StreamIndex, lock, merge};
-use crate::model::{Name, Stream, TaskId, TaskStatus, Timestamp};
+use super::{Alive, INDEX_RECHECK, Index, REFRESH_TICK, StreamIndex, lock, merge};
+use crate::model::{Name, Stream, StreamStatus, TaskId, TaskStatus, Timestamp};
 use crate::queue::{Queue, Result, SweepReport};
 use crate::spool::{PendingScan, SCAN_OLDEST, StreamLock};
 
@@ -18,9 +18,71 @@ impl Queue {
     /// reading its folders, as a one-shot call does.
     pub fn start_index(&mut self) -> notify::Result<()> {
         if self.index.is_none() {
-            self.index = Some(Arc::new(Index::watch(self.spool.root())?));
+            let index = Arc::new(Index::watch(self.spool.root())?);
+            *lock(&index.refresher) = Some(self.without_index());
+            let weak = Arc::downgrade(&index);
+            std::thread::Builder::new()
+                .name("sparkq-index".to_owned())
+                .spawn(move || refresh_loop(&weak))
+                .map_err(notify::Error::io)?;
+            self.index = Some(index);
         }
         Ok(())
+    }
+
+    /// This queue as a one-shot call sees the spool: no index.
+    fn without_index(&self) -> Queue {
+        Queue {
+            index: None,
+            ..self.clone()
+        }
+    }
+
+    /// Tells the background recheck of this queue's index to read the
+    /// folders as this queue does (after a reload changed the config).
+    pub(in crate::queue) fn refresh_with_this_config(&self) {
+        if let Some(index) = &self.index {
+            *lock(&index.refresher) = Some(self.without_index());
+        }
+    }
+
+    /// Rebuilds every stream of `index` that is stale or soon would be,
+    /// each holding its stream lock as a look does.
+    fn refresh(&self, index: &Index) {
+        let entries: Vec<_> = lock(&index.shared.streams)
+            .iter()
+            .map(|(name, entry)| (name.clone(), entry.clone()))
+            .collect();
+        let due = |ix: &StreamIndex| {
+            ix.checked_at
+                .is_none_or(|at| at.elapsed() + INDEX_RECHECK / 3 >= INDEX_RECHECK)
+        };
+        for (name, entry) in entries {
+            if !due(&lock(&entry)) {
+                continue;
+            }
+            // A stream that cannot be read or locked (removed, a read-only
+            // mirror) is left to the looks, which read its folders.
+            let Ok(stream) = self.stream(&name) else { continue };
+            let Ok(lock_) = self.spool.lock_stream(&stream.name) else {
+                continue;
+            };
+            let mut ix = lock(&entry);
+            if !due(&ix) {
+                continue;
+            }
+            // As `touch_quietly` looks: an ended stream is swept, not
+            // adopted into, unless something was dropped into it.
+            let scan = if stream.status == StreamStatus::Active || ix.drops {
+                self.touch(&stream, &lock_).map(|(scan, _)| scan)
+            } else {
+                self.sweep_dead_locked(&stream, Timestamp::now())
+                    .and_then(|_| Ok(self.spool.scan_pending(&stream.name)?))
+            };
+            if let Ok(scan) = scan {
+                let _ = self.rebuild(&mut ix, &stream, &scan);
+            }
+        }
     }
 
     /// Uses `index`, kept by the caller across queues of the same project
@@ -142,6 +204,11 @@ impl Queue {
             })
             .collect();
         ix.drops = !(scan.drops.is_empty() && scan.adopting.is_empty() && scan.foreign.is_empty());
+        // Not current after lost events (or never read): no summary read
+        // before can be trusted. After a periodic recheck, the files whose
+        // events came are the ones that changed.
+        let trusted = ix.checked_at.is_some();
+        ix.prune_summaries(trusted);
         ix.checked_at = Some(Instant::now());
         Ok(())
     }
@@ -266,5 +333,20 @@ impl Queue {
             succeeded: ix.done.len(),
             failed: ix.failed.len(),
         })
+    }
+}
+
+/// The background recheck of one index: every [`REFRESH_TICK`], rebuilds
+/// the streams that are stale or close to ageing out, so that no request
+/// waits for a full look at a big folder. Holds the index only while it
+/// works: when the last queue lets go of it, the loop ends.
+fn refresh_loop(index: &Weak<Index>) {
+    loop {
+        std::thread::sleep(REFRESH_TICK);
+        let Some(index) = index.upgrade() else { return };
+        let queue = lock(&index.refresher).clone();
+        if let Some(queue) = queue {
+            queue.refresh(&index);
+        }
     }
 }

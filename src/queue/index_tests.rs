@@ -182,3 +182,143 @@ fn a_dead_claim_is_swept_when_its_time_comes() {
     assert_eq!(again.task.id, task.id);
     assert_eq!(again.task.attempts, 2);
 }
+
+/// Stats and `since` without their clock: what two reports taken a moment
+/// apart on an unchanged spool must share.
+fn dashboard(queue: &Queue, since: Timestamp) -> String {
+    let mut stats = queue.stats(48).unwrap();
+    stats.generated_at = since;
+    for depth in &mut stats.depth {
+        if let Some(last) = depth.points.last_mut() {
+            last.at = since;
+        }
+    }
+    let filter = crate::queue::TaskFilter {
+        since: Some(since),
+        ..Default::default()
+    };
+    let mut report = queue.since(&filter).unwrap();
+    report.until = since;
+    let by_worker = crate::queue::TaskFilter {
+        since: Some(since),
+        worker: Some("w1".to_owned()),
+        status: Some(TaskStatus::Failed),
+        ..Default::default()
+    };
+    let mut narrow = queue.since(&by_worker).unwrap();
+    narrow.until = since;
+    format!("{stats:?}\n{report:?}\n{narrow:?}")
+}
+
+#[test]
+fn stats_and_since_from_the_index_equal_a_folder_read_through_random_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    queue.create_stream("b", "s", "Do that.").unwrap();
+    let folders = Queue::new(queue.config().clone());
+    let seed = fastrand::u64(..);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let now = Timestamp::now();
+    let ago = |secs: u64| Timestamp::from_system(now.to_system() - Duration::from_secs(secs));
+    let since = ago(30 * 3600);
+    for round in 0..6 {
+        for stream in ["a", "b"] {
+            let n = rng.usize(1..40);
+            queue
+                .enqueue_batch(stream, (0..n).map(|_| new()).collect())
+                .unwrap();
+            for _ in 0..rng.usize(0..n) {
+                let worker = format!("w{}", rng.u8(0..3));
+                let Some(c) = queue.claim(stream, &worker).unwrap() else {
+                    break;
+                };
+                let report = crate::queue::Report {
+                    token: c.task.claim_token.clone(),
+                    ..Default::default()
+                };
+                match rng.u8(0..3) {
+                    0 => drop(queue.fail(c.task.id.as_str(), "broke", report).unwrap()),
+                    1 => drop(
+                        queue
+                            .complete(c.task.id.as_str(), json!({"summary": "ok"}), report)
+                            .unwrap(),
+                    ),
+                    _ => {} // still running
+                }
+            }
+        }
+        // Other processes change finished files: new times (as a sync
+        // would bring), or remove them.
+        let name = Name::parse(if rng.bool() { "a" } else { "b" }).unwrap();
+        let status = if rng.bool() {
+            TaskStatus::Succeeded
+        } else {
+            TaskStatus::Failed
+        };
+        for id in queue.spool.list_ids(&name, status).unwrap() {
+            match rng.u8(0..4) {
+                0 => {
+                    let mut task = queue.spool.read_task(&name, status, &id).unwrap().unwrap();
+                    let start = rng.u64(0..40 * 3600);
+                    task.created_at = ago(start + 600);
+                    task.started_at = Some(ago(start));
+                    task.finished_at = Some(ago(start.saturating_sub(rng.u64(0..7200))));
+                    task.tool_name = "run-other".to_owned();
+                    queue.spool.write_task(&task).unwrap();
+                }
+                1 => {
+                    let path = queue.spool.state_path(&name, status).join(id.file_name());
+                    std::fs::remove_file(path).unwrap();
+                }
+                _ => {}
+            }
+        }
+        // The index hears of each change a moment later: it must come to
+        // answer exactly as the folders do, from its summaries.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (mine, theirs) = (dashboard(&queue, since), dashboard(&folders, since));
+            if mine == theirs {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round} (seed {seed}): the index never agreed\n{mine}\n---\n{theirs}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let streams = queue.all_streams().unwrap();
+        assert!(
+            queue.indexed_summaries(&streams, &TaskStatus::ALL).is_some(),
+            "round {round} (seed {seed}): answered from the index"
+        );
+    }
+}
+
+#[test]
+fn the_recheck_reads_the_folders_in_the_background_before_the_index_ages_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    let tasks = queue
+        .enqueue_batch("a", (0..20).map(|_| new()).collect())
+        .unwrap();
+    assert_eq!(queue.peek("a").unwrap().unwrap().task.id, tasks[0].id);
+    let stream = Name::parse("a").unwrap();
+    let entry = queue.index.as_ref().unwrap().stream(&stream);
+    // An event lost without the kernel saying so: the index misses a task,
+    // and its last check is about to age out.
+    let checked = Instant::now().checked_sub(INDEX_RECHECK - Duration::from_secs(1));
+    {
+        let mut ix = lock(&entry);
+        assert!(ix.pending.remove(&tasks[5].id));
+        ix.checked_at = checked;
+    }
+    // No look comes; the background recheck reads the folders.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !lock(&entry).pending.contains(&tasks[5].id) {
+        assert!(Instant::now() < deadline, "the background recheck never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(lock(&entry).is_current());
+    assert_eq!(lock(&entry).pending.len(), 20);
+}

@@ -15,7 +15,7 @@ use crate::model::{Name, Stream, StreamStatus, Task, TaskId, TaskListing, TaskSt
 pub const MAX_PAGE: usize = 1000;
 
 /// The most threads [`Queue::fold_tasks`] reads with.
-const MAX_READERS: usize = 8;
+pub(super) const MAX_READERS: usize = 8;
 
 /// Below this many tasks, [`Queue::fold_tasks`] reads on the caller's
 /// thread: starting threads would cost more than they save.

@@ -135,6 +135,7 @@ impl Queue {
             }
         }
         self.config = config;
+        self.refresh_with_this_config();
     }
 
     /// The stream named `name`, or a not-found error listing the known ones.

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::filter::{TaskMatch, check_window};
 use super::{Error, Queue, Result, TaskFilter};
-use crate::model::{Name, TaskListing, TaskStatus, Timestamp};
+use crate::model::{Name, Stream, TaskId, TaskListing, TaskStatus, Timestamp};
 
 /// The most tasks one stream of a report lists (its counts count all).
 pub const MAX_SINCE_TASKS: usize = 200;
@@ -89,17 +89,10 @@ impl Queue {
             },
             now,
         );
-        let entries = self.every_id(&streams, &statuses, None)?;
-        let found = self.fold_tasks(&streams, &entries, Vec::new, |found, stream, _, task| {
-            let finished = task.finished_at.unwrap_or(task.updated_at);
-            if finished >= since && finished < until && content.matches(&task) {
-                found.push((stream, TaskListing::of(task, now)));
-            }
-        });
-        let mut groups: BTreeMap<usize, Vec<TaskListing>> = BTreeMap::new();
-        for (stream, listing) in found.into_iter().flatten() {
-            groups.entry(stream).or_default().push(listing);
-        }
+        let groups = match self.since_from_index(&streams, &statuses, &content, since, until, now) {
+            Some(groups) => groups,
+            None => self.since_from_folders(&streams, &statuses, &content, since, until, now)?,
+        };
         let mut report = SinceReport {
             since,
             until,
@@ -108,31 +101,17 @@ impl Queue {
             counts: FinishedCounts::default(),
             streams: Vec::new(),
         };
-        for (stream, mut tasks) in groups {
-            let finish = |t: &TaskListing| t.finished_at.unwrap_or(t.updated_at);
-            for t in &tasks {
-                let at = Some(finish(t));
-                report.first_finished_at = report.first_finished_at.min(at).or(at);
-                report.last_finished_at = report.last_finished_at.max(at);
-            }
-            let failed = tasks.iter().filter(|t| t.status == TaskStatus::Failed).count();
-            tasks.sort_by(|a, b| {
-                (b.status == TaskStatus::Failed)
-                    .cmp(&(a.status == TaskStatus::Failed))
-                    .then(finish(b).cmp(&finish(a)))
-                    .then(b.id.cmp(&a.id))
-            });
-            let succeeded = tasks.len() - failed;
-            report.counts.failed += failed;
-            report.counts.succeeded += succeeded;
-            let truncated = tasks.len() > MAX_SINCE_TASKS;
-            tasks.truncate(MAX_SINCE_TASKS);
+        for group in groups {
+            report.first_finished_at = report.first_finished_at.min(group.first).or(group.first);
+            report.last_finished_at = report.last_finished_at.max(group.last);
+            report.counts.failed += group.failed;
+            report.counts.succeeded += group.succeeded;
             report.streams.push(StreamSince {
-                stream: streams[stream].name.clone(),
-                succeeded,
-                failed,
-                truncated,
-                tasks,
+                stream: streams[group.stream].name.clone(),
+                succeeded: group.succeeded,
+                failed: group.failed,
+                truncated: group.truncated,
+                tasks: group.tasks,
             });
         }
         report.streams.sort_by(|a, b| {
@@ -142,4 +121,124 @@ impl Queue {
         });
         Ok(report)
     }
+
+    /// The groups of a report, from one pass over every finished task file.
+    fn since_from_folders(
+        &self,
+        streams: &[Stream],
+        statuses: &[TaskStatus],
+        content: &TaskMatch,
+        since: Timestamp,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<Group>> {
+        let entries = self.every_id(streams, statuses, None)?;
+        let found = self.fold_tasks(streams, &entries, Vec::new, |found, stream, _, task| {
+            let finished = task.finished_at.unwrap_or(task.updated_at);
+            if finished >= since && finished < until && content.matches(&task) {
+                found.push((stream, TaskListing::of(task, now)));
+            }
+        });
+        let mut groups: BTreeMap<usize, Vec<TaskListing>> = BTreeMap::new();
+        for (stream, listing) in found.into_iter().flatten() {
+            groups.entry(stream).or_default().push(listing);
+        }
+        let finish = |t: &TaskListing| t.finished_at.unwrap_or(t.updated_at);
+        Ok(groups
+            .into_iter()
+            .map(|(stream, mut tasks)| {
+                let first = tasks.iter().map(finish).min();
+                let last = tasks.iter().map(finish).max();
+                let failed = tasks.iter().filter(|t| t.status == TaskStatus::Failed).count();
+                tasks.sort_by(|a, b| {
+                    (b.status == TaskStatus::Failed)
+                        .cmp(&(a.status == TaskStatus::Failed))
+                        .then(finish(b).cmp(&finish(a)))
+                        .then(b.id.cmp(&a.id))
+                });
+                let succeeded = tasks.len() - failed;
+                let truncated = tasks.len() > MAX_SINCE_TASKS;
+                tasks.truncate(MAX_SINCE_TASKS);
+                Group {
+                    stream,
+                    succeeded,
+                    failed,
+                    first,
+                    last,
+                    truncated,
+                    tasks,
+                }
+            })
+            .collect())
+    }
+
+    /// The groups of a report from the index's summaries, reading only the
+    /// files a report lists; `None` when the index cannot answer (none
+    /// kept, a filter that needs every file's content, or a listed
+    /// file that moved meanwhile): the caller reads the folders.
+    fn since_from_index(
+        &self,
+        streams: &[Stream],
+        statuses: &[TaskStatus],
+        content: &TaskMatch,
+        since: Timestamp,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Option<Vec<Group>> {
+        if content.needs_file() {
+            return None;
+        }
+        let summaries = self.indexed_summaries(streams, statuses)?;
+        let mut groups: BTreeMap<usize, Vec<(TaskId, TaskStatus, Timestamp)>> = BTreeMap::new();
+        for (id, stream, status, summary) in summaries {
+            let finished = summary.finish();
+            if finished >= since && finished < until && content.matches_summary(&summary) {
+                groups.entry(stream).or_default().push((id, status, finished));
+            }
+        }
+        let mut out = Vec::with_capacity(groups.len());
+        for (stream, mut found) in groups {
+            let first = found.iter().map(|f| f.2).min();
+            let last = found.iter().map(|f| f.2).max();
+            let failed = found.iter().filter(|f| f.1 == TaskStatus::Failed).count();
+            found.sort_by(|a, b| {
+                (b.1 == TaskStatus::Failed)
+                    .cmp(&(a.1 == TaskStatus::Failed))
+                    .then(b.2.cmp(&a.2))
+                    .then(b.0.cmp(&a.0))
+            });
+            let succeeded = found.len() - failed;
+            let truncated = found.len() > MAX_SINCE_TASKS;
+            found.truncate(MAX_SINCE_TASKS);
+            let mut tasks = Vec::with_capacity(found.len());
+            for (id, status, _) in found {
+                match self.spool.read_task(&streams[stream].name, status, &id) {
+                    Ok(Some(task)) => tasks.push(TaskListing::of(task, now)),
+                    _ => return None,
+                }
+            }
+            out.push(Group {
+                stream,
+                succeeded,
+                failed,
+                first,
+                last,
+                truncated,
+                tasks,
+            });
+        }
+        Some(out)
+    }
+}
+
+/// One stream's part of a report before it is named: its counts, when its
+/// first and last tasks finished, and the tasks it lists (sorted, cut).
+struct Group {
+    stream: usize,
+    succeeded: usize,
+    failed: usize,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    truncated: bool,
+    tasks: Vec<TaskListing>,
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::index::Summary;
 use super::{Error, Queue, Result};
 use crate::model::{Name, TaskStatus, Timestamp};
 
@@ -101,16 +102,13 @@ impl Queue {
         for stream in &streams {
             self.touch_quietly(stream);
         }
-        let entries = self.every_id(&streams, &TaskStatus::ALL, None)?;
         let empty = || Tally {
             per_hour: vec![(0, 0); starts.len()],
             runs: BTreeMap::new(),
-            depth: vec![vec![(0, 0); points.len()]; streams.len()],
+            depth: vec![vec![(0, 0); points.len() + 1]; streams.len()],
         };
-        let tallies = self.fold_tasks(&streams, &entries, empty, |tally, stream, status, task| {
-            let finished = status
-                .is_finished()
-                .then(|| task.finished_at.unwrap_or(task.updated_at));
+        let count = |tally: &mut Tally, stream: usize, status: TaskStatus, task: &Summary| {
+            let finished = status.is_finished().then(|| task.finish());
             if let Some(i) = finished.and_then(hour_of) {
                 match status {
                     TaskStatus::Failed => tally.per_hour[i].1 += 1,
@@ -119,27 +117,52 @@ impl Queue {
             }
             if let (Some(start), Some(end)) = (task.started_at, finished) {
                 let ms = u64::try_from(end.since(start).as_millis()).unwrap_or(u64::MAX);
-                tally.runs.entry(task.tool_name).or_default().push(ms);
+                match tally.runs.get_mut(&task.tool_name) {
+                    Some(runs) => runs.push(ms),
+                    None => {
+                        tally.runs.insert(task.tool_name.clone(), vec![ms]);
+                    }
+                }
             }
             // A queued copy has not started, whatever an old file says.
             let started = (status != TaskStatus::Queued)
                 .then_some(task.started_at)
                 .flatten();
-            let queued_until = started.or(finished);
             if finished.is_some_and(|f| f < first) || task.created_at > now {
                 return;
             }
-            for (k, &at) in points.iter().enumerate() {
-                if task.created_at > at || finished.is_some_and(|f| f <= at) {
-                    continue;
-                }
-                match started {
-                    Some(s) if s <= at => tally.depth[stream][k].1 += 1,
-                    _ if queued_until.is_none_or(|q| q > at) => tally.depth[stream][k].0 += 1,
-                    _ => {}
-                }
+            // Counted at the points from its creation until it finished:
+            // queued before it started, running from then on. Points are
+            // in order, so each task marks where its spans begin and end.
+            let from = points.partition_point(|&at| at < task.created_at);
+            let to = finished.map_or(points.len(), |f| points.partition_point(|&at| at < f));
+            if from >= to {
+                return;
             }
-        });
+            let running_from = started.map_or(to, |s| points.partition_point(|&at| at < s).clamp(from, to));
+            let marks = &mut tally.depth[stream];
+            marks[from].0 += 1;
+            marks[running_from].0 -= 1;
+            marks[running_from].1 += 1;
+            marks[to].1 -= 1;
+        };
+        // From the index's summaries when it keeps them (no file read),
+        // else one pass over every task file.
+        let tallies = match self.indexed_summaries(&streams, &TaskStatus::ALL) {
+            Some(summaries) => {
+                let mut tally = empty();
+                for (_, stream, status, summary) in &summaries {
+                    count(&mut tally, *stream, *status, summary);
+                }
+                vec![tally]
+            }
+            None => {
+                let entries = self.every_id(&streams, &TaskStatus::ALL, None)?;
+                self.fold_tasks(&streams, &entries, empty, |tally, stream, status, task| {
+                    count(tally, stream, status, &Summary::of(&task));
+                })
+            }
+        };
         let Tally {
             per_hour,
             runs,
@@ -171,12 +194,19 @@ impl Queue {
             depth: streams
                 .iter()
                 .zip(depth)
-                .map(|(stream, counts)| StreamDepth {
+                .map(|(stream, marks)| StreamDepth {
                     stream: stream.name.clone(),
                     points: points
                         .iter()
-                        .zip(counts)
-                        .map(|(&at, (queued, running))| DepthPoint { at, queued, running })
+                        .zip(marks.iter().scan((0i64, 0i64), |now, mark| {
+                            *now = (now.0 + mark.0, now.1 + mark.1);
+                            Some(*now)
+                        }))
+                        .map(|(&at, (queued, running))| DepthPoint {
+                            at,
+                            queued: usize::try_from(queued).unwrap_or(0),
+                            running: usize::try_from(running).unwrap_or(0),
+                        })
                         .collect(),
                 })
                 .collect(),
@@ -190,8 +220,10 @@ struct Tally {
     per_hour: Vec<(usize, usize)>,
     /// Per tool: run times in milliseconds.
     runs: BTreeMap<String, Vec<u64>>,
-    /// Per stream, per point: (queued, running).
-    depth: Vec<Vec<(usize, usize)>>,
+    /// Per stream, per point: how many (queued, running) spans begin
+    /// there less how many end there; summed from the first point, the
+    /// counts at each point.
+    depth: Vec<Vec<(i64, i64)>>,
 }
 
 impl Tally {
