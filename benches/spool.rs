@@ -21,6 +21,8 @@
 //! with fsync on, then off, before the next case starts, so both columns
 //! see the same machine load. Every figure is judged against its reference
 //! from the same run, never against a fixed time.
+//! `SPARKQ_BENCH_ONLY=throughput` runs the throughput section alone, to
+//! compare two builds of the library run after run.
 
 // The case modules live in `benches/spool/`; a bench's root resolves
 // `mod` paths beside itself, hence the explicit paths.
@@ -150,6 +152,12 @@ fn main() {
         plan.drain_tasks.0, plan.drain_tasks.1, plan.cli_tasks.0, plan.cli_tasks.1
     );
 
+    if std::env::var_os("SPARKQ_BENCH_ONLY").is_some_and(|v| v == "throughput") {
+        // For comparing two builds of the library, one run each.
+        report.print_throughput_targets();
+        return;
+    }
+
     let mut rows = Vec::new();
     for &size in &plan.pending_sizes {
         // Claims: the latency samples, and the process rows' claims and
@@ -177,7 +185,7 @@ fn main() {
         &rows,
     );
     print_table(
-        "Whole-process wall time (stdout captured; 1k+ pending)",
+        "Whole-process wall time (stdout captured; 1k+ pending; the commands take turns, 10 runs at a time; ops/s and ± over those turns)",
         &report
             .processes
             .iter()
@@ -189,8 +197,13 @@ fn main() {
     println!("\nload average after: {}", load_average());
 }
 
-/// One process case: a series of runs, with fsync on (`true`) or off.
-type ProcessCase<'a> = dyn Fn(bool) -> Round + 'a;
+/// One process case: a series of `runs` runs, with fsync on (`true`) or
+/// off: `case(fsync, runs)`.
+type ProcessCase<'a> = dyn Fn(bool, usize) -> Round + 'a;
+
+/// Process rows are measured in chunks of this many runs, every case's
+/// chunk in turn, so a burst of load elsewhere hits all of them alike.
+const CHUNK: usize = 10;
 
 /// One command's whole-process measures: wall time, and CPU per run, with
 /// fsync on and off.
@@ -211,50 +224,45 @@ const NQ: &str = "nq true (peer of enqueue)";
 const BEFORE: &str = " [before]";
 
 /// `/bin/true`, `nq`, then `sparkq --version`, `peek`, `claim`, `complete`
-/// and `enqueue`, each with the project set to fsync on, then off; the same
-/// again for `before` if given.
+/// and `enqueue`, and the same again for `before` if given; all with the
+/// project set to fsync on, then off. The cases take turns, [`CHUNK`] runs
+/// at a time (see [`interleaved`]).
 fn process_rows(bin: &Path, before: Option<&Path>, project: &Project, runs: usize) -> Vec<ProcessRow> {
     let stream = project::STREAM;
-    let timed = |run: &mut dyn FnMut() -> Round| {
-        let before = cli::children_cpu();
-        let round = run();
-        let cpu = before
-            .zip(cli::children_cpu())
-            .map(|(b, a)| (a - b) / runs as u32);
-        (Measure::new(vec![round]), cpu)
-    };
     let payload = r#"{"script_path": "scripts/migrate.sh"}"#;
     let mut cases: Vec<(String, Box<ProcessCase<'_>>)> = vec![(
         "/bin/true".to_owned(),
-        Box::new(move |_| cli::wall_time(Path::new("/bin/true"), &[], project.path(), runs)),
+        Box::new(move |_, runs| cli::wall_time(Path::new("/bin/true"), &[], project.path(), runs)),
     )];
     if cli::nq_enqueue(project.path(), 1).is_some() {
         cases.push((
             NQ.to_owned(),
-            Box::new(move |_| cli::nq_enqueue(project.path(), runs).expect("nq is installed")),
+            Box::new(move |_, runs| cli::nq_enqueue(project.path(), runs).expect("nq is installed")),
         ));
     }
     for (suffix, bin) in std::iter::once(("", bin)).chain(before.map(|b| (BEFORE, b))) {
         let commands: [(&str, Box<ProcessCase<'_>>); 5] = [
             (
                 "sparkq --version",
-                Box::new(move |_| cli::wall_time(bin, &["--version"], project.path(), runs)),
+                Box::new(move |_, runs| cli::wall_time(bin, &["--version"], project.path(), runs)),
             ),
             (
                 PEEK,
-                Box::new(move |_| cli::wall_time(bin, &["peek", "--stream", stream], project.path(), runs)),
+                Box::new(move |_, runs| {
+                    cli::wall_time(bin, &["peek", "--stream", stream], project.path(), runs)
+                }),
             ),
             (
                 CLAIM,
-                Box::new(move |fsync| cli::one_shot_claims(bin, project, runs, fsync)),
+                Box::new(move |fsync, runs| cli::one_shot_claims(bin, project, runs, fsync)),
             ),
             (
                 COMPLETE,
-                Box::new(move |fsync| cli::one_shot_completes(bin, project, runs, fsync)),
+                Box::new(move |fsync, runs| cli::one_shot_completes(bin, project, runs, fsync)),
             ),
             (
                 ENQUEUE,
-                Box::new(move |_| {
+                Box::new(move |_, runs| {
                     let args = ["enqueue", "run-bash", payload, "--stream", stream];
                     cli::wall_time(bin, &args, project.path(), runs)
                 }),
@@ -266,22 +274,45 @@ fn process_rows(bin: &Path, before: Option<&Path>, project: &Project, runs: usiz
                 .map(|(name, case)| (format!("{name}{suffix}"), case)),
         );
     }
+    let on = interleaved(&cases, project, true, runs);
+    let off = interleaved(&cases, project, false, runs);
     cases
         .into_iter()
-        .map(|(name, case)| {
-            let measure = |fsync| {
-                project.set_fsync(fsync);
-                timed(&mut || case(fsync))
-            };
-            let (on, cpu_on) = measure(true);
-            let (off, cpu_off) = measure(false);
-            ProcessRow {
-                name,
-                on,
-                off,
-                cpu: (cpu_on, cpu_off),
-            }
+        .zip(on.into_iter().zip(off))
+        .map(|((name, _), ((on, cpu_on), (off, cpu_off)))| ProcessRow {
+            name,
+            on,
+            off,
+            cpu: (cpu_on, cpu_off),
         })
+        .collect()
+}
+
+/// Runs every case `runs` times with the project set to `fsync`, [`CHUNK`]
+/// runs of each case in turn; each case's measure (every chunk a round)
+/// and its CPU per run.
+fn interleaved(
+    cases: &[(String, Box<ProcessCase<'_>>)],
+    project: &Project,
+    fsync: bool,
+    runs: usize,
+) -> Vec<(Measure, Option<Duration>)> {
+    project.set_fsync(fsync);
+    let mut rounds: Vec<Vec<Round>> = cases.iter().map(|_| Vec::new()).collect();
+    let mut cpu: Vec<Option<Duration>> = vec![Some(Duration::ZERO); cases.len()];
+    for _ in 0..runs.div_ceil(CHUNK) {
+        for ((_, case), (rounds, cpu)) in cases.iter().zip(rounds.iter_mut().zip(&mut cpu)) {
+            let before = cli::children_cpu();
+            rounds.push(case(fsync, CHUNK));
+            let used = before.zip(cli::children_cpu()).map(|(b, a)| a - b);
+            *cpu = cpu.zip(used).map(|(sum, used)| sum + used);
+        }
+    }
+    let total = (runs.div_ceil(CHUNK) * CHUNK) as u32;
+    rounds
+        .into_iter()
+        .zip(cpu)
+        .map(|(rounds, cpu)| (Measure::new(rounds), cpu.map(|c| c / total)))
         .collect()
 }
 
@@ -336,6 +367,12 @@ impl Report {
     }
 
     fn print_targets(&self) {
+        self.print_throughput_targets();
+        self.print_process_targets();
+        self.print_before();
+    }
+
+    fn print_throughput_targets(&self) {
         println!("\nTargets of issue 12, each against its reference from this run (fsync on | fsync off)");
         let kinds = [
             "in-process",
@@ -371,6 +408,9 @@ impl Report {
             on.ops_per_sec >= 300.0,
             off.ops_per_sec >= 300.0,
         );
+    }
+
+    fn print_process_targets(&self) {
         for name in [PEEK, CLAIM, COMPLETE, ENQUEUE] {
             let (on, off) = self
                 .p50_ratio(name, "/bin/true")
@@ -413,7 +453,6 @@ impl Report {
                 off <= files,
             );
         }
-        self.print_before();
     }
 
     /// After ÷ before for every command measured with `SPARKQ_BEFORE_BIN`.

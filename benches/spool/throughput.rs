@@ -55,7 +55,7 @@ pub(crate) fn run(plan: &Plan, root: &Path, bin: &Path) -> Throughput {
                 inproc::drain(&Project::new(root, fsync), n, tasks, fsync, indexed)
             };
             let (at, how) = if indexed {
-                (INDEXED[i], "in-process, indexed")
+                (INDEXED[i], "indexed")
             } else {
                 (IN_PROCESS[i], "in-process")
             };
@@ -75,7 +75,7 @@ pub(crate) fn run(plan: &Plan, root: &Path, bin: &Path) -> Throughput {
         let dir = tempfile::tempdir_in(root).expect("baseline folder");
         baseline::two_processes(dir.path(), 4, Plan::pick(plan.cli_tasks, fsync), fsync)
     };
-    let name = "bare baseline, 4 workers, 2 processes per task *".to_owned();
+    let name = "bare loop, 4 workers, 2 processes/task *".to_owned();
     cases.push((TWO_PROCESS_BARE, name, Box::new(two_processes)));
     for (i, workers) in [1, 4].into_iter().enumerate().rev() {
         let drain = move |fsync| {
