@@ -185,6 +185,9 @@ impl Queue {
                 "The merge was aborted. Merge your branch by hand (git pull), then sync again.",
             ));
         }
+        // Before anything is staged: which index entries are git's (see
+        // `spool::git`); kept if the merge recorded them already.
+        repo.record_merge()?;
         let doctor = self.doctor(true)?;
         report.settled += doctor.findings.iter().filter(|f| f.fixed).count();
         report.needs_attention = doctor

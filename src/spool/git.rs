@@ -10,6 +10,18 @@
 //! a blend, with or without conflict markers; the two commits being merged
 //! hold the pure versions. Outside a git work tree, or with git not
 //! installed, there is nothing to ask and the caller reads the files.
+//!
+//! **What git wrote, and what was staged since.** A path whose index blob
+//! is neither side's is git's blend, unless something staged the working
+//! tree's own file there after the merge: `sparkq sync` stages the spool
+//! before it concludes a merge, and one that was killed (or failed) in
+//! between leaves a worker's finish staged in the index of a merge still in
+//! progress. Taking that finish for a blend drops it (issue 18). So `sync`
+//! records, right after its merge and before anything is staged, the blob
+//! git left at every path ([`record_merge`]); while that merge is in
+//! progress, only a path whose index still holds the recorded blob can be
+//! git's work. A merge made by hand has no record, and the index is read
+//! as git's, as before.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -35,6 +47,9 @@ pub(crate) struct GitMerge {
     /// During a merge, the files changed in the working tree since git
     /// wrote them (or never added): a worker's work, not git's.
     local: BTreeSet<PathBuf>,
+    /// During a merge `sparkq sync` made, the blob git left at every path
+    /// (its record, see [`record_merge`]); `None` for a merge made by hand.
+    written: Option<BTreeMap<PathBuf, String>>,
 }
 
 impl GitMerge {
@@ -61,6 +76,7 @@ impl GitMerge {
             let untracked = git(root, &["ls-files", "--others", "-z", "--", "."]).unwrap_or_default();
             let changed =
                 git(root, &["diff", "--name-only", "--relative", "-z", "--", "."]).unwrap_or_default();
+            merge.written = read_record(root);
             merge.local = [untracked, changed]
                 .iter()
                 .flat_map(|l| l.split(|b| *b == 0))
@@ -134,9 +150,15 @@ impl GitMerge {
         if !self.merging || self.local.contains(path) {
             return false;
         }
-        self.index
-            .get(path)
-            .is_some_and(|blob| self.sides.iter().all(|side| side.get(path) != Some(blob)))
+        let Some(blob) = self.index.get(path) else {
+            return false;
+        };
+        // Staged after git wrote it (see the module doc): the working
+        // tree's own, read like any copy.
+        if self.written.as_ref().is_some_and(|w| w.get(path) != Some(blob)) {
+            return false;
+        }
+        self.sides.iter().all(|side| side.get(path) != Some(blob))
     }
 
     /// The ids of the task files either side holds under `stream_dir`, so
@@ -163,6 +185,81 @@ impl GitMerge {
             .filter_map(|object| git(&self.root, &["cat-file", "blob", object]))
             .collect()
     }
+}
+
+/// Where, in the git folder, `sparkq sync` records what its merge wrote.
+const MERGE_RECORD: &str = "sparkq-merge-written";
+
+/// Records, for the merge in progress in the work tree `root` is in, the
+/// blob git left at every path under `root`: the index's merged entries,
+/// and for a path git could not merge the file it wrote there. Call it
+/// right after `git merge` stopped, before anything is staged; a record
+/// already there for this merge is kept (it is the earlier, truer one).
+/// The record names the merge (`MERGE_HEAD`), so a stale one is ignored.
+/// With no merge in progress (it was clean) there is nothing to record.
+pub(crate) fn record_merge(root: &Path) -> std::io::Result<()> {
+    let fail = |what: &str| std::io::Error::other(format!("git {what} failed"));
+    let Some(head) = git(root, &["rev-parse", "-q", "--verify", "MERGE_HEAD"]) else {
+        return Ok(());
+    };
+    let head = String::from_utf8_lossy(&head).trim().to_owned();
+    if read_record_for(root, &head).is_some() {
+        return Ok(());
+    }
+    let listing = git(root, &["ls-files", "--stage", "-z", "--", "."]).ok_or_else(|| fail("ls-files"))?;
+    let mut record = format!("{head}\0");
+    let mut unmerged = BTreeSet::new();
+    for entry in listing.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        let entry = String::from_utf8_lossy(entry);
+        let Some((meta, path)) = entry.split_once('\t') else {
+            continue;
+        };
+        let fields: Vec<&str> = meta.split(' ').collect();
+        match (fields.get(1), fields.get(2)) {
+            (Some(object), Some(&"0")) => record.push_str(&format!("{object}\t{path}\0")),
+            (Some(_), Some(_)) => {
+                unmerged.insert(path.to_owned());
+            }
+            _ => {}
+        }
+    }
+    for path in unmerged.iter().filter(|p| root.join(p).is_file()) {
+        if let Some(object) = git(root, &["hash-object", "--", path]) {
+            let object = String::from_utf8_lossy(&object).trim().to_owned();
+            record.push_str(&format!("{object}\t{path}\0"));
+        }
+    }
+    let at = record_path(root).ok_or_else(|| fail("rev-parse --git-path"))?;
+    crate::spool::write_atomic(&at, record.as_bytes(), false)
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+fn record_path(root: &Path) -> Option<PathBuf> {
+    let at = git(root, &["rev-parse", "--git-path", MERGE_RECORD])?;
+    Some(root.join(String::from_utf8_lossy(&at).trim()))
+}
+
+/// The record of the merge in progress, if `sync` made one for it.
+fn read_record(root: &Path) -> Option<BTreeMap<PathBuf, String>> {
+    let head = git(root, &["rev-parse", "-q", "--verify", "MERGE_HEAD"])?;
+    read_record_for(root, String::from_utf8_lossy(&head).trim())
+}
+
+fn read_record_for(root: &Path, head: &str) -> Option<BTreeMap<PathBuf, String>> {
+    let bytes = std::fs::read(record_path(root)?).ok()?;
+    let mut parts = bytes.split(|b| *b == 0);
+    if parts.next()? != head.as_bytes() {
+        return None;
+    }
+    Some(
+        parts
+            .filter_map(|entry| {
+                let entry = String::from_utf8_lossy(entry);
+                let (object, path) = entry.split_once('\t')?;
+                Some((root.join(path), object.to_owned()))
+            })
+            .collect(),
+    )
 }
 
 /// Every file of commit `rev` under `root`: absolute path → blob id.

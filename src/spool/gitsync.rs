@@ -217,6 +217,8 @@ impl GitRepo {
             return Ok(MergeOutcome::Clean);
         }
         if self.is_merging() {
+            // What git wrote, before anything is staged (see `spool::git`).
+            self.record_merge()?;
             return Ok(MergeOutcome::Conflicted);
         }
         let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
@@ -239,6 +241,13 @@ impl GitRepo {
             message: format!("git merge of {} refused: {}", self.upstream(), said.trim()),
             hint: "Your own changes outside the spool are in the way (sync commits only the spool): commit or stash them, then sync again.".into(),
         })
+    }
+
+    /// Records what the merge in progress wrote, unless it is recorded
+    /// already (see `spool::git`); `settle` calls it again before its first
+    /// look, for a merge whose sync stopped before recording it.
+    pub(crate) fn record_merge(&self) -> Result<(), Error> {
+        super::record_merge(&self.spool).map_err(|e| self.failed("merge", &e.to_string()))
     }
 
     /// Abandons a merge that touched more than the spool.

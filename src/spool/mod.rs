@@ -44,6 +44,7 @@ mod rsync;
 mod tasks;
 mod teardown;
 mod temp;
+mod tree_watch;
 
 use std::path::{Path, PathBuf};
 
@@ -55,7 +56,7 @@ pub use change::{Change, StreamPaths};
 pub use copies::KEEP_FILE;
 pub(crate) use copies::{StreamFiles, TaskFile, extra_copy_id, extra_of, file_bytes, move_file, remove_file};
 pub(crate) use error::Error;
-pub(crate) use git::GitMerge;
+pub(crate) use git::{GitMerge, record_merge};
 pub(crate) use gitsync::{GitRepo, MergeOutcome, PushOutcome, SYNC_STATUS_FILE};
 pub(crate) use lock::StreamLock;
 pub use markers::has_markers;
@@ -66,6 +67,7 @@ pub(crate) use rsync::{local_arg, rsync};
 pub(crate) use tasks::{PendingScan, SCAN_OLDEST, check_name_and_folder};
 pub use teardown::Removal;
 pub(crate) use temp::STALE_TEMP_AGE;
+pub(crate) use tree_watch::{TreeEvent, TreeWatch, watch_tree};
 
 use crate::model::{Name, TaskStatus};
 

@@ -236,6 +236,13 @@ fn live_events_update_rows_from_their_listing_without_refetching_the_list() {
     browser.goto(&server.url("/#/tasks"));
     browser.wait_for("tr.task-row");
     browser.wait_for("#live.on");
+    // The event stream's first "hello" makes the page fetch its list once
+    // more (a reconnect catches up that way), after the first load: wait
+    // for that fetch, or it lands after `before` on a slow machine.
+    browser.wait_for_js(
+        "the list fetched again after the event stream's hello",
+        "return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tasks?')).length >= 2;",
+    );
     let before = list_fetches(&browser);
 
     // A claim from the CLI turns the oldest queued task of a stream running.

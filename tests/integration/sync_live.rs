@@ -364,9 +364,20 @@ fn run_scenario(label: &str, a: &Machine, b: &Machine, links: [Link; 2]) {
     assert!(counts.doctor_clean, "{label}: doctor found work");
 }
 
+/// The scenario's folder; with `SPARKQ_SYNC_DEBUG` set it is kept (and
+/// named), so that a failed run's spools and git history can be read.
+fn scratch() -> tempfile::TempDir {
+    let mut root = tempfile::tempdir().expect("tmp");
+    if std::env::var("SPARKQ_SYNC_DEBUG").is_ok() {
+        root.disable_cleanup(true);
+        eprintln!("sync_live: keeping {}", root.path().display());
+    }
+    root
+}
+
 #[test]
 fn two_clones_syncing_through_git_while_work_goes_on_lose_nothing() {
-    let root = tempfile::tempdir().expect("tmp");
+    let root = scratch();
     let remote = root.path().join("remote.git");
     git_ok(
         root.path(),
@@ -409,7 +420,7 @@ fn two_clones_syncing_through_git_while_work_goes_on_lose_nothing() {
 
 #[test]
 fn two_machines_syncing_by_rsync_while_work_goes_on_lose_nothing() {
-    let root = tempfile::tempdir().expect("tmp");
+    let root = scratch();
     let a = machine("A", &root.path().join("a"));
     let b_dir = root.path().join("b");
     std::fs::create_dir_all(&b_dir).expect("mkdir");

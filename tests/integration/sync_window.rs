@@ -472,3 +472,95 @@ fn random_work_between_git_merges_and_their_settling_loses_no_finish() {
 fn random_work_between_rsync_pulls_and_their_settling_loses_no_finish() {
     random_work_in_the_window(Link::Rsync, "rsync");
 }
+
+/// Clones `A` and `B` of a bare remote, as `sparkq sync` uses them.
+fn remote_clones(root: &Path) -> (Machine, Machine) {
+    let remote = root.join("remote.git").display().to_string();
+    git_ok(root, &["init", "-q", "--bare", "-b", "main", &remote]);
+    let a = Machine::create("A", &root.join("A"));
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &["commit", "-qm", "start"],
+        &["remote", "add", "origin", &remote],
+        &["push", "-q", "-u", "origin", "main"],
+    ] {
+        git_ok(&a.dir, args);
+    }
+    git_ok(root, &["clone", "-q", &remote, "B"]);
+    let b = Machine::open("B", &root.join("B"));
+    for m in [&a, &b] {
+        git_ok(&m.dir, &["config", "user.name", "t"]);
+        git_ok(&m.dir, &["config", "user.email", "t@example.com"]);
+    }
+    (a, b)
+}
+
+/// `sparkq sync` killed between staging the settled spool and committing
+/// it leaves its merge in progress with the working tree's own files in
+/// the index. A finish staged that way is the working tree's, not a blend
+/// git made: the next sync must read it, not drop it. A git hook stands in
+/// for the crash: once the merge's conflicts are staged, a worker finishes
+/// its claim, the spool is staged again, and the sync is killed (-9).
+#[test]
+fn a_finish_staged_by_a_sync_killed_before_its_commit_survives_the_next_sync() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (a, b) = remote_clones(root.path());
+    let shared = a.enqueue("shared");
+    let mine = a.enqueue("mine");
+    a.sparkq(&["sync"]);
+    b.sparkq(&["sync"]);
+    let (_, sa) = a.claim().expect("a claims shared");
+    let (_, sb) = b.claim().expect("b claims shared");
+    let (claimed, tb) = b.claim().expect("b claims mine");
+    assert_eq!(claimed, mine);
+    // Both finish `shared` differently: B's merge stops on it.
+    a.complete(&shared, &sa, "A's shared");
+    b.complete(&shared, &sb, "B's shared");
+    a.sparkq(&["sync"]);
+    let flag = root.path().join("armed");
+    std::fs::write(&flag, "").expect("arm");
+    let result = json!({"summary": "finished while the sync settled"}).to_string();
+    let hook = format!(
+        "#!/bin/sh\n\
+         # Once the merge's conflicts are staged (no unmerged path left)...\n\
+         [ -f \"$(git rev-parse --git-path MERGE_HEAD)\" ] || exit 0\n\
+         [ -z \"$(git ls-files -u)\" ] || exit 0\n\
+         rm '{flag}' 2>/dev/null || exit 0\n\
+         cd '{dir}'\n\
+         # ...a worker finishes, its file is staged, and the sync dies.\n\
+         '{bin}' complete {mine} --token {tb} --result '{result}' >/dev/null || exit 0\n\
+         git add -A -- spool\n\
+         kill -9 $(ps -o ppid= -p $PPID)\n",
+        flag = flag.display(),
+        dir = b.dir.display(),
+        bin = crate::support::sparkq_bin(),
+    );
+    let hook_path = b.dir.join(".git/hooks/post-index-change");
+    std::fs::write(&hook_path, hook).expect("hook");
+    std::fs::set_permissions(&hook_path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let killed = std::process::Command::new(crate::support::sparkq_bin())
+        .arg("sync")
+        .current_dir(&b.dir)
+        .env_remove("SPARKQ_CONFIG")
+        .output()
+        .expect("sync");
+    assert!(!flag.exists(), "the hook never fired: {killed:?}");
+    assert!(!killed.status.success(), "the sync was not killed: {killed:?}");
+    std::fs::remove_file(&hook_path).expect("unhook");
+    assert!(
+        b.dir.join(".git/MERGE_HEAD").exists(),
+        "the merge is left in progress"
+    );
+    b.sparkq(&["sync"]);
+    a.sparkq(&["sync"]);
+    for m in [&a, &b] {
+        let task = &m.tasks()[&mine];
+        let have: Vec<String> = finishes(task).into_iter().map(|f| f.3).collect();
+        assert!(
+            have.contains(&"finished while the sync settled".to_owned()),
+            "{}: {task:#?}",
+            m.name
+        );
+    }
+}
