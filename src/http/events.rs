@@ -11,9 +11,9 @@ use std::convert::Infallible;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::spool::{TreeEvent, TreeWatch, watch_tree};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
@@ -99,28 +99,21 @@ impl ChangeEvent {
 /// is dropped. A spool that cannot be watched (no inotify slots left) is
 /// reported as an error; the server still works, pages just refresh on
 /// their timer.
-pub fn watch_spool(state: &AppState) -> notify::Result<RecommendedWatcher> {
+pub fn watch_spool(state: &AppState) -> std::io::Result<TreeWatch> {
     let root = state.queue().spool_root().to_path_buf();
     let sender = state.clone();
     let base = root.clone();
-    let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
-        let Ok(event) = result else {
-            sender.publish(ChangeEvent::reload());
-            return;
+    watch_tree(&root, move |event| {
+        let path = match event {
+            TreeEvent::Changed(path) => path,
+            TreeEvent::Lost => return sender.publish(ChangeEvent::reload()),
         };
-        if matches!(event.kind, notify::EventKind::Access(_)) {
-            return;
+        let relative = path.strip_prefix(&base).unwrap_or(path);
+        if let Some(change) = ChangeEvent::from_spool_path(relative) {
+            // Read here, once per change, not once per open page.
+            sender.publish(change.with_listing(&sender.queue()));
         }
-        for path in &event.paths {
-            let relative = path.strip_prefix(&base).unwrap_or(path);
-            if let Some(change) = ChangeEvent::from_spool_path(relative) {
-                // Read here, once per change, not once per open page.
-                sender.publish(change.with_listing(&sender.queue()));
-            }
-        }
-    })?;
-    watcher.watch(&root, RecursiveMode::Recursive)?;
-    Ok(watcher)
+    })
 }
 
 /// `GET /api/events`: one SSE message per change, named by its kind.

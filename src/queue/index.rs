@@ -19,7 +19,8 @@
 //! claimed.
 //!
 //! How it stays current:
-//! - One recursive watch on `spool/streams/`. An event about a task file is
+//! - One watch on `spool/streams/` and every folder below it, for changes
+//!   only (see `spool::tree_watch`). An event about a task file is
 //!   not trusted for what it says happened: the file is looked up
 //!   (`lstat`) when the event is handled, so the index converges to the
 //!   folder whatever order or number of events arrive.
@@ -45,8 +46,6 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
-
 use super::SweepReport;
 use crate::model::{Name, TaskId, TaskStatus, Timestamp};
 use crate::spool::{self, PendingScan, SCAN_OLDEST};
@@ -71,7 +70,7 @@ pub struct Index {
     /// [`Queue::start_index`].
     refresher: Mutex<Option<crate::queue::Queue>>,
     /// Dropping it stops the events.
-    _watcher: RecommendedWatcher,
+    _watch: spool::TreeWatch,
 }
 
 impl std::fmt::Debug for Index {
@@ -162,14 +161,12 @@ impl Index {
             streams: Mutex::new(HashMap::new()),
         });
         let events = shared.clone();
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            events.observe(event);
-        })?;
-        watcher.watch(&streams_dir, RecursiveMode::Recursive)?;
+        let watch =
+            spool::watch_tree(&streams_dir, move |event| events.observe(event)).map_err(notify::Error::io)?;
         Ok(Index {
             shared,
             refresher: Mutex::new(None),
-            _watcher: watcher,
+            _watch: watch,
         })
     }
 
@@ -189,17 +186,11 @@ impl Index {
 
 impl Shared {
     /// Applies one file-system event.
-    fn observe(&self, event: notify::Result<notify::Event>) {
-        let event = match event {
-            Ok(event) if !event.need_rescan() => event,
+    fn observe(&self, event: spool::TreeEvent<'_>) {
+        match event {
+            spool::TreeEvent::Changed(path) => self.observe_path(path),
             // Events were lost: nothing the index holds can be trusted.
-            _ => return self.mark_all_stale(),
-        };
-        if matches!(event.kind, notify::EventKind::Access(_)) {
-            return;
-        }
-        for path in &event.paths {
-            self.observe_path(path);
+            spool::TreeEvent::Lost => self.mark_all_stale(),
         }
     }
 

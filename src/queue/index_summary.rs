@@ -20,6 +20,7 @@ use crate::queue::Queue;
 /// What stats and `since` read of one task file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(in crate::queue) struct Summary {
+    pub(in crate::queue) id: TaskId,
     pub(in crate::queue) tool_name: String,
     pub(in crate::queue) claimed_by: Option<String>,
     pub(in crate::queue) created_at: Timestamp,
@@ -31,6 +32,7 @@ pub(in crate::queue) struct Summary {
 impl Summary {
     pub(in crate::queue) fn of(task: &Task) -> Summary {
         Summary {
+            id: task.id.clone(),
             tool_name: task.tool_name.clone(),
             claimed_by: task.claimed_by.clone(),
             created_at: task.created_at,
@@ -47,9 +49,9 @@ impl Summary {
     }
 }
 
-/// One task as the index summarizes it: id, the stream's position in the
-/// caller's list, the folder it is in, and its summary.
-type Summarized = (TaskId, usize, TaskStatus, Arc<Summary>);
+/// One task as the index summarizes it: the stream's position in the
+/// caller's list, the folder it is in, and its summary (which has its id).
+type Summarized = (usize, TaskStatus, Arc<Summary>);
 
 impl StreamIndex {
     /// The ids of the folder of `status`.
@@ -147,7 +149,7 @@ impl Queue {
                 for &status in statuses {
                     for id in ix.ids(status) {
                         match ix.summaries[status as usize].get(id) {
-                            Some(summary) => known.push((id.clone(), i, status, summary.clone())),
+                            Some(summary) => known.push((i, status, summary.clone())),
                             None => unknown.push((id.clone(), status)),
                         }
                     }
@@ -162,9 +164,9 @@ impl Queue {
                 // the next look reads it again.
                 let fresh = ix.stamps[status as usize].get(&id).is_none_or(|&at| at <= events);
                 if fresh && ix.holds(status, &id) {
-                    ix.summaries[status as usize].insert(id.clone(), summary.clone());
+                    ix.summaries[status as usize].insert(id, summary.clone());
                 }
-                all.push((id, i, status, summary));
+                all.push((i, status, summary));
             }
         }
         Some(all)

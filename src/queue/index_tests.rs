@@ -73,38 +73,27 @@ fn lost_events_and_replaced_folders_make_a_stream_stale() {
     let entry: Arc<Mutex<StreamIndex>> = Arc::default();
     lock(&shared.streams).insert("a".to_owned(), entry.clone());
     let fresh = || lock(&entry).checked_at = Some(Instant::now());
-    let event = |kind, path: &str| Ok(notify::Event::new(kind).add_path(dir.path().join(path)));
-    use notify::EventKind::{Access, Create, Other, Remove};
+    let changed = |path: &str| shared.observe(spool::TreeEvent::Changed(&dir.path().join(path)));
 
     fresh();
     // An overflowed kernel queue: events were lost.
-    shared.observe(Ok(notify::Event::new(Other).set_flag(notify::event::Flag::Rescan)));
+    shared.observe(spool::TreeEvent::Lost);
     assert!(!lock(&entry).is_current());
     fresh();
     // `pending/` replaced (a checkout): files came or went unseen.
-    shared.observe(event(
-        Create(notify::event::CreateKind::Folder),
-        "streams/a/pending",
-    ));
+    changed("streams/a/pending");
     assert!(!lock(&entry).is_current());
     fresh();
-    // Reads and the lock file change nothing.
-    shared.observe(event(Access(notify::event::AccessKind::Any), "streams/a/pending"));
-    shared.observe(event(Create(notify::event::CreateKind::File), "streams/a/.lock"));
+    // The lock file changes nothing.
+    changed("streams/a/.lock");
     assert!(lock(&entry).is_current());
     // A task file that is not there (its event came late) is forgotten;
     // an extra copy from a sync sends listings to the folder.
     lock(&entry).pending.insert(TaskId::generate());
     let id = lock(&entry).pending.first().cloned().unwrap();
-    shared.observe(event(
-        Remove(notify::event::RemoveKind::File),
-        &format!("streams/a/pending/{id}.json"),
-    ));
+    changed(&format!("streams/a/pending/{id}.json"));
     assert!(lock(&entry).pending.is_empty());
-    shared.observe(event(
-        Create(notify::event::CreateKind::File),
-        &format!("streams/a/done/{id}.json~theirs"),
-    ));
+    changed(&format!("streams/a/done/{id}.json~theirs"));
     assert!(lock(&entry).extras);
 }
 

@@ -190,10 +190,13 @@ impl Queue {
         }
         let summaries = self.indexed_summaries(streams, statuses)?;
         let mut groups: BTreeMap<usize, Vec<(TaskId, TaskStatus, Timestamp)>> = BTreeMap::new();
-        for (id, stream, status, summary) in summaries {
+        for (stream, status, summary) in summaries {
             let finished = summary.finish();
             if finished >= since && finished < until && content.matches_summary(&summary) {
-                groups.entry(stream).or_default().push((id, status, finished));
+                groups
+                    .entry(stream)
+                    .or_default()
+                    .push((summary.id.clone(), status, finished));
             }
         }
         let mut out = Vec::with_capacity(groups.len());

@@ -151,7 +151,7 @@ impl Queue {
         let tallies = match self.indexed_summaries(&streams, &TaskStatus::ALL) {
             Some(summaries) => {
                 let mut tally = empty();
-                for (_, stream, status, summary) in &summaries {
+                for (stream, status, summary) in &summaries {
                     count(&mut tally, *stream, *status, summary);
                 }
                 vec![tally]

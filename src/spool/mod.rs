@@ -44,6 +44,7 @@ mod rsync;
 mod tasks;
 mod teardown;
 mod temp;
+mod tree_watch;
 
 use std::path::{Path, PathBuf};
 
@@ -66,6 +67,7 @@ pub(crate) use rsync::{local_arg, rsync};
 pub(crate) use tasks::{PendingScan, SCAN_OLDEST, check_name_and_folder};
 pub use teardown::Removal;
 pub(crate) use temp::STALE_TEMP_AGE;
+pub(crate) use tree_watch::{TreeEvent, TreeWatch, watch_tree};
 
 use crate::model::{Name, TaskStatus};
 

@@ -1,0 +1,249 @@
+//! A watch on a folder tree that hears of changes only: files and folders
+//! created, written, renamed or removed.
+//!
+//! `notify`'s recursive inotify watch also asks for every open of every
+//! file (`IN_OPEN`), so a long-lived process that reads task files (a page
+//! of 50 tasks, a claim) wakes its own watcher once per file it opens, and
+//! twice with two watchers. This watch asks the kernel for changes only.
+//!
+//! Folders created inside the tree are watched as they appear. A kernel
+//! queue that overflowed, or a watch that could not be added, is reported
+//! as [`TreeEvent::Lost`]: the receiver must assume anything changed.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+
+/// What a [`TreeWatch`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TreeEvent<'a> {
+    /// Something changed at this path (the entry may be gone by now).
+    Changed(&'a Path),
+    /// Events were lost: anything in the tree may have changed.
+    Lost,
+}
+
+/// How long the watching thread waits for events before it checks whether
+/// the watch was dropped: a quarter of a second.
+const POLL_NS: i64 = 250_000_000;
+
+/// Changes only: no opens, reads or closes of files not written.
+const CHANGES: WatchMask = WatchMask::CREATE
+    .union(WatchMask::DELETE)
+    .union(WatchMask::CLOSE_WRITE)
+    .union(WatchMask::MOVED_FROM)
+    .union(WatchMask::MOVED_TO)
+    .union(WatchMask::ATTRIB)
+    .union(WatchMask::DELETE_SELF)
+    .union(WatchMask::MOVE_SELF);
+
+/// A running watch; dropping it stops the watching thread (within
+/// [`POLL_NS`]).
+#[derive(Debug)]
+pub struct TreeWatch {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for TreeWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Watches `root` and every folder below it, calling `on` on a thread of
+/// its own for each change. Fails if `root` cannot be watched (no inotify
+/// instance or watch left); a folder below that cannot be watched is
+/// reported as [`TreeEvent::Lost`].
+pub(crate) fn watch_tree<F>(root: &Path, on: F) -> std::io::Result<TreeWatch>
+where
+    F: FnMut(TreeEvent<'_>) + Send + 'static,
+{
+    let inotify = Inotify::init()?;
+    let mut tree = Tree {
+        inotify,
+        folders: HashMap::new(),
+    };
+    tree.add(root, true)?;
+    // Folders below: a failure here is a lost event, not a failed start.
+    let mut lost = false;
+    for folder in subfolders(root) {
+        lost |= tree.add(&folder, false).is_err();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    std::thread::Builder::new()
+        .name("sparkq-watch".to_owned())
+        .spawn(move || tree.run(&stopped, on, lost))?;
+    Ok(TreeWatch { stop })
+}
+
+/// Every folder below `root`, at any depth (not following links).
+fn subfolders(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut next = vec![root.to_path_buf()];
+    while let Some(dir) = next.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                found.push(entry.path());
+                next.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
+struct Tree {
+    inotify: Inotify,
+    folders: HashMap<WatchDescriptor, PathBuf>,
+}
+
+impl Tree {
+    fn add(&mut self, folder: &Path, root: bool) -> std::io::Result<()> {
+        let mask = if root {
+            CHANGES
+        } else {
+            CHANGES | WatchMask::ONLYDIR
+        };
+        let wd = self.inotify.watches().add(folder, mask)?;
+        self.folders.insert(wd, folder.to_path_buf());
+        Ok(())
+    }
+
+    fn run<F: FnMut(TreeEvent<'_>)>(mut self, stop: &AtomicBool, mut on: F, lost: bool) {
+        if lost {
+            on(TreeEvent::Lost);
+        }
+        let mut buffer = vec![0u8; 64 * 1024];
+        while !stop.load(Ordering::Relaxed) {
+            let mut fds = [PollFd::new(&self.inotify, PollFlags::IN)];
+            let wait = Timespec {
+                tv_sec: 0,
+                tv_nsec: POLL_NS,
+            };
+            if !matches!(poll(&mut fds, Some(&wait)), Ok(ready) if ready > 0) {
+                continue;
+            }
+            let events = match self.inotify.read_events(&mut buffer) {
+                Ok(events) => events,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => {
+                    on(TreeEvent::Lost);
+                    continue;
+                }
+            };
+            let mut new_folders = Vec::new();
+            let mut gone = Vec::new();
+            for event in events {
+                if event.mask.contains(EventMask::Q_OVERFLOW) {
+                    on(TreeEvent::Lost);
+                    continue;
+                }
+                if event.mask.contains(EventMask::IGNORED) {
+                    gone.push(event.wd.clone());
+                    continue;
+                }
+                let Some(folder) = self.folders.get(&event.wd) else {
+                    continue;
+                };
+                let path = match event.name {
+                    Some(name) => folder.join(name),
+                    None => folder.clone(),
+                };
+                let created = event.mask.intersects(EventMask::CREATE | EventMask::MOVED_TO);
+                if created && event.mask.contains(EventMask::ISDIR) {
+                    new_folders.push(path.clone());
+                }
+                on(TreeEvent::Changed(&path));
+            }
+            for wd in gone {
+                self.folders.remove(&wd);
+            }
+            // A new folder may have filled before its watch was added: the
+            // receiver hears of the folder itself and reads it whole.
+            for folder in new_folders {
+                let mut all = vec![folder.clone()];
+                all.extend(subfolders(&folder));
+                for folder in all {
+                    if self.add(&folder, false).is_err() {
+                        on(TreeEvent::Lost);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn heard(events: &Mutex<Vec<String>>, what: &str) -> bool {
+        events.lock().unwrap().iter().any(|e| e == what)
+    }
+
+    #[test]
+    fn changes_are_heard_in_new_folders_and_reads_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        std::fs::create_dir(root.join("a")).unwrap();
+        std::fs::write(root.join("a/old.json"), "{}").unwrap();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let base = root.clone();
+        let watch = watch_tree(&root, move |event| {
+            let text = match event {
+                TreeEvent::Changed(path) => path.strip_prefix(&base).unwrap().display().to_string(),
+                TreeEvent::Lost => "lost".to_owned(),
+            };
+            sink.lock().unwrap().push(text);
+        })
+        .unwrap();
+        let wait = |what: &str| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !heard(&events, what) {
+                assert!(
+                    Instant::now() < deadline,
+                    "never heard {what}: {:?}",
+                    events.lock().unwrap()
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        // Reads first: they must not be reported.
+        for _ in 0..20 {
+            std::fs::read(root.join("a/old.json")).unwrap();
+        }
+        std::fs::write(root.join("a/new.json"), "{}").unwrap();
+        wait("a/new.json");
+        std::fs::rename(root.join("a/new.json"), root.join("a/moved.json")).unwrap();
+        wait("a/moved.json");
+        std::fs::create_dir_all(root.join("b/pending")).unwrap();
+        wait("b");
+        // The new folder's own folder is watched from now on.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            std::fs::write(root.join("b/pending/x.json"), "{}").unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            if heard(&events, "b/pending/x.json") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never heard b/pending/x.json");
+        }
+        std::fs::remove_file(root.join("a/old.json")).unwrap();
+        wait("a/old.json");
+        let seen = events.lock().unwrap().clone();
+        let old = seen.iter().filter(|e| *e == "a/old.json").count();
+        assert_eq!(old, 1, "reads of a/old.json were reported: {seen:?}");
+        drop(watch);
+    }
+}
