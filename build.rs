@@ -4,12 +4,13 @@
 //! links the unwinder as the shared `libgcc_s.so.1`, and loading it is a
 //! fixed cost of every process: the loader opens and maps it, and its
 //! constructor probes the CPU with `cpuid` (a trap to the hypervisor on a
-//! VM), which perf put at about as much time as all of `sparkq --version`'s
+//! VM), which perf put at more time than all of `sparkq --version`'s
 //! own code. A one-shot `sparkq claim` is a short process, so that is worth
 //! avoiding: a linker script named `libgcc_s.so` in a folder searched first
 //! points `-lgcc_s` at the static unwinder `libgcc_eh.a` of the same GCC
 //! (what `gcc -static-libgcc` does). Panics and backtraces work as before.
-//! If the compiler has no `libgcc_eh.a`, nothing changes.
+//! If the compiler has no `libgcc_eh.a`, or when cross-compiling, nothing
+//! changes.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,6 +19,11 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
+        return;
+    }
+    // The host's compiler is asked below: when cross-compiling its
+    // libgcc_eh.a is for the wrong machine, so leave the link alone.
+    if var("TARGET") != var("HOST") {
         return;
     }
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());

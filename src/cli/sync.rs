@@ -9,6 +9,7 @@ use anyhow::bail;
 use clap::Args;
 
 use super::output::{print, print_json_line};
+use crate::model::{MAX_SYNC_EVERY_SECS, SpanError};
 use crate::queue::{Queue, SyncReport, SyncWith};
 use crate::watch::Shutdown;
 
@@ -36,8 +37,11 @@ pub(super) struct SyncArgs {
 }
 
 fn parse_every(s: &str) -> Result<Duration, String> {
-    let every = humantime::parse_duration(s)
-        .map_err(|e| format!("'{s}' is not an interval ({e}); use e.g. 5s or 1m"))?;
+    let every =
+        crate::model::parse_span(s, Duration::from_secs(MAX_SYNC_EVERY_SECS)).map_err(|e| match e {
+            SpanError::TooLarge => format!("'{s}' is too long; sync at least once a day (at most 24h)"),
+            SpanError::Malformed(why) => format!("'{s}' is not an interval ({why}); use e.g. 5s or 1m"),
+        })?;
     if every < Duration::from_millis(100) {
         return Err(format!("'{s}' is too short; sync at most every 100ms"));
     }

@@ -453,7 +453,18 @@ pub(super) struct PurgeArgs {
 }
 
 fn parse_age(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("'{s}' is not an age ({e}); use e.g. 3d, 12h or 30m"))
+    // The same ceiling, in the same words, as `purge.older_than_days`.
+    let days = crate::model::MAX_PURGE_DAYS;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let ceiling = Duration::from_secs(days as u64 * 86_400);
+    crate::model::parse_span(s, ceiling).map_err(|e| match e {
+        crate::model::SpanError::TooLarge => {
+            format!("'{s}' is too large: give an age of at most {days} days (100 years)")
+        }
+        crate::model::SpanError::Malformed(why) => {
+            format!("'{s}' is not an age ({why}); use e.g. 3d, 12h or 30m")
+        }
+    })
 }
 
 pub(super) fn purge(queue: &Queue, args: PurgeArgs) -> anyhow::Result<ExitCode> {

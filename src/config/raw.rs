@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Config, DEFAULT_PORT, Limits, SyncConfig, Tool};
-use crate::model::{MAX_PURGE_DAYS, MAX_TIMEOUT_SECS};
+use crate::model::{MAX_PURGE_DAYS, MAX_SYNC_EVERY_SECS, MAX_TIMEOUT_SECS, SpanError};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -217,10 +217,16 @@ impl RawConfig {
         }
         let sync = self.sync.map(|raw| {
             let text = raw.every.unwrap_or_else(|| "30s".to_owned());
-            let every = humantime::parse_duration(&text).unwrap_or_else(|e| {
-                problems.push(format!(
-                    "sync.every: '{text}' is not an interval ({e}); use e.g. 5s or 1m"
-                ));
+            let ceiling = Duration::from_secs(MAX_SYNC_EVERY_SECS);
+            let every = crate::model::parse_span(&text, ceiling).unwrap_or_else(|e| {
+                problems.push(match e {
+                    SpanError::TooLarge => {
+                        format!("sync.every: '{text}' is too long; sync at least once a day (at most 24h)")
+                    }
+                    SpanError::Malformed(why) => {
+                        format!("sync.every: '{text}' is not an interval ({why}); use e.g. 5s or 1m")
+                    }
+                });
                 Duration::from_secs(30)
             });
             if every < Duration::from_millis(100) {

@@ -25,6 +25,10 @@ pub const MAX_RECHECK_SECS: u64 = 3_600;
 /// The longest purge age: 100 years, in days.
 pub const MAX_PURGE_DAYS: f64 = 36_500.0;
 
+/// The longest interval between two background syncs (`sync --every`,
+/// `sync.every`): a day.
+pub const MAX_SYNC_EVERY_SECS: u64 = 86_400;
+
 /// The longest worker name a claim records (`--worker`, MCP `worker`), in
 /// bytes: it is copied into the task and its history at every claim.
 pub const MAX_WORKER_BYTES: usize = 256;

@@ -94,18 +94,23 @@ fn text_matches(task: &Task, lowered: &str) -> bool {
 }
 
 /// A moment as filters take it: RFC 3339 (`2026-12-01T22:00:00Z`), or an
-/// age meaning "that long before `now`" (`8h`, `90m`, `2d`). `what` names
-/// the parameter in the error.
+/// age meaning "that long before `now`" (`8h`, `90m`, `2d`). An age that
+/// reaches back before 1970, however large its number (`1000000d`,
+/// `99999999999999999h`), means 1970: everything (see `model::span`).
+/// `what` names the parameter in the error.
 pub fn parse_moment(what: &'static str, given: &str, now: Timestamp) -> Result<Timestamp> {
     let given = given.trim();
     if let Ok(at) = Timestamp::parse(given) {
         return Ok(at);
     }
-    match humantime::parse_duration(given) {
-        Ok(age) => Ok(Timestamp::from_system(
-            now.to_system().checked_sub(age).unwrap_or(std::time::UNIX_EPOCH),
-        )),
-        Err(_) => Err(Error::invalid(
+    let epoch = Timestamp::from_system(std::time::UNIX_EPOCH);
+    match crate::model::parse_span(given, std::time::Duration::MAX) {
+        Ok(age) => Ok(now
+            .to_system()
+            .checked_sub(age)
+            .map_or(epoch, Timestamp::from_system)),
+        Err(crate::model::SpanError::TooLarge) => Ok(epoch),
+        Err(crate::model::SpanError::Malformed(_)) => Err(Error::invalid(
             what,
             format!("'{given}' is neither a time nor an age"),
             "Give an age such as 8h, 90m or 2d (meaning that long ago), or an RFC 3339 time such as 2026-12-01T22:00:00Z.",

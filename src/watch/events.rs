@@ -134,16 +134,27 @@ impl Events {
             seen.pending = true;
             // Recreate `pending/` only inside a stream that still exists: a
             // deleted stream's folder must stay gone (the look then stops).
+            // `create_dir`, never `create_dir_all`: a stream folder deleted
+            // between the check and here (`rm -r` takes `pending/` before
+            // `stream.json`) must not be made again around an empty
+            // `pending/`; then there is nothing to watch, and the look stops.
             let pending_dir = &self.paths.pending_dir;
             if self.paths.stream_file.exists() {
-                std::fs::create_dir_all(pending_dir)
-                    .map_err(|e| Error::io(pending_dir, "create folder", e))?;
-                self.watcher
-                    .watch(pending_dir, RecursiveMode::NonRecursive)
-                    .map_err(|source| Error::Notify {
+                match std::fs::create_dir(pending_dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(seen),
+                    Err(e) => return Err(Error::io(pending_dir, "create folder", e)),
+                }
+                let watched = self.watcher.watch(pending_dir, RecursiveMode::NonRecursive);
+                if let Err(source) = watched
+                    && self.paths.stream_file.exists()
+                {
+                    return Err(Error::Notify {
                         path: pending_dir.clone(),
                         source,
-                    })?;
+                    });
+                }
             }
         }
         Ok(seen)

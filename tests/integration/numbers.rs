@@ -261,3 +261,129 @@ fn replace_numbers(text: &str, field: &str, mut number: impl FnMut() -> String) 
     out.push_str(rest);
     out
 }
+
+/// Ages and intervals (issue 18, item 3): a number too large for any
+/// duration and a representable one past the ceiling are one case at every
+/// door. `--since`/`until` take either as "since 1970" (everything); the
+/// flags and the config with a ceiling refuse both with its words.
+#[test]
+fn huge_ages_and_intervals_behave_the_same_at_every_door() {
+    let p = Project::with_stream("a");
+    let huge = ["99999999999999999h", "18446744073709551615s", "1000000d"];
+    for age in huge {
+        let report = p.sparkq(["tasks", "--since", age, "--json"]).success().json();
+        assert_eq!(report["since"], "1970-01-01T00:00:00.000000Z", "{age}");
+        let listing = p.sparkq(["tasks", "--until", age, "--json"]).success().json();
+        assert_eq!(
+            listing["tasks"],
+            json!([]),
+            "{age}: nothing was updated before 1970"
+        );
+        // Flag values clap refuses: usage errors, exit 2.
+        let purge = p.sparkq(["purge", "--older-than", age]).code(2).stderr();
+        assert!(
+            purge.contains("is too large: give an age of at most 36500 days (100 years)"),
+            "{purge}"
+        );
+        let sync = p.sparkq(["sync", "--every", age]).code(2).stderr();
+        assert!(
+            sync.contains("is too long; sync at least once a day (at most 24h)"),
+            "{sync}"
+        );
+    }
+    let server = crate::server_support::Server::start(&p);
+    for age in huge {
+        let (status, body) = server.get(&format!("/api/since?since={age}"));
+        assert_eq!(
+            (status, &body["since"]),
+            (200, &json!("1970-01-01T00:00:00.000000Z")),
+            "{age}: {body}"
+        );
+    }
+    drop(server);
+    let config = p.path().join("sparkq.yml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    for every in ["99999999999999999h", "18446744073709551615s", "25h"] {
+        std::fs::write(&config, format!("{text}\nsync:\n  every: {every}\n")).unwrap();
+        p.sparkq(["status"]).fails_with(&format!(
+            "sync.every: '{every}' is too long; sync at least once a day (at most 24h)"
+        ));
+    }
+    std::fs::write(&config, text).unwrap();
+}
+
+/// Random ages and intervals, huge, negative, fractional, unicode and
+/// empty, at the CLI doors: each is taken, or refused with a message
+/// saying what to give; never a panic or a hang.
+#[test]
+fn random_ages_and_intervals_are_taken_or_refused_clearly() {
+    let seed = fastrand::u64(..);
+    eprintln!("seed {seed}");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let p = Project::with_stream("a");
+    let numbers = [
+        "",
+        "0",
+        "-5",
+        "1.5",
+        "18446744073709551615",
+        "99999999999999999999",
+        "٣",
+        "1e9",
+    ];
+    let units = ["", "s", "h", "d", "y", "weeks", "é", " ", "ms"];
+    for _ in 0..tier_rounds() {
+        let mut text = String::new();
+        for _ in 0..rng.usize(1..3) {
+            text.push_str(numbers[rng.usize(..numbers.len())]);
+            text.push_str(units[rng.usize(..units.len())]);
+        }
+        for flag in ["--since", "--until"] {
+            let out = p.bounded(
+                ["tasks".to_owned(), format!("{flag}={text}"), "--json".to_owned()],
+                HUNG_AFTER,
+            );
+            said_clearly(&out, &text, &["neither a time nor an age", "is after until"]);
+        }
+        let out = p.bounded(["purge".to_owned(), format!("--older-than={text}")], HUNG_AFTER);
+        said_clearly(
+            &out,
+            &text,
+            &["is not an age", "is too large: give an age of at most"],
+        );
+        let out = p.bounded(
+            [
+                "sync".to_owned(),
+                "--dry-run".to_owned(),
+                format!("--every={text}"),
+            ],
+            HUNG_AFTER,
+        );
+        said_clearly(
+            &out,
+            &text,
+            &[
+                "is not an interval",
+                "is too long; sync at least once a day",
+                "is too short",
+                "--dry-run makes one round",
+                "not in a git work tree",
+            ],
+        );
+    }
+}
+
+fn tier_rounds() -> usize {
+    crate::support::tier(12, 60)
+}
+
+/// A command's outcome: success, or a refusal that says one of `words`;
+/// never a panic.
+fn said_clearly(out: &std::process::Output, given: &str, words: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{given:?}: {err}");
+    assert!(
+        out.status.success() || words.iter().any(|w| err.contains(w)),
+        "{given:?} refused without saying why: {err}"
+    );
+}

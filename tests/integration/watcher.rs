@@ -326,19 +326,37 @@ fn a_watcher_leaves_when_its_stream_ends_and_refuses_an_ended_one() {
         .unwrap();
 }
 
+/// `rm -r` of the stream folder races the watcher, which recreates
+/// `pending/` when it vanishes (a user may delete just that): it must never
+/// make the stream's folder again once it is gone (its `create_dir` fails
+/// there, where `create_dir_all` recreated `streams/a/pending`). Each round
+/// deletes the folder at a different moment; the full tier runs many.
 #[test]
 fn a_watcher_whose_stream_folder_is_deleted_leaves_it_gone_and_stops() {
     let p = Project::with_stream("a");
     let rt = Runtime::of(&p);
-    let mut w = watcher(&p, &rt, "a", &[]);
     let dir = p.spool().join("streams").join("a");
-    // A watcher may be settling the folder at that moment: retry until gone.
-    wait_until("the stream folder to be removed", 20, || {
-        std::fs::remove_dir_all(&dir).is_ok() || !dir.exists()
-    });
-    assert!(w.wait_exit(20).success(), "{}", w.stderr());
-    assert!(w.stderr().contains("folder is gone"), "{}", w.stderr());
-    assert!(!dir.exists(), "the watcher recreated {}", dir.display());
+    for round in 0..crate::support::tier(3, 25) {
+        if round > 0 {
+            p.sparkq(["stream", "create", "a", "--session", "s1"]).success();
+        }
+        let mut w = watcher(&p, &rt, "a", &[]);
+        // A watcher may be settling the folder at that moment: retry until gone.
+        wait_until("the stream folder to be removed", 20, || {
+            std::fs::remove_dir_all(&dir).is_ok() || !dir.exists()
+        });
+        assert!(w.wait_exit(20).success(), "round {round}: {}", w.stderr());
+        assert!(
+            w.stderr().contains("folder is gone"),
+            "round {round}: {}",
+            w.stderr()
+        );
+        assert!(
+            !dir.exists(),
+            "round {round}: the watcher recreated {}",
+            dir.display()
+        );
+    }
     p.sparkq(["stream", "create", "a", "--session", "s1"]).success();
 }
 
