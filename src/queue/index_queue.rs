@@ -67,21 +67,27 @@ impl Queue {
             let Ok(lock_) = self.spool.lock_stream(&stream.name) else {
                 continue;
             };
-            let mut ix = lock(&entry);
-            if !due(&ix) {
-                continue;
+            {
+                let mut ix = lock(&entry);
+                if !due(&ix) {
+                    continue;
+                }
+                // As `touch_quietly` looks: an ended stream is swept, not
+                // adopted into, unless something was dropped into it.
+                let scan = if stream.status == StreamStatus::Active || ix.drops {
+                    self.touch(&stream, &lock_).map(|(scan, _)| scan)
+                } else {
+                    self.sweep_dead_locked(&stream, Timestamp::now())
+                        .and_then(|_| Ok(self.spool.scan_pending(&stream.name)?))
+                };
+                if let Ok(scan) = scan {
+                    let _ = self.rebuild(&mut ix, &stream, &scan);
+                }
             }
-            // As `touch_quietly` looks: an ended stream is swept, not
-            // adopted into, unless something was dropped into it.
-            let scan = if stream.status == StreamStatus::Active || ix.drops {
-                self.touch(&stream, &lock_).map(|(scan, _)| scan)
-            } else {
-                self.sweep_dead_locked(&stream, Timestamp::now())
-                    .and_then(|_| Ok(self.spool.scan_pending(&stream.name)?))
-            };
-            if let Ok(scan) = scan {
-                let _ = self.rebuild(&mut ix, &stream, &scan);
-            }
+            drop(lock_);
+            // Files changed without an event: found by looking each up,
+            // holding no lock.
+            self.verify_summaries(&entry, &stream.name);
         }
     }
 

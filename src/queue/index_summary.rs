@@ -10,6 +10,11 @@
 //! index says. Whenever the index cannot answer as the folders would (not
 //! current, an extra copy from a sync, one id in two of the asked folders),
 //! the caller reads the folders as a one-shot call does.
+//!
+//! Events lost without the kernel saying so are the periodic recheck's:
+//! after rebuilding a stream it looks up each summarized file (`lstat`)
+//! and drops the summaries whose file is no longer the one that was read
+//! (another inode, size or modification time).
 
 use std::sync::Arc;
 
@@ -27,6 +32,30 @@ pub(in crate::queue) struct Summary {
     pub(in crate::queue) updated_at: Timestamp,
     pub(in crate::queue) started_at: Option<Timestamp>,
     pub(in crate::queue) finished_at: Option<Timestamp>,
+    /// The file it was read from, as it was just before the read (`None`
+    /// when read for one answer only, not kept).
+    ident: Option<FileIdent>,
+}
+
+/// Which file a path held: a rewrite by rename makes a new inode, a write
+/// in place changes the size or the modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdent {
+    inode: u64,
+    size: u64,
+    modified: (i64, i64),
+}
+
+impl FileIdent {
+    fn at(path: &std::path::Path) -> Option<FileIdent> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        Some(FileIdent {
+            inode: meta.ino(),
+            size: meta.size(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+        })
+    }
 }
 
 impl Summary {
@@ -39,6 +68,7 @@ impl Summary {
             updated_at: task.updated_at,
             started_at: task.started_at,
             finished_at: task.finished_at,
+            ident: None,
         }
     }
 
@@ -210,5 +240,41 @@ impl Queue {
                 })
                 .collect()
         })
+    }
+
+    /// Drops the summaries of `stream` whose file changed without an event
+    /// (see the module doc); the files are looked up outside the index's
+    /// lock. Run by the background recheck, after a rebuild.
+    pub(super) fn verify_summaries(
+        &self,
+        entry: &std::sync::Mutex<StreamIndex>,
+        stream: &crate::model::Name,
+    ) {
+        let kept: Vec<(TaskStatus, TaskId, Option<FileIdent>)> = {
+            let ix = lock(entry);
+            TaskStatus::ALL
+                .iter()
+                .flat_map(|&status| {
+                    ix.summaries[status as usize]
+                        .values()
+                        .map(move |summary| (status, summary.id.clone(), summary.ident))
+                })
+                .collect()
+        };
+        let changed: Vec<(TaskStatus, TaskId)> = kept
+            .into_iter()
+            .filter(|(status, id, ident)| {
+                let path = self.spool.state_path(stream, *status).join(id.file_name());
+                ident.is_none() || FileIdent::at(&path) != *ident
+            })
+            .map(|(status, id, _)| (status, id))
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        let mut ix = lock(entry);
+        for (status, id) in changed {
+            ix.summaries[status as usize].remove(&id);
+        }
     }
 }

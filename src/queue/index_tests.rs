@@ -311,3 +311,54 @@ fn the_recheck_reads_the_folders_in_the_background_before_the_index_ages_out() {
     assert!(lock(&entry).is_current());
     assert_eq!(lock(&entry).pending.len(), 20);
 }
+
+#[test]
+fn the_recheck_drops_a_summary_whose_file_changed_without_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    let folders = Queue::new(queue.config().clone());
+    queue.enqueue("a", new()).unwrap();
+    let c = queue.claim("a", "w").unwrap().unwrap();
+    let report = crate::queue::Report {
+        token: c.task.claim_token.clone(),
+        ..Default::default()
+    };
+    let done = queue
+        .complete(c.task.id.as_str(), json!({"summary": "ok"}), report)
+        .unwrap();
+    let stream = Name::parse("a").unwrap();
+    let entry = queue.index.as_ref().unwrap().stream(&stream);
+    let slot = TaskStatus::Succeeded as usize;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let kept = loop {
+        queue.stats(24).unwrap();
+        if let Some(summary) = lock(&entry).summaries[slot].get(&done.id).cloned() {
+            break summary;
+        }
+        assert!(Instant::now() < deadline, "the summary was never kept");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The file changes (another tool ran) and its event is lost: the
+    // index still holds the summary read before.
+    let mut changed = done.clone();
+    changed.tool_name = "run-other".to_owned();
+    queue.spool.write_task(&changed).unwrap();
+    while lock(&entry).summaries[slot].contains_key(&done.id) {
+        assert!(Instant::now() < deadline, "the event never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    {
+        let mut ix = lock(&entry);
+        ix.summaries[slot].insert(done.id.clone(), kept);
+        ix.checked_at = Instant::now().checked_sub(INDEX_RECHECK - Duration::from_secs(1));
+    }
+    // The background recheck looks the file up and drops the summary.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lock(&entry).summaries[slot].contains_key(&done.id) {
+        assert!(Instant::now() < deadline, "the stale summary was never dropped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let tools = |q: &Queue| q.stats(24).unwrap().tools;
+    assert_eq!(tools(&queue), tools(&folders));
+    assert_eq!(tools(&queue)[0].tool_name, "run-other");
+}
