@@ -202,7 +202,13 @@ impl GitRepo {
                 // with another's and blends them, cleanly at times (then
                 // no side is left to read). Without it, two sides that
                 // moved a task differently conflict on its paths, and
-                // doctor reads both.
+                // doctor reads both. Note: git's default strategy, `ort`,
+                // does not know this option and ignores it (git 2.47:
+                // `-X no-renames` still reports rename/rename conflicts);
+                // only `recursive` honours it, and newer gits make that
+                // `ort` too. So renames are detected anyway, and doctor's
+                // reading of both sides from git (`spool::git`) is what
+                // keeps the blends harmless, not this flag.
                 "-X",
                 "no-renames",
                 "--no-edit",
