@@ -277,4 +277,55 @@ impl Queue {
             ix.summaries[status as usize].remove(&id);
         }
     }
+
+    /// One page of a filtered list from the index's summaries, for a
+    /// filter that does not need the files ([`TaskMatch::needs_file`]): the
+    /// matching ids, newest first, and the page's files read. The same
+    /// page and cursor as the folder path of [`Queue::list_tasks`] (whose
+    /// cursor is set when any task, matching or not, is older than the
+    /// last one shown); `None` when the index cannot answer or a file of
+    /// the page moved meanwhile.
+    pub(in crate::queue) fn indexed_filtered_page(
+        &self,
+        streams: &[Stream],
+        statuses: &[TaskStatus],
+        wanted: &crate::queue::filter::TaskMatch,
+        before: Option<&TaskId>,
+        limit: usize,
+    ) -> Option<crate::queue::TaskPage> {
+        let summaries = self.indexed_summaries(streams, statuses)?;
+        let listed = |s: &Summary| before.is_none_or(|b| s.id < *b);
+        let oldest = summaries
+            .iter()
+            .filter(|(_, _, s)| listed(s))
+            .map(|(_, _, s)| &s.id)
+            .min();
+        // The `limit` newest matches, kept in a bounded heap (oldest on top).
+        // (Ids are unique here: the index answers only without duplicates.)
+        let mut newest: std::collections::BinaryHeap<std::cmp::Reverse<(&TaskId, usize)>> =
+            std::collections::BinaryHeap::with_capacity(limit + 1);
+        for (i, (_, _, summary)) in summaries.iter().enumerate() {
+            if listed(summary) && wanted.matches_summary(summary) {
+                newest.push(std::cmp::Reverse((&summary.id, i)));
+                if newest.len() > limit {
+                    newest.pop();
+                }
+            }
+        }
+        let mut page: Vec<(&TaskId, usize)> = newest.into_iter().map(|r| r.0).collect();
+        page.sort_unstable_by(|a, b| b.0.cmp(a.0));
+        let mut tasks = Vec::with_capacity(page.len());
+        for (id, i) in page {
+            let (stream, status, _) = &summaries[i];
+            match self.spool.read_task(&streams[*stream].name, *status, id) {
+                Ok(Some(task)) => tasks.push(task),
+                _ => return None,
+            }
+        }
+        let next_cursor = match (tasks.last(), oldest) {
+            (Some(last), Some(oldest)) if tasks.len() == limit && last.id != *oldest => Some(last.id.clone()),
+            _ => None,
+        };
+        Some(crate::queue::TaskPage { tasks, next_cursor })
+    }
 }

@@ -196,7 +196,41 @@ fn dashboard(queue: &Queue, since: Timestamp) -> String {
     };
     let mut narrow = queue.since(&by_worker).unwrap();
     narrow.until = since;
-    format!("{stats:?}\n{report:?}\n{narrow:?}")
+    // Filtered lists, every page: by tool, by worker, by update window.
+    let filters = [
+        crate::queue::TaskFilter {
+            tool: Some("run-other".to_owned()),
+            limit: Some(3),
+            ..Default::default()
+        },
+        crate::queue::TaskFilter {
+            worker: Some("w1".to_owned()),
+            status: Some(TaskStatus::Succeeded),
+            limit: Some(4),
+            ..Default::default()
+        },
+        crate::queue::TaskFilter {
+            since: Some(since),
+            until: Some(since.saturating_add(Duration::from_secs(20 * 3600))),
+            stream: Some("a".to_owned()),
+            limit: Some(5),
+            ..Default::default()
+        },
+    ];
+    let mut pages = Vec::new();
+    for filter in filters {
+        let mut filter = filter;
+        loop {
+            let page = queue.list_tasks(&filter).unwrap();
+            let ids: Vec<_> = page.tasks.iter().map(|t| (t.id.clone(), t.status)).collect();
+            pages.push(format!("{ids:?} {:?}", page.next_cursor));
+            match page.next_cursor {
+                Some(cursor) => filter.before = Some(cursor.to_string()),
+                None => break,
+            }
+        }
+    }
+    format!("{stats:?}\n{report:?}\n{narrow:?}\n{pages:?}")
 }
 
 #[test]
@@ -252,6 +286,9 @@ fn stats_and_since_from_the_index_equal_a_folder_read_through_random_changes() {
                     task.created_at = ago(start + 600);
                     task.started_at = Some(ago(start));
                     task.finished_at = Some(ago(start.saturating_sub(rng.u64(0..7200))));
+                    if rng.bool() {
+                        task.updated_at = task.finished_at.unwrap();
+                    }
                     task.tool_name = "run-other".to_owned();
                     queue.spool.write_task(&task).unwrap();
                 }
@@ -280,6 +317,19 @@ fn stats_and_since_from_the_index_equal_a_folder_read_through_random_changes() {
         assert!(
             queue.indexed_summaries(&streams, &TaskStatus::ALL).is_some(),
             "round {round} (seed {seed}): answered from the index"
+        );
+        let by_tool = crate::queue::filter::TaskMatch::of(
+            &crate::queue::TaskFilter {
+                tool: Some("run-other".to_owned()),
+                ..Default::default()
+            },
+            Timestamp::now(),
+        );
+        assert!(
+            queue
+                .indexed_filtered_page(&streams, &TaskStatus::ALL, &by_tool, None, 3)
+                .is_some(),
+            "round {round} (seed {seed}): lists answered from the index"
         );
     }
 }

@@ -134,6 +134,14 @@ impl Queue {
                 return Ok(page);
             }
         }
+        // A filter on what the index keeps of each task (tool, worker,
+        // update window) reads only the page's files.
+        if !wanted.needs_file()
+            && let Some(page) =
+                self.indexed_filtered_page(&streams, &statuses, &wanted, before.as_ref(), limit)
+        {
+            return Ok(page);
+        }
         let entries = self.every_id(&streams, &statuses, before.as_ref())?;
 
         // The ids are known; which tasks match is known only by reading
