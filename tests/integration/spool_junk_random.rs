@@ -110,7 +110,9 @@ fn forge(p: &Project, rng: &mut fastrand::Rng, path: &Path) {
     let Some(text) = source.and_then(|f| std::fs::read_to_string(f).ok()) else {
         return std::fs::write(path, "{}").unwrap();
     };
-    let Ok(mut task) = serde_json::from_str::<Value>(&text) else {
+    // Earlier junk may be JSON that is not an object (`[1, {...}]`): copy
+    // it as it is, there are no fields to forge.
+    let Some(mut task) = serde_json::from_str::<Value>(&text).ok().filter(Value::is_object) else {
         return std::fs::write(path, text).unwrap();
     };
     if rng.bool() {
