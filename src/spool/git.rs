@@ -234,6 +234,15 @@ pub(crate) fn record_merge(root: &Path) -> std::io::Result<()> {
         .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
+/// Removes the record of a merge once it is committed: it names that
+/// merge, so it would only be ignored from then on, and `.git` keeps no
+/// dead files of ours. Best effort: a record left behind is harmless.
+pub(crate) fn forget_merge(root: &Path) {
+    if let Some(at) = record_path(root) {
+        let _ = std::fs::remove_file(at);
+    }
+}
+
 fn record_path(root: &Path) -> Option<PathBuf> {
     let at = git(root, &["rev-parse", "--git-path", MERGE_RECORD])?;
     Some(root.join(String::from_utf8_lossy(&at).trim()))

@@ -158,6 +158,9 @@ impl GitRepo {
         }
         let out = git(&self.spool, &commit).map_err(|e| self.failed("commit", &e.to_string()))?;
         if out.status.success() {
+            if merging {
+                super::forget_merge(&self.spool);
+            }
             return Ok(true);
         }
         let said = format!("{}{}", text(&out.stdout), text(&out.stderr));

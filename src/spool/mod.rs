@@ -56,7 +56,7 @@ pub use change::{Change, StreamPaths};
 pub use copies::KEEP_FILE;
 pub(crate) use copies::{StreamFiles, TaskFile, extra_copy_id, extra_of, file_bytes, move_file, remove_file};
 pub(crate) use error::Error;
-pub(crate) use git::{GitMerge, record_merge};
+pub(crate) use git::{GitMerge, forget_merge, record_merge};
 pub(crate) use gitsync::{GitRepo, MergeOutcome, PushOutcome, SYNC_STATUS_FILE};
 pub(crate) use lock::StreamLock;
 pub use markers::has_markers;

@@ -552,7 +552,13 @@ fn a_finish_staged_by_a_sync_killed_before_its_commit_survives_the_next_sync() {
         b.dir.join(".git/MERGE_HEAD").exists(),
         "the merge is left in progress"
     );
+    let record = b.dir.join(".git/sparkq-merge-written");
+    assert!(record.is_file(), "sync records what its merge wrote");
     b.sparkq(&["sync"]);
+    assert!(
+        !b.dir.join(".git/MERGE_HEAD").exists() && !record.exists(),
+        "the merge is committed and its record removed with it"
+    );
     a.sparkq(&["sync"]);
     for m in [&a, &b] {
         let task = &m.tasks()[&mine];
