@@ -210,7 +210,7 @@ impl Queue {
         stream: &Stream,
         files: &[(TaskId, TaskStatus)],
     ) -> Vec<(TaskId, TaskStatus, Arc<Summary>)> {
-        let read_part = |part: &[(TaskId, TaskStatus)]| -> Vec<(TaskId, TaskStatus, Arc<Summary>)> {
+        crate::queue::list::in_parallel(files, |part| {
             part.iter()
                 .filter_map(
                     |(id, status)| match self.spool.read_task(&stream.name, *status, id) {
@@ -218,28 +218,11 @@ impl Queue {
                         _ => None,
                     },
                 )
-                .collect()
-        };
-        let threads =
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(crate::queue::list::MAX_READERS));
-        if threads < 2 || files.len() < crate::queue::list::PARALLEL_FROM {
-            return read_part(files);
-        }
-        let chunk = files.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let readers: Vec<_> = files
-                .chunks(chunk)
-                .map(|part| scope.spawn(|| read_part(part)))
-                .collect();
-            readers
-                .into_iter()
-                .flat_map(|reader| {
-                    reader
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
+                .collect::<Vec<_>>()
         })
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// Drops the summaries of `stream` whose file changed without an event

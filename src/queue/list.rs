@@ -21,6 +21,32 @@ pub(super) const MAX_READERS: usize = 8;
 /// thread: starting threads would cost more than they save.
 pub(super) const PARALLEL_FROM: usize = 2000;
 
+/// Runs `read_part` over `items`: in one go when there are few (below
+/// [`PARALLEL_FROM`]) or one core, else over up to [`MAX_READERS`] scoped
+/// threads, one chunk each; one answer per chunk, in order. A reader's
+/// panic is passed on.
+pub(super) fn in_parallel<T: Sync, R: Send>(items: &[T], read_part: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS));
+    if threads < 2 || items.len() < PARALLEL_FROM {
+        return vec![read_part(items)];
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| read_part(part)))
+            .collect();
+        readers
+            .into_iter()
+            .map(|reader| {
+                reader
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 /// Which tasks to list.
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
@@ -230,7 +256,7 @@ impl Queue {
         I: Fn() -> A + Sync,
         F: Fn(&mut A, usize, TaskStatus, Task) + Sync,
     {
-        let read_part = |part: &[(TaskId, usize, TaskStatus)]| {
+        in_parallel(entries, |part| {
             let mut acc = init();
             for (id, stream, status) in part {
                 if let Ok(Some(task)) = self.spool.read_task(&streams[*stream].name, *status, id) {
@@ -238,25 +264,6 @@ impl Queue {
                 }
             }
             acc
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_READERS));
-        if threads < 2 || entries.len() < PARALLEL_FROM {
-            return vec![read_part(entries)];
-        }
-        let chunk = entries.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let readers: Vec<_> = entries
-                .chunks(chunk)
-                .map(|part| scope.spawn(|| read_part(part)))
-                .collect();
-            readers
-                .into_iter()
-                .map(|reader| {
-                    reader
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
         })
     }
 

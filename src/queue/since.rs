@@ -143,31 +143,12 @@ impl Queue {
         for (stream, listing) in found.into_iter().flatten() {
             groups.entry(stream).or_default().push(listing);
         }
-        let finish = |t: &TaskListing| t.finished_at.unwrap_or(t.updated_at);
         Ok(groups
             .into_iter()
-            .map(|(stream, mut tasks)| {
-                let first = tasks.iter().map(finish).min();
-                let last = tasks.iter().map(finish).max();
-                let failed = tasks.iter().filter(|t| t.status == TaskStatus::Failed).count();
-                tasks.sort_by(|a, b| {
-                    (b.status == TaskStatus::Failed)
-                        .cmp(&(a.status == TaskStatus::Failed))
-                        .then(finish(b).cmp(&finish(a)))
-                        .then(b.id.cmp(&a.id))
-                });
-                let succeeded = tasks.len() - failed;
-                let truncated = tasks.len() > MAX_SINCE_TASKS;
-                tasks.truncate(MAX_SINCE_TASKS);
-                Group {
-                    stream,
-                    succeeded,
-                    failed,
-                    first,
-                    last,
-                    truncated,
-                    tasks,
-                }
+            .map(|(stream, tasks)| {
+                Group::of(stream, tasks, |t| {
+                    (t.status, t.finished_at.unwrap_or(t.updated_at), &t.id)
+                })
             })
             .collect())
     }
@@ -200,33 +181,22 @@ impl Queue {
             }
         }
         let mut out = Vec::with_capacity(groups.len());
-        for (stream, mut found) in groups {
-            let first = found.iter().map(|f| f.2).min();
-            let last = found.iter().map(|f| f.2).max();
-            let failed = found.iter().filter(|f| f.1 == TaskStatus::Failed).count();
-            found.sort_by(|a, b| {
-                (b.1 == TaskStatus::Failed)
-                    .cmp(&(a.1 == TaskStatus::Failed))
-                    .then(b.2.cmp(&a.2))
-                    .then(b.0.cmp(&a.0))
-            });
-            let succeeded = found.len() - failed;
-            let truncated = found.len() > MAX_SINCE_TASKS;
-            found.truncate(MAX_SINCE_TASKS);
-            let mut tasks = Vec::with_capacity(found.len());
-            for (id, status, _) in found {
-                match self.spool.read_task(&streams[stream].name, status, &id) {
+        for (stream, found) in groups {
+            let group = Group::of(stream, found, |(id, status, finished)| (*status, *finished, id));
+            let mut tasks = Vec::with_capacity(group.tasks.len());
+            for (id, status, _) in &group.tasks {
+                match self.spool.read_task(&streams[stream].name, *status, id) {
                     Ok(Some(task)) => tasks.push(TaskListing::of(task, now)),
                     _ => return None,
                 }
             }
             out.push(Group {
                 stream,
-                succeeded,
-                failed,
-                first,
-                last,
-                truncated,
+                succeeded: group.succeeded,
+                failed: group.failed,
+                first: group.first,
+                last: group.last,
+                truncated: group.truncated,
                 tasks,
             });
         }
@@ -236,12 +206,47 @@ impl Queue {
 
 /// One stream's part of a report before it is named: its counts, when its
 /// first and last tasks finished, and the tasks it lists (sorted, cut).
-struct Group {
+struct Group<T = TaskListing> {
     stream: usize,
     succeeded: usize,
     failed: usize,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
     truncated: bool,
-    tasks: Vec<TaskListing>,
+    tasks: Vec<T>,
+}
+
+impl<T> Group<T> {
+    /// The group of `stream`'s finishes in `found`, each seen through `key`
+    /// as (status, finished at, id): counted, spanned, then sorted failures
+    /// first and newest first (id breaks ties) and cut at
+    /// [`MAX_SINCE_TASKS`].
+    fn of(
+        stream: usize,
+        mut found: Vec<T>,
+        key: impl Fn(&T) -> (TaskStatus, Timestamp, &TaskId),
+    ) -> Group<T> {
+        let first = found.iter().map(|t| key(t).1).min();
+        let last = found.iter().map(|t| key(t).1).max();
+        let failed = found.iter().filter(|t| key(t).0 == TaskStatus::Failed).count();
+        found.sort_by(|a, b| {
+            let (a, b) = (key(a), key(b));
+            (b.0 == TaskStatus::Failed)
+                .cmp(&(a.0 == TaskStatus::Failed))
+                .then(b.1.cmp(&a.1))
+                .then(b.2.cmp(a.2))
+        });
+        let succeeded = found.len() - failed;
+        let truncated = found.len() > MAX_SINCE_TASKS;
+        found.truncate(MAX_SINCE_TASKS);
+        Group {
+            stream,
+            succeeded,
+            failed,
+            first,
+            last,
+            truncated,
+            tasks: found,
+        }
+    }
 }
