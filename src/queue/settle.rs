@@ -25,11 +25,11 @@
 //!   of an earlier attempt), and nothing has settled it yet: `sparkq sync`
 //!   settles after the merge, not during it, and workers do not wait for
 //!   that. Writing over it would lose that result without a trace (the
-//!   lost results of issue 18). So, under the stream lock, a task found in
-//!   another folder besides the one being moved is settled first
-//!   ([`Queue::settle_before_moving`]); the move then goes on only from a
-//!   copy that still stands, and a report from a claim that lost goes the
-//!   way of a rival's (see `rival`).
+//!   results `sync_live` lost under load). So, under the stream lock, a
+//!   task found in another folder besides the one being moved is settled
+//!   first ([`Queue::settle_before_moving`]); the move then goes on only
+//!   from a copy that still stands, and a report from a claim that lost
+//!   goes the way of a rival's (see `rival`).
 
 use std::path::PathBuf;
 

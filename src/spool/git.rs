@@ -16,7 +16,7 @@
 //! tree's own file there after the merge: `sparkq sync` stages the spool
 //! before it concludes a merge, and one that was killed (or failed) in
 //! between leaves a worker's finish staged in the index of a merge still in
-//! progress. Taking that finish for a blend drops it (issue 18). So `sync`
+//! progress. Taking that finish for a blend drops it (a result `sync_live` lost). So `sync`
 //! records, right after its merge and before anything is staged, the blob
 //! git left at every path ([`record_merge`]); while that merge is in
 //! progress, only a path whose index still holds the recorded blob can be

@@ -262,7 +262,7 @@ fn replace_numbers(text: &str, field: &str, mut number: impl FnMut() -> String) 
     out
 }
 
-/// Ages and intervals (issue 18, item 3): a number too large for any
+/// Ages and intervals: a number too large for any
 /// duration and a representable one past the ceiling are one case at every
 /// door. `--since`/`until` take either as "since 1970" (everything); the
 /// flags and the config with a ceiling refuse both with its words.

@@ -4,7 +4,7 @@
 //! wait for the settling. A worker that finishes its claim in that window
 //! must not write its finished copy over another machine's finish of the
 //! same task that the merge just brought into `done/` or `failed/`: that
-//! was the lost result of `sync_live` under load (issue 18).
+//! was the lost result of `sync_live` under load.
 //!
 //! The randomized tests interleave claims, heartbeats, completes, fails and
 //! dead-claim sweeps with pulls between two clones (git merges with either
