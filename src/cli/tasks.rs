@@ -59,7 +59,7 @@ pub(super) struct TasksArgs {
 /// A moment as `--since`/`--until` take it: an age (`8h`, `90m`, `2d`)
 /// meaning that long ago, or an RFC 3339 time.
 fn parse_when(s: &str) -> Result<Timestamp, String> {
-    queue::parse_moment("the time", s, Timestamp::now()).map_err(|e| e.to_string().replace("\n  ", "; "))
+    queue::parse_moment("the time", s, Timestamp::now()).map_err(|e| e.to_string().replace("\n  ", ". "))
 }
 
 fn parse_status(s: &str) -> Result<TaskStatus, String> {
