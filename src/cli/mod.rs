@@ -93,7 +93,10 @@ pub fn parse_args() -> Cli {
     if let Some(cli) = parse_worker_call(&args) {
         return cli;
     }
-    Cli::try_parse_from(args).unwrap_or_else(|err| {
+    let parsed = command()
+        .try_get_matches_from(args)
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    parsed.unwrap_or_else(|err| {
         if err.kind() != clap::error::ErrorKind::UnknownArgument {
             err.exit();
         }
@@ -113,6 +116,28 @@ pub fn parse_args() -> Cli {
         eprint!("{}{tip}{}", &text[..start], &text[end..]);
         std::process::exit(2);
     })
+}
+
+/// The command line's grammar: the derived [`Cli`], with one rule for every
+/// option that takes a value: a value that looks like a negative number
+/// (`--limit -5`, `--timeout -1`) is the option's value, so its own parser
+/// says what range it takes, instead of clap calling `-5` an unknown flag.
+/// No flag of SparkQ is a dash and a digit, so nothing else changes.
+pub(crate) fn command() -> clap::Command {
+    negative_numbers_are_values(<Cli as clap::CommandFactory>::command())
+}
+
+/// `command` and its subcommands with the rule of [`command`].
+fn negative_numbers_are_values(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            if arg.get_long().is_some() && arg.get_action().takes_values() {
+                arg.allow_negative_numbers(true)
+            } else {
+                arg
+            }
+        })
+        .mut_subcommands(negative_numbers_are_values)
 }
 
 /// A fast path for one-shot worker calls: `args` parsed by a command tree
@@ -141,9 +166,10 @@ fn parse_worker_call(args: &[OsString]) -> Option<Cli> {
         _ => return None,
     };
     let sub = augment(clap::Command::new(name));
-    let tree = Global::augment_args(clap::Command::new("sparkq")).subcommand(sub);
-    let matches = tree.try_get_matches_from(args).ok()?;
-    Cli::from_arg_matches(&matches).ok()
+    let tree =
+        negative_numbers_are_values(Global::augment_args(clap::Command::new("sparkq")).subcommand(sub));
+    let mut matches = tree.try_get_matches_from(args).ok()?;
+    Cli::from_arg_matches_mut(&mut matches).ok()
 }
 
 /// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.
@@ -181,6 +207,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
 
     fn argv(line: &[&str]) -> Vec<OsString> {
         std::iter::once("sparkq")
@@ -193,6 +220,8 @@ mod tests {
     fn a_worker_call_parses_as_the_full_tree_parses_it() {
         let lines: &[&[&str]] = &[
             &["peek", "--stream", "auth"],
+            // A value like a negative number is a value in both trees.
+            &["peek", "--stream", "-5"],
             &["peek", "-s", "auth", "--config", "x/sparkq.yml"],
             &[
                 "--config",
@@ -223,7 +252,10 @@ mod tests {
         ];
         for line in lines {
             let args = argv(line);
-            let full = Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            let full = command()
+                .try_get_matches_from(&args)
+                .and_then(|mut m| Cli::from_arg_matches_mut(&mut m))
+                .unwrap_or_else(|e| panic!("{line:?}: {e}"));
             let fast = parse_worker_call(&args).unwrap_or_else(|| panic!("{line:?}: no fast parse"));
             assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{line:?}");
         }
@@ -259,6 +291,96 @@ mod tests {
         ];
         for line in lines {
             assert!(parse_worker_call(&argv(line)).is_none(), "{line:?}");
+        }
+    }
+
+    /// Every subcommand path (`["tasks"]`, `["stream", "create"]`, ...) with
+    /// its command.
+    fn paths(command: &clap::Command, path: Vec<String>, out: &mut Vec<(Vec<String>, clap::Command)>) {
+        for sub in command.get_subcommands() {
+            let mut next = path.clone();
+            next.push(sub.get_name().to_owned());
+            paths(sub, next.clone(), out);
+            out.push((next, sub.clone()));
+        }
+    }
+
+    /// The words clap uses when a number reaches its default integer parser
+    /// or a negative number is taken for a flag: none of them says what to
+    /// give instead.
+    const UNHELPFUL: [&str; 3] = [
+        "invalid digit found in string",
+        "number too large to fit in target type",
+        "cannot parse integer",
+    ];
+
+    #[test]
+    fn every_option_hands_odd_numbers_to_its_own_parser() {
+        let seed = fastrand::u64(..);
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let root = super::command();
+        let mut all = Vec::new();
+        paths(&root, Vec::new(), &mut all);
+        let mut options = 0;
+        for (path, sub) in &all {
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if !arg.get_action().takes_values() {
+                    continue;
+                }
+                options += 1;
+                for _ in 0..8 {
+                    let value = match rng.u8(..5) {
+                        0 => format!("-{}", rng.u64(..)),
+                        1 => format!("-{}", rng.u8(..10)),
+                        2 => format!("{}{}", rng.u64(..), rng.u64(..)),
+                        3 => format!("-{}.{}", rng.u16(..), rng.u8(..)),
+                        _ => format!("{}.5", rng.u32(..)),
+                    };
+                    let mut argv = vec!["sparkq".to_owned()];
+                    argv.extend(path.iter().cloned());
+                    argv.extend([format!("--{long}"), value.clone()]);
+                    let Err(err) = root.clone().try_get_matches_from(&argv) else {
+                        continue;
+                    };
+                    let text = err.to_string();
+                    assert_ne!(
+                        err.kind(),
+                        ErrorKind::UnknownArgument,
+                        "seed {seed}: {argv:?}: {text}"
+                    );
+                    for words in UNHELPFUL {
+                        assert!(
+                            !text.contains(words),
+                            "seed {seed}: {argv:?} says only {words:?}: {text}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(options > 20, "found only {options} options with values");
+    }
+
+    #[test]
+    fn a_negative_age_reaches_the_age_parser_and_gets_its_words() {
+        for (path, long, words) in [
+            (&["tasks"][..], "since", "is neither a time nor an age"),
+            (&["tasks"], "until", "is neither a time nor an age"),
+            (&["purge"], "older-than", "is not an age"),
+            (&["sync"], "every", "is not an interval"),
+        ] {
+            for age in ["-5h", "-90m", "-2d"] {
+                let mut argv = vec!["sparkq"];
+                argv.extend(path);
+                let flag = format!("--{long}");
+                argv.extend([flag.as_str(), age]);
+                let err = super::command()
+                    .try_get_matches_from(&argv)
+                    .expect_err("a negative age is refused");
+                let text = err.to_string();
+                assert_eq!(err.kind(), ErrorKind::ValueValidation, "{argv:?}: {text}");
+                assert!(text.contains(words), "{argv:?}: {text}");
+            }
         }
     }
 }
