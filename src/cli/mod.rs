@@ -81,7 +81,10 @@ enum Command {
 /// only works for positional arguments; for an option the value must be
 /// joined to it with `=`, so the tip says that instead.
 pub fn parse_args() -> Cli {
-    Cli::try_parse().unwrap_or_else(|err| {
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|mut matches| <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches));
+    parsed.unwrap_or_else(|err| {
         if err.kind() != clap::error::ErrorKind::UnknownArgument {
             err.exit();
         }
@@ -101,6 +104,26 @@ pub fn parse_args() -> Cli {
         eprint!("{}{tip}{}", &text[..start], &text[end..]);
         std::process::exit(2);
     })
+}
+
+/// The command line's grammar: the derived [`Cli`], with one rule for every
+/// option that takes a value: a value that looks like a negative number
+/// (`--limit -5`, `--timeout -1`) is the option's value, so its own parser
+/// says what range it takes, instead of clap calling `-5` an unknown flag.
+/// No flag of SparkQ is a dash and a digit, so nothing else changes.
+pub(crate) fn command() -> clap::Command {
+    fn negative_numbers_are_values(command: clap::Command) -> clap::Command {
+        command
+            .mut_args(|arg| {
+                if arg.get_long().is_some() && arg.get_action().takes_values() {
+                    arg.allow_negative_numbers(true)
+                } else {
+                    arg
+                }
+            })
+            .mut_subcommands(negative_numbers_are_values)
+    }
+    negative_numbers_are_values(<Cli as clap::CommandFactory>::command())
 }
 
 /// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.
@@ -132,5 +155,100 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scripts(cmd) => server::scripts(&project::open(config)?, cmd),
         Command::Doctor(args) => doctor::doctor(&project::open(config)?, args),
         Command::Sync(args) => sync::sync(&project::open(config)?, args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+
+    /// Every subcommand path (`["tasks"]`, `["stream", "create"]`, ...) with
+    /// its command.
+    fn paths(command: &clap::Command, path: Vec<String>, out: &mut Vec<(Vec<String>, clap::Command)>) {
+        for sub in command.get_subcommands() {
+            let mut next = path.clone();
+            next.push(sub.get_name().to_owned());
+            paths(sub, next.clone(), out);
+            out.push((next, sub.clone()));
+        }
+    }
+
+    /// The words clap uses when a number reaches its default integer parser
+    /// or a negative number is taken for a flag: none of them says what to
+    /// give instead.
+    const UNHELPFUL: [&str; 3] = [
+        "invalid digit found in string",
+        "number too large to fit in target type",
+        "cannot parse integer",
+    ];
+
+    #[test]
+    fn every_option_hands_odd_numbers_to_its_own_parser() {
+        let seed = fastrand::u64(..);
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let root = super::command();
+        let mut all = Vec::new();
+        paths(&root, Vec::new(), &mut all);
+        let mut options = 0;
+        for (path, sub) in &all {
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if !arg.get_action().takes_values() {
+                    continue;
+                }
+                options += 1;
+                for _ in 0..8 {
+                    let value = match rng.u8(..5) {
+                        0 => format!("-{}", rng.u64(..)),
+                        1 => format!("-{}", rng.u8(..10)),
+                        2 => format!("{}{}", rng.u64(..), rng.u64(..)),
+                        3 => format!("-{}.{}", rng.u16(..), rng.u8(..)),
+                        _ => format!("{}.5", rng.u32(..)),
+                    };
+                    let mut argv = vec!["sparkq".to_owned()];
+                    argv.extend(path.iter().cloned());
+                    argv.extend([format!("--{long}"), value.clone()]);
+                    let Err(err) = root.clone().try_get_matches_from(&argv) else {
+                        continue;
+                    };
+                    let text = err.to_string();
+                    assert_ne!(
+                        err.kind(),
+                        ErrorKind::UnknownArgument,
+                        "seed {seed}: {argv:?}: {text}"
+                    );
+                    for words in UNHELPFUL {
+                        assert!(
+                            !text.contains(words),
+                            "seed {seed}: {argv:?} says only {words:?}: {text}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(options > 20, "found only {options} options with values");
+    }
+
+    #[test]
+    fn a_negative_age_reaches_the_age_parser_and_gets_its_words() {
+        for (path, long, words) in [
+            (&["tasks"][..], "since", "is neither a time nor an age"),
+            (&["tasks"], "until", "is neither a time nor an age"),
+            (&["purge"], "older-than", "is not an age"),
+            (&["sync"], "every", "is not an interval"),
+        ] {
+            for age in ["-5h", "-90m", "-2d"] {
+                let mut argv = vec!["sparkq"];
+                argv.extend(path);
+                let flag = format!("--{long}");
+                argv.extend([flag.as_str(), age]);
+                let err = super::command()
+                    .try_get_matches_from(&argv)
+                    .expect_err("a negative age is refused");
+                let text = err.to_string();
+                assert_eq!(err.kind(), ErrorKind::ValueValidation, "{argv:?}: {text}");
+                assert!(text.contains(words), "{argv:?}: {text}");
+            }
+        }
     }
 }
