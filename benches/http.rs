@@ -21,10 +21,13 @@
 //!    pages, `/api/since` and `/api/stats`.
 //! 3. Claim scaling (see `http/scale.rs`): claim latency at 1k / 10k / 100k
 //!    pending, and at 1k pending with 0 / 100 / 1,000 running.
+//! 4. `rebuild` (not run unless named): claim latency at 100k pending timed
+//!    across the server index's background recheck (27 s of claims per
+//!    binary): p50, p99, max.
 //!
 //! `SPARKQ_BENCH_FSYNC=off` turns fsync off in the bench projects (the
 //! disk's flush otherwise dominates a claim). `SPARKQ_BENCH_QUICK=1` runs every part smaller (well under two minutes
-//! for one binary). `SPARKQ_BENCH_PARTS=load,list,scale` picks parts.
+//! for one binary). `SPARKQ_BENCH_PARTS=load,list,scale,rebuild` picks parts.
 //! Everything runs on 127.0.0.1 and stops by itself.
 
 #[path = "http/review.rs"]
@@ -461,6 +464,9 @@ fn main() {
     }
     if parts.contains("scale") {
         scale::run(&bins, quick, &mut summary);
+    }
+    if parts.contains("rebuild") {
+        scale::across_rebuild(&bins, quick, &mut summary);
     }
     summary.print();
 }

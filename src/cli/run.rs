@@ -32,7 +32,7 @@ pub(super) struct RunArgs {
     #[arg(long)]
     stream: Vec<String>,
     /// Serve on this port instead of sparkq.yml's `server: port`.
-    #[arg(long, conflicts_with = "no_server")]
+    #[arg(long, conflicts_with = "no_server", value_parser = super::numbers::port)]
     port: Option<u16>,
     /// Run the watchers only, without the web UI and API server.
     #[arg(long)]

@@ -26,7 +26,7 @@ pub(super) struct SyncArgs {
     #[arg(long, value_name = "DEST")]
     rsync: Option<String>,
     /// Keep syncing, this often (e.g. 5s, 1m), until Ctrl-C.
-    #[arg(long, value_name = "INTERVAL", value_parser = parse_every)]
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_every, allow_hyphen_values = true)]
     every: Option<Duration>,
     /// Say what would move; change nothing (git still fetches).
     #[arg(long)]

@@ -28,7 +28,7 @@ pub(super) struct TasksArgs {
     #[arg(long)]
     stale: bool,
     /// At most this many (1-1000).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = super::numbers::page_limit)]
     limit: usize,
     /// Only tasks older than this id (paging).
     #[arg(long, value_name = "ID")]
@@ -46,11 +46,11 @@ pub(super) struct TasksArgs {
     /// What finished since this moment (an age such as 8h, 90m or 2d, or an
     /// RFC 3339 time), grouped by stream with failures first, instead of a
     /// page; the other filters narrow it.
-    #[arg(long, value_name = "WHEN", value_parser = parse_when, conflicts_with_all = ["stale", "before", "limit"])]
+    #[arg(long, value_name = "WHEN", value_parser = parse_when, conflicts_with_all = ["stale", "before", "limit"], allow_hyphen_values = true)]
     since: Option<Timestamp>,
     /// Only tasks last updated before this moment (with --since: finished
     /// before it): an age (8h, 90m, 2d) or an RFC 3339 time.
-    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    #[arg(long, value_name = "WHEN", value_parser = parse_when, allow_hyphen_values = true)]
     until: Option<Timestamp>,
     #[arg(long)]
     json: bool,
@@ -446,7 +446,7 @@ pub(super) fn requeue(queue: &Queue, args: RequeueArgs) -> anyhow::Result<ExitCo
 )]
 pub(super) struct PurgeArgs {
     /// Age limit: 3d, 12h, 30m ...
-    #[arg(long, value_parser = parse_age)]
+    #[arg(long, value_parser = parse_age, allow_hyphen_values = true)]
     older_than: Option<Duration>,
     #[arg(long)]
     json: bool,

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use serde::Serialize;
 
 use super::output::{ago, print, print_json, table};
@@ -144,7 +144,7 @@ pub(super) struct CompletionsArgs {
 }
 
 pub(super) fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
-    let mut cmd = super::Cli::command();
+    let mut cmd = super::command();
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "sparkq", &mut out);
     print(&String::from_utf8_lossy(&out))?;

@@ -32,7 +32,7 @@ pub(super) struct EnqueueArgs {
     stream: String,
     /// Seconds before a claim is stale (1 to 2592000, i.e. 30 days);
     /// overrides the tool's timeout.
-    #[arg(long)]
+    #[arg(long, value_parser = super::numbers::timeout_secs)]
     timeout: Option<u64>,
     /// Queue one task per line of a JSONL file ('-' for stdin), all or nothing.
     #[arg(long, value_name = "FILE.jsonl", conflicts_with_all = ["tool", "timeout"])]

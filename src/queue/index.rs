@@ -26,12 +26,22 @@
 //!   folder whatever order or number of events arrive.
 //! - A kernel queue that overflowed, a watch error, or a state folder that
 //!   was replaced (a git checkout, rsync) marks the index stale; so does age
-//!   ([`INDEX_RECHECK`]). A stale stream is rebuilt from its folders,
-//!   through the same full look a one-shot call makes (adopting drops,
-//!   sweeping every claim): by a background thread, which rechecks every
-//!   stream before it ages out and rebuilds a stale one within
-//!   [`REFRESH_TICK`], so requests do not pay for it; a look that finds
-//!   its stream stale all the same (right after lost events) rebuilds it.
+//!   ([`INDEX_RECHECK`]). A stale stream is rebuilt from its folders by a
+//!   background thread, which rechecks every stream before it ages out and
+//!   rebuilds a stale one within [`REFRESH_TICK`], so requests do not pay
+//!   for it; a look that finds its stream stale all the same (right after
+//!   lost events) rebuilds it through the same full look a one-shot call
+//!   makes (adopting drops, sweeping every claim), holding the lock.
+//! - The background rebuild lists the folders holding neither the stream
+//!   lock nor the index's own, so claims and peeks go on meanwhile. The
+//!   events that arrive while it lists are kept in a [`Journal`] as well
+//!   as applied; when the listing is swapped in (under the index's lock)
+//!   each of them is applied again, looking its file up afresh. A file
+//!   that changed during the listing has an event either in the journal
+//!   or after the swap, so the index converges to the folders as if the
+//!   listing had been instant. Only when something needs the stream lock
+//!   (a dropped file to adopt, a claim due to be swept) or events were lost
+//!   meanwhile does the recheck take the lock, as a look would.
 //! - Files dropped into `pending/` by hand are adopted by the full look, so
 //!   while one waits there the look takes the folder path.
 //!
@@ -113,6 +123,20 @@ struct StreamIndex {
     stamps: [HashMap<TaskId, u64>; 4],
     /// Events about task files seen so far.
     events: u64,
+    /// While the background recheck lists the folders unlocked: the events
+    /// heard meanwhile, to replay on its listing.
+    journal: Option<Journal>,
+}
+
+/// The events heard while a listing was made without the index's lock.
+#[derive(Debug, Default)]
+struct Journal {
+    /// The task files whose events came, in order (looked up again on
+    /// replay: the file as it is then decides, not the event).
+    paths: Vec<PathBuf>,
+    /// An event that makes the whole stream stale came (lost events, a
+    /// replaced folder): the listing cannot be trusted.
+    lost: bool,
 }
 
 /// When a running claim turns stale and dead, as its file said.
@@ -123,6 +147,14 @@ struct Alive {
 }
 
 impl StreamIndex {
+    /// Nothing the index holds of this stream can be trusted any more.
+    fn mark_stale(&mut self) {
+        self.checked_at = None;
+        if let Some(journal) = &mut self.journal {
+            journal.lost = true;
+        }
+    }
+
     fn is_current(&self) -> bool {
         self.checked_at.is_some_and(|at| at.elapsed() < INDEX_RECHECK)
     }
@@ -197,23 +229,26 @@ impl Shared {
     fn mark_all_stale(&self) {
         let streams: Vec<_> = lock(&self.streams).values().cloned().collect();
         for stream in streams {
-            lock(&stream).checked_at = None;
+            lock(&stream).mark_stale();
         }
     }
 
-    /// Brings the index in line with what `path` is now.
-    fn observe_path(&self, path: &Path) {
-        let Ok(relative) = path.strip_prefix(&self.streams_dir) else {
-            return;
-        };
-        let parts: Option<Vec<&str>> = relative
+    /// The parts of `path` below the streams folder (stream first), or
+    /// `None` for a path outside it or not UTF-8.
+    fn parts<'p>(&self, path: &'p Path) -> Option<Vec<&'p str>> {
+        let relative = path.strip_prefix(&self.streams_dir).ok()?;
+        relative
             .components()
             .map(|c| match c {
                 Component::Normal(s) => s.to_str(),
                 _ => None,
             })
-            .collect();
-        let Some(parts) = parts else { return };
+            .collect()
+    }
+
+    /// Brings the index in line with what `path` is now.
+    fn observe_path(&self, path: &Path) {
+        let Some(parts) = self.parts(path) else { return };
         let Some(stream) = parts.first() else {
             // The streams folder itself: everything may have changed.
             return self.mark_all_stale();
@@ -223,49 +258,68 @@ impl Shared {
             return;
         };
         let mut index = lock(&entry);
-        match parts[1..] {
-            // The stream folder or one of its state folders was created,
-            // removed or replaced: files may have come or gone unseen.
-            [] => index.checked_at = None,
-            [folder] if folder == "pending" || folder == "claimed" => index.checked_at = None,
-            [folder] if folder == "done" || folder == "failed" => index.checked_at = None,
-            [_, file] if spool::extra_copy_id(file).is_some() => index.extras = true,
-            ["pending", file] => observe_pending(&mut index, path, file),
-            [folder @ ("done" | "failed"), file] => {
-                if let Some(id) = TaskId::from_file_name(file) {
-                    let status = if folder == "done" {
-                        TaskStatus::Succeeded
-                    } else {
-                        TaskStatus::Failed
-                    };
-                    index.file_changed(status, &id);
-                    let exists = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
-                    let set = if folder == "done" {
-                        &mut index.done
-                    } else {
-                        &mut index.failed
-                    };
-                    if exists {
-                        set.insert(id);
-                    } else {
-                        set.remove(&id);
-                    }
-                }
-            }
-            ["claimed", file] => {
-                if let Some(id) = TaskId::from_file_name(file) {
-                    index.file_changed(TaskStatus::Running, &id);
-                    if std::fs::symlink_metadata(path).is_ok() {
-                        // New or changed (a heartbeat, a new claim): read
-                        // again before the next sweep decision.
-                        index.running.insert(id, None);
-                    } else {
-                        index.running.remove(&id);
-                    }
-                }
-            }
-            _ => {}
+        if let (Some(journal), [_, _]) = (&mut index.journal, &parts[1..]) {
+            journal.paths.push(path.to_owned());
         }
+        apply(&mut index, &parts[1..], path);
+    }
+
+    /// Applies again, on a listing just swapped in, the events a
+    /// [`Journal`] kept.
+    fn replay(&self, index: &mut StreamIndex, journal: &Journal) {
+        for path in &journal.paths {
+            if let Some(parts) = self.parts(path) {
+                apply(index, &parts[1..], path);
+            }
+        }
+    }
+}
+
+/// Brings `index` in line with what `path` (`rest`: its parts below the
+/// stream's folder) is now, looking the file up.
+fn apply(index: &mut StreamIndex, rest: &[&str], path: &Path) {
+    match *rest {
+        // The stream folder or one of its state folders was created,
+        // removed or replaced: files may have come or gone unseen.
+        [] => index.mark_stale(),
+        [folder] if folder == "pending" || folder == "claimed" => index.mark_stale(),
+        [folder] if folder == "done" || folder == "failed" => index.mark_stale(),
+        [_, file] if spool::extra_copy_id(file).is_some() => index.extras = true,
+        ["pending", file] => observe_pending(index, path, file),
+        [folder @ ("done" | "failed"), file] => {
+            if let Some(id) = TaskId::from_file_name(file) {
+                let status = if folder == "done" {
+                    TaskStatus::Succeeded
+                } else {
+                    TaskStatus::Failed
+                };
+                index.file_changed(status, &id);
+                let exists = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+                let set = if folder == "done" {
+                    &mut index.done
+                } else {
+                    &mut index.failed
+                };
+                if exists {
+                    set.insert(id);
+                } else {
+                    set.remove(&id);
+                }
+            }
+        }
+        ["claimed", file] => {
+            if let Some(id) = TaskId::from_file_name(file) {
+                index.file_changed(TaskStatus::Running, &id);
+                if std::fs::symlink_metadata(path).is_ok() {
+                    // New or changed (a heartbeat, a new claim): read
+                    // again before the next sweep decision.
+                    index.running.insert(id, None);
+                } else {
+                    index.running.remove(&id);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

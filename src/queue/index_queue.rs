@@ -2,11 +2,12 @@
 //! index's ids first, sweeps only when a claim can be due, pages and
 //! counts from the index. The folder still decides (see the `index` module).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
-use super::{Alive, INDEX_RECHECK, Index, REFRESH_TICK, StreamIndex, lock, merge};
+use super::{Alive, INDEX_RECHECK, Index, Journal, REFRESH_TICK, StreamIndex, lock, merge};
 use crate::model::{Name, Stream, StreamStatus, TaskId, TaskStatus, Timestamp};
 use crate::queue::{Queue, Result, SweepReport};
 use crate::spool::{PendingScan, SCAN_OLDEST, StreamLock};
@@ -46,49 +47,129 @@ impl Queue {
         }
     }
 
-    /// Rebuilds every stream of `index` that is stale or soon would be,
-    /// each holding its stream lock as a look does.
+    /// Rebuilds every stream of `index` that is stale or soon would be:
+    /// lists its folders without holding its lock (see the `index` module),
+    /// and takes the lock only for what needs it.
     fn refresh(&self, index: &Index) {
         let entries: Vec<_> = lock(&index.shared.streams)
             .iter()
             .map(|(name, entry)| (name.clone(), entry.clone()))
             .collect();
-        let due = |ix: &StreamIndex| {
-            ix.checked_at
-                .is_none_or(|at| at.elapsed() + INDEX_RECHECK / 3 >= INDEX_RECHECK)
-        };
         for (name, entry) in entries {
             if !due(&lock(&entry)) {
                 continue;
             }
-            // A stream that cannot be read or locked (removed, a read-only
-            // mirror) is left to the looks, which read its folders.
+            // A stream that cannot be read (removed) is left to the looks,
+            // which read its folders.
             let Ok(stream) = self.stream(&name) else { continue };
-            let Ok(lock_) = self.spool.lock_stream(&stream.name) else {
-                continue;
-            };
-            {
-                let mut ix = lock(&entry);
-                if !due(&ix) {
-                    continue;
-                }
-                // As `touch_quietly` looks: an ended stream is swept, not
-                // adopted into, unless something was dropped into it.
-                let scan = if stream.status == StreamStatus::Active || ix.drops {
-                    self.touch(&stream, &lock_).map(|(scan, _)| scan)
-                } else {
-                    self.sweep_dead_locked(&stream, Timestamp::now())
-                        .and_then(|_| Ok(self.spool.scan_pending(&stream.name)?))
-                };
-                if let Ok(scan) = scan {
-                    let _ = self.rebuild(&mut ix, &stream, &scan);
-                }
+            if !self.rebuild_unlocked(index, &entry, &stream) {
+                self.rebuild_locked(&entry, &stream);
             }
-            drop(lock_);
+            self.sweep_in_background(&entry, &stream);
             // Files changed without an event: found by looking each up,
             // holding no lock.
             self.verify_summaries(&entry, &stream.name);
         }
+    }
+
+    /// Rebuilds `entry` from `stream`'s folders listed holding no lock,
+    /// then swapped in with the events heard meanwhile applied again (see
+    /// the `index` module). `false` when it cannot: the folders could not
+    /// be read, events were lost meanwhile, or a dropped file waits for
+    /// adoption, which needs the stream lock.
+    pub(super) fn rebuild_unlocked(
+        &self,
+        index: &Index,
+        entry: &Mutex<StreamIndex>,
+        stream: &Stream,
+    ) -> bool {
+        let listed = self.list_unlocked(entry, stream);
+        self.swap_in(index, entry, listed)
+    }
+
+    /// The first half of [`Queue::rebuild_unlocked`]: starts the journal,
+    /// then lists the folders (and whether a dropped file waits).
+    pub(super) fn list_unlocked(
+        &self,
+        entry: &Mutex<StreamIndex>,
+        stream: &Stream,
+    ) -> Result<(Listing, bool)> {
+        lock(entry).journal = Some(Journal::default());
+        let listing = self.list_folders(&stream.name, true)?;
+        let drops = has_drops(&self.spool.scan_pending(&stream.name)?);
+        Ok((listing, drops))
+    }
+
+    /// The second half: ends the journal and swaps the listing in, with
+    /// the events heard meanwhile applied again.
+    pub(super) fn swap_in(
+        &self,
+        index: &Index,
+        entry: &Mutex<StreamIndex>,
+        listed: Result<(Listing, bool)>,
+    ) -> bool {
+        let mut ix = lock(entry);
+        let journal = ix.journal.take();
+        let (Ok((listing, false)), Some(journal)) = (listed, journal) else {
+            return false;
+        };
+        if journal.lost {
+            return false;
+        }
+        let old = ix.install(listing, false);
+        index.shared.replay(&mut ix, &journal);
+        drop(ix);
+        drop(old);
+        true
+    }
+
+    /// Rebuilds `entry` holding `stream`'s lock, after the full look a
+    /// one-shot call makes (adopting drops, sweeping every claim).
+    fn rebuild_locked(&self, entry: &Mutex<StreamIndex>, stream: &Stream) {
+        // A stream that cannot be locked (a read-only mirror) is left to
+        // the looks, which read its folders.
+        let Ok(lock_) = self.spool.lock_stream(&stream.name) else {
+            return;
+        };
+        let mut ix = lock(entry);
+        if !due(&ix) {
+            return;
+        }
+        // As `touch_quietly` looks: an ended stream is swept, not adopted
+        // into, unless something was dropped into it.
+        let scan = if stream.status == StreamStatus::Active || ix.drops {
+            self.touch(stream, &lock_).map(|(scan, _)| scan)
+        } else {
+            self.sweep_dead_locked(stream, Timestamp::now())
+                .and_then(|_| Ok(self.spool.scan_pending(&stream.name)?))
+        };
+        if let Ok(scan) = scan {
+            let _ = self.rebuild(&mut ix, stream, &scan);
+        }
+    }
+
+    /// Sweeps `stream`'s dead claims from the background when one is due,
+    /// so that a stream nobody claims from is swept all the same; takes the
+    /// stream lock only then.
+    fn sweep_in_background(&self, entry: &Mutex<StreamIndex>, stream: &Stream) {
+        let due = {
+            let mut ix = lock(entry);
+            let now = Timestamp::now();
+            self.read_unknown_claims(&mut ix, &stream.name, now);
+            ix.is_current() && ix.running.values().flatten().any(|a| a.dead_at <= now)
+        };
+        if !due {
+            return;
+        }
+        let Ok(lock_) = self.spool.lock_stream(&stream.name) else {
+            return;
+        };
+        let mut ix = lock(entry);
+        if ix.is_current() {
+            let _ = self.sweep_if_due(&mut ix, stream);
+        }
+        drop(ix);
+        drop(lock_);
     }
 
     /// Uses `index`, kept by the caller across queues of the same project
@@ -127,7 +208,7 @@ impl Queue {
         }
         if ix.drops {
             let (scan, report) = self.touch(stream, lock_)?;
-            ix.drops = !(scan.drops.is_empty() && scan.adopting.is_empty() && scan.foreign.is_empty());
+            ix.drops = has_drops(&scan);
             return Ok((scan, report));
         }
         // As in `touch`: a batch whose writer died is finished first.
@@ -172,7 +253,7 @@ impl Queue {
         // Many more files than the index knows of: events went missing
         // rather than late. Rebuild on the next look.
         if ix.is_current() && scan.total > ix.pending.len() + SCAN_OLDEST {
-            ix.checked_at = None;
+            ix.mark_stale();
         }
         Ok(scan)
     }
@@ -181,42 +262,74 @@ impl Queue {
     /// claim does not try it first (its event may not have come yet).
     pub(in crate::queue) fn index_claimed(&self, stream: &Name, id: &TaskId) {
         if let Some(index) = &self.index {
-            lock(&index.stream(stream)).pending.remove(id);
+            let entry = index.stream(stream);
+            let mut ix = lock(&entry);
+            ix.pending.remove(id);
+            // A listing being made unlocked may have seen the file before
+            // the claim took it: its replay looks the file up again.
+            if let Some(journal) = &mut ix.journal {
+                let dir = index.shared.streams_dir.join(stream.as_str()).join("pending");
+                journal.paths.push(dir.join(id.file_name()));
+            }
         }
     }
 
-    /// Reads `stream`'s folders into `ix` after a full look.
+    /// Reads `stream`'s folders into `ix` after a full look, holding the
+    /// stream lock and `ix`'s.
     fn rebuild(&self, ix: &mut StreamIndex, stream: &Stream, scan: &PendingScan) -> Result<()> {
+        let listing = self.list_folders(&stream.name, false)?;
+        ix.install(listing, has_drops(scan));
+        Ok(())
+    }
+
+    /// Lists `stream`'s four folders; with `read_claims`, also reads when
+    /// each running claim turns dead (a listing made without the stream
+    /// lock, whose claims the next look must not have to read under it).
+    fn list_folders(&self, stream: &Name, read_claims: bool) -> Result<Listing> {
         let mut extras = false;
         let mut list = |status| -> Result<Vec<TaskId>> {
-            let (ids, extra) = self.spool.list_ids_and_extras(&stream.name, status)?;
+            let (ids, extra) = self.spool.list_ids_and_extras(stream, status)?;
             extras |= extra;
             Ok(ids)
         };
         let pending = list(TaskStatus::Queued)?;
         let running = list(TaskStatus::Running)?;
-        ix.done = list(TaskStatus::Succeeded)?.into_iter().collect();
-        ix.failed = list(TaskStatus::Failed)?.into_iter().collect();
-        ix.extras = extras;
-        ix.pending = pending.into_iter().collect();
-        // Known times stay known: a claim that changed since sent an event
-        // that made its time unknown again.
-        let mut known = std::mem::take(&mut ix.running);
-        ix.running = running
+        let done = list(TaskStatus::Succeeded)?;
+        let failed = list(TaskStatus::Failed)?;
+        let now = Timestamp::now();
+        let running = running
             .into_iter()
-            .map(|id| {
-                let at = known.remove(&id).flatten();
-                (id, at)
+            .filter_map(|id| {
+                if !read_claims {
+                    return Some((id, None));
+                }
+                // A claim gone since the listing is left out; its event
+                // (in the journal) settles it.
+                let alive = self.claim_alive(stream, &id, now)?;
+                Some((id, Some(alive)))
             })
             .collect();
-        ix.drops = !(scan.drops.is_empty() && scan.adopting.is_empty() && scan.foreign.is_empty());
-        // Not current after lost events (or never read): no summary read
-        // before can be trusted. After a periodic recheck, the files whose
-        // events came are the ones that changed.
-        let trusted = ix.checked_at.is_some();
-        ix.prune_summaries(trusted);
-        ix.checked_at = Some(Instant::now());
-        Ok(())
+        Ok(Listing {
+            pending: pending.into_iter().collect(),
+            running,
+            done: done.into_iter().collect(),
+            failed: failed.into_iter().collect(),
+            extras,
+        })
+    }
+
+    /// A sweep of `stream`'s dead claims through the index (see
+    /// [`Queue::sweep_if_due`]); `None` without an index or when it must
+    /// be rebuilt first, and the caller sweeps every claim. The caller
+    /// holds the stream lock.
+    pub(in crate::queue) fn sweep_indexed(&self, stream: &Stream) -> Option<Result<SweepReport>> {
+        let index = self.index.as_ref()?;
+        let entry = index.stream(&stream.name);
+        let mut ix = lock(&entry);
+        if !ix.is_current() {
+            return None;
+        }
+        Some(self.sweep_if_due(&mut ix, stream))
     }
 
     /// Sweeps `stream`'s dead claims if one can be due: reads the claims
@@ -263,26 +376,30 @@ impl Queue {
             .map(|(id, _)| id.clone())
             .collect();
         for id in unknown {
-            let alive = match self.spool.read_task(stream, TaskStatus::Running, &id) {
-                Ok(Some(task)) => Alive {
-                    stale_at: task.stale_at().unwrap_or(now),
-                    dead_at: task.dead_at().unwrap_or(now),
-                },
-                Ok(None) => {
-                    ix.running.remove(&id);
-                    continue;
-                }
-                // Unreadable: the sweep skips it too; the next rebuild
-                // looks again.
-                Err(_) => {
-                    let later = now.saturating_add(INDEX_RECHECK);
-                    Alive {
-                        stale_at: later,
-                        dead_at: later,
-                    }
-                }
+            match self.claim_alive(stream, &id, now) {
+                Some(alive) => ix.running.insert(id, Some(alive)),
+                None => ix.running.remove(&id),
             };
-            ix.running.insert(id, Some(alive));
+        }
+    }
+
+    /// When the claim of `id` turns stale and dead, as its file says;
+    /// `None` if it is no longer claimed. An unreadable file counts as
+    /// alive until the next recheck (the sweep skips it too).
+    fn claim_alive(&self, stream: &Name, id: &TaskId, now: Timestamp) -> Option<Alive> {
+        match self.spool.read_task(stream, TaskStatus::Running, id) {
+            Ok(Some(task)) => Some(Alive {
+                stale_at: task.stale_at().unwrap_or(now),
+                dead_at: task.dead_at().unwrap_or(now),
+            }),
+            Ok(None) => None,
+            Err(_) => {
+                let later = now.saturating_add(INDEX_RECHECK);
+                Some(Alive {
+                    stale_at: later,
+                    dead_at: later,
+                })
+            }
         }
     }
 
@@ -339,6 +456,60 @@ impl Queue {
             succeeded: ix.done.len(),
             failed: ix.failed.len(),
         })
+    }
+}
+
+/// Whether a stream is stale or close enough to ageing out that the
+/// background recheck rebuilds it now.
+fn due(ix: &StreamIndex) -> bool {
+    ix.checked_at
+        .is_none_or(|at| at.elapsed() + INDEX_RECHECK / 3 >= INDEX_RECHECK)
+}
+
+/// Whether `pending/` holds something to adopt.
+fn has_drops(scan: &PendingScan) -> bool {
+    !(scan.drops.is_empty() && scan.adopting.is_empty() && scan.foreign.is_empty())
+}
+
+/// What one read of a stream's folders found, to install in its index.
+/// Built before the index's lock is taken, so that swapping it in costs
+/// next to nothing however many tasks it holds.
+pub(super) struct Listing {
+    pending: BTreeSet<TaskId>,
+    /// With the claims' times when they were read.
+    running: BTreeMap<TaskId, Option<Alive>>,
+    done: BTreeSet<TaskId>,
+    failed: BTreeSet<TaskId>,
+    extras: bool,
+}
+
+impl StreamIndex {
+    /// Replaces what the index holds with `listing`; returns what it held,
+    /// for the caller to free after letting go of the lock. Claim times
+    /// the listing did not read stay known when the index was current (a
+    /// claim that changed since sent an event that made its time unknown
+    /// again); after lost events none is trusted.
+    fn install(&mut self, mut listing: Listing, drops: bool) -> Listing {
+        let trusted = self.checked_at.is_some();
+        if trusted {
+            for (id, at) in &mut listing.running {
+                if at.is_none() {
+                    *at = self.running.get(id).copied().flatten();
+                }
+            }
+        }
+        std::mem::swap(&mut self.pending, &mut listing.pending);
+        std::mem::swap(&mut self.running, &mut listing.running);
+        std::mem::swap(&mut self.done, &mut listing.done);
+        std::mem::swap(&mut self.failed, &mut listing.failed);
+        self.extras = listing.extras;
+        self.drops = drops;
+        // Not current after lost events (or never read): no summary read
+        // before can be trusted. After a periodic recheck, the files whose
+        // events came are the ones that changed.
+        self.prune_summaries(trusted);
+        self.checked_at = Some(Instant::now());
+        listing
     }
 }
 

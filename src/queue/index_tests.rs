@@ -412,3 +412,177 @@ fn the_recheck_drops_a_summary_whose_file_changed_without_an_event() {
     assert_eq!(tools(&queue), tools(&folders));
     assert_eq!(tools(&queue)[0].tool_name, "run-other");
 }
+
+#[test]
+fn a_rebuild_without_the_lock_racing_arrivals_claims_and_deletes_hands_out_every_task_once() {
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    // Another process: enqueues, claims and deletes through the folders.
+    let other = Queue::new(queue.config().clone());
+    let seed = fastrand::u64(..);
+    let stream = Name::parse("a").unwrap();
+    let mut created: Vec<TaskId> = queue
+        .enqueue_batch("a", (0..200).map(|_| new()).collect())
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert!(queue.peek("a").unwrap().is_some(), "the index is built");
+    let index = queue.index.clone().unwrap();
+    let entry = index.stream(&stream);
+    let stop = AtomicBool::new(false);
+    let (mine, theirs, deleted, rebuilds, arrived) = std::thread::scope(|s| {
+        // The background recheck, as often as it can go: every listing
+        // races everything below.
+        let rebuilder = s.spawn(|| {
+            let full = queue.stream("a").unwrap();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += usize::from(queue.rebuild_unlocked(&index, &entry, &full));
+            }
+            n
+        });
+        let claimer = |q: &'static str| {
+            let queue = if q == "x" { &other } else { &queue };
+            let stop = &stop;
+            move || {
+                let mut got = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(c) = queue.claim("a", q).unwrap() {
+                        got.push(c.task.id);
+                    }
+                }
+                got
+            }
+        };
+        let mine = [s.spawn(claimer("w1")), s.spawn(claimer("w2"))];
+        let theirs = s.spawn(claimer("x"));
+        let producer = s.spawn(|| {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mut arrived = Vec::new();
+            let mut deleted = Vec::new();
+            for _ in 0..150 {
+                let n = rng.usize(1..8);
+                let batch = other.enqueue_batch("a", (0..n).map(|_| new()).collect()).unwrap();
+                arrived.extend(batch.into_iter().map(|t| t.id));
+                // Delete a pending task now and then, as a person would; a
+                // delete that lost the race to a claim removes nothing.
+                if rng.u8(0..4) == 0 {
+                    let id = &arrived[rng.usize(0..arrived.len())];
+                    let path = other
+                        .spool
+                        .state_path(&stream, TaskStatus::Queued)
+                        .join(id.file_name());
+                    if std::fs::remove_file(path).is_ok() {
+                        deleted.push(id.clone());
+                    }
+                }
+                std::thread::sleep(Duration::from_micros(rng.u64(0..2000)));
+            }
+            (arrived, deleted)
+        });
+        let (arrived, deleted) = producer.join().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        let mine: Vec<Vec<TaskId>> = mine.into_iter().map(|h| h.join().unwrap()).collect();
+        (
+            mine,
+            theirs.join().unwrap(),
+            deleted,
+            rebuilds(rebuilder),
+            arrived,
+        )
+    });
+    fn rebuilds(h: std::thread::ScopedJoinHandle<'_, usize>) -> usize {
+        h.join().unwrap()
+    }
+    assert!(rebuilds > 0, "seed {seed}: no rebuild ran");
+    created.extend(arrived);
+    // Quiet now: the index must come to hold exactly what `pending/` holds
+    // (no task missed by a rebuild), without another rebuild.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let folder: BTreeSet<TaskId> = other
+            .spool
+            .list_ids(&stream, TaskStatus::Queued)
+            .unwrap()
+            .into_iter()
+            .collect();
+        if lock(&entry).pending == folder {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "seed {seed}: the index never agreed with pending/: {} vs {}",
+            lock(&entry).pending.len(),
+            folder.len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut claimed: Vec<TaskId> = mine.into_iter().flatten().chain(theirs).collect();
+    while let Some(c) = queue.claim("a", "w").unwrap() {
+        claimed.push(c.task.id);
+    }
+    let unique: HashSet<&TaskId> = claimed.iter().collect();
+    assert_eq!(
+        unique.len(),
+        claimed.len(),
+        "seed {seed}: a task was handed out twice"
+    );
+    let deleted: HashSet<&TaskId> = deleted.iter().collect();
+    assert!(
+        unique.is_disjoint(&deleted),
+        "seed {seed}: a deleted task was handed out"
+    );
+    let all: HashSet<&TaskId> = created.iter().collect();
+    let accounted: HashSet<&TaskId> = unique.union(&deleted).copied().collect();
+    assert_eq!(accounted, all, "seed {seed}: every task claimed once or deleted");
+}
+
+#[test]
+fn changes_made_while_a_rebuild_lists_are_applied_to_its_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    let other = Queue::new(queue.config().clone());
+    let tasks = queue.enqueue_batch("a", (0..5).map(|_| new()).collect()).unwrap();
+    assert!(queue.peek("a").unwrap().is_some(), "the index is built");
+    let stream = Name::parse("a").unwrap();
+    let index = queue.index.clone().unwrap();
+    let entry = index.stream(&stream);
+    let full = queue.stream("a").unwrap();
+    // The listing is made; then, before it is swapped in, another process
+    // enqueues, claims and deletes, and the index hears of it all.
+    let listed = queue.list_unlocked(&entry, &full);
+    let events = lock(&entry).events;
+    let arrived = other.enqueue("a", new()).unwrap();
+    assert_eq!(other.claim("a", "x").unwrap().unwrap().task.id, tasks[0].id);
+    let pending = other.spool.state_path(&stream, TaskStatus::Queued);
+    std::fs::remove_file(pending.join(tasks[1].id.file_name())).unwrap();
+    // Events: arrival (create, moves), the claim (out of pending/, into
+    // claimed/) and the delete; wait until at least those were heard.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lock(&entry).pending.contains(&tasks[1].id)
+        || !lock(&entry).pending.contains(&arrived.id)
+        || lock(&entry).events < events + 3
+    {
+        assert!(Instant::now() < deadline, "the events never came");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(queue.swap_in(&index, &entry, listed), "swapped in");
+    let ix = lock(&entry);
+    let folder: BTreeSet<TaskId> = other
+        .spool
+        .list_ids(&stream, TaskStatus::Queued)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        ix.pending, folder,
+        "the listing, with the changes since, is the folder"
+    );
+    assert!(ix.pending.contains(&arrived.id));
+    assert!(ix.running.contains_key(&tasks[0].id));
+    assert!(ix.is_current());
+}

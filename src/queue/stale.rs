@@ -37,10 +37,15 @@ impl SweepReport {
 }
 
 impl Queue {
-    /// Takes back the dead claims of the stream named `stream`.
+    /// Takes back the dead claims of the stream named `stream`. With an
+    /// index (a long-lived process), only when one can be due, reading
+    /// only the claims that changed since the index last read them.
     pub fn sweep_dead(&self, stream: &str) -> Result<SweepReport> {
         let stream = self.stream(stream)?;
         let _lock = self.spool.lock_stream(&stream.name)?;
+        if let Some(report) = self.sweep_indexed(&stream) {
+            return report;
+        }
         self.sweep_dead_locked(&stream, Timestamp::now())
     }
 

@@ -16,6 +16,7 @@ mod browser;
 mod claim_in_flight;
 mod claim_wait;
 mod cli_basics;
+mod config_cache;
 mod crash;
 mod disk_full;
 mod doctor;
