@@ -484,7 +484,11 @@ mod tests {
             .sweep_dead_locked(&queue.stream("a").unwrap(), later)
             .unwrap();
         assert!(!marker.is_marked(), "the stale marker is removed");
-        assert_eq!(swept.requeued, std::slice::from_ref(&task.id), "and the dead claim taken back");
+        assert_eq!(
+            swept.requeued,
+            std::slice::from_ref(&task.id),
+            "and the dead claim taken back"
+        );
         drop(marker);
         assert_eq!(queue.claim("a", "w").unwrap().unwrap().task.id, task.id);
     }
