@@ -443,7 +443,7 @@ impl Report {
         }
         match self.p50_ratio(ENQUEUE, NQ) {
             Some((on, off)) => target(
-                "`sparkq enqueue` <= 1.5x `nq true`, p50",
+                "`sparkq enqueue` <= 1.5x `nq true` (nq flushes its folder, not the file), p50",
                 format!("{on:.1}x | {off:.1}x"),
                 on <= 1.5,
                 off <= 1.5,
