@@ -20,10 +20,11 @@ mod views;
 mod watch;
 mod worker;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
 
 pub use output::{error_message, is_broken_pipe};
 
@@ -34,12 +35,19 @@ pub use output::{error_message, is_broken_pipe};
     after_help = "Example:\n  sparkq setup --yes\n  sparkq session create api-v2\n  sparkq stream create auth --session api-v2 --instructions \"Add OAuth login\"\n  sparkq enqueue run-bash '{\"script_path\": \"scripts/migrate.sh\"}' --stream auth\n  sparkq claim --stream auth"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The options every command takes.
+#[derive(Debug, Args)]
+struct Global {
     /// The sparkq.yml to use (default: $SPARKQ_CONFIG, else the nearest
     /// sparkq.yml in this folder or above).
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,9 +89,13 @@ enum Command {
 /// only works for positional arguments; for an option the value must be
 /// joined to it with `=`, so the tip says that instead.
 pub fn parse_args() -> Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if let Some(cli) = parse_worker_call(&args) {
+        return cli;
+    }
     let parsed = command()
-        .try_get_matches()
-        .and_then(|mut matches| <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches));
+        .try_get_matches_from(args)
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
     parsed.unwrap_or_else(|err| {
         if err.kind() != clap::error::ErrorKind::UnknownArgument {
             err.exit();
@@ -112,23 +124,57 @@ pub fn parse_args() -> Cli {
 /// says what range it takes, instead of clap calling `-5` an unknown flag.
 /// No flag of SparkQ is a dash and a digit, so nothing else changes.
 pub(crate) fn command() -> clap::Command {
-    fn negative_numbers_are_values(command: clap::Command) -> clap::Command {
-        command
-            .mut_args(|arg| {
-                if arg.get_long().is_some() && arg.get_action().takes_values() {
-                    arg.allow_negative_numbers(true)
-                } else {
-                    arg
-                }
-            })
-            .mut_subcommands(negative_numbers_are_values)
-    }
     negative_numbers_are_values(<Cli as clap::CommandFactory>::command())
+}
+
+/// `command` and its subcommands with the rule of [`command`].
+fn negative_numbers_are_values(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            if arg.get_long().is_some() && arg.get_action().takes_values() {
+                arg.allow_negative_numbers(true)
+            } else {
+                arg
+            }
+        })
+        .mut_subcommands(negative_numbers_are_values)
+}
+
+/// A fast path for one-shot worker calls: `args` parsed by a command tree
+/// holding only the global options and the one subcommand named, instead of
+/// all 25 (building clap's `Command` for every subcommand and argument was
+/// about a sixth of a `sparkq peek`). `None` for anything else (another
+/// command, no command, `--help`, `--version`, or any usage error): the
+/// caller then parses with the full tree, so help and error messages are
+/// always the full tree's. Both trees come from the same derives, so a
+/// command line they both accept parses to the same [`Cli`] (tested).
+fn parse_worker_call(args: &[OsString]) -> Option<Cli> {
+    // Only the plain shapes `sparkq [--config PATH|--config=PATH] NAME ...`.
+    let mut rest = args.get(1..)?;
+    match rest.first()?.to_str()? {
+        "--config" => rest = rest.get(2..)?,
+        first if first.starts_with("--config=") => rest = &rest[1..],
+        _ => {}
+    }
+    let (name, augment): (&'static str, fn(clap::Command) -> clap::Command) = match rest.first()?.to_str()? {
+        "peek" => ("peek", worker::PeekArgs::augment_args),
+        "claim" => ("claim", worker::ClaimArgs::augment_args),
+        "complete" => ("complete", worker::CompleteArgs::augment_args),
+        "fail" => ("fail", worker::FailArgs::augment_args),
+        "heartbeat" => ("heartbeat", worker::HeartbeatArgs::augment_args),
+        "enqueue" => ("enqueue", worker::EnqueueArgs::augment_args),
+        _ => return None,
+    };
+    let sub = augment(clap::Command::new(name));
+    let tree =
+        negative_numbers_are_values(Global::augment_args(clap::Command::new("sparkq")).subcommand(sub));
+    let mut matches = tree.try_get_matches_from(args).ok()?;
+    Cli::from_arg_matches_mut(&mut matches).ok()
 }
 
 /// Runs a parsed command line; `Err` is printed as `Error: ...` with exit 1.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = cli.config.as_deref();
+    let config = cli.global.config.as_deref();
     match cli.command {
         Command::Setup(args) => setup::setup(config, args),
         Command::Teardown(args) => setup::teardown(config, args),
@@ -160,7 +206,93 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use clap::error::ErrorKind;
+
+    fn argv(line: &[&str]) -> Vec<OsString> {
+        std::iter::once("sparkq")
+            .chain(line.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn a_worker_call_parses_as_the_full_tree_parses_it() {
+        let lines: &[&[&str]] = &[
+            &["peek", "--stream", "auth"],
+            // A value like a negative number is a value in both trees.
+            &["peek", "--stream", "-5"],
+            &["peek", "-s", "auth", "--config", "x/sparkq.yml"],
+            &[
+                "--config",
+                "x/sparkq.yml",
+                "claim",
+                "--stream",
+                "auth",
+                "--worker",
+                "w1",
+            ],
+            &["--config=x/sparkq.yml", "claim", "-s", "auth"],
+            &["claim", "--stream", "auth", "--wait", "30"],
+            &["claim", "--stream", "auth", "--wait"],
+            &[
+                "complete",
+                "tsk_1",
+                "--result",
+                "{\"summary\": \"ok\"}",
+                "--token",
+                "t",
+            ],
+            &["complete", "tsk_1", "--result", "-5", "--token", "t"],
+            &["fail", "tsk_1", "--error", "boom", "--token", "t"],
+            &["heartbeat", "tsk_1", "--token", "t"],
+            &["enqueue", "run-bash", "{}", "--stream", "auth"],
+            &["enqueue", "run-bash", "-", "--stream", "auth", "--timeout", "60"],
+            &["enqueue", "--batch", "tasks.jsonl", "--stream", "auth"],
+        ];
+        for line in lines {
+            let args = argv(line);
+            let full = command()
+                .try_get_matches_from(&args)
+                .and_then(|mut m| Cli::from_arg_matches_mut(&mut m))
+                .unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            let fast = parse_worker_call(&args).unwrap_or_else(|| panic!("{line:?}: no fast parse"));
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn anything_but_a_plain_worker_call_is_left_to_the_full_tree() {
+        let lines: &[&[&str]] = &[
+            &[],
+            &["--version"],
+            &["--help"],
+            &["peek", "--help"],
+            &["claim", "-h"],
+            &["peek"],
+            &["peek", "--stream"],
+            &["peek", "--stream", "auth", "--bogus"],
+            &["claim", "--stream", "auth", "--wait", "30s"],
+            &[
+                "complete",
+                "tsk_1",
+                "--result",
+                "{}",
+                "--stdout",
+                "a",
+                "--stdout-file",
+                "b",
+            ],
+            &["--config"],
+            &["--config", "x", "--config", "y", "peek", "-s", "a"],
+            &["status"],
+            &["tasks", "--stream", "auth"],
+            &["stream", "list"],
+        ];
+        for line in lines {
+            assert!(parse_worker_call(&argv(line)).is_none(), "{line:?}");
+        }
+    }
 
     /// Every subcommand path (`["tasks"]`, `["stream", "create"]`, ...) with
     /// its command.

@@ -5,9 +5,10 @@ use std::path::Path;
 use crate::config::Config;
 use crate::queue::Queue;
 
-/// The queue of the project found from `config` (see `config::discover`).
+/// The queue of the project found from `config` (see `config::discover`),
+/// its config read through the config cache (`Config::load_cached`).
 pub(super) fn open(config: Option<&Path>) -> anyhow::Result<Queue> {
-    let config = Config::discover(config)?;
+    let config = Config::discover_cached(config)?;
     warn_about(&config);
     Ok(Queue::new(config))
 }

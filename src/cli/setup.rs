@@ -293,6 +293,9 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
     std::fs::remove_file(&config_path)
         .with_context(|| format!("could not remove {}", config_path.display()))?;
     out.push_str(&format!("removed   {}\n", config_path.display()));
+    // Its entry in the config cache: a private cache, not the user's file,
+    // so not listed, and harmless if it stays (served only for this text).
+    let _ = Config::forget_cached(&config_path);
     for path in written.iter().filter(|_| remove_written) {
         std::fs::remove_file(path).with_context(|| format!("could not remove {}", path.display()))?;
         out.push_str(&format!("removed   {}\n", path.display()));

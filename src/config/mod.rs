@@ -5,6 +5,7 @@
 //! checked; all problems are reported at once, each with its YAML path.
 //! Sections left out take the documented defaults of SPEC 2.
 
+mod cache;
 mod discover;
 mod raw;
 mod render;
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use discover::{CONFIG_ENV, CONFIG_FILE_NAME, find_config_file};
@@ -39,7 +40,7 @@ pub enum Error {
 }
 
 /// A registered tool: what a task's `tool_name` may be.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
     pub name: String,
     pub description: String,
@@ -52,7 +53,7 @@ pub struct Tool {
 
 /// `sync:` in sparkq.yml: `sparkq run` keeps the spool synced in the
 /// background, like `sparkq sync --every EVERY [--rsync DEST]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncConfig {
     pub every: Duration,
     /// Mirror with this spool by rsync; `None` syncs through git.
@@ -60,7 +61,7 @@ pub struct SyncConfig {
 }
 
 /// Size limits for what a task may carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Largest payload or result, in bytes of JSON.
     pub payload_bytes: usize,
@@ -78,7 +79,8 @@ impl Default for Limits {
 }
 
 /// A validated `sparkq.yml`, paths resolved from the file's own folder.
-#[derive(Debug, Clone)]
+/// (Serialized only for the config cache, see [`Config::load_cached`].)
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
     /// The `sparkq.yml` this came from.
     pub path: PathBuf,
@@ -113,15 +115,54 @@ impl Config {
         Config::load(&path)
     }
 
+    /// [`Config::discover`], through the config cache.
+    pub fn discover_cached(explicit: Option<&Path>) -> Result<Config, Error> {
+        let path = find_config_file(explicit)?;
+        Config::load_cached(&path)
+    }
+
     /// Reads and validates the config file at `path`; the spool must lie
     /// strictly inside the project folder (see `spool_path`).
     pub fn load(path: &Path) -> Result<Config, Error> {
+        Config::load_with(path, false)
+    }
+
+    /// [`Config::load`] for a one-shot command: the YAML is parsed only if
+    /// the config cache (see `cache`) holds no config resolved from the very
+    /// same text by this very executable, and the result is cached. The
+    /// spool's place is checked on every call, as the folders may change.
+    pub fn load_cached(path: &Path) -> Result<Config, Error> {
+        Config::load_with(path, true)
+    }
+
+    /// Removes the config cache's entry for the config file at `path`, if
+    /// any (teardown: the entry is of no further use).
+    pub fn forget_cached(path: &Path) -> std::io::Result<()> {
+        let path = std::path::absolute(path)?;
+        cache::Cache::for_config(&path).map_or(Ok(()), |cache| cache.remove())
+    }
+
+    fn load_with(path: &Path, cached: bool) -> Result<Config, Error> {
         let text = read_capped(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        let config = Config::from_yaml(&text, &path)?;
+        let cache = if cached {
+            cache::Cache::for_config(&path)
+        } else {
+            None
+        };
+        let config = match cache.as_ref().and_then(|c| c.get(&path, &text)) {
+            Some(config) => config,
+            None => {
+                let config = Config::from_yaml(&text, &path)?;
+                if let Some(cache) = &cache {
+                    cache.put(&path, &text, &config);
+                }
+                config
+            }
+        };
         spool_path::check_inside(&config.root, &config.spool_path).map_err(|problem| Error::Invalid {
             path: path.clone(),
             problems: vec![problem],

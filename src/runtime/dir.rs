@@ -27,14 +27,79 @@ pub const RUNTIME_DIR_ENV: &str = "SPARKQ_RUNTIME_DIR";
 /// The most characters of the project name kept in the folder's name.
 const MAX_NAME_CHARS: usize = 40;
 
+/// The folder holding every project's runtime folder (and the config
+/// cache, see `config::cache`), as the environment chooses (see the module
+/// docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeBase {
+    path: PathBuf,
+    /// Whether SparkQ owns the folder (and so makes it private and checks
+    /// it), rather than the user having named it in `$SPARKQ_RUNTIME_DIR`.
+    is_ours: bool,
+}
+
+impl RuntimeBase {
+    /// The base the environment chooses.
+    pub fn from_env() -> RuntimeBase {
+        let env = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from);
+        match env(RUNTIME_DIR_ENV) {
+            Some(path) => RuntimeBase { path, is_ours: false },
+            None => match env("XDG_RUNTIME_DIR").filter(|d| d.is_absolute()) {
+                Some(xdg) => RuntimeBase {
+                    path: xdg.join("sparkq"),
+                    is_ours: true,
+                },
+                None => RuntimeBase {
+                    path: std::env::temp_dir().join(format!("sparkq-{}", my_uid())),
+                    is_ours: true,
+                },
+            },
+        }
+    }
+
+    /// `path`, as SparkQ's own folder if `is_ours`.
+    pub fn new(path: PathBuf, is_ours: bool) -> RuntimeBase {
+        RuntimeBase { path, is_ours }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes the folder (private, if SparkQ's own) if missing, and refuses
+    /// it if it is SparkQ's but someone else's or open to others.
+    pub fn create(&self) -> Result<()> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.mode(0o700);
+        let made = if self.is_ours {
+            builder.create(&self.path)
+        } else {
+            builder.recursive(true).create(&self.path)
+        };
+        match made {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(super::Error::io(&self.path, "create", e));
+            }
+            _ => {}
+        }
+        self.check()
+    }
+
+    /// Refuses the folder if it is SparkQ's own but someone else's or open
+    /// to others (a folder the user named is the user's business).
+    pub fn check(&self) -> Result<()> {
+        if self.is_ours {
+            check_private_dir(&self.path)?;
+        }
+        Ok(())
+    }
+}
+
 /// One project's runtime folder and the files in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeDir {
-    /// The folder holding every project's folder.
-    base: PathBuf,
-    /// Whether SparkQ owns `base` (and so makes it private and checks it),
-    /// rather than the user having named it in `$SPARKQ_RUNTIME_DIR`.
-    base_is_ours: bool,
+    base: RuntimeBase,
     dir: PathBuf,
 }
 
@@ -42,22 +107,14 @@ impl RuntimeDir {
     /// The runtime folder of the project at `root` named `name`, under the
     /// base the environment chooses (see the module docs).
     pub fn for_project(root: &Path, name: &str) -> RuntimeDir {
-        let env = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let (base, base_is_ours) = match env(RUNTIME_DIR_ENV) {
-            Some(dir) => (dir, false),
-            None => match env("XDG_RUNTIME_DIR").filter(|d| d.is_absolute()) {
-                Some(xdg) => (xdg.join("sparkq"), true),
-                None => (std::env::temp_dir().join(format!("sparkq-{}", my_uid())), true),
-            },
-        };
-        RuntimeDir::under(&base, base_is_ours, root, name)
+        let base = RuntimeBase::from_env();
+        RuntimeDir::under(&base.path, base.is_ours, root, name)
     }
 
     /// The runtime folder of the project at `root` named `name`, in `base`.
     pub fn under(base: &Path, base_is_ours: bool, root: &Path, name: &str) -> RuntimeDir {
         RuntimeDir {
-            base: base.to_owned(),
-            base_is_ours,
+            base: RuntimeBase::new(base.to_owned(), base_is_ours),
             dir: base.join(folder_name(root, name)),
         }
     }
@@ -86,22 +143,7 @@ impl RuntimeDir {
     /// Makes the folder (and SparkQ's base folder) private to the user if
     /// missing, and refuses either if it is someone else's or open to others.
     pub fn create(&self) -> Result<()> {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.mode(0o700);
-        let made = if self.base_is_ours {
-            builder.create(&self.base)
-        } else {
-            builder.recursive(true).create(&self.base)
-        };
-        match made {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(super::Error::io(&self.base, "create", e));
-            }
-            _ => {}
-        }
-        if self.base_is_ours {
-            check_private_dir(&self.base)?;
-        }
+        self.base.create()?;
         match std::fs::DirBuilder::new().mode(0o700).create(&self.dir) {
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
                 return Err(super::Error::io(&self.dir, "create", e));
@@ -117,9 +159,7 @@ impl RuntimeDir {
         if std::fs::symlink_metadata(&self.dir).is_err() {
             return Ok(false);
         }
-        if self.base_is_ours {
-            check_private_dir(&self.base)?;
-        }
+        self.base.check()?;
         check_private_dir(&self.dir)?;
         Ok(true)
     }
@@ -149,7 +189,7 @@ fn folder_name(root: &Path, name: &str) -> String {
 }
 
 /// The 64-bit FNV-1a hash: tiny, and the same in every build.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
     })

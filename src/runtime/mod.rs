@@ -23,7 +23,8 @@ mod lockfile;
 mod pidfile;
 mod process;
 
-pub use dir::{RUNTIME_DIR_ENV, RuntimeDir};
+pub(crate) use dir::fnv1a;
+pub use dir::{RUNTIME_DIR_ENV, RuntimeBase, RuntimeDir};
 pub use error::Error;
 pub use files::{check_fifo, make_fifo};
 pub use lockfile::{Acquired, LockFile, Probe, pid_in, probe};

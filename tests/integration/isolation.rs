@@ -60,6 +60,16 @@ fn watchers(status: &Value) -> Vec<(String, u64)> {
     list
 }
 
+/// The folders and the files in a runtime base.
+fn in_base(base: &Path) -> (usize, usize) {
+    let kinds: Vec<bool> = std::fs::read_dir(base)
+        .unwrap()
+        .map(|e| e.unwrap().file_type().unwrap().is_dir())
+        .collect();
+    let folders = kinds.iter().filter(|d| **d).count();
+    (folders, kinds.len() - folders)
+}
+
 fn start_run(p: &Project, xdg: &Path) -> Bg {
     let run = Bg::spawn(cmd(p, xdg, &["run", "--session", "s1", "--port", "0"]));
     wait_until("the server and both watchers", 30, || {
@@ -87,8 +97,8 @@ fn two_projects_with_the_same_streams_never_see_or_stop_each_other() {
     let base = xdg.join("sparkq");
     let mode = std::fs::metadata(&base).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
-    let folders: Vec<_> = std::fs::read_dir(&base).unwrap().collect();
-    assert_eq!(folders.len(), 2, "one runtime folder per project");
+    // Beside them: each project's config cache entry, a file.
+    assert_eq!(in_base(&base), (2, 2), "one runtime folder per project");
 
     // The wait command names this project's own files.
     let wait_one = ok(&one, xdg, &["watch", "a", "--wait-command"]);
@@ -126,9 +136,9 @@ fn two_projects_with_the_same_streams_never_see_or_stop_each_other() {
     assert_eq!(two_status["server"]["pid"], pid_two);
     assert_eq!(watchers(&two_status), both(pid_two));
     assert_eq!(
-        std::fs::read_dir(&base).unwrap().count(),
-        1,
-        "only one's folder went"
+        in_base(&base),
+        (1, 1),
+        "only one's folder and config cache entry went"
     );
 
     let out = ok(&two, xdg, &["stop"]);

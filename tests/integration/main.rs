@@ -15,6 +15,7 @@ mod batch_crash;
 mod browser;
 mod claim_wait;
 mod cli_basics;
+mod config_cache;
 mod crash;
 mod disk_full;
 mod doctor;
