@@ -22,8 +22,22 @@ impl Queue {
     /// share it. An error (no inotify watches left) leaves the queue
     /// reading its folders, as a one-shot call does.
     pub fn start_index(&mut self) -> notify::Result<()> {
+        self.start(false)
+    }
+
+    /// [`Queue::start_index`], and keeps what stats and `since` need of
+    /// every task in memory from the start (see `index_summary`): read by
+    /// the background thread right away, and again after events were lost,
+    /// so that the first dashboard after a start is answered from memory.
+    /// Until then requests read the files themselves, as before. For the
+    /// server, whose dashboard asks.
+    pub fn start_index_with_summaries(&mut self) -> notify::Result<()> {
+        self.start(true)
+    }
+
+    fn start(&mut self, warm: bool) -> notify::Result<()> {
         if self.index.is_none() {
-            let index = Arc::new(Index::watch(self.spool.root())?);
+            let index = Arc::new(Index::watch(self.spool.root(), warm)?);
             *lock(&index.refresher) = Some(self.without_index());
             let weak = Arc::downgrade(&index);
             std::thread::Builder::new()
@@ -73,6 +87,13 @@ impl Queue {
             // Files changed without an event: found by looking each up,
             // holding no lock.
             self.verify_summaries(&entry, &stream.name);
+            // Summaries never read, or dropped after lost events (by this
+            // rebuild or a look's): read them now, outside every lock (the
+            // answer itself is not needed). A few missing (files changed
+            // since) are read by the next request that needs them.
+            if index.warm && lock(&entry).mostly_unsummarized() {
+                let _ = self.summaries_in(index, std::slice::from_ref(&stream), &TaskStatus::ALL);
+            }
         }
     }
 
@@ -550,17 +571,32 @@ impl StreamIndex {
     }
 }
 
-/// The background recheck of one index: every [`REFRESH_TICK`], rebuilds
-/// the streams that are stale or close to ageing out, so that no request
-/// waits for a full look at a big folder. Holds the index only while it
-/// works: when the last queue lets go of it, the loop ends.
+/// The background recheck of one index: every [`REFRESH_TICK`] (and once
+/// at start), rebuilds the streams that are stale or close to ageing out,
+/// so that no request waits for a full look at a big folder. Holds the
+/// index only while it works: when the last queue lets go of it, the loop
+/// ends.
 fn refresh_loop(index: &Weak<Index>) {
+    let mut first = true;
     loop {
-        std::thread::sleep(REFRESH_TICK);
+        let Some(strong) = index.upgrade() else { return };
+        // A warm index reads the streams right away; others are read on
+        // their first look.
+        if !first || !strong.warm {
+            drop(strong);
+            std::thread::sleep(REFRESH_TICK);
+        }
         let Some(index) = index.upgrade() else { return };
         let queue = lock(&index.refresher).clone();
         if let Some(queue) = queue {
+            // Warm at start: every stream is read now, not on its first look.
+            if first && index.warm {
+                for stream in queue.all_streams().unwrap_or_default() {
+                    index.stream(&stream.name);
+                }
+            }
             queue.refresh(&index);
         }
+        first = false;
     }
 }
