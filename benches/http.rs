@@ -21,13 +21,16 @@
 //!    pages, `/api/since` and `/api/stats`.
 //! 3. Claim scaling (see `http/scale.rs`): claim latency at 1k / 10k / 100k
 //!    pending, and at 1k pending with 0 / 100 / 1,000 running.
-//! 4. `rebuild` (not run unless named): claim latency at 100k pending timed
+//! 4. `warm` (not run unless named): the first `GET /api/stats` after a
+//!    server start at `SPARKQ_BENCH_TASKS` finished tasks, right away and 5 s
+//!    later, beside the next request.
+//! 5. `rebuild` (not run unless named): claim latency at 100k pending timed
 //!    across the server index's background recheck (27 s of claims per
 //!    binary): p50, p99, max.
 //!
 //! `SPARKQ_BENCH_FSYNC=off` turns fsync off in the bench projects (the
 //! disk's flush otherwise dominates a claim). `SPARKQ_BENCH_QUICK=1` runs every part smaller (well under two minutes
-//! for one binary). `SPARKQ_BENCH_PARTS=load,list,scale,rebuild` picks parts.
+//! for one binary). `SPARKQ_BENCH_PARTS=load,list,scale,warm,rebuild` picks parts.
 //! Everything runs on 127.0.0.1 and stops by itself.
 
 #[path = "http/review.rs"]
@@ -407,6 +410,37 @@ fn task_list(bin: &Bin, dir: &Path) -> (f64, f64, f64) {
     (first_ms, streams_ms, per_sec)
 }
 
+/// How long after a start the dashboard is opened in the "warm" part.
+const OPENED_AFTER: Duration = Duration::from_secs(5);
+
+/// The first dashboard read after a server start (issue 12): the server
+/// reads what stats need of every task in the background from the start.
+/// Times the first `GET /api/stats` right after start and, from a second
+/// start, [`OPENED_AFTER`] later, beside the next request (the reference:
+/// everything in memory). Returns the three times (ms).
+fn first_dashboard(bin: &Bin, dir: &Path) -> (f64, f64, f64) {
+    let agent = agent();
+    let stats = |server: &Served| {
+        let c = call(&agent, "GET", &format!("{}/api/stats", server.base()), None);
+        assert_eq!(c.status, 200, "/api/stats: {}", c.body);
+        (c.micros as f64 / 1000.0, c.body)
+    };
+    let server = Served::start(bin, dir);
+    let (at_once, first_body) = stats(&server);
+    drop(server);
+    let server = Served::start(bin, dir);
+    std::thread::sleep(OPENED_AFTER);
+    let (later, _) = stats(&server);
+    let (next, body) = stats(&server);
+    assert_eq!(first_body["tools"], body["tools"], "the same answer, warm or not");
+    println!(
+        "  [{:>6}] first GET /api/stats right after start {at_once:8.1} ms, {} s after start {later:8.1} ms, the next one {next:8.1} ms",
+        bin.label,
+        OPENED_AFTER.as_secs()
+    );
+    (at_once, later, next)
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -464,6 +498,23 @@ fn main() {
     }
     if parts.contains("scale") {
         scale::run(&bins, quick, &mut summary);
+    }
+    if parts.contains("warm") {
+        let n = env_number("SPARKQ_BENCH_TASKS", if quick { 10_000 } else { 100_000 });
+        let dir = list_project(n);
+        println!("first dashboard after a start, {n} finished tasks:");
+        let results: Vec<(f64, f64, f64)> = bins.iter().map(|bin| first_dashboard(bin, dir.path())).collect();
+        summary.row(
+            "first /api/stats right after start",
+            "ms",
+            results.iter().map(|r| r.0).collect(),
+        );
+        summary.row(
+            &format!("first /api/stats {} s after start", OPENED_AFTER.as_secs()),
+            "ms",
+            results.iter().map(|r| r.1).collect(),
+        );
+        summary.row("the next /api/stats", "ms", results.iter().map(|r| r.2).collect());
     }
     if parts.contains("rebuild") {
         scale::across_rebuild(&bins, quick, &mut summary);

@@ -91,9 +91,10 @@ pub async fn run_server(queue: Queue, options: ServerOptions) -> Result<RunningS
     pid.url = Some(url.clone());
     lock.write(&pid.to_json()).map_err(lock_error)?;
     // The server lives long: claims, peeks and sweeps use an index the
-    // spool's events keep current instead of reading whole folders.
+    // spool's events keep current instead of reading whole folders, and
+    // the dashboard's numbers are read into it right after start.
     let mut queue = queue;
-    if let Err(err) = queue.start_index() {
+    if let Err(err) = queue.start_index_with_summaries() {
         eprintln!("Warning: cannot index the spool ({err}); claims will read the folders instead.");
     }
     let state = AppState::new(queue, addr.port());

@@ -79,6 +79,9 @@ pub struct Index {
     /// without an index, so the two never keep each other alive); see
     /// [`Queue::start_index`].
     refresher: Mutex<Option<crate::queue::Queue>>,
+    /// Whether the background recheck keeps the summaries of every stream
+    /// read (the server's dashboard; see `Queue::start_index_with_summaries`).
+    warm: bool,
     /// Dropping it stops the events.
     _watch: spool::TreeWatch,
 }
@@ -110,6 +113,9 @@ struct StreamIndex {
     /// The ids in `claimed/`, each with the moments its claim turns stale
     /// and dead; `None` until the file is read (it is new or it changed).
     running: BTreeMap<TaskId, Option<Alive>>,
+    /// The modification time of `claimed/` when `running` was last checked
+    /// against its listing (see [`Queue::catch_up_claims`]).
+    claimed_seen: Option<std::time::SystemTime>,
     /// The ids in `done/` and `failed/`, for listing pages and counts.
     done: BTreeSet<TaskId>,
     failed: BTreeSet<TaskId>,
@@ -185,7 +191,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Index {
     /// Starts indexing the spool at `root`: watches `root/streams/`
     /// (created if missing). Streams are read on their first look.
-    pub fn watch(root: &Path) -> notify::Result<Index> {
+    pub fn watch(root: &Path, warm: bool) -> notify::Result<Index> {
         let streams_dir = root.join("streams");
         std::fs::create_dir_all(&streams_dir).map_err(notify::Error::io)?;
         let shared = Arc::new(Shared {
@@ -198,6 +204,7 @@ impl Index {
         Ok(Index {
             shared,
             refresher: Mutex::new(None),
+            warm,
             _watch: watch,
         })
     }

@@ -12,14 +12,32 @@ use crate::model::{Name, Stream, StreamStatus, TaskId, TaskStatus, Timestamp};
 use crate::queue::{Queue, Result, SweepReport};
 use crate::spool::{PendingScan, SCAN_OLDEST, StreamLock};
 
+/// Longer than a file system's clock tick for folder times (a jiffy, at
+/// most 10 ms on Linux), with room to spare.
+const MTIME_TICK: std::time::Duration = std::time::Duration::from_millis(50);
+
 impl Queue {
     /// Keeps an in-memory index of this queue's spool from now on (see the
     /// `index` module); for long-lived processes. Clones made afterwards
     /// share it. An error (no inotify watches left) leaves the queue
     /// reading its folders, as a one-shot call does.
     pub fn start_index(&mut self) -> notify::Result<()> {
+        self.start(false)
+    }
+
+    /// [`Queue::start_index`], and keeps what stats and `since` need of
+    /// every task in memory from the start (see `index_summary`): read by
+    /// the background thread right away, and again after events were lost,
+    /// so that the first dashboard after a start is answered from memory.
+    /// Until then requests read the files themselves, as before. For the
+    /// server, whose dashboard asks.
+    pub fn start_index_with_summaries(&mut self) -> notify::Result<()> {
+        self.start(true)
+    }
+
+    fn start(&mut self, warm: bool) -> notify::Result<()> {
         if self.index.is_none() {
-            let index = Arc::new(Index::watch(self.spool.root())?);
+            let index = Arc::new(Index::watch(self.spool.root(), warm)?);
             *lock(&index.refresher) = Some(self.without_index());
             let weak = Arc::downgrade(&index);
             std::thread::Builder::new()
@@ -69,6 +87,13 @@ impl Queue {
             // Files changed without an event: found by looking each up,
             // holding no lock.
             self.verify_summaries(&entry, &stream.name);
+            // Summaries never read, or dropped after lost events (by this
+            // rebuild or a look's): read them now, outside every lock (the
+            // answer itself is not needed). A few missing (files changed
+            // since) are read by the next request that needs them.
+            if index.warm && lock(&entry).mostly_unsummarized() {
+                let _ = self.summaries_in(index, std::slice::from_ref(&stream), &TaskStatus::ALL);
+            }
         }
     }
 
@@ -338,6 +363,7 @@ impl Queue {
     fn sweep_if_due(&self, ix: &mut StreamIndex, stream: &Stream) -> Result<SweepReport> {
         let now = Timestamp::now();
         let retry = now.saturating_add(INDEX_RECHECK);
+        self.catch_up_claims(ix, &stream.name);
         self.read_unknown_claims(ix, &stream.name, now);
         let due = ix.running.values().flatten().map(|a| a.dead_at).min();
         if due.is_none_or(|at| at > now) {
@@ -364,6 +390,38 @@ impl Queue {
             }
         }
         Ok(report)
+    }
+
+    /// Adds the claims whose event has not reached the index yet. A look
+    /// woken by a claim's rename out of `pending/` can come before the
+    /// index hears of its rename into `claimed/` (two watches, two
+    /// threads), and would then set no timer for the new claim's death;
+    /// a claim that releases the lock before its rewrite is flushed (see
+    /// `claim`) makes that likely. So when `claimed/` changed since the
+    /// last check (its modification time, one `stat`), its names are
+    /// listed and `running` made to match them. A time younger than
+    /// [`MTIME_TICK`] is never trusted: a second change within the file
+    /// system's clock tick keeps it.
+    fn catch_up_claims(&self, ix: &mut StreamIndex, stream: &Name) {
+        let dir = self.spool.state_path(stream, TaskStatus::Running);
+        let Ok(modified) = std::fs::metadata(&dir).and_then(|m| m.modified()) else {
+            return;
+        };
+        let settled = std::time::SystemTime::now()
+            .duration_since(modified)
+            .is_ok_and(|age| age > MTIME_TICK);
+        if settled && ix.claimed_seen == Some(modified) {
+            return;
+        }
+        let Ok((ids, _)) = self.spool.list_claims(stream) else {
+            return;
+        };
+        let listed: std::collections::BTreeSet<TaskId> = ids.into_iter().collect();
+        ix.running.retain(|id, _| listed.contains(id));
+        for id in listed {
+            ix.running.entry(id).or_insert(None);
+        }
+        ix.claimed_seen = settled.then_some(modified);
     }
 
     /// Reads the claims whose times the index does not know (new or
@@ -513,17 +571,32 @@ impl StreamIndex {
     }
 }
 
-/// The background recheck of one index: every [`REFRESH_TICK`], rebuilds
-/// the streams that are stale or close to ageing out, so that no request
-/// waits for a full look at a big folder. Holds the index only while it
-/// works: when the last queue lets go of it, the loop ends.
+/// The background recheck of one index: every [`REFRESH_TICK`] (and once
+/// at start), rebuilds the streams that are stale or close to ageing out,
+/// so that no request waits for a full look at a big folder. Holds the
+/// index only while it works: when the last queue lets go of it, the loop
+/// ends.
 fn refresh_loop(index: &Weak<Index>) {
+    let mut first = true;
     loop {
-        std::thread::sleep(REFRESH_TICK);
+        let Some(strong) = index.upgrade() else { return };
+        // A warm index reads the streams right away; others are read on
+        // their first look.
+        if !first || !strong.warm {
+            drop(strong);
+            std::thread::sleep(REFRESH_TICK);
+        }
         let Some(index) = index.upgrade() else { return };
         let queue = lock(&index.refresher).clone();
         if let Some(queue) = queue {
+            // Warm at start: every stream is read now, not on its first look.
+            if first && index.warm {
+                for stream in queue.all_streams().unwrap_or_default() {
+                    index.stream(&stream.name);
+                }
+            }
             queue.refresh(&index);
         }
+        first = false;
     }
 }

@@ -136,6 +136,14 @@ impl StreamIndex {
         self.summaries[status as usize].remove(id);
     }
 
+    /// Whether most task files of the stream have no summary kept (never
+    /// read, or dropped after lost events).
+    pub(super) fn mostly_unsummarized(&self) -> bool {
+        let kept: usize = self.summaries.iter().map(std::collections::HashMap::len).sum();
+        let files: usize = TaskStatus::ALL.iter().map(|&status| self.len(status)).sum();
+        kept * 2 < files
+    }
+
     /// After a rebuild: summaries and stamps of files no longer listed go;
     /// when events were lost (`trusted` false) no summary is kept.
     pub(super) fn prune_summaries(&mut self, trusted: bool) {
@@ -165,7 +173,17 @@ impl Queue {
         streams: &[Stream],
         statuses: &[TaskStatus],
     ) -> Option<Vec<Summarized>> {
-        let index = self.index.as_ref()?;
+        self.summaries_in(self.index.as_ref()?, streams, statuses)
+    }
+
+    /// [`Queue::indexed_summaries`] from `index`, which the background
+    /// recheck passes in (its queue keeps no index; see `start_index`).
+    pub(super) fn summaries_in(
+        &self,
+        index: &super::Index,
+        streams: &[Stream],
+        statuses: &[TaskStatus],
+    ) -> Option<Vec<Summarized>> {
         let mut all = Vec::new();
         for (i, stream) in streams.iter().enumerate() {
             let entry = index.stream(&stream.name);
@@ -212,12 +230,22 @@ impl Queue {
     ) -> Vec<(TaskId, TaskStatus, Arc<Summary>)> {
         crate::queue::list::in_parallel(files, |part| {
             part.iter()
-                .filter_map(
-                    |(id, status)| match self.spool.read_task(&stream.name, *status, id) {
-                        Ok(Some(task)) => Some((id.clone(), *status, Arc::new(Summary::of(&task)))),
+                .filter_map(|(id, status)| {
+                    // The file as it was before the read: the recheck keeps
+                    // the summary while the file is still that one.
+                    let path = self.spool.state_path(&stream.name, *status).join(id.file_name());
+                    let ident = FileIdent::at(&path)?;
+                    match self.spool.read_task(&stream.name, *status, id) {
+                        Ok(Some(task)) => {
+                            let summary = Summary {
+                                ident: Some(ident),
+                                ..Summary::of(&task)
+                            };
+                            Some((id.clone(), *status, Arc::new(summary)))
+                        }
                         _ => None,
-                    },
-                )
+                    }
+                })
                 .collect::<Vec<_>>()
         })
         .into_iter()

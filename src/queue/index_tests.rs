@@ -586,3 +586,57 @@ fn changes_made_while_a_rebuild_lists_are_applied_to_its_listing() {
     assert!(ix.running.contains_key(&tasks[0].id));
     assert!(ix.is_current());
 }
+
+#[test]
+fn a_warm_index_reads_every_summary_at_start_and_keeps_them_across_a_recheck() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = render_config(&SetupAnswers::defaults("t"));
+    let mut queue = Queue::new(Config::from_yaml(&text, &dir.path().join("sparkq.yml")).unwrap());
+    queue.create_session("s", None).unwrap();
+    queue.create_stream("a", "s", "Do it.").unwrap();
+    // Work done before the start: finished, running and queued tasks.
+    queue
+        .enqueue_batch("a", (0..30).map(|_| new()).collect())
+        .unwrap();
+    for i in 0..20 {
+        let c = queue.claim("a", "w").unwrap().unwrap();
+        if i % 2 == 0 {
+            let report = crate::queue::Report {
+                token: c.task.claim_token.clone(),
+                ..Default::default()
+            };
+            queue
+                .complete(c.task.id.as_str(), json!({"summary": "ok"}), report)
+                .unwrap();
+        }
+    }
+    queue.start_index_with_summaries().unwrap();
+    let stream = Name::parse("a").unwrap();
+    let entry = queue.index.as_ref().unwrap().stream(&stream);
+    let kept = || -> usize { lock(&entry).summaries.iter().map(HashMap::len).sum() };
+    // No request comes: the background thread reads them all.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while kept() < 30 {
+        assert!(Instant::now() < deadline, "never warmed: {} of 30", kept());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A recheck (its rebuild, then its look at every summarized file)
+    // keeps the summaries of files that did not change: not read again.
+    let slot = TaskStatus::Succeeded as usize;
+    let held: Vec<Arc<Summary>> = lock(&entry).summaries[slot].values().cloned().collect();
+    assert_eq!(held.len(), 10);
+    let index = queue.index.clone().unwrap();
+    let full = queue.stream("a").unwrap();
+    assert!(queue.rebuild_unlocked(&index, &entry, &full));
+    queue.verify_summaries(&entry, &stream);
+    for summary in held {
+        let now = lock(&entry).summaries[slot].get(&summary.id).cloned();
+        assert!(
+            now.is_some_and(|now| Arc::ptr_eq(&now, &summary)),
+            "the summary of unchanged {} was dropped",
+            summary.id
+        );
+    }
+    let folders = Queue::new(queue.config().clone());
+    assert_eq!(queue.stats(24).unwrap().tools, folders.stats(24).unwrap().tools);
+}
