@@ -3,11 +3,36 @@
 //! **Exactly once.** A claim renames `pending/<id>.json` to
 //! `claimed/<id>.json`; a rename succeeds for one caller only, so however
 //! many processes race, each task is handed to one of them. The stream lock
-//! is held from the listing to the rewrite of the claimed copy, so on one
-//! machine claimers also take tasks strictly in id (FIFO) order and the
-//! claimed copy's token is written before anyone else looks at it. Only the
-//! flush of the `claimed/` folder (with fsync) waits until after the lock,
-//! and before the claim is returned.
+//! is held from the listing to the rename, so on one machine claimers also
+//! take tasks strictly in id (FIFO) order.
+//!
+//! **The rewrite.** The claimed copy is then rewritten with the worker,
+//! token and start time. Without fsync that happens under the same hold of
+//! the lock. With fsync, flushing the new content is the slow part, and
+//! holding the lock through it would queue every other claimer behind the
+//! disk, so the claim is split in two halves (see `spool::claiming`):
+//! 1. Under the lock: rename into `claimed/`, then create the claim's
+//!    marker, the temp file its new content goes into.
+//! 2. Without the lock: write the content into the marker and flush it.
+//! 3. Under the lock again, compare and swap: if the claimed file still
+//!    holds exactly the content the claim renamed, the marker is renamed
+//!    over it. Otherwise someone changed it in between, which only a
+//!    tokenless report or `doctor --fix` can do (sweeps leave a claim in
+//!    flight alone while its marker is fresh): if the file is gone, the
+//!    claim is void and the next task is tried; if it is there and the
+//!    marker too, no one else can hold it (only a sweep puts a claim back,
+//!    and it removes the marker when it does), so it is claimed from what
+//!    it holds now, written under the lock.
+//!
+//! Between 1 and 3 the claimed file's content lags its folder (it says
+//! queued): every reader corrects that in memory, as after a crash between
+//! the rename and the rewrite. A claimer killed in between leaves its
+//! marker; once the marker is stale ([`spool::STALE_TEMP_AGE`]) the next
+//! sweep removes it and repairs the file, so the task is taken back as a
+//! dead claim like any other. Only the flush of the `claimed/` folder waits
+//! until after the last hold of the lock, and before the claim is
+//! returned: a power loss before it can only undo a claim nobody has been
+//! handed yet.
 //!
 //! In a long-lived process the ids to try come from its in-memory index
 //! (see `index`) instead of a listing of `pending/`; the rename still
@@ -97,20 +122,29 @@ impl Queue {
                     }
                     Err(e) => return Err(e.into()),
                 };
-                if let Some((claimed, flush)) = self.claim_task(&stream, task, worker)? {
-                    self.index_claimed(&stream.name, &claimed.task.id);
-                    // Flushing the folder is the slow half of the rewrite and
-                    // needs no lock: the next claimer may go ahead while this
-                    // one waits on the disk. A power loss before the flush
-                    // can only undo a claim nobody has been handed yet.
-                    drop(lock);
-                    if let Err(e) = flush.flush() {
-                        // Nobody holds this claim's token: put the task back
-                        // rather than leave it running for no one.
-                        let _lock = self.spool.lock_stream(&stream.name)?;
-                        return Err(self.put_back(&stream.name, &claimed.task.id, e.into()));
+                match self.claim_task(&stream, task, worker)? {
+                    None => {}
+                    Some(Claimed::Written(claimed, flush)) => {
+                        self.index_claimed(&stream.name, &claimed.task.id);
+                        self.note_claimed(&stream.name, &claimed.task.id);
+                        drop(lock);
+                        return self.flush_claim(&stream, claimed, flush).map(Some);
                     }
-                    return Ok(Some(claimed));
+                    Some(Claimed::InFlight {
+                        renamed,
+                        task,
+                        marker,
+                    }) => {
+                        self.index_claimed(&stream.name, &task.id);
+                        self.note_claimed(&stream.name, &task.id);
+                        drop(lock);
+                        return match self.finish_in_flight(&stream, &renamed, task, marker)? {
+                            Some(claimed) => Ok(Some(claimed)),
+                            // Finished or moved by someone else in between:
+                            // the next task.
+                            None => self.claim(stream.name.as_str(), worker),
+                        };
+                    }
                 }
             }
             if !scan.has_more() {
@@ -121,15 +155,11 @@ impl Queue {
         }
     }
 
-    /// Moves one pending task to `claimed/` for `worker` and rewrites it,
-    /// leaving the folder flush to the caller; `None` if it must be skipped.
-    /// The caller holds the stream lock.
-    fn claim_task(
-        &self,
-        stream: &Stream,
-        task: Task,
-        worker: &str,
-    ) -> Result<Option<(TaskBrief, spool::FolderFlush)>> {
+    /// Moves one pending task to `claimed/` for `worker` and, without
+    /// fsync, rewrites it, leaving the folder flush to the caller; with
+    /// fsync, starts the claim's rewrite (see the module doc). `None` if it
+    /// must be skipped. The caller holds the stream lock.
+    fn claim_task(&self, stream: &Stream, task: Task, worker: &str) -> Result<Option<Claimed>> {
         let id = &task.id.clone();
         // A newer copy of this id by the lattice (SPEC 9): never run the
         // task twice. The next listing that meets the duplicate (or `doctor
@@ -151,16 +181,111 @@ impl Queue {
         {
             return Ok(None);
         }
-        let mut task = task;
-        task.claim(worker, new_token(), Timestamp::now());
+        let renamed = task;
+        let mut task = renamed.clone();
+        let token = new_token();
+        task.claim(worker, token.clone(), Timestamp::now());
         // Invariant: a claim that returns an error leaves the task queued.
         // After the rename, a failed rewrite (a full disk) renames it back.
+        if self.spool.fsync() {
+            return match self.spool.begin_claim(&stream.name, id, &token) {
+                Ok(marker) => Ok(Some(Claimed::InFlight {
+                    renamed,
+                    task,
+                    marker,
+                })),
+                Err(e) => Err(self.put_back(&stream.name, id, e.into())),
+            };
+        }
         let flush = match self.spool.write_task_unflushed(&task) {
             Ok(flush) => flush,
             Err(e) => return Err(self.put_back(&stream.name, id, e.into())),
         };
-        let claimed = self.brief(stream, task);
-        Ok(Some((claimed, flush)))
+        Ok(Some(Claimed::Written(self.brief(stream, task), flush)))
+    }
+
+    /// Flushes the `claimed/` folder after a claim's rewrite, holding no
+    /// lock: the next claimer may go ahead while this one waits on the
+    /// disk. A power loss before the flush can only undo a claim nobody has
+    /// been handed yet.
+    fn flush_claim(
+        &self,
+        stream: &Stream,
+        claimed: TaskBrief,
+        flush: spool::FolderFlush,
+    ) -> Result<TaskBrief> {
+        if let Err(e) = flush.flush() {
+            // Nobody holds this claim's token: put the task back rather
+            // than leave it running for no one.
+            let _lock = self.spool.lock_stream(&stream.name)?;
+            return Err(self.put_back(&stream.name, &claimed.task.id, e.into()));
+        }
+        Ok(claimed)
+    }
+
+    /// Steps 2 and 3 of a claim with fsync (see the module doc): writes and
+    /// flushes `task`, the claimed copy, into `marker` without the lock,
+    /// then swaps it in under the lock if the claimed file still holds
+    /// `renamed`, the content the claim moved. `None` if the claim came to
+    /// nothing (the task was finished or moved in between).
+    fn finish_in_flight(
+        &self,
+        stream: &Stream,
+        renamed: &Task,
+        task: Task,
+        mut marker: spool::InFlightClaim,
+    ) -> Result<Option<TaskBrief>> {
+        let id = task.id.clone();
+        if let Err(e) = marker.write(&spool::file_bytes(&task)) {
+            let _lock = self.spool.lock_stream(&stream.name)?;
+            // Put back only a claim still in flight: a sweep that removed
+            // the marker has taken the task back already.
+            if marker.is_marked() {
+                return Err(self.put_back(&stream.name, &id, e.into()));
+            }
+            return Err(e.into());
+        }
+        let lock = self.spool.lock_stream(&stream.name)?;
+        let holds = self.spool.read_bytes(marker.target())?;
+        let unchanged = holds
+            .as_deref()
+            .and_then(|bytes| serde_json::from_slice::<Task>(bytes).ok())
+            .is_some_and(|now| now == *renamed);
+        if unchanged {
+            let flush = match marker.commit_unflushed() {
+                Ok(flush) => flush,
+                // A sweep removed the marker (it had turned stale) but left
+                // the file as it was (it lost to a newer copy): not ours.
+                Err(spool::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(self.put_back(&stream.name, &id, e.into())),
+            };
+            drop(lock);
+            return self
+                .flush_claim(stream, self.brief(stream, task), flush)
+                .map(Some);
+        }
+        // Without its marker, a sweep has taken the claim over.
+        if !marker.is_marked() {
+            return Ok(None);
+        }
+        drop(marker);
+        // Changed in place while in flight (a tokenless heartbeat, `doctor
+        // --fix`): still this claim's, so it is claimed from what it holds.
+        let Ok(Some(mut current)) = self.spool.read_task(&stream.name, TaskStatus::Running, &id) else {
+            return Ok(None);
+        };
+        let worker = task.claimed_by.as_deref().unwrap_or_default();
+        current.claim(
+            worker,
+            task.claim_token.clone().unwrap_or_else(new_token),
+            Timestamp::now(),
+        );
+        if let Err(e) = self.spool.write_task(&current) {
+            return Err(self.put_back(&stream.name, &id, e.into()));
+        }
+        Ok(Some(self.brief(stream, current)))
     }
 
     fn pending_path(&self, stream: &Stream, id: &TaskId) -> std::path::PathBuf {
@@ -197,6 +322,21 @@ impl Queue {
         drop(lock);
         self.claim(stream, worker)
     }
+}
+
+/// What [`Queue::claim_task`] did with a task it renamed into `claimed/`.
+// Made and taken apart once per claim: boxing the tasks saves nothing.
+#[allow(clippy::large_enum_variant)]
+enum Claimed {
+    /// Rewritten (without fsync); the folder still needs its flush.
+    Written(TaskBrief, spool::FolderFlush),
+    /// Started (with fsync): `task` is the claimed copy to write into
+    /// `marker`, and `renamed` what the claimed file holds until then.
+    InFlight {
+        renamed: Task,
+        task: Task,
+        marker: spool::InFlightClaim,
+    },
 }
 
 /// A fresh claim token: 16 random hex digits.
@@ -285,6 +425,72 @@ mod tests {
         let on_disk: Task = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         assert_eq!(on_disk.status, TaskStatus::Running);
         assert!(on_disk.started_at.is_some());
+    }
+
+    #[test]
+    fn a_sweep_leaves_a_claim_in_flight_alone_until_its_marker_is_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        let new = || NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout: Some(1),
+            task_class: None,
+        };
+        let task = queue.enqueue("a", new()).unwrap();
+        let stream = Name::parse("a").unwrap();
+        // A claimer between the halves of its claim (see the module doc):
+        // renamed, marker created, content still the queued one, and the
+        // task's time long past (its content would make it dead at once).
+        assert!(
+            queue
+                .spool
+                .rename_task(&stream, &task.id, TaskStatus::Queued, TaskStatus::Running)
+                .unwrap()
+        );
+        let marker = queue
+            .spool
+            .begin_claim(&stream, &task.id, "0123456789abcdef")
+            .unwrap();
+        let claimed = queue
+            .spool
+            .state_path(&stream, TaskStatus::Running)
+            .join(task.id.file_name());
+        let queued_bytes = std::fs::read(&claimed).unwrap();
+        let later = Timestamp::now().saturating_add(std::time::Duration::from_secs(3600));
+
+        let swept = queue
+            .sweep_dead_locked(&queue.stream("a").unwrap(), later)
+            .unwrap();
+        assert!(swept.is_empty(), "a claim in flight is not taken back");
+        assert_eq!(std::fs::read(&claimed).unwrap(), queued_bytes, "nor repaired");
+        assert!(marker.is_marked());
+
+        // The claimer died: once its marker is stale, the next sweep removes
+        // it and treats the file as any crash between rename and rewrite.
+        let old = std::time::SystemTime::now() - spool::STALE_TEMP_AGE - std::time::Duration::from_secs(60);
+        let path = std::fs::read_dir(claimed.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| spool::is_claim_marker(p.file_name().unwrap().to_str().unwrap()))
+            .unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let swept = queue
+            .sweep_dead_locked(&queue.stream("a").unwrap(), later)
+            .unwrap();
+        assert!(!marker.is_marked(), "the stale marker is removed");
+        assert_eq!(
+            swept.requeued,
+            std::slice::from_ref(&task.id),
+            "and the dead claim taken back"
+        );
+        drop(marker);
+        assert_eq!(queue.claim("a", "w").unwrap().unwrap().task.id, task.id);
     }
 
     #[test]

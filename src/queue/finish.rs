@@ -112,6 +112,14 @@ impl Queue {
     /// the finished copy is rebuilt from what is there now. Without fsync
     /// there is nothing to gain, and all of it happens under the lock. Token
     /// checks and the move itself always happen under the lock.
+    ///
+    /// With fsync, the flush of `done/` (or `failed/`) after the rename
+    /// waits too until the lock is released, and the claimed copy is
+    /// removed after that flush: until then the task has two copies, the
+    /// state a crash between the two steps leaves, in which the finished
+    /// copy wins (SPEC 9) and every look skips or settles the claimed one.
+    /// Removing it only once the finished copy's entry is on disk keeps a
+    /// power loss from persisting the removal without the new entry.
     fn finish(&self, id: &str, report: Report, outcome: Outcome) -> Result<Task> {
         let limit = self.config.limits.output_bytes;
         for (what, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
@@ -131,6 +139,12 @@ impl Queue {
         }
     }
 
+    /// Notes that this process claimed task `id` of `stream`, for
+    /// [`Queue::locate_running`].
+    pub(super) fn note_claimed(&self, stream: &Name, id: &TaskId) {
+        self.claimed_in.note(stream, id);
+    }
+
     /// [`Queue::finish`] of the task's current claim.
     fn finish_claim(&self, id: &str, report: &Report, outcome: Outcome) -> Result<Task> {
         let token = report.token.as_deref();
@@ -145,7 +159,7 @@ impl Queue {
             None
         };
 
-        let _lock = self.spool.lock_stream(&stream)?;
+        let lock = self.spool.lock_stream(&stream)?;
         // Another copy of the task that a sync brought into `done/` or
         // `failed/` would be written over: settle first (see `settle`).
         // If the claim lost, the read below refuses and the report is
@@ -154,8 +168,12 @@ impl Queue {
         let (current, marked) = self.read_running_or_marked(&stream, &id, token)?;
         let task = match staged {
             Some((seen, task, staged)) if seen == current && !marked => {
-                staged.commit()?;
-                task
+                // See the doc above: flush and remove after the lock.
+                let flush = staged.commit_unflushed()?;
+                drop(lock);
+                flush.flush()?;
+                let _ = self.spool.remove_task(&stream, TaskStatus::Running, &id);
+                return Ok(task);
             }
             _ => {
                 let task = finished(current, report, outcome, now);
@@ -181,6 +199,12 @@ impl Queue {
     /// running, an error that says what became of it (see `fence`).
     fn locate_running(&self, id: &str, token: Option<&str>) -> Result<(Name, TaskId)> {
         let id = super::parse_task_id(id)?;
+        // A task this process claimed: one check, no listing of streams.
+        if let Some(stream) = self.claimed_in.stream_of(&id)
+            && self.spool.has_task(&stream, TaskStatus::Running, &id)
+        {
+            return Ok((stream, id));
+        }
         // The common case first, one check per stream; the full search is
         // only needed to say where a task that is not running is.
         for stream in self.spool.stream_names()? {
@@ -228,6 +252,31 @@ impl Queue {
             return Err(fence::refusal(&task, Some(token)));
         }
         Ok(task)
+    }
+}
+
+/// The streams of tasks a long-lived process claimed, by id: where its own
+/// reports look first. Bounded: when full it starts over, which only costs
+/// the next reports a listing of the streams.
+#[derive(Debug, Default)]
+pub(super) struct ClaimedIn(std::sync::Mutex<std::collections::HashMap<TaskId, Name>>);
+
+/// How many claims [`ClaimedIn`] remembers at most.
+const CLAIMED_IN_MAX: usize = 4096;
+
+impl ClaimedIn {
+    fn note(&self, stream: &Name, id: &TaskId) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= CLAIMED_IN_MAX {
+            map.clear();
+        }
+        map.insert(id.clone(), stream.clone());
+    }
+
+    /// The stream task `id` was claimed in, if this process claimed it.
+    fn stream_of(&self, id: &TaskId) -> Option<Name> {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(id).cloned()
     }
 }
 

@@ -113,6 +113,9 @@ struct StreamIndex {
     /// The ids in `claimed/`, each with the moments its claim turns stale
     /// and dead; `None` until the file is read (it is new or it changed).
     running: BTreeMap<TaskId, Option<Alive>>,
+    /// The modification time of `claimed/` when `running` was last checked
+    /// against its listing (see [`Queue::catch_up_claims`]).
+    claimed_seen: Option<std::time::SystemTime>,
     /// The ids in `done/` and `failed/`, for listing pages and counts.
     done: BTreeSet<TaskId>,
     failed: BTreeSet<TaskId>,

@@ -12,6 +12,10 @@ use crate::model::{Name, Stream, StreamStatus, TaskId, TaskStatus, Timestamp};
 use crate::queue::{Queue, Result, SweepReport};
 use crate::spool::{PendingScan, SCAN_OLDEST, StreamLock};
 
+/// Longer than a file system's clock tick for folder times (a jiffy, at
+/// most 10 ms on Linux), with room to spare.
+const MTIME_TICK: std::time::Duration = std::time::Duration::from_millis(50);
+
 impl Queue {
     /// Keeps an in-memory index of this queue's spool from now on (see the
     /// `index` module); for long-lived processes. Clones made afterwards
@@ -388,6 +392,7 @@ impl Queue {
     fn sweep_if_due(&self, ix: &mut StreamIndex, stream: &Stream) -> Result<SweepReport> {
         let now = Timestamp::now();
         let retry = now.saturating_add(INDEX_RECHECK);
+        self.catch_up_claims(ix, &stream.name);
         self.read_unknown_claims(ix, &stream.name, now);
         let due = ix.running.values().flatten().map(|a| a.dead_at).min();
         if due.is_none_or(|at| at > now) {
@@ -414,6 +419,38 @@ impl Queue {
             }
         }
         Ok(report)
+    }
+
+    /// Adds the claims whose event has not reached the index yet. A look
+    /// woken by a claim's rename out of `pending/` can come before the
+    /// index hears of its rename into `claimed/` (two watches, two
+    /// threads), and would then set no timer for the new claim's death;
+    /// a claim that releases the lock before its rewrite is flushed (see
+    /// `claim`) makes that likely. So when `claimed/` changed since the
+    /// last check (its modification time, one `stat`), its names are
+    /// listed and `running` made to match them. A time younger than
+    /// [`MTIME_TICK`] is never trusted: a second change within the file
+    /// system's clock tick keeps it.
+    fn catch_up_claims(&self, ix: &mut StreamIndex, stream: &Name) {
+        let dir = self.spool.state_path(stream, TaskStatus::Running);
+        let Ok(modified) = std::fs::metadata(&dir).and_then(|m| m.modified()) else {
+            return;
+        };
+        let settled = std::time::SystemTime::now()
+            .duration_since(modified)
+            .is_ok_and(|age| age > MTIME_TICK);
+        if settled && ix.claimed_seen == Some(modified) {
+            return;
+        }
+        let Ok((ids, _)) = self.spool.list_claims(stream) else {
+            return;
+        };
+        let listed: std::collections::BTreeSet<TaskId> = ids.into_iter().collect();
+        ix.running.retain(|id, _| listed.contains(id));
+        for id in listed {
+            ix.running.entry(id).or_insert(None);
+        }
+        ix.claimed_seen = settled.then_some(modified);
     }
 
     /// Reads the claims whose times the index does not know (new or

@@ -2,10 +2,11 @@
 //!
 //! The CLI, the HTTP API and the MCP server call [`Queue`] and nothing
 //! below it, so they behave the same. `Queue` holds no state of its own
-//! beyond the config: every call reads the spool afresh, so any number of
-//! processes can use one spool at once. A long-lived process may add an
-//! in-memory [`Index`] (see `index`): a cache of which ids to try, which
-//! the folders always overrule.
+//! beyond the config and hints: every call reads the spool afresh, so any
+//! number of processes can use one spool at once. A long-lived process may
+//! add an in-memory [`Index`] (see `index`): a cache of which ids to try,
+//! which the folders always overrule; and a queue remembers in which
+//! stream it claimed each task, where its reports look first.
 
 mod aside;
 mod brief;
@@ -75,6 +76,10 @@ pub struct Queue {
     spool: Spool,
     /// The live index of a long-lived process (see `index`), if it keeps one.
     index: Option<Arc<Index>>,
+    /// The streams of the tasks this queue (and its clones) claimed, so a
+    /// report from the same process finds its task without listing every
+    /// stream (see `finish`). A hint the folders always overrule.
+    claimed_in: Arc<finish::ClaimedIn>,
 }
 
 impl Queue {
@@ -85,6 +90,7 @@ impl Queue {
             config,
             spool,
             index: None,
+            claimed_in: Arc::default(),
         }
     }
 

@@ -13,6 +13,9 @@ use super::{Queue, Result};
 pub use crate::model::auto_fail_message;
 use crate::model::{AttemptEnd, Stream, TaskId, TaskStatus, Timestamp};
 
+/// When a waiter looks again at a claim the sweep found in flight.
+const IN_FLIGHT_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What one sweep of a stream's claims did.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct SweepReport {
@@ -49,7 +52,8 @@ impl Queue {
     /// The sweep itself; the caller holds the stream lock.
     pub(super) fn sweep_dead_locked(&self, stream: &Stream, now: Timestamp) -> Result<SweepReport> {
         let mut report = SweepReport::default();
-        for id in self.spool.list_ids(&stream.name, TaskStatus::Running)? {
+        let (ids, markers) = self.spool.list_claims(&stream.name)?;
+        for id in ids {
             // One read per claimed file, and nothing else for a live claim
             // whose content agrees with its folder: this runs on every claim.
             let Ok(Some((task, lagged))) =
@@ -58,6 +62,18 @@ impl Queue {
             else {
                 continue;
             };
+            // Content that lags with a fresh marker beside it is a claim in
+            // flight, between its rename and its rewrite (see `claim` and
+            // `spool::claiming`): neither repaired nor taken back. With only
+            // stale markers (a claimer that died), they are removed and the
+            // file is repaired below like any crash between those steps.
+            // A waiter that sets its timer from this sweep looks again soon:
+            // by then the claim is written and says when it turns dead.
+            if lagged && !markers.is_empty() && self.spool.claim_in_flight(&stream.name, &id, &markers) {
+                let again = now.saturating_add(IN_FLIGHT_RECHECK);
+                report.next_dead = Some(report.next_dead.map_or(again, |next| next.min(again)));
+                continue;
+            }
             let dead = task.is_dead_at(now);
             if !dead && let Some(at) = task.dead_at() {
                 report.next_dead = Some(report.next_dead.map_or(at, |next| next.min(at)));

@@ -83,6 +83,11 @@ pub(crate) struct FolderFlush {
 }
 
 impl FolderFlush {
+    /// A flush of `dir` (`None`: nothing to flush, fsync is off).
+    pub(crate) fn new(dir: Option<PathBuf>) -> FolderFlush {
+        FolderFlush { dir }
+    }
+
     /// Flushes the folder's entries (with fsync; otherwise does nothing).
     pub(crate) fn flush(self) -> Result<(), Error> {
         match &self.dir {

@@ -113,6 +113,22 @@ impl Spool {
         Ok(ids)
     }
 
+    /// The ids in `stream`'s `claimed/` folder, in id order, and the names
+    /// of the markers of claims in flight there (see `claiming`): what a
+    /// sweep needs from one read of the folder.
+    pub(crate) fn list_claims(&self, stream: &Name) -> Result<(Vec<TaskId>, Vec<String>), Error> {
+        let dir = self.state_path(stream, TaskStatus::Running);
+        let mut ids = Vec::new();
+        let mut markers = Vec::new();
+        for_each_name(&dir, |name| match TaskId::from_file_name(name) {
+            Some(id) => ids.push(id),
+            None if super::is_claim_marker(name) => markers.push(name.to_owned()),
+            None => {}
+        })?;
+        ids.sort_unstable();
+        Ok((ids, markers))
+    }
+
     /// Like [`Spool::list_ids`], and whether the folder also holds extra
     /// copies (`<id>.json~…`) left by a sync: what an index of the folder
     /// needs from one read of it.

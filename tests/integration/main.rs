@@ -13,6 +13,7 @@ mod adoption;
 mod bad_input;
 mod batch_crash;
 mod browser;
+mod claim_in_flight;
 mod claim_wait;
 mod cli_basics;
 mod config_cache;
