@@ -11,9 +11,11 @@
 //! - **Never stale.** An entry is served only if its text equals the file's
 //!   text just read, byte for byte (not size and time, which an edit within
 //!   the same tick can leave unchanged), for the same absolute path, and it
-//!   was written by the same executable file (device, inode, size and
-//!   modification time of `/proc/self/exe`), since another build may
-//!   resolve a file differently. A config is a function of exactly these:
+//!   was written by the same executable file (device, inode, size,
+//!   modification and change times of `/proc/self/exe`; the change time
+//!   moves on any write to the file and cannot be set back, so even a copy
+//!   over it that keeps size and modification time is told apart), since
+//!   another build may resolve a file differently. A config is a function of exactly these:
 //!   resolving reads no other file and no environment.
 //! - **Only a hint.** Anything unexpected (no `/proc`, a missing,
 //!   unreadable, malformed or someone else's file, a base folder that is
@@ -52,6 +54,8 @@ struct ExeId {
     size: u64,
     mtime: i64,
     mtime_nsec: i64,
+    ctime: i64,
+    ctime_nsec: i64,
 }
 
 impl ExeId {
@@ -64,6 +68,8 @@ impl ExeId {
             size: meta.size(),
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
+            ctime: meta.ctime(),
+            ctime_nsec: meta.ctime_nsec(),
         })
     }
 }
@@ -209,6 +215,8 @@ mod tests {
             size: 3,
             mtime,
             mtime_nsec: 0,
+            ctime: 4,
+            ctime_nsec: 0,
         }
     }
 
