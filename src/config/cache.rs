@@ -11,9 +11,11 @@
 //! - **Never stale.** An entry is served only if its text equals the file's
 //!   text just read, byte for byte (not size and time, which an edit within
 //!   the same tick can leave unchanged), for the same absolute path, and it
-//!   was written by the same executable file (device, inode, size and
-//!   modification time of `/proc/self/exe`), since another build may
-//!   resolve a file differently. A config is a function of exactly these:
+//!   was written by the same executable file (device, inode, size,
+//!   modification and change times of `/proc/self/exe`; the change time
+//!   moves on any write to the file and cannot be set back, so even a copy
+//!   over it that keeps size and modification time is told apart), since
+//!   another build may resolve a file differently. A config is a function of exactly these:
 //!   resolving reads no other file and no environment.
 //! - **Only a hint.** Anything unexpected (no `/proc`, a missing,
 //!   unreadable, malformed or someone else's file, a base folder that is
@@ -22,6 +24,10 @@
 //!   write is ignored.
 //! - **Whole or nothing.** An entry is written to a temporary file and
 //!   renamed over the old one, so a reader sees one or the other.
+//! - **A bounded trail.** Projects come and go (every test suite and bench
+//!   makes hundreds in temp folders), and nothing says when an entry's
+//!   config is gone for good: past [`MAX_ENTRIES`], a write removes the
+//!   oldest entries. An entry still in use that goes costs one parse.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -36,6 +42,10 @@ use crate::runtime::{RuntimeBase, fnv1a};
 /// its config no more than a few times that.
 const MAX_ENTRY_BYTES: u64 = 8 * MAX_CONFIG_BYTES;
 
+/// The most entries kept in the base folder; past it, a write removes the
+/// oldest (by when written) down to half as many.
+const MAX_ENTRIES: usize = 64;
+
 /// Which executable file wrote an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct ExeId {
@@ -44,6 +54,8 @@ struct ExeId {
     size: u64,
     mtime: i64,
     mtime_nsec: i64,
+    ctime: i64,
+    ctime_nsec: i64,
 }
 
 impl ExeId {
@@ -56,6 +68,8 @@ impl ExeId {
             size: meta.size(),
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
+            ctime: meta.ctime(),
+            ctime_nsec: meta.ctime_nsec(),
         })
     }
 }
@@ -138,6 +152,38 @@ impl Cache {
             .and_then(|mut f| f.write_all(&bytes));
         if written.and_then(|()| std::fs::rename(&tmp, &self.file)).is_err() {
             let _ = std::fs::remove_file(&tmp);
+            return;
+        }
+        self.trim(MAX_ENTRIES);
+    }
+
+    /// Past `most` entries in the base, removes the oldest but this one
+    /// down to `most / 2`.
+    fn trim(&self, most: usize) {
+        let Ok(listing) = std::fs::read_dir(self.base.path()) else {
+            return;
+        };
+        let entries: Vec<PathBuf> = listing
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let name = e.file_name();
+                let name = name.to_str()?;
+                let is_entry = name.starts_with("config-") && name.ends_with(".json");
+                (is_entry && e.file_type().ok()?.is_file()).then(|| e.path())
+            })
+            .collect();
+        if entries.len() <= most {
+            return;
+        }
+        let mut dated: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .into_iter()
+            .filter(|p| *p != self.file)
+            .filter_map(|p| Some((std::fs::symlink_metadata(&p).ok()?.modified().ok()?, p)))
+            .collect();
+        dated.sort();
+        let keep = (most / 2).saturating_sub(1);
+        for (_, old) in dated.iter().take(dated.len().saturating_sub(keep)) {
+            let _ = std::fs::remove_file(old);
         }
     }
 
@@ -169,6 +215,8 @@ mod tests {
             size: 3,
             mtime,
             mtime_nsec: 0,
+            ctime: 4,
+            ctime_nsec: 0,
         }
     }
 
@@ -223,6 +271,36 @@ mod tests {
         let cached = cache.get(&path, &edited).expect("the new entry");
         assert_eq!(cached.tools["run-bash"].description, "Ran");
         assert!(cache.get(&path, TEXT).is_none());
+    }
+
+    #[test]
+    fn past_the_most_entries_a_write_removes_the_oldest() {
+        let (dir, _path, cache) = setup();
+        let config_at = |n: usize| dir.path().join(format!("p{n}/sparkq.yml"));
+        let cache_at = |n: usize| Cache::in_base(cache.base.clone(), &config_at(n), exe(1));
+        let put = |n: usize| {
+            let path = config_at(n);
+            let entry = cache_at(n);
+            entry.put(&path, TEXT, &Config::from_yaml(TEXT, &path).unwrap());
+            // Written n seconds apart, whatever the clock's grain.
+            let written = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000 + n as u64);
+            let file = std::fs::File::options().write(true).open(&entry.file).unwrap();
+            file.set_modified(written).unwrap();
+        };
+        for n in 0..MAX_ENTRIES {
+            put(n);
+        }
+        let count = || std::fs::read_dir(cache.base.path()).unwrap().count();
+        assert_eq!(count(), MAX_ENTRIES);
+        put(MAX_ENTRIES);
+        assert_eq!(count(), MAX_ENTRIES / 2, "trimmed to half");
+        let newest = config_at(MAX_ENTRIES);
+        assert!(
+            cache_at(MAX_ENTRIES).get(&newest, TEXT).is_some(),
+            "the new entry stays"
+        );
+        let oldest = config_at(0);
+        assert!(cache_at(0).get(&oldest, TEXT).is_none(), "the oldest went");
     }
 
     #[test]

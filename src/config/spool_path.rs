@@ -12,13 +12,15 @@ use std::path::{Component, Path, PathBuf};
 /// Checks that `spool` lies strictly inside `root`; the problem, if not,
 /// phrased for the `spool.path` key.
 pub(super) fn check_inside(root: &Path, spool: &Path) -> Result<(), String> {
+    let given_root = root;
     let root = root.canonicalize().map_err(|e| {
         format!(
             "spool.path: could not resolve the project folder {}: {e}",
             root.display()
         )
     })?;
-    let resolved = resolve_existing(spool)
+    let resolved = resolve_below(given_root, &root, spool)
+        .unwrap_or_else(|| resolve_existing(spool))
         .map_err(|e| format!("spool.path: could not resolve {}: {e}", spool.display()))?;
     if resolved.starts_with(&root) && resolved != root {
         return Ok(());
@@ -35,6 +37,35 @@ pub(super) fn check_inside(root: &Path, spool: &Path) -> Result<(), String> {
         spool.display(),
         root.display()
     ))
+}
+
+/// [`resolve_existing`] of `spool` for the usual case, `root` joined with
+/// plain names (`spool`, `data/spool`) none of which is a symlink: the
+/// canonical `root` (`resolved_root`) joined with them. Only those names
+/// are looked at (one `lstat` each) instead of every folder from `/` down
+/// again (a `readlink` each: 8 for a project 7 folders deep). `None` when
+/// `spool` is not of that shape or one of the names is a symlink: resolve
+/// it fully then.
+fn resolve_below(root: &Path, resolved_root: &Path, spool: &Path) -> Option<std::io::Result<PathBuf>> {
+    let names = spool.strip_prefix(root).ok()?;
+    if names.as_os_str().is_empty() || !names.components().all(|c| matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    let mut resolved = resolved_root.to_path_buf();
+    let mut exists = true;
+    for name in names.components() {
+        resolved.push(name);
+        if exists {
+            match std::fs::symlink_metadata(&resolved) {
+                Ok(meta) if meta.file_type().is_symlink() => return None,
+                Ok(_) => {}
+                // Nothing below a missing folder exists either.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => exists = false,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+    Some(Ok(resolved))
 }
 
 /// `path` with symlinks and `..` resolved: the longest existing prefix is
@@ -96,6 +127,38 @@ mod tests {
             assert_eq!(result.is_ok(), ok, "{spool:?}: {result:?}");
         }
         let err = check_inside(&root, &root.join(".")).unwrap_err();
+        // The short way resolves as the long way wherever it applies.
+        std::fs::create_dir_all(root.join("data/spool")).unwrap();
+        std::fs::write(root.join("file"), "").unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("data/up-link")).unwrap();
+        let spelled = root.join("src/../.");
+        let resolved_root = root.canonicalize().unwrap();
+        for (spool, short) in [
+            ("spool", true),
+            ("data/spool", true),
+            ("data/spool/new/deeper", true),
+            ("data/up-link", false),
+            ("data/up-link/x", false),
+            ("src/../spool", false),
+            (".", false),
+        ] {
+            for root in [&root, &spelled] {
+                let spool = root.join(spool);
+                let fast = resolve_below(root, &resolved_root, &spool);
+                assert_eq!(fast.is_some(), short, "{spool:?}");
+                if let Some(fast) = fast {
+                    assert_eq!(fast.unwrap(), resolve_existing(&spool).unwrap(), "{spool:?}");
+                }
+            }
+        }
+        let under_file = root.join("file/spool");
+        assert_eq!(
+            resolve_below(&root, &resolved_root, &under_file)
+                .unwrap()
+                .unwrap_err()
+                .kind(),
+            resolve_existing(&under_file).unwrap_err().kind()
+        );
         assert!(err.contains("is the project folder itself"), "{err}");
         let err = check_inside(&root, &root.join("..")).unwrap_err();
         assert!(err.contains("is a folder above the project"), "{err}");

@@ -108,21 +108,50 @@ impl Queue {
         entry: &Mutex<StreamIndex>,
         stream: &Stream,
     ) -> bool {
-        let listed = self.list_unlocked(entry, stream);
-        self.swap_in(index, entry, listed)
+        match self.list_unlocked(entry, stream) {
+            Some(listed) => self.swap_in(index, entry, listed),
+            None => false,
+        }
     }
 
     /// The first half of [`Queue::rebuild_unlocked`]: starts the journal,
-    /// then lists the folders (and whether a dropped file waits).
+    /// then lists the folders (and whether a dropped file waits). `None`
+    /// when another unlocked rebuild of the stream is listing (one journal
+    /// at a time).
     pub(super) fn list_unlocked(
         &self,
         entry: &Mutex<StreamIndex>,
         stream: &Stream,
-    ) -> Result<(Listing, bool)> {
-        lock(entry).journal = Some(Journal::default());
-        let listing = self.list_folders(&stream.name, true)?;
-        let drops = has_drops(&self.spool.scan_pending(&stream.name)?);
-        Ok((listing, drops))
+    ) -> Option<Result<(Listing, bool)>> {
+        {
+            let mut ix = lock(entry);
+            if ix.journal.is_some() {
+                return None;
+            }
+            ix.journal = Some(Journal::default());
+        }
+        let listed = (|| {
+            let listing = self.list_folders(&stream.name, true)?;
+            let drops = has_drops(&self.spool.scan_pending(&stream.name)?);
+            Ok((listing, drops))
+        })();
+        Some(listed)
+    }
+
+    /// Builds `stream`'s index now if it is not current, holding no lock
+    /// (see [`Queue::rebuild_unlocked`]): for a waiter, so that the claim
+    /// it makes when a task arrives finds the index ready instead of
+    /// reading every folder (every claim's file, to sweep) on the wake.
+    /// Does nothing without an index; if it cannot, that claim rebuilds it.
+    pub fn prepare_index(&self, stream: &Name) {
+        let Some(index) = &self.index else { return };
+        let entry = index.stream(stream);
+        if lock(&entry).is_current() {
+            return;
+        }
+        if let Ok(stream) = self.stream(stream.as_str()) {
+            self.rebuild_unlocked(index, &entry, &stream);
+        }
     }
 
     /// The second half: ends the journal and swaps the listing in, with

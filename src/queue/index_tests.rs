@@ -554,7 +554,11 @@ fn changes_made_while_a_rebuild_lists_are_applied_to_its_listing() {
     let full = queue.stream("a").unwrap();
     // The listing is made; then, before it is swapped in, another process
     // enqueues, claims and deletes, and the index hears of it all.
-    let listed = queue.list_unlocked(&entry, &full);
+    let listed = queue.list_unlocked(&entry, &full).expect("no other rebuild");
+    assert!(
+        queue.list_unlocked(&entry, &full).is_none(),
+        "one journal at a time"
+    );
     let events = lock(&entry).events;
     let arrived = other.enqueue("a", new()).unwrap();
     assert_eq!(other.claim("a", "x").unwrap().unwrap().task.id, tasks[0].id);

@@ -9,13 +9,17 @@
 //! Folders created inside the tree are watched as they appear. A kernel
 //! queue that overflowed, or a watch that could not be added, is reported
 //! as [`TreeEvent::Lost`]: the receiver must assume anything changed.
+//!
+//! [`watch_folders`] watches a few folders only (not below them), the same
+//! way: a waiting `claim --wait` hears of arrivals without its own reads of
+//! the stream waking it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
+use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 /// What a [`TreeWatch`] reports.
@@ -62,11 +66,7 @@ pub(crate) fn watch_tree<F>(root: &Path, on: F) -> std::io::Result<TreeWatch>
 where
     F: FnMut(TreeEvent<'_>) + Send + 'static,
 {
-    let inotify = Inotify::init()?;
-    let mut tree = Tree {
-        inotify,
-        folders: HashMap::new(),
-    };
+    let tree = Tree::new(true)?;
     tree.add(root, true)?;
     // Folders below: a failure here is a lost event, not a failed start.
     let mut lost = false;
@@ -79,6 +79,63 @@ where
         .name("sparkq-watch".to_owned())
         .spawn(move || tree.run(&stopped, on, lost))?;
     Ok(TreeWatch { stop })
+}
+
+/// A running watch of a few folders; dropping it stops the watching
+/// thread (within [`POLL_NS`]).
+#[derive(Debug)]
+pub(crate) struct FolderWatch {
+    _running: TreeWatch,
+    watches: Watches,
+    folders: Folders,
+}
+
+impl FolderWatch {
+    /// Watches `folder` too (again, after it was replaced).
+    pub(crate) fn add(&self, folder: &Path) -> std::io::Result<()> {
+        add_watch(&mut self.watches.clone(), &self.folders, folder, false)
+    }
+}
+
+/// Watches each of `folders` (not the folders below them), calling `on` on
+/// a thread of its own for each change in them or to them. Fails if one
+/// cannot be watched.
+pub(crate) fn watch_folders<F>(folders: &[&Path], on: F) -> std::io::Result<FolderWatch>
+where
+    F: FnMut(TreeEvent<'_>) + Send + 'static,
+{
+    let tree = Tree::new(false)?;
+    for folder in folders {
+        tree.add(folder, false)?;
+    }
+    let (watches, known) = (tree.inotify.watches(), tree.folders.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    std::thread::Builder::new()
+        .name("sparkq-watch".to_owned())
+        .spawn(move || tree.run(&stopped, on, false))?;
+    Ok(FolderWatch {
+        _running: TreeWatch { stop },
+        watches,
+        folders: known,
+    })
+}
+
+/// The watched folders by watch, shared with whoever adds watches, which
+/// holds it across the add: an event of a new watch is read only once the
+/// folder is known.
+type Folders = Arc<Mutex<HashMap<WatchDescriptor, PathBuf>>>;
+
+fn add_watch(watches: &mut Watches, folders: &Folders, folder: &Path, root: bool) -> std::io::Result<()> {
+    let mask = if root {
+        CHANGES
+    } else {
+        CHANGES | WatchMask::ONLYDIR
+    };
+    let mut known = folders.lock().unwrap_or_else(PoisonError::into_inner);
+    let wd = watches.add(folder, mask)?;
+    known.insert(wd, folder.to_path_buf());
+    Ok(())
 }
 
 /// Every folder below `root`, at any depth (not following links).
@@ -101,22 +158,32 @@ fn subfolders(root: &Path) -> Vec<PathBuf> {
 
 struct Tree {
     inotify: Inotify,
-    folders: HashMap<WatchDescriptor, PathBuf>,
+    folders: Folders,
+    /// Folders created inside are watched too.
+    recursive: bool,
 }
 
 impl Tree {
-    fn add(&mut self, folder: &Path, root: bool) -> std::io::Result<()> {
-        let mask = if root {
-            CHANGES
-        } else {
-            CHANGES | WatchMask::ONLYDIR
-        };
-        let wd = self.inotify.watches().add(folder, mask)?;
-        self.folders.insert(wd, folder.to_path_buf());
-        Ok(())
+    fn new(recursive: bool) -> std::io::Result<Tree> {
+        Ok(Tree {
+            inotify: Inotify::init()?,
+            folders: Folders::default(),
+            recursive,
+        })
+    }
+
+    fn add(&self, folder: &Path, root: bool) -> std::io::Result<()> {
+        add_watch(&mut self.inotify.watches(), &self.folders, folder, root)
     }
 
     fn run<F: FnMut(TreeEvent<'_>)>(mut self, stop: &AtomicBool, mut on: F, lost: bool) {
+        let folder_of = |folders: &Folders, wd: &WatchDescriptor| {
+            folders
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(wd)
+                .cloned()
+        };
         if lost {
             on(TreeEvent::Lost);
         }
@@ -149,21 +216,24 @@ impl Tree {
                     gone.push(event.wd.clone());
                     continue;
                 }
-                let Some(folder) = self.folders.get(&event.wd) else {
+                let Some(folder) = folder_of(&self.folders, &event.wd) else {
                     continue;
                 };
                 let path = match event.name {
                     Some(name) => folder.join(name),
-                    None => folder.clone(),
+                    None => folder,
                 };
                 let created = event.mask.intersects(EventMask::CREATE | EventMask::MOVED_TO);
-                if created && event.mask.contains(EventMask::ISDIR) {
+                if self.recursive && created && event.mask.contains(EventMask::ISDIR) {
                     new_folders.push(path.clone());
                 }
                 on(TreeEvent::Changed(&path));
             }
-            for wd in gone {
-                self.folders.remove(&wd);
+            if !gone.is_empty() {
+                let mut folders = self.folders.lock().unwrap_or_else(PoisonError::into_inner);
+                for wd in gone {
+                    folders.remove(&wd);
+                }
             }
             // A new folder may have filled before its watch was added: the
             // receiver hears of the folder itself and reads it whole.
@@ -244,6 +314,57 @@ mod tests {
         let seen = events.lock().unwrap().clone();
         let old = seen.iter().filter(|e| *e == "a/old.json").count();
         assert_eq!(old, 1, "reads of a/old.json were reported: {seen:?}");
+        drop(watch);
+    }
+
+    #[test]
+    fn a_folder_watch_hears_changes_in_its_folders_only_and_a_replaced_folder_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let pending = root.join("pending");
+        std::fs::create_dir_all(pending.join("below")).unwrap();
+        std::fs::write(pending.join("old.json"), "{}").unwrap();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let base = root.clone();
+        let watch = watch_folders(&[&root, &pending], move |event| {
+            let text = match event {
+                TreeEvent::Changed(path) => path.strip_prefix(&base).unwrap().display().to_string(),
+                TreeEvent::Lost => "lost".to_owned(),
+            };
+            sink.lock().unwrap().push(text);
+        })
+        .unwrap();
+        let wait = |what: &str| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !heard(&events, what) {
+                assert!(
+                    Instant::now() < deadline,
+                    "never heard {what}: {:?}",
+                    events.lock().unwrap()
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        // Reads, and changes below a watched folder, are not reported.
+        for _ in 0..20 {
+            std::fs::read(pending.join("old.json")).unwrap();
+        }
+        std::fs::write(pending.join("below/x.json"), "{}").unwrap();
+        std::fs::rename(pending.join("old.json"), pending.join("new.json")).unwrap();
+        wait("pending/new.json");
+        // `pending/` replaced: heard, and watched again once added.
+        std::fs::remove_dir_all(&pending).unwrap();
+        wait("pending");
+        std::fs::create_dir(&pending).unwrap();
+        watch.add(&pending).unwrap();
+        std::fs::write(pending.join("again.json"), "{}").unwrap();
+        wait("pending/again.json");
+        let seen = events.lock().unwrap().clone();
+        assert!(
+            !seen.iter().any(|e| e.starts_with("pending/below/")),
+            "changes below were reported: {seen:?}"
+        );
         drop(watch);
     }
 }

@@ -4,20 +4,19 @@
 //! itself (so a `pending/` that is deleted and recreated, as a git checkout
 //! or rsync may do, is watched again), and a watcher also watches its done
 //! flag and lock in the runtime folder. Events that cannot mean new work
-//! are dropped here, before they wake anyone: opens and reads (our own
-//! claims read `pending/`, and must not wake us again), and dot files
-//! (temp files, `.lock`, `.adopt`), whose renames into place do wake us.
+//! never wake anyone: opens and reads are not even asked for (our own
+//! claims read the stream, and must not wake our watching thread; see
+//! `spool::watch_folders`), and dot files (temp files, `.lock`, `.adopt`)
+//! are dropped here, whose renames into place do wake us.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::Instant;
 
-use notify::event::{AccessKind, AccessMode};
-use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
-
 use super::{Error, Result};
 use crate::model::TaskStatus;
 use crate::queue::{Change, StreamPaths};
+use crate::spool::{FolderWatch, TreeEvent, watch_folders};
 
 /// Why a waiter was woken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +48,7 @@ pub(crate) struct RuntimeWatch<'a> {
 /// The wake-ups of one stream: file-system events, plus whatever is sent
 /// through [`Events::sender`] (a shutdown).
 pub(crate) struct Events {
-    watcher: RecommendedWatcher,
+    watcher: FolderWatch,
     rx: Receiver<Wake>,
     tx: Sender<Wake>,
     paths: StreamPaths,
@@ -76,27 +75,19 @@ impl Events {
             ignore_pending,
         };
         let events_tx = tx.clone();
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
-            for wake in filter.classify(event) {
-                let _ = events_tx.send(wake);
-            }
-        })
-        .map_err(|source| Error::Notify {
-            path: stream_dir.to_owned(),
-            source,
-        })?;
         let mut folders = vec![stream_dir.as_path(), pending_dir.as_path()];
         if let Some(runtime) = &runtime {
             folders.push(runtime.dir);
         }
-        for folder in folders {
-            watcher
-                .watch(folder, RecursiveMode::NonRecursive)
-                .map_err(|source| Error::Notify {
-                    path: folder.to_owned(),
-                    source,
-                })?;
-        }
+        let watcher = watch_folders(&folders, move |event| {
+            for wake in filter.classify(event) {
+                let _ = events_tx.send(wake);
+            }
+        })
+        .map_err(|e| Error::Notify {
+            path: stream_dir.to_owned(),
+            source: notify::Error::io(e),
+        })?;
         Ok(Events {
             watcher,
             rx,
@@ -146,13 +137,13 @@ impl Events {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(seen),
                     Err(e) => return Err(Error::io(pending_dir, "create folder", e)),
                 }
-                let watched = self.watcher.watch(pending_dir, RecursiveMode::NonRecursive);
-                if let Err(source) = watched
+                let watched = self.watcher.add(pending_dir);
+                if let Err(e) = watched
                     && self.paths.stream_file.exists()
                 {
                     return Err(Error::Notify {
                         path: pending_dir.clone(),
-                        source,
+                        source: notify::Error::io(e),
                     });
                 }
             }
@@ -174,33 +165,17 @@ struct Filter {
 
 impl Filter {
     /// The wake-ups `event` is worth (often none).
-    fn classify(&self, event: notify::Result<Event>) -> Vec<Wake> {
-        let Ok(event) = event else {
-            // The watch broke somewhere; look at everything again.
-            return self
+    fn classify(&self, event: TreeEvent<'_>) -> Vec<Wake> {
+        match event {
+            // Events were lost (an overflowed kernel queue, a watch that
+            // broke): anything may have changed; look at everything again.
+            TreeEvent::Lost => self
                 .pending_wake(Wake::Pending)
                 .into_iter()
                 .chain([Wake::Runtime])
-                .collect();
-        };
-        if event.need_rescan() {
-            // The kernel's event queue overflowed: anything may have changed.
-            return self
-                .pending_wake(Wake::Pending)
-                .into_iter()
-                .chain([Wake::Runtime])
-                .collect();
+                .collect(),
+            TreeEvent::Changed(path) => self.classify_path(path).into_iter().collect(),
         }
-        if let EventKind::Access(kind) = event.kind
-            && kind != AccessKind::Close(AccessMode::Write)
-        {
-            return Vec::new();
-        }
-        event
-            .paths
-            .iter()
-            .filter_map(|path| self.classify_path(path))
-            .collect()
     }
 
     fn classify_path(&self, path: &Path) -> Option<Wake> {
@@ -241,8 +216,6 @@ impl Filter {
 
 #[cfg(test)]
 mod tests {
-    use notify::event::{CreateKind, ModifyKind, RenameMode};
-
     use super::*;
 
     fn filter(ignore_pending: bool) -> Filter {
@@ -257,46 +230,36 @@ mod tests {
 
     #[test]
     fn only_events_that_can_mean_work_wake() {
-        let create = EventKind::Create(CreateKind::File);
-        let renamed = EventKind::Modify(ModifyKind::Name(RenameMode::To));
-        let opened = EventKind::Access(AccessKind::Open(AccessMode::Any));
-        let cases: [(EventKind, &str, bool, &[Wake]); 12] = [
-            (
-                renamed,
-                "/s/streams/a/pending/tsk_1.json",
-                false,
-                &[Wake::Pending],
-            ),
-            (
-                renamed,
-                "/s/streams/a/pending/dropped.json",
-                false,
-                &[Wake::Pending],
-            ),
-            (create, "/s/streams/a/pending/.tsk_1.json.tmp", false, &[]),
-            (opened, "/s/streams/a/pending/tsk_1.json", false, &[]),
-            (create, "/s/streams/a/pending", false, &[Wake::Rewatch]),
-            (create, "/s/streams/a/.lock", false, &[]),
-            (renamed, "/s/streams/b/pending/tsk_1.json", false, &[]),
-            (renamed, "/s/streams/a/stream.json", false, &[Wake::Pending]),
-            (create, "/tmp/sparkq-a-done", false, &[Wake::Runtime]),
-            (create, "/tmp/sparkq-b-done", false, &[]),
-            (renamed, "/s/streams/a/pending/tsk_1.json", true, &[]),
-            (create, "/tmp/sparkq-a-done", true, &[Wake::Runtime]),
+        // Changes only reach the filter: opens and reads are not asked for.
+        let cases: [(&str, bool, &[Wake]); 11] = [
+            ("/s/streams/a/pending/tsk_1.json", false, &[Wake::Pending]),
+            ("/s/streams/a/pending/dropped.json", false, &[Wake::Pending]),
+            ("/s/streams/a/pending/.tsk_1.json.tmp", false, &[]),
+            ("/s/streams/a/pending", false, &[Wake::Rewatch]),
+            ("/s/streams/a/.lock", false, &[]),
+            ("/s/streams/b/pending/tsk_1.json", false, &[]),
+            ("/s/streams/a/stream.json", false, &[Wake::Pending]),
+            ("/tmp/sparkq-a-done", false, &[Wake::Runtime]),
+            ("/tmp/sparkq-b-done", false, &[]),
+            ("/s/streams/a/pending/tsk_1.json", true, &[]),
+            ("/tmp/sparkq-a-done", true, &[Wake::Runtime]),
         ];
-        for (kind, path, ignore, expected) in cases {
-            let event = Event::new(kind).add_path(PathBuf::from(path));
+        for (path, ignore, expected) in cases {
+            let path = PathBuf::from(path);
             assert_eq!(
-                filter(ignore).classify(Ok(event)),
+                filter(ignore).classify(TreeEvent::Changed(&path)),
                 expected,
-                "{kind:?} {path} ignore={ignore}"
+                "{} ignore={ignore}",
+                path.display()
             );
         }
     }
 
     #[test]
-    fn an_overflow_wakes_everything() {
-        let event = Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan);
-        assert_eq!(filter(false).classify(Ok(event)), [Wake::Pending, Wake::Runtime]);
+    fn lost_events_wake_everything() {
+        assert_eq!(
+            filter(false).classify(TreeEvent::Lost),
+            [Wake::Pending, Wake::Runtime]
+        );
     }
 }

@@ -73,6 +73,9 @@ pub(crate) fn wait_for_claim(
                 queue = std::borrow::Cow::Owned(own);
             }
         }
+        // Built now, while nothing waits on it: the claim made on a wake
+        // then only looks at what changed since (no read of every claim).
+        queue.prepare_index(&name);
         let next = earliest([
             Some(end),
             Some(deadline_after(now, settings.recheck)),
