@@ -626,6 +626,9 @@ fn refresh_loop(index: &Weak<Index>) {
             }
             queue.refresh(&index);
         }
+        if first {
+            index.warmed_up();
+        }
         first = false;
     }
 }
