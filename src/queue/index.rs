@@ -72,6 +72,10 @@ const REFRESH_TICK: Duration = if cfg!(test) {
     Duration::from_secs(5)
 };
 
+/// The longest a request waits for a warm index's first reading (see
+/// [`Index::wait_for_warm_up`]) before it reads the files itself.
+const WARM_UP_WAIT: Duration = Duration::from_secs(10);
+
 /// The live index of one spool. Cloned queues share it.
 pub struct Index {
     shared: Arc<Shared>,
@@ -82,6 +86,9 @@ pub struct Index {
     /// Whether the background recheck keeps the summaries of every stream
     /// read (the server's dashboard; see `Queue::start_index_with_summaries`).
     warm: bool,
+    /// Whether the first reading of every stream (a warm index's, at
+    /// start) is still going on; see [`Index::wait_for_warm_up`].
+    warming: (Mutex<bool>, std::sync::Condvar),
     /// Dropping it stops the events.
     _watch: spool::TreeWatch,
 }
@@ -205,8 +212,29 @@ impl Index {
             shared,
             refresher: Mutex::new(None),
             warm,
+            warming: (Mutex::new(warm), std::sync::Condvar::new()),
             _watch: watch,
         })
+    }
+
+    /// Waits (up to [`WARM_UP_WAIT`]) for the reading of every stream at
+    /// start to end: a request for every task's summary that comes
+    /// meanwhile would read the same files beside it, and both take longer.
+    fn wait_for_warm_up(&self) {
+        let (warming, ended) = &self.warming;
+        let warming = lock(warming);
+        drop(
+            ended
+                .wait_timeout_while(warming, WARM_UP_WAIT, |w| *w)
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+
+    /// The reading of every stream at start is over (or failed).
+    fn warmed_up(&self) {
+        let (warming, ended) = &self.warming;
+        *lock(warming) = false;
+        ended.notify_all();
     }
 
     /// The spool folder this index watches.

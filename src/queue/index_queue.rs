@@ -392,7 +392,6 @@ impl Queue {
     fn sweep_if_due(&self, ix: &mut StreamIndex, stream: &Stream) -> Result<SweepReport> {
         let now = Timestamp::now();
         let retry = now.saturating_add(INDEX_RECHECK);
-        self.catch_up_claims(ix, &stream.name);
         self.read_unknown_claims(ix, &stream.name, now);
         let due = ix.running.values().flatten().map(|a| a.dead_at).min();
         if due.is_none_or(|at| at > now) {
@@ -421,16 +420,29 @@ impl Queue {
         Ok(report)
     }
 
-    /// Adds the claims whose event has not reached the index yet. A look
-    /// woken by a claim's rename out of `pending/` can come before the
-    /// index hears of its rename into `claimed/` (two watches, two
-    /// threads), and would then set no timer for the new claim's death;
-    /// a claim that releases the lock before its rewrite is flushed (see
-    /// `claim`) makes that likely. So when `claimed/` changed since the
-    /// last check (its modification time, one `stat`), its names are
-    /// listed and `running` made to match them. A time younger than
-    /// [`MTIME_TICK`] is never trusted: a second change within the file
-    /// system's clock tick keeps it.
+    /// Before a waiter's look (see `look`): adds to the index the claims
+    /// whose event has not reached it yet. A look woken by a claim's rename
+    /// out of `pending/` can come before the index hears of its rename
+    /// into `claimed/` (two watches, two threads), and would then set no
+    /// timer for the new claim's death; a claim that releases the lock
+    /// before its rewrite is flushed (see `claim`) makes that likely. So
+    /// when `claimed/` changed since the last check (its modification
+    /// time, one `stat`), its names are listed and `running` made to match
+    /// them. A time younger than [`MTIME_TICK`] is never trusted: a second
+    /// change within the file system's clock tick keeps it. Claims and
+    /// peeks set no timer and skip this, so their cost stays independent
+    /// of the running set. The caller holds the stream lock.
+    pub(in crate::queue) fn index_catch_up_claims(&self, stream: &Name) {
+        if let Some(index) = &self.index {
+            let entry = index.stream(stream);
+            let mut ix = lock(&entry);
+            if ix.is_current() {
+                self.catch_up_claims(&mut ix, stream);
+            }
+        }
+    }
+
+    /// [`Queue::index_catch_up_claims`] on the index of one stream.
     fn catch_up_claims(&self, ix: &mut StreamIndex, stream: &Name) {
         let dir = self.spool.state_path(stream, TaskStatus::Running);
         let Ok(modified) = std::fs::metadata(&dir).and_then(|m| m.modified()) else {
@@ -625,6 +637,9 @@ fn refresh_loop(index: &Weak<Index>) {
                 }
             }
             queue.refresh(&index);
+        }
+        if first {
+            index.warmed_up();
         }
         first = false;
     }

@@ -173,7 +173,9 @@ impl Queue {
         streams: &[Stream],
         statuses: &[TaskStatus],
     ) -> Option<Vec<Summarized>> {
-        self.summaries_in(self.index.as_ref()?, streams, statuses)
+        let index = self.index.as_ref()?;
+        index.wait_for_warm_up();
+        self.summaries_in(index, streams, statuses)
     }
 
     /// [`Queue::indexed_summaries`] from `index`, which the background

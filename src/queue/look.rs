@@ -47,6 +47,9 @@ impl Queue {
             });
         }
         let lock = self.spool.lock_stream(&stream.name)?;
+        // A waiter sets its timer from this look: its index must know of
+        // every claim first, even one whose event is late.
+        self.index_catch_up_claims(&stream.name);
         // From the index when this process keeps one (see `index`).
         let (scan, swept) = self.touch_indexed(&stream, &lock)?;
         let next_settle = self.spool.next_settle(&stream.name, &scan);
