@@ -66,6 +66,7 @@ fn project() -> tempfile::TempDir {
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_sparkq"))
             .args(args)
             .current_dir(dir.path())
+            .env("SPARKQ_RUNTIME_DIR", served::runtime_base(dir.path()))
             .stdout(std::process::Stdio::null())
             .status()
             .expect("run sparkq");

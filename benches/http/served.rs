@@ -40,6 +40,13 @@ impl Bin {
     }
 }
 
+/// The runtime base (`$SPARKQ_RUNTIME_DIR`) of the commands run in the
+/// project at `root`: a folder inside the throw-away project, so nothing the
+/// bench runs lands in the user's own runtime base.
+pub(crate) fn runtime_base(root: &Path) -> std::path::PathBuf {
+    root.join(".sparkq-runtime")
+}
+
 /// A running server; dropping it stops it (SIGTERM, then waits).
 pub(crate) struct Served {
     child: Child,
@@ -53,6 +60,7 @@ impl Served {
         let child = Command::new(&bin.path)
             .args(["run", "--port", "0"])
             .current_dir(root)
+            .env("SPARKQ_RUNTIME_DIR", runtime_base(root))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

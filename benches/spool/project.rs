@@ -98,6 +98,7 @@ impl Project {
             .args(args)
             .current_dir(self.path())
             .env_remove("SPARKQ_CONFIG")
+            .env("SPARKQ_RUNTIME_DIR", runtime_base(self.path()))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .output()
@@ -109,4 +110,12 @@ impl Project {
         );
         output
     }
+}
+
+/// The runtime base (`$SPARKQ_RUNTIME_DIR`) of the commands run in the
+/// project at `dir`: one folder beside the projects, under the bench root,
+/// so what the commands keep there (the config cache) goes with the root
+/// and never lands in the user's own runtime base.
+pub(crate) fn runtime_base(dir: &Path) -> PathBuf {
+    dir.parent().unwrap_or(dir).join("runtime")
 }

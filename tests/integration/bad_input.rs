@@ -237,7 +237,7 @@ fn usage_errors_exit_2() {
 #[test]
 fn a_missing_or_broken_config_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
-    let run = std::process::Command::new(crate::support::sparkq_bin())
+    let run = crate::support::sparkq_command()
         .args(["tasks"])
         .current_dir(dir.path())
         .env_remove("SPARKQ_CONFIG")
@@ -280,7 +280,7 @@ fn an_unreadable_spool_is_a_clear_error() {
         ]);
         c
     } else {
-        std::process::Command::new(crate::support::sparkq_bin())
+        crate::support::sparkq_command()
     };
     let run = cmd
         .args(["peek", "--stream", "s"])

@@ -29,7 +29,7 @@ fn enqueue_claim_complete_round_trip() {
 fn setup_asks_with_defaults_and_a_rerun_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let answers = "my-app\n\n\nscripts\n15\n\n\n\n9000\n";
-    let mut child = std::process::Command::new(crate::support::sparkq_bin())
+    let mut child = crate::support::sparkq_command()
         .arg("setup")
         .current_dir(dir.path())
         .stdin(std::process::Stdio::piped())

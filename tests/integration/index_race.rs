@@ -16,7 +16,7 @@ use rmcp::{RoleClient, ServiceExt, service::RunningService};
 use serde_json::{Value, json};
 
 use crate::server_support::Server;
-use crate::support::{Project, sparkq_bin, tier};
+use crate::support::{Project, tier};
 
 /// Enqueued in batches of this many.
 const BATCH: usize = 25;
@@ -120,7 +120,7 @@ async fn mcp_call(client: &RunningService<RoleClient, ()>, tool: &'static str, a
 
 /// The MCP claimer: `sparkq mcp`, which keeps an index across calls.
 async fn mcp_claimer(race: Arc<Race>) {
-    let mut cmd = tokio::process::Command::new(sparkq_bin());
+    let mut cmd = tokio::process::Command::from(crate::support::sparkq_command());
     cmd.arg("mcp")
         .current_dir(race.project.path())
         .env_remove("SPARKQ_CONFIG");

@@ -3,7 +3,7 @@
 //! worker on one stream.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
@@ -11,11 +11,11 @@ use rmcp::transport::TokioChildProcess;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
-use crate::support::{Project, sparkq_bin};
+use crate::support::Project;
 
 /// A client connected to `sparkq mcp` started in the project folder.
 async fn connect(dir: &Path) -> RunningService<RoleClient, ()> {
-    let mut cmd = tokio::process::Command::new(sparkq_bin());
+    let mut cmd = tokio::process::Command::from(crate::support::sparkq_command());
     cmd.arg("mcp").current_dir(dir).env_remove("SPARKQ_CONFIG");
     let (transport, _) = TokioChildProcess::builder(cmd)
         .stderr(Stdio::null())
@@ -98,7 +98,7 @@ async fn a_real_client_drives_the_real_binary() {
 /// A CLI worker: claims and completes until nothing is left; returns the ids it finished.
 fn cli_worker(dir: PathBuf) -> Vec<String> {
     let sparkq = |args: &[&str]| {
-        let out = Command::new(sparkq_bin())
+        let out = crate::support::sparkq_command()
             .args(args)
             .current_dir(&dir)
             .env_remove("SPARKQ_CONFIG")
@@ -206,7 +206,7 @@ fn setup_claude_installs_the_worker_slash_command() {
 #[test]
 fn mcp_without_a_project_says_so_and_exits_1() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(sparkq_bin())
+    let out = crate::support::sparkq_command()
         .arg("mcp")
         .current_dir(dir.path())
         .env_remove("SPARKQ_CONFIG")

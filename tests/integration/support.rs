@@ -51,6 +51,34 @@ pub fn sparkq_bin() -> &'static str {
     env!("CARGO_BIN_EXE_sparkq")
 }
 
+/// A command running the binary under test with this suite's runtime base
+/// (`$SPARKQ_RUNTIME_DIR`, see [`suite_runtime_base`]), for tests that run
+/// `sparkq` outside a [`Project`].
+pub fn sparkq_command() -> Command {
+    let mut cmd = Command::new(sparkq_bin());
+    cmd.env("SPARKQ_RUNTIME_DIR", suite_runtime_base());
+    cmd
+}
+
+/// The runtime base of commands run outside a [`Project`]: a private
+/// folder in Cargo's scratch space for tests (`target/tmp`), so what a
+/// one-shot command keeps there (its config cache entry) never lands in,
+/// or trims, the user's own runtime base.
+pub fn suite_runtime_base() -> &'static Path {
+    static BASE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sparkq-runtime");
+        std::fs::create_dir_all(env!("CARGO_TARGET_TMPDIR")).expect("create target/tmp");
+        match std::fs::DirBuilder::new().mode(0o700).create(&base) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                panic!("create {}: {e}", base.display())
+            }
+            _ => base,
+        }
+    })
+}
+
 /// A project in a fresh temp folder, set up with `sparkq setup --yes`.
 ///
 /// Every command run in it gets a runtime base folder of its own

@@ -72,7 +72,7 @@ fn sync_commits_only_the_spool_and_leaves_the_users_work_alone() {
 fn sync_outside_a_repository_says_what_to_do() {
     let root = tempfile::tempdir().expect("tmp");
     let a = Machine::create("A", &root.path().join("a"));
-    let out = std::process::Command::new(crate::support::sparkq_bin())
+    let out = crate::support::sparkq_command()
         .arg("sync")
         .current_dir(&a.dir)
         .env_remove("SPARKQ_CONFIG")
@@ -114,7 +114,7 @@ fn sparkq_run_syncs_in_the_background_when_the_config_asks() {
     let id = a.enqueue("from the background");
     let runtime = root.path().join("runtime");
     std::fs::create_dir_all(&runtime).expect("runtime");
-    let mut run = std::process::Command::new(crate::support::sparkq_bin())
+    let mut run = crate::support::sparkq_command()
         .args(["run", "--no-server", "--stream", "q"])
         .current_dir(&a.dir)
         .env_remove("SPARKQ_CONFIG")

@@ -15,7 +15,7 @@
 //! one `sync-evidence` line with the counts of the table.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sparkq::queue::{NewTask, Report};
 
-use crate::support::sparkq_bin;
 use crate::sync_live_check::{Ledger, tally};
 use crate::sync_support::{Machine, finishes, git, git_ok};
 
@@ -173,7 +172,7 @@ enum Link {
 }
 
 fn sparkq(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(sparkq_bin())
+    crate::support::sparkq_command()
         .args(args)
         .current_dir(dir)
         .env_remove("SPARKQ_CONFIG")
@@ -247,7 +246,7 @@ fn start_sync(
     refusals: &Arc<AtomicUsize>,
 ) {
     if !hand_mode() {
-        let mut cmd = Command::new(sparkq_bin());
+        let mut cmd = crate::support::sparkq_command();
         cmd.args(["sync", "--every", "1s", "--json"]);
         if let Link::Rsync(other) = link {
             cmd.arg("--rsync").arg(other);

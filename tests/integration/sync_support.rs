@@ -13,8 +13,6 @@ use sparkq::config::Config;
 use sparkq::model::{Phase, Task, TaskStatus};
 use sparkq::queue::{NewTask, Queue, Report};
 
-use crate::support::sparkq_bin;
-
 /// The seed of the random rounds: `SPARKQ_SYNC_SEED` to explore others.
 pub fn seed() -> u64 {
     std::env::var("SPARKQ_SYNC_SEED")
@@ -51,7 +49,7 @@ impl Machine {
     /// Sets up a project with session `s1` and stream `q` in `dir`.
     pub fn create(name: &'static str, dir: &Path) -> Machine {
         std::fs::create_dir_all(dir).expect("mkdir");
-        let ok = Command::new(sparkq_bin())
+        let ok = crate::support::sparkq_command()
             .args(["setup", "--yes"])
             .current_dir(dir)
             .env_remove("SPARKQ_CONFIG")
@@ -78,7 +76,7 @@ impl Machine {
 
     /// Runs `sparkq ARGS` in this project and returns stdout (must succeed).
     pub fn sparkq(&self, args: &[&str]) -> String {
-        let out = Command::new(sparkq_bin())
+        let out = crate::support::sparkq_command()
             .args(args)
             .current_dir(&self.dir)
             .env_remove("SPARKQ_CONFIG")

@@ -539,7 +539,7 @@ fn a_finish_staged_by_a_sync_killed_before_its_commit_survives_the_next_sync() {
     let hook_path = b.dir.join(".git/hooks/post-index-change");
     std::fs::write(&hook_path, hook).expect("hook");
     std::fs::set_permissions(&hook_path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
-    let killed = std::process::Command::new(crate::support::sparkq_bin())
+    let killed = crate::support::sparkq_command()
         .arg("sync")
         .current_dir(&b.dir)
         .env_remove("SPARKQ_CONFIG")
