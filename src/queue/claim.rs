@@ -18,7 +18,7 @@
 //!    holds exactly the content the claim renamed, the marker is renamed
 //!    over it. Otherwise someone changed it in between, which only a
 //!    tokenless report or `doctor --fix` can do (sweeps leave a claim in
-//!    flight alone while its marker is fresh): if the file is gone, the
+//!    flight alone while its marker is held and fresh): if the file is gone, the
 //!    claim is void and the next task is tried; if it is there and the
 //!    marker too, no one else can hold it (only a sweep puts a claim back,
 //!    and it removes the marker when it does), so it is claimed from what
@@ -26,10 +26,12 @@
 //!
 //! Between 1 and 3 the claimed file's content lags its folder (it says
 //! queued): every reader corrects that in memory, as after a crash between
-//! the rename and the rewrite. A claimer killed in between leaves its
-//! marker; once the marker is stale ([`spool::STALE_TEMP_AGE`]) the next
-//! sweep removes it and repairs the file, so the task is taken back as a
-//! dead claim like any other. Only the flush of the `claimed/` folder waits
+//! the rename and the rewrite. The claimer holds a lock on its marker
+//! until it is done; a claimer killed in between leaves a marker nobody
+//! holds (the kernel dropped the lock), and the next sweep removes it and
+//! repairs the file, so the task is taken back as a dead claim like any
+//! other. A marker older than [`spool::STALE_TEMP_AGE`] counts as dead too
+//! (a claimer stopped that long, or a file system without locks). Only the flush of the `claimed/` folder waits
 //! until after the last hold of the lock, and before the claim is
 //! returned: a power loss before it can only undo a claim nobody has been
 //! handed yet.
@@ -491,6 +493,40 @@ mod tests {
         );
         drop(marker);
         assert_eq!(queue.claim("a", "w").unwrap().unwrap().task.id, task.id);
+    }
+
+    #[test]
+    fn a_marker_its_claimer_no_longer_holds_is_a_dead_claim_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        let new = NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout: None,
+            task_class: None,
+        };
+        let task = queue.enqueue("a", new).unwrap();
+        let stream = Name::parse("a").unwrap();
+        // A claimer killed between the halves of its claim: renamed, marker
+        // made, content still queued; the kernel released its lock.
+        assert!(
+            queue
+                .spool
+                .rename_task(&stream, &task.id, TaskStatus::Queued, TaskStatus::Running)
+                .unwrap()
+        );
+        let claimed_dir = queue.spool.state_path(&stream, TaskStatus::Running);
+        let marker = claimed_dir.join(format!(".{}.0123456789abcdef.claiming.tmp", task.id));
+        std::fs::write(&marker, b"{\"id\":").unwrap();
+
+        // A fresh marker, but no one holds it: the next look repairs the
+        // file as after any crash between rename and rewrite.
+        assert_eq!(queue.peek("a").unwrap(), None);
+        assert!(!marker.exists(), "the dead claimer's marker is removed");
+        let on_disk: Task =
+            serde_json::from_slice(&std::fs::read(claimed_dir.join(task.id.file_name())).unwrap()).unwrap();
+        assert_eq!(on_disk.status, TaskStatus::Running);
+        assert!(on_disk.started_at.is_some());
     }
 
     #[test]

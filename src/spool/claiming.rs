@@ -8,13 +8,21 @@
 //! which is then renamed over `claimed/<id>.json` under the lock again.
 //!
 //! Invariants kept here and by the sweep (`queue::stale`):
-//! - **A fresh marker means "in flight".** A claimed file whose content
-//!   still says queued (it lags its folder) and that has a marker younger
-//!   than [`STALE_TEMP_AGE`] is left alone by every sweep: not repaired,
-//!   not taken back. Its claimer is between the two halves of the claim.
-//! - **A stale marker is a claimer that died.** The sweep then repairs the
-//!   lagging file as it repairs any crash between rename and rewrite, and
-//!   removes the stale markers of that id in the same hold of the lock.
+//! - **A held marker means "in flight".** The claimer locks its marker
+//!   (`flock`, through `File::lock`) right after creating it, under the
+//!   stream lock, and holds that lock until the claim is written or undone;
+//!   the kernel releases it when the claimer dies, however it dies. A
+//!   claimed file whose content still says queued (it lags its folder) and
+//!   that has a marker still locked and younger than [`STALE_TEMP_AGE`] is
+//!   left alone by every sweep: not repaired, not taken back. Its claimer
+//!   is between the two halves of the claim.
+//! - **A marker nobody holds is a claimer that died**, and so is one older
+//!   than [`STALE_TEMP_AGE`] (a claimer stopped for that long, or a file
+//!   system without locks). The sweep then repairs the lagging file as it
+//!   repairs any crash between rename and rewrite, and removes those
+//!   markers of that id in the same hold of the lock. So a claimer killed
+//!   mid-claim leaves a task that the next look repairs, as before claims
+//!   were split, not one that waits for the marker to age.
 //! - **The marker is named by the claim's token**, which no other claim
 //!   shares, so a claimer that finds its own marker gone under the lock
 //!   knows a sweep took its claim over, and never writes (see
@@ -65,6 +73,13 @@ impl Spool {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&marker)
             .map_err(|e| Error::io(&marker, "create the claim's temp file", e))?;
+        // Held until this claim is written or undone, released by the
+        // kernel if the claimer dies: the sweep's sign of life (see the
+        // module doc). A new file no one else has opened: never waits.
+        if let Err(e) = file.lock() {
+            let _ = std::fs::remove_file(&marker);
+            return Err(Error::io(&marker, "lock the claim's temp file", e));
+        }
         Ok(InFlightClaim {
             file,
             marker,
@@ -75,26 +90,40 @@ impl Spool {
     }
 
     /// Whether task `id` of `stream` has a claim in flight: a marker in
-    /// `claimed/` younger than [`STALE_TEMP_AGE`]. Stale markers of `id`
-    /// are removed (their claimers died). `markers` are the marker names
-    /// the caller's listing of `claimed/` found. The caller holds the
-    /// stream lock.
+    /// `claimed/` that its claimer still holds, younger than
+    /// [`STALE_TEMP_AGE`]. The other markers of `id` are removed (their
+    /// claimers died). `markers` are the marker names the caller's listing
+    /// of `claimed/` found. The caller holds the stream lock.
     pub(crate) fn claim_in_flight(&self, stream: &Name, id: &TaskId, markers: &[String]) -> bool {
         let dir = self.state_path(stream, TaskStatus::Running);
         let prefix = format!(".{id}.");
         let mut in_flight = false;
         for name in markers.iter().filter(|n| n.starts_with(&prefix)) {
             let path = dir.join(name);
-            let fresh = std::fs::symlink_metadata(&path)
+            let young = std::fs::symlink_metadata(&path)
                 .and_then(|m| m.modified())
                 .is_ok_and(|at| SystemTime::now().duration_since(at).unwrap_or_default() <= STALE_TEMP_AGE);
-            if fresh {
+            if young && is_held(&path) {
                 in_flight = true;
             } else {
                 let _ = std::fs::remove_file(&path);
             }
         }
         in_flight
+    }
+}
+
+/// Whether the marker at `path` is locked by its claimer. Only a lock we
+/// could take ourselves says no one holds it; a marker we cannot open or
+/// lock for another reason (a file system without locks) counts as held,
+/// leaving the call to its age.
+fn is_held(path: &std::path::Path) -> bool {
+    match File::open(path) {
+        Ok(file) => matches!(
+            file.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock) | Err(std::fs::TryLockError::Error(_))
+        ),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
     }
 }
 

@@ -158,6 +158,19 @@ fn claims_in_flight_race_sweeps_tokenless_heartbeats_and_kills() {
     let unique: BTreeSet<&String> = handed.iter().map(|(_, id, _)| id).collect();
     assert_eq!(unique.len(), handed.len(), "a task was handed out twice");
 
+    // A claimer killed between the halves of its claim left its task's
+    // file saying queued, and a marker the kernel unlocked: the next look
+    // repairs the file at once instead of waiting for the marker to age.
+    p.sparkq(["peek", "--stream", STREAM]).success();
+    for name in p.files(STREAM, "claimed") {
+        if name.starts_with('.') || !name.ends_with(".json") {
+            continue;
+        }
+        let path = p.state_dir(STREAM, "claimed").join(&name);
+        let task: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(task["status"], "running", "{name} still lags after a look");
+    }
+
     // What killed claimers left running is finished by hand; then every
     // task is done, once.
     for name in p.files(STREAM, "claimed") {
