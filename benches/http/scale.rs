@@ -79,7 +79,8 @@ fn claims(bin: &Bin, root: &Path, n: usize) -> (u64, Vec<u64>) {
     };
     let first = claim();
     let stats = call(&agent, "GET", &format!("{}/api/stats", server.base()), None);
-    assert_eq!(stats.status, 200, "stats: {}", stats.body);
+    // 404: a binary from before `/api/stats` (and before any warm-up).
+    assert!(matches!(stats.status, 200 | 404), "stats: {}", stats.body);
     let mut times: Vec<u64> = (0..n).map(|_| claim()).collect();
     times.sort_unstable();
     (first, times)
