@@ -42,8 +42,10 @@ pub(super) struct ListTasksParams {
     /// Only running tasks past their timeout.
     #[serde(default)]
     stale: bool,
-    /// At most this many, 1-1000 (default 50).
+    /// How many, 1-1000 (default 50).
     limit: Option<usize>,
+    /// Updated since: 8h, 2d or an RFC 3339 time.
+    since: Option<String>,
 }
 
 /// Parameters of `list_streams`.
@@ -130,14 +132,19 @@ impl SparkqServer {
     )]
     async fn list_tasks(&self, Parameters(p): Parameters<ListTasksParams>) -> CallToolResult {
         self.call(move |queue: &Queue| -> queue::Result<Vec<TaskRow>> {
+            let now = Timestamp::now();
             let filter = TaskFilter {
                 status: p.status.as_deref().map(parse_status).transpose()?,
                 stream: p.stream,
                 stale: p.stale,
                 limit: p.limit,
+                since: p
+                    .since
+                    .as_deref()
+                    .map(|since| queue::parse_moment("since", since, now))
+                    .transpose()?,
                 ..TaskFilter::default()
             };
-            let now = Timestamp::now();
             let page = queue.list_tasks(&filter)?;
             Ok(page
                 .tasks

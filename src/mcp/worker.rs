@@ -45,9 +45,9 @@ pub(super) struct CompleteParams {
     /// JSON object with a non-empty "summary" string.
     #[schemars(with = "rmcp::model::JsonObject")]
     result: Value,
-    /// The task's standard output.
+    /// Task stdout.
     stdout: Option<String>,
-    /// The task's standard error.
+    /// Task stderr.
     stderr: Option<String>,
     /// claim_token from claim_task.
     token: Option<String>,
@@ -61,9 +61,9 @@ pub(super) struct FailParams {
     id: String,
     /// What went wrong and what you tried.
     error: String,
-    /// The task's standard output.
+    /// Task stdout.
     stdout: Option<String>,
-    /// The task's standard error.
+    /// Task stderr.
     stderr: Option<String>,
     /// claim_token from claim_task.
     token: Option<String>,

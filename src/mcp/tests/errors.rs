@@ -231,6 +231,12 @@ async fn every_cli_refusal_is_a_tool_error_with_the_cli_message() {
             "has ended",
             |q| q.claim("old", "w").unwrap_err(),
         ),
+        case(
+            "list_tasks",
+            json!({"since": "soon"}),
+            "neither a time nor an age",
+            |_| crate::queue::parse_moment("since", "soon", crate::model::Timestamp::now()).unwrap_err(),
+        ),
         case("list_tasks", json!({"limit": 0}), "out of range", |q| {
             q.list_tasks(&crate::queue::TaskFilter {
                 limit: Some(0),

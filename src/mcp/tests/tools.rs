@@ -200,6 +200,43 @@ async fn list_tasks_flags_stale_claims() {
 }
 
 #[tokio::test]
+async fn list_tasks_since_keeps_what_changed_in_the_window() {
+    let h = Harness::new().await;
+    let new = || crate::queue::NewTask {
+        tool_name: "run-bash".to_owned(),
+        payload: json!({}),
+        timeout: None,
+        task_class: None,
+    };
+    let old = h.queue.enqueue("auth", new()).unwrap().id;
+    let fresh = h.queue.enqueue("auth", new()).unwrap().id;
+    // The first was last touched three hours ago.
+    let path = h
+        .queue
+        .spool_root()
+        .join("streams/auth/pending")
+        .join(old.file_name());
+    let mut task: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let then = std::time::SystemTime::now() - Duration::from_secs(3 * 3600);
+    task["updated_at"] = json!(crate::model::Timestamp::from_system(then).to_string());
+    std::fs::write(&path, serde_json::to_vec_pretty(&task).unwrap()).unwrap();
+
+    let ids = |rows: serde_json::Value| -> Vec<String> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let recent = ids(h.ok("list_tasks", json!({"since": "1h"})).await);
+    assert_eq!(recent, [fresh.to_string()]);
+    let both = ids(h.ok("list_tasks", json!({"since": "4h"})).await);
+    assert_eq!(both, [fresh.to_string(), old.to_string()]);
+    let at = crate::model::Timestamp::from_system(then - Duration::from_secs(1)).to_string();
+    assert_eq!(ids(h.ok("list_tasks", json!({"since": at})).await).len(), 2);
+}
+
+#[tokio::test]
 #[ignore = "prints the tools/list answer for inspection"]
 async fn print_tools_list() {
     let h = Harness::new().await;
