@@ -242,6 +242,11 @@ impl Index {
         self.shared.streams_dir.parent()
     }
 
+    /// Whether it keeps every stream's summaries read (see `warm`).
+    pub(super) fn is_warm(&self) -> bool {
+        self.warm
+    }
+
     /// The entry of `stream`, created (stale) on first use.
     fn stream(&self, stream: &Name) -> Arc<Mutex<StreamIndex>> {
         lock(&self.shared.streams)

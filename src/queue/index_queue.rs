@@ -35,7 +35,7 @@ impl Queue {
         self.start(true)
     }
 
-    fn start(&mut self, warm: bool) -> notify::Result<()> {
+    pub(in crate::queue) fn start(&mut self, warm: bool) -> notify::Result<()> {
         if self.index.is_none() {
             let index = Arc::new(Index::watch(self.spool.root(), warm)?);
             *lock(&index.refresher) = Some(self.without_index());

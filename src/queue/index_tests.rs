@@ -644,3 +644,24 @@ fn a_warm_index_reads_every_summary_at_start_and_keeps_them_across_a_recheck() {
     let folders = Queue::new(queue.config().clone());
     assert_eq!(queue.stats(24).unwrap().tools, folders.stats(24).unwrap().tools);
 }
+
+#[test]
+fn a_reload_to_another_spool_keeps_the_index_as_warm_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = render_config(&SetupAnswers::defaults("t"));
+    let config = |text: &str| Config::from_yaml(text, &dir.path().join("sparkq.yml")).unwrap();
+    for warm in [true, false] {
+        let mut queue = Queue::new(config(&text));
+        if warm {
+            queue.start_index_with_summaries().unwrap();
+        } else {
+            queue.start_index().unwrap();
+        }
+        let moved = text.replace("{ path: spool,", "{ path: spool2,");
+        assert_ne!(moved, text, "the rendered config names its spool path");
+        queue.set_config(config(&moved));
+        let index = queue.index.as_ref().expect("an index after the reload");
+        assert_eq!(index.spool_root(), Some(dir.path().join("spool2").as_path()));
+        assert_eq!(index.is_warm(), warm);
+    }
+}

@@ -132,11 +132,13 @@ impl Queue {
     /// the spool; used by `reload`.
     pub fn set_config(&mut self, config: Config) {
         self.spool = spool_of(&config);
-        // An index of another spool would propose ids that are not there.
+        // An index of another spool would propose ids that are not there:
+        // a new one watches the new spool, as warm as the old one was (a
+        // server's dashboard is answered from memory after a reload too).
         if let Some(index) = self.index.take() {
             if index.spool_root() == Some(self.spool.root()) {
                 self.index = Some(index);
-            } else if self.start_index().is_err() {
+            } else if self.start(index.is_warm()).is_err() {
                 self.index = None;
             }
         }
