@@ -131,8 +131,9 @@ impl Queue {
             ix.journal = Some(Journal::default());
         }
         let listed = (|| {
-            let listing = self.list_folders(&stream.name, true)?;
-            let drops = has_drops(&self.spool.scan_pending(&stream.name)?);
+            let pending = self.spool.scan_pending_all(&stream.name)?;
+            let drops = has_drops(&pending);
+            let listing = self.list_folders(&stream.name, pending, true)?;
             Ok((listing, drops))
         })();
         Some(listed)
@@ -331,22 +332,36 @@ impl Queue {
     /// Reads `stream`'s folders into `ix` after a full look, holding the
     /// stream lock and `ix`'s.
     fn rebuild(&self, ix: &mut StreamIndex, stream: &Stream, scan: &PendingScan) -> Result<()> {
-        let listing = self.list_folders(&stream.name, false)?;
+        // The look's scan holds every pending id unless the folder has more
+        // than one scan keeps; only then is `pending/` listed again.
+        let pending = if scan.has_more() {
+            self.spool.scan_pending_all(&stream.name)?
+        } else {
+            PendingScan {
+                oldest: scan.oldest.clone(),
+                extras: scan.extras,
+                ..PendingScan::default()
+            }
+        };
+        let listing = self.list_folders(&stream.name, pending, false)?;
         ix.install(listing, has_drops(scan));
         Ok(())
     }
 
-    /// Lists `stream`'s four folders; with `read_claims`, also reads when
-    /// each running claim turns dead (a listing made without the stream
-    /// lock, whose claims the next look must not have to read under it).
-    fn list_folders(&self, stream: &Name, read_claims: bool) -> Result<Listing> {
-        let mut extras = false;
+    /// Lists `stream`'s other three folders beside `pending`, a scan of
+    /// `pending/` holding every id (`Spool::scan_pending_all`); with
+    /// `read_claims`, also reads when each running claim turns dead (a
+    /// listing made without the stream lock, whose claims the next look
+    /// must not have to read under it).
+    fn list_folders(&self, stream: &Name, pending: PendingScan, read_claims: bool) -> Result<Listing> {
+        debug_assert!(!pending.has_more(), "a scan of every pending id");
+        let mut extras = pending.extras;
         let mut list = |status| -> Result<Vec<TaskId>> {
             let (ids, extra) = self.spool.list_ids_and_extras(stream, status)?;
             extras |= extra;
             Ok(ids)
         };
-        let pending = list(TaskStatus::Queued)?;
+        let pending = pending.oldest;
         let running = list(TaskStatus::Running)?;
         let done = list(TaskStatus::Succeeded)?;
         let failed = list(TaskStatus::Failed)?;

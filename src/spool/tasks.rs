@@ -29,6 +29,8 @@ pub(crate) struct PendingScan {
     /// Entries that are not regular files (links, folders, FIFOs) or whose
     /// names are not UTF-8, whatever they are named: set aside on adoption.
     pub foreign: Vec<OsString>,
+    /// Whether the folder holds extra copies (`<id>.json~…`) a sync left.
+    pub extras: bool,
 }
 
 impl PendingScan {
@@ -58,9 +60,25 @@ impl Spool {
         stream: &Name,
         after: Option<&TaskId>,
     ) -> Result<PendingScan, Error> {
+        self.scan_pending_keeping(stream, after, SCAN_OLDEST)
+    }
+
+    /// Like [`Spool::scan_pending`], but [`PendingScan::oldest`] holds every
+    /// task id of the folder: the one listing of `pending/` an index
+    /// rebuild needs, ids and drops alike.
+    pub(crate) fn scan_pending_all(&self, stream: &Name) -> Result<PendingScan, Error> {
+        self.scan_pending_keeping(stream, None, usize::MAX)
+    }
+
+    fn scan_pending_keeping(
+        &self,
+        stream: &Name,
+        after: Option<&TaskId>,
+        keep: usize,
+    ) -> Result<PendingScan, Error> {
         let dir = self.state_path(stream, TaskStatus::Queued);
         let mut scan = PendingScan::default();
-        let mut oldest: BinaryHeap<TaskId> = BinaryHeap::with_capacity(SCAN_OLDEST + 1);
+        let mut oldest: BinaryHeap<TaskId> = BinaryHeap::with_capacity(keep.min(SCAN_OLDEST) + 1);
         for_each_entry(&dir, |raw, kind| {
             let is_dot = raw.as_encoded_bytes().starts_with(b".");
             let name = match raw.to_str() {
@@ -84,14 +102,15 @@ impl Spool {
                     return;
                 }
                 scan.total += 1;
-                let is_older = oldest.len() < SCAN_OLDEST || oldest.peek().is_some_and(|m| stem < m.as_str());
+                let is_older = oldest.len() < keep || oldest.peek().is_some_and(|m| stem < m.as_str());
                 if is_older && let Some(id) = TaskId::parse(stem) {
                     oldest.push(id);
-                    if oldest.len() > SCAN_OLDEST {
+                    if oldest.len() > keep {
                         oldest.pop();
                     }
                 }
             } else if name.starts_with('.') || super::extra_copy_id(name).is_some() {
+                scan.extras |= kind.is_none() && super::extra_copy_id(name).is_some();
                 // Extra copies (`<id>.json~…`) are settled, never adopted.
                 if name.ends_with(".adopt") {
                     scan.adopting.push(name.to_owned());
@@ -420,5 +439,18 @@ mod tests {
         assert!(scan.has_more());
         assert_eq!(scan.drops, ["dropped.json"]);
         assert_eq!(scan.adopting, [".x.adopt"]);
+        assert!(!scan.extras);
+
+        // The full scan an index rebuild takes: every id, and the same
+        // answers as listing the ids on their own.
+        std::fs::write(pending.join(format!("{}~theirs", ids[4].file_name())), "{}").unwrap();
+        let all = spool.scan_pending_all(&stream).unwrap();
+        let (listed, extras) = spool.list_ids_and_extras(&stream, TaskStatus::Queued).unwrap();
+        assert_eq!(all.oldest, ids);
+        assert_eq!(all.oldest, listed);
+        assert!(!all.has_more());
+        assert!(all.extras && extras, "an extra copy a sync left");
+        assert_eq!(all.drops, ["dropped.json"]);
+        assert_eq!(all.adopting, [".x.adopt"]);
     }
 }
