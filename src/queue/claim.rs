@@ -364,6 +364,26 @@ mod tests {
         queue
     }
 
+    /// A task of stream `a` renamed into `claimed/` and not rewritten: what
+    /// a claim leaves between its two halves, or a crash between them.
+    fn renamed_not_rewritten(queue: &Queue, timeout: Option<u64>) -> (Task, Name) {
+        let new = NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout,
+            task_class: None,
+        };
+        let task = queue.enqueue("a", new).unwrap();
+        let stream = Name::parse("a").unwrap();
+        assert!(
+            queue
+                .spool
+                .rename_task(&stream, &task.id, TaskStatus::Queued, TaskStatus::Running)
+                .unwrap()
+        );
+        (task, stream)
+    }
+
     #[test]
     fn claim_scans_again_past_finished_duplicates_and_keeps_fifo_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -403,21 +423,8 @@ mod tests {
     fn the_next_look_repairs_a_claimed_file_whose_content_lags() {
         let dir = tempfile::tempdir().unwrap();
         let queue = queue_in(dir.path());
-        let new = NewTask {
-            tool_name: "run-bash".to_owned(),
-            payload: json!({}),
-            timeout: None,
-            task_class: None,
-        };
-        let task = queue.enqueue("a", new).unwrap();
         // A crash between the claim's rename and its rewrite.
-        let stream = Name::parse("a").unwrap();
-        assert!(
-            queue
-                .spool
-                .rename_task(&stream, &task.id, TaskStatus::Queued, TaskStatus::Running)
-                .unwrap()
-        );
+        let (task, stream) = renamed_not_rewritten(&queue, None);
 
         assert_eq!(queue.peek("a").unwrap(), None);
         let path = queue
@@ -433,23 +440,10 @@ mod tests {
     fn a_sweep_leaves_a_claim_in_flight_alone_until_its_marker_is_stale() {
         let dir = tempfile::tempdir().unwrap();
         let queue = queue_in(dir.path());
-        let new = || NewTask {
-            tool_name: "run-bash".to_owned(),
-            payload: json!({}),
-            timeout: Some(1),
-            task_class: None,
-        };
-        let task = queue.enqueue("a", new()).unwrap();
-        let stream = Name::parse("a").unwrap();
         // A claimer between the halves of its claim (see the module doc):
         // renamed, marker created, content still the queued one, and the
         // task's time long past (its content would make it dead at once).
-        assert!(
-            queue
-                .spool
-                .rename_task(&stream, &task.id, TaskStatus::Queued, TaskStatus::Running)
-                .unwrap()
-        );
+        let (task, stream) = renamed_not_rewritten(&queue, Some(1));
         let marker = queue
             .spool
             .begin_claim(&stream, &task.id, "0123456789abcdef")
@@ -499,22 +493,9 @@ mod tests {
     fn a_marker_its_claimer_no_longer_holds_is_a_dead_claim_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let queue = queue_in(dir.path());
-        let new = NewTask {
-            tool_name: "run-bash".to_owned(),
-            payload: json!({}),
-            timeout: None,
-            task_class: None,
-        };
-        let task = queue.enqueue("a", new).unwrap();
-        let stream = Name::parse("a").unwrap();
         // A claimer killed between the halves of its claim: renamed, marker
         // made, content still queued; the kernel released its lock.
-        assert!(
-            queue
-                .spool
-                .rename_task(&stream, &task.id, TaskStatus::Queued, TaskStatus::Running)
-                .unwrap()
-        );
+        let (task, stream) = renamed_not_rewritten(&queue, None);
         let claimed_dir = queue.spool.state_path(&stream, TaskStatus::Running);
         let marker = claimed_dir.join(format!(".{}.0123456789abcdef.claiming.tmp", task.id));
         std::fs::write(&marker, b"{\"id\":").unwrap();

@@ -261,34 +261,48 @@ mod tests {
         events.lock().unwrap().iter().any(|e| e == what)
     }
 
+    /// What a watch reports, as paths below `base` (or "lost"), and the
+    /// handler that records it.
+    fn recorder(
+        base: &Path,
+    ) -> (
+        Arc<Mutex<Vec<String>>>,
+        impl FnMut(TreeEvent<'_>) + Send + 'static,
+    ) {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let (sink, base) = (events.clone(), base.to_path_buf());
+        let record = move |event: TreeEvent<'_>| {
+            let text = match event {
+                TreeEvent::Changed(path) => path.strip_prefix(&base).unwrap().display().to_string(),
+                TreeEvent::Lost => "lost".to_owned(),
+            };
+            sink.lock().unwrap().push(text);
+        };
+        (events, record)
+    }
+
+    /// Waits (up to 10 s, else fails) until `what` was reported.
+    fn wait_for(events: &Mutex<Vec<String>>, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !heard(events, what) {
+            assert!(
+                Instant::now() < deadline,
+                "never heard {what}: {:?}",
+                events.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     #[test]
     fn changes_are_heard_in_new_folders_and_reads_are_not() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         std::fs::create_dir(root.join("a")).unwrap();
         std::fs::write(root.join("a/old.json"), "{}").unwrap();
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        let base = root.clone();
-        let watch = watch_tree(&root, move |event| {
-            let text = match event {
-                TreeEvent::Changed(path) => path.strip_prefix(&base).unwrap().display().to_string(),
-                TreeEvent::Lost => "lost".to_owned(),
-            };
-            sink.lock().unwrap().push(text);
-        })
-        .unwrap();
-        let wait = |what: &str| {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while !heard(&events, what) {
-                assert!(
-                    Instant::now() < deadline,
-                    "never heard {what}: {:?}",
-                    events.lock().unwrap()
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        };
+        let (events, record) = recorder(&root);
+        let watch = watch_tree(&root, record).unwrap();
+        let wait = |what: &str| wait_for(&events, what);
         // Reads first: they must not be reported.
         for _ in 0..20 {
             std::fs::read(root.join("a/old.json")).unwrap();
@@ -324,28 +338,9 @@ mod tests {
         let pending = root.join("pending");
         std::fs::create_dir_all(pending.join("below")).unwrap();
         std::fs::write(pending.join("old.json"), "{}").unwrap();
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        let base = root.clone();
-        let watch = watch_folders(&[&root, &pending], move |event| {
-            let text = match event {
-                TreeEvent::Changed(path) => path.strip_prefix(&base).unwrap().display().to_string(),
-                TreeEvent::Lost => "lost".to_owned(),
-            };
-            sink.lock().unwrap().push(text);
-        })
-        .unwrap();
-        let wait = |what: &str| {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while !heard(&events, what) {
-                assert!(
-                    Instant::now() < deadline,
-                    "never heard {what}: {:?}",
-                    events.lock().unwrap()
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        };
+        let (events, record) = recorder(&root);
+        let watch = watch_folders(&[&root, &pending], record).unwrap();
+        let wait = |what: &str| wait_for(&events, what);
         // Reads, and changes below a watched folder, are not reported.
         for _ in 0..20 {
             std::fs::read(pending.join("old.json")).unwrap();
