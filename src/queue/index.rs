@@ -402,6 +402,9 @@ fn merge(mut first: SweepReport, second: SweepReport) -> SweepReport {
 #[path = "index_queue.rs"]
 mod queue_side;
 
+#[path = "index_refresh.rs"]
+mod refresh;
+
 #[path = "index_summary.rs"]
 mod summary;
 pub(in crate::queue) use summary::Summary;
