@@ -511,6 +511,31 @@ mod tests {
     }
 
     #[test]
+    fn odd_files_under_a_markers_name_never_wedge_a_look() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        for make in ["fifo", "symlink", "folder"] {
+            let (task, stream) = renamed_not_rewritten(&queue, None);
+            let claimed_dir = queue.spool.state_path(&stream, TaskStatus::Running);
+            let marker = claimed_dir.join(format!(".{}.0123456789abcdef.claiming.tmp", task.id));
+            match make {
+                "fifo" => {
+                    rustix::fs::mkfifoat(rustix::fs::CWD, &marker, rustix::fs::Mode::from_raw_mode(0o600))
+                        .unwrap();
+                }
+                "symlink" => std::os::unix::fs::symlink("/dev/zero", &marker).unwrap(),
+                _ => std::fs::create_dir(&marker).unwrap(),
+            }
+            // Held by no claimer: the look repairs the task, and returns.
+            assert_eq!(queue.peek("a").unwrap(), None, "{make}");
+            let on_disk: Task =
+                serde_json::from_slice(&std::fs::read(claimed_dir.join(task.id.file_name())).unwrap())
+                    .unwrap();
+            assert_eq!(on_disk.status, TaskStatus::Running, "{make}");
+        }
+    }
+
+    #[test]
     fn a_stale_token_changes_nothing_and_leaves_no_staged_copy() {
         let dir = tempfile::tempdir().unwrap();
         let queue = queue_in(dir.path());

@@ -117,13 +117,24 @@ impl Spool {
 /// could take ourselves says no one holds it; a marker we cannot open or
 /// lock for another reason (a file system without locks) counts as held,
 /// leaving the call to its age.
+///
+/// A claimer only ever makes a regular file; anything else under a
+/// marker's name (a FIFO, whose open would wait for a writer forever, a
+/// link, a folder) is opened without waiting or following and held by no
+/// one.
 fn is_held(path: &std::path::Path) -> bool {
-    match File::open(path) {
-        Ok(file) => matches!(
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path);
+    match opened {
+        Ok(file) if file.metadata().is_ok_and(|m| m.is_file()) => matches!(
             file.try_lock(),
             Err(std::fs::TryLockError::WouldBlock) | Err(std::fs::TryLockError::Error(_))
         ),
-        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        Ok(_) => false,
+        Err(e) => !matches!(e.kind(), std::io::ErrorKind::NotFound) && e.raw_os_error() != Some(libc::ELOOP),
     }
 }
 
@@ -175,5 +186,36 @@ impl Drop for InFlightClaim {
         if !self.committed {
             let _ = std::fs::remove_file(&self.marker);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_locked_regular_file_is_held_and_nothing_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        std::fs::write(path("free"), b"").unwrap();
+        let locked = File::create(path("locked")).unwrap();
+        locked.lock().unwrap();
+        // Opening a FIFO to read waits for a writer, unless told not to: a
+        // file system that does not say an entry's type hands it here.
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            path("fifo"),
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(path("locked"), path("link")).unwrap();
+        std::fs::create_dir(path("folder")).unwrap();
+
+        assert!(is_held(&path("locked")));
+        for name in ["free", "fifo", "link", "folder", "missing"] {
+            assert!(!is_held(&path(name)), "{name}");
+        }
+        drop(locked);
+        assert!(!is_held(&path("locked")), "released with its file");
     }
 }
