@@ -83,39 +83,83 @@ enum Command {
 }
 
 /// Parses the process's arguments, exiting with clap's usage error (exit 2)
-/// on a bad command line.
-///
-/// clap's tip for a value that begins with `-` says to write `-- -5`, which
-/// only works for positional arguments; for an option the value must be
-/// joined to it with `=`, so the tip says that instead.
+/// on a bad command line, told in words that say what to type instead (see
+/// [`usage_tip`]).
 pub fn parse_args() -> Cli {
     let args: Vec<OsString> = std::env::args_os().collect();
     if let Some(cli) = parse_worker_call(&args) {
         return cli;
     }
     let parsed = command()
-        .try_get_matches_from(args)
+        .try_get_matches_from(&args)
         .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
     parsed.unwrap_or_else(|err| {
-        if err.kind() != clap::error::ErrorKind::UnknownArgument {
-            err.exit();
-        }
-        let text = err.render().to_string();
-        let Some(start) = text.find("tip: to pass '") else {
+        let Some(text) = usage_tip(&err, &args) else {
             err.exit();
         };
+        eprint!("{text}");
+        std::process::exit(2);
+    })
+}
+
+/// clap's message for an unknown argument, made to say what to type, or
+/// `None` to print clap's own:
+/// - clap's tip for a value that begins with `-` says to write `-- -5`,
+///   which only works for positional arguments; for an option the value
+///   must be joined to it with `=`, so the tip says that instead;
+/// - a plain word where none is taken, given to a command that takes a
+///   `--stream` it was not given (`sparkq claim auth`, as `sparkq watch auth`
+///   is written), gets a tip naming the option: `--stream auth`.
+fn usage_tip(err: &clap::Error, args: &[OsString]) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let text = err.render().to_string();
+    if let Some(start) = text.find("tip: to pass '") {
         let value = text[start + "tip: to pass '".len()..]
             .split('\'')
             .next()
-            .unwrap_or_default()
-            .to_owned();
+            .unwrap_or_default();
         let end = text[start..].find('\n').map_or(text.len(), |n| start + n);
-        let tip = format!(
-            "tip: to pass '{value}' as an option's value, join them with '=': --option={value}\n  (after '--' it is taken as a positional argument)"
-        );
-        eprint!("{}{tip}{}", &text[..start], &text[end..]);
-        std::process::exit(2);
-    })
+        return Some(format!(
+            "{}tip: to pass '{value}' as an option's value, join them with '=': --option={value}\n  (after '--' it is taken as a positional argument){}",
+            &text[..start],
+            &text[end..]
+        ));
+    }
+    let Some(ContextValue::String(word)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    if word.starts_with('-') {
+        return None;
+    }
+    let args: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let name = args
+        .iter()
+        .enumerate()
+        .find(|&(i, a)| !a.starts_with('-') && (i == 0 || args[i - 1] != "--config"))
+        .map(|(_, a)| *a)?;
+    let root = command();
+    let stream = root
+        .find_subcommand(name)?
+        .get_arguments()
+        .find(|arg| arg.get_long() == Some("stream"))?;
+    let short = stream.get_short().map(|c| format!("-{c}"));
+    let given = args.iter().any(|a| {
+        *a == "--stream"
+            || a.starts_with("--stream=")
+            || short.as_deref().is_some_and(|short| a.starts_with(short))
+    });
+    if given {
+        return None;
+    }
+    let usage = text.find("\n\nUsage:").unwrap_or(text.len());
+    Some(format!(
+        "{}\n\n  tip: name the stream with --stream: sparkq {name} ... --stream {word}{}",
+        &text[..usage],
+        &text[usage..]
+    ))
 }
 
 /// The command line's grammar: the derived [`Cli`], with one rule for every
@@ -214,6 +258,60 @@ mod tests {
             .chain(line.iter().copied())
             .map(OsString::from)
             .collect()
+    }
+
+    /// The tip of [`usage_tip`] for `line`, which must be refused.
+    fn tip(line: &[&str]) -> Option<String> {
+        let args = argv(line);
+        let err = command()
+            .try_get_matches_from(&args)
+            .expect_err("the line is refused");
+        usage_tip(&err, &args)
+    }
+
+    #[test]
+    fn a_stream_given_as_a_plain_word_gets_a_tip_naming_the_option() {
+        let root = command();
+        let mut commands = 0;
+        for sub in root.get_subcommands() {
+            if !sub.get_arguments().any(|a| a.get_long() == Some("stream")) {
+                continue;
+            }
+            // Fill the positionals the command takes, then one word more.
+            let name = sub.get_name();
+            let mut line = vec![name];
+            line.extend(sub.get_positionals().map(|arg| match arg.get_id().as_str() {
+                "tool" => "run-bash",
+                "payload" => "{}",
+                _ => "x",
+            }));
+            line.push("auth-v2");
+            if command().try_get_matches_from(argv(&line)).is_ok() {
+                continue; // its last positional takes any number of words
+            }
+            commands += 1;
+            let text = tip(&line).unwrap_or_else(|| panic!("{line:?} gets no tip"));
+            assert!(
+                text.contains(&format!(
+                    "tip: name the stream with --stream: sparkq {name} ... --stream auth-v2"
+                )),
+                "{line:?}: {text}"
+            );
+            assert!(text.contains("unexpected argument 'auth-v2'"), "{line:?}: {text}");
+            assert!(text.contains("Usage:"), "{line:?}: {text}");
+            // With the stream named, the extra word is just extra.
+            line.insert(1, "--stream=auth");
+            assert_eq!(tip(&line), None, "{line:?}");
+        }
+        assert!(
+            commands >= 3,
+            "peek, claim and enqueue at least; found {commands}"
+        );
+        // Not for a command without --stream, nor for a flag-like word.
+        assert_eq!(tip(&["complete", "tsk_1", "extra"]), None);
+        assert_eq!(tip(&["peek", "--stream", "a", "--bogus"]), None);
+        assert_eq!(tip(&["peek", "-s", "a", "b"]), None);
+        assert_eq!(tip(&["--config", "x.yml", "peek", "-sa", "b"]), None);
     }
 
     #[test]

@@ -163,7 +163,7 @@ fn parse_filter(query: ListQuery) -> ApiResult<TaskFilter> {
         Some(l) => Some(l.parse::<usize>().map_err(|_| {
             ApiError::bad_request(
                 "invalid_query",
-                format!("limit '{l}' is not a number\n  Ask for 1 to 1000 tasks per page."),
+                format!("limit '{l}' is not a whole number from 1 to {MAX_PAGE}\n  Ask for 1 to {MAX_PAGE} tasks per page."),
             )
         })?),
     };

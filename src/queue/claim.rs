@@ -166,22 +166,26 @@ impl Queue {
         // A newer copy of this id by the lattice (SPEC 9): never run the
         // task twice. The next listing that meets the duplicate (or `doctor
         // --fix`) settles it and removes the stale pending copy; `touch`
-        // does not settle.
-        if self.is_copy_superseded(&stream.name, &task, TaskStatus::Queued)? {
+        // does not settle. A copy in `claimed/` is found by the rename
+        // itself, below.
+        let finished = [TaskStatus::Succeeded, TaskStatus::Failed];
+        if self.is_copy_superseded_in(&stream.name, &task, TaskStatus::Queued, &finished)? {
             return Ok(None);
         }
-        // An older claimed copy a sync brought back (it may carry recorded
-        // conflicts) would be written over by the rename: settle it first
-        // and let the next claim look again (see `settle`).
-        if self.spool.has_task(&stream.name, TaskStatus::Running, id) {
-            self.settle_task(&stream.name, id)?;
-            return Ok(None);
-        }
-        if !self
-            .spool
-            .rename_task(&stream.name, id, TaskStatus::Queued, TaskStatus::Running)?
-        {
-            return Ok(None);
+        match self.spool.claim_rename(&stream.name, id)? {
+            spool::ClaimMove::Moved => {}
+            spool::ClaimMove::Gone => return Ok(None),
+            // A claimed copy a sync brought back. If it is newer, this
+            // pending copy is skipped as above; if older (it may carry
+            // recorded conflicts), the rename would write over it: settle
+            // it first and let the next claim look again (see `settle`).
+            spool::ClaimMove::Occupied => {
+                let running = [TaskStatus::Running];
+                if !self.is_copy_superseded_in(&stream.name, &task, TaskStatus::Queued, &running)? {
+                    self.settle_task(&stream.name, id)?;
+                }
+                return Ok(None);
+            }
         }
         let renamed = task;
         let mut task = renamed.clone();
@@ -417,6 +421,57 @@ mod tests {
         assert_eq!(queue.spool.scan_pending(&stream).unwrap().total, SCAN_OLDEST + 1);
         queue.list_tasks(&crate::queue::TaskFilter::default()).unwrap();
         assert_eq!(queue.spool.scan_pending(&stream).unwrap().total, 0);
+    }
+
+    #[test]
+    fn a_claim_never_renames_over_a_copy_already_in_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        let new = NewTask {
+            tool_name: "run-bash".to_owned(),
+            payload: json!({}),
+            timeout: None,
+            task_class: None,
+        };
+        let queued = queue.enqueue("a", new).unwrap();
+        let stream = Name::parse("a").unwrap();
+        let pending = queue.spool.state_path(&stream, TaskStatus::Queued);
+        let claimed = queue.spool.state_path(&stream, TaskStatus::Running);
+        let queued_bytes = std::fs::read(pending.join(queued.id.file_name())).unwrap();
+
+        // A newer claimed copy, and the stale queued copy a sync brought
+        // back: the pending copy is skipped, the claim left as it was.
+        let first = queue.claim("a", "w1").unwrap().unwrap();
+        let claimed_bytes = std::fs::read(claimed.join(queued.id.file_name())).unwrap();
+        std::fs::write(pending.join(queued.id.file_name()), &queued_bytes).unwrap();
+        assert_eq!(queue.claim("a", "w2").unwrap(), None);
+        assert_eq!(
+            std::fs::read(claimed.join(queued.id.file_name())).unwrap(),
+            claimed_bytes,
+            "the claim of {} is untouched",
+            first.task.id
+        );
+
+        // An older claimed copy (attempt 1) beside a re-queued one (waiting
+        // for attempt 2): settled first, never written over unread; the
+        // task is then handed out once, for attempt 2.
+        let mut requeued = first.task.clone();
+        requeued.status = TaskStatus::Queued;
+        requeued.claimed_by = None;
+        requeued.claim_token = None;
+        requeued.started_at = None;
+        std::fs::write(
+            pending.join(queued.id.file_name()),
+            serde_json::to_vec_pretty(&requeued).unwrap(),
+        )
+        .unwrap();
+        let mut handed = Vec::new();
+        for _ in 0..3 {
+            handed.extend(queue.claim("a", "w3").unwrap());
+        }
+        assert_eq!(handed.len(), 1, "handed out once: {handed:?}");
+        assert_eq!(handed[0].task.attempts, 2);
+        assert_eq!(handed[0].task.claimed_by.as_deref(), Some("w3"));
     }
 
     #[test]

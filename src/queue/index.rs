@@ -117,6 +117,10 @@ pub struct Index {
     /// gives way to (see [`Index::yield_to_requests`]); notified when the
     /// last one ends or one starts waiting for the warm-up.
     requests: (Mutex<Requests>, Condvar),
+    /// The streams' own files as last read, for [`Queue::stream`]: checked
+    /// with a `stat` on every use (see `spool::StreamCache`), so it needs
+    /// no events; it lives here because only a long-lived process gains.
+    pub(super) stream_files: spool::StreamCache,
     /// Dropping it stops the events.
     _watch: spool::TreeWatch,
 }
@@ -226,6 +230,11 @@ struct StreamIndex {
     /// The ids in `done/` and `failed/`, for listing pages and counts.
     done: BTreeSet<TaskId>,
     failed: BTreeSet<TaskId>,
+    /// When the stream folder was last listed for batch folders and none
+    /// was left (see [`Queue::recover_batches_indexed`]); `None`: list it
+    /// on the next look. An event about a batch folder, or a stale index,
+    /// sets it back to `None`.
+    batches_listed: Option<Instant>,
     /// A state folder holds an extra copy (`<id>.json~…`) from a sync:
     /// listings take the folder path, which settles it.
     extras: bool,
@@ -269,6 +278,7 @@ impl StreamIndex {
     /// Nothing the index holds of this stream can be trusted any more.
     fn mark_stale(&mut self) {
         self.checked_at = None;
+        self.batches_listed = None;
         if let Some(journal) = &mut self.journal {
             journal.lost = true;
         }
@@ -326,6 +336,7 @@ impl Index {
             warm,
             warming: (Mutex::new(warm), Condvar::new()),
             requests: (Mutex::new(Requests::default()), Condvar::new()),
+            stream_files: spool::StreamCache::default(),
             _watch: watch,
         })
     }
@@ -516,6 +527,8 @@ fn apply(index: &mut StreamIndex, rest: &[&str], path: &Path) {
         [] => index.mark_stale(),
         [folder] if folder == "pending" || folder == "claimed" => index.mark_stale(),
         [folder] if folder == "done" || folder == "failed" => index.mark_stale(),
+        // A batch being staged, published or abandoned (see `spool::batch`).
+        [folder] if spool::is_batch_dir(folder) => index.batches_listed = None,
         [_, file] if spool::extra_copy_id(file).is_some() => index.extras = true,
         ["pending", file] => observe_pending(index, path, file),
         [folder @ ("done" | "failed"), file] => {

@@ -105,7 +105,7 @@ impl Queue {
             return Ok((scan, report));
         }
         // As in `touch`: a batch whose writer died is finished first.
-        let _ = self.spool.recover_batches(&stream.name);
+        self.recover_batches_indexed(&mut ix, &stream.name);
         let report = self.sweep_if_due(&mut ix, stream)?;
         // An index that fits in one scan could be missing a file whose
         // event has not come yet, and would answer "nothing more": the
@@ -121,6 +121,30 @@ impl Queue {
             return Ok((scan, merge(report, swept)));
         }
         Ok((ix.scan_after(None), report))
+    }
+
+    /// [`crate::spool::Spool::recover_batches`] for a look through the
+    /// index: the stream folder is listed only when a batch folder can be
+    /// there, i.e. one was left at the last listing (its writer lives on),
+    /// an event named one since, or the index was stale, and at least
+    /// every [`INDEX_RECHECK`] all the same. Otherwise every claim would
+    /// list the folder (five system calls) to find nothing. A batch whose
+    /// writer dies is recovered by the first look after its folder's event
+    /// arrives, as a one-shot look right after the death would; until
+    /// then its tasks are simply not queued yet (a batch is published whole
+    /// or not at all either way). The caller holds the stream lock.
+    fn recover_batches_indexed(&self, ix: &mut StreamIndex, stream: &Name) {
+        if ix.batches_listed.is_some_and(|at| at.elapsed() < INDEX_RECHECK) {
+            return;
+        }
+        // Cleared before listing: an event that comes meanwhile (the index
+        // lock is held, so it is applied after) sets it back.
+        ix.batches_listed = None;
+        // One that cannot be finished now (a full disk) must not stop the
+        // stream: the next look tries again, as `touch` does.
+        if let Ok((_, false)) = self.spool.recover_batches_left(stream) {
+            ix.batches_listed = Some(std::time::Instant::now());
+        }
     }
 
     /// The oldest pending ids after `after` (a claim that skipped every id

@@ -1,3 +1,5 @@
+use std::io::Write;
+
 use serde_json::json;
 
 use super::*;
@@ -86,6 +88,13 @@ fn lost_events_and_replaced_folders_make_a_stream_stale() {
     fresh();
     // The lock file changes nothing.
     changed("streams/a/.lock");
+    assert!(lock(&entry).is_current());
+    // A batch folder makes the next look list the stream folder for it.
+    lock(&entry).batches_listed = Some(Instant::now());
+    changed("streams/a/.lock");
+    assert!(lock(&entry).batches_listed.is_some());
+    changed("streams/a/.batch-x1y2.tmp");
+    assert!(lock(&entry).batches_listed.is_none());
     assert!(lock(&entry).is_current());
     // A task file that is not there (its event came late) is forgotten;
     // an extra copy from a sync sends listings to the folder.
@@ -838,4 +847,108 @@ fn a_purge_takes_the_old_ids_from_the_index() {
     let folder = queue.spool.list_ids(&stream, TaskStatus::Succeeded).unwrap();
     assert!(folder.is_empty(), "done/ is empty: {folder:?}");
     assert_eq!(queue.peek("a").unwrap().unwrap().task.id, tasks[3].id);
+}
+
+#[test]
+fn a_batch_abandoned_after_a_look_is_recovered_once_its_folder_is_heard_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    let stream = Name::parse("a").unwrap();
+    // The first look builds the index; the next lists the stream folder
+    // once and finds no batch there, so the looks after it do not list it
+    // again...
+    assert_eq!(queue.peek("a").unwrap(), None);
+    assert_eq!(queue.peek("a").unwrap(), None);
+    assert!(
+        lock(&queue.index.as_ref().unwrap().stream(&stream))
+            .batches_listed
+            .is_some()
+    );
+    // ...until a batch folder appears: here one whose writer died after
+    // its commit point (no lock file, the PUBLISH marker), staged from a
+    // task another process queued.
+    let other = Queue::new(queue.config().clone());
+    let task = other.enqueue("a", new()).unwrap();
+    let stream_dir = queue.spool.stream_dir(&stream);
+    let staged = stream_dir.join(".batch-dead.tmp");
+    std::fs::create_dir(&staged).unwrap();
+    std::fs::rename(
+        queue
+            .spool
+            .state_path(&stream, TaskStatus::Queued)
+            .join(task.id.file_name()),
+        staged.join(task.id.file_name()),
+    )
+    .unwrap();
+    std::fs::write(staged.join("PUBLISH"), b"").unwrap();
+
+    // Its event reaches the index a moment later (bounded wait); without
+    // it the looks would not list the folder before the recheck interval.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(found) = queue.peek("a").unwrap() {
+            assert_eq!(found.task.id, task.id);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned batch was never published"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!staged.exists(), "the batch folder is gone once published");
+    assert_eq!(queue.claim("a", "w").unwrap().unwrap().task.id, task.id);
+}
+
+#[test]
+fn a_kept_stream_file_is_read_again_once_another_process_changes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    let stream = Name::parse("a").unwrap();
+    let file = queue.spool.stream_file(&stream);
+    queue.enqueue_batch("a", (0..3).map(|_| new()).collect()).unwrap();
+    // A file changed within a clock tick of its reading is never kept:
+    // let it age past that, so that the claims below keep it.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(queue.claim("a", "w").unwrap().is_some());
+    assert!(queue.claim("a", "w").unwrap().is_some());
+
+    // Ended by hand, in place, at the same size and with the old
+    // modification time put back: only the change time tells.
+    let before = std::fs::metadata(&file).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let ended = text.replacen("\"active\"", "\"ended\" ", 1);
+    assert_eq!(ended.len(), text.len());
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .write_all(ended.as_bytes())
+        .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(before.modified().unwrap())
+        .unwrap();
+    // Old enough again to be kept: the key alone must tell.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(matches!(
+        queue.claim("a", "w"),
+        Err(crate::queue::Error::StreamEnded { .. })
+    ));
+
+    // Active again, written the way SparkQ writes (a new file renamed over
+    // it), by another process: heard at once too.
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::write(dir.path().join("x.json"), &text).unwrap();
+    std::fs::rename(dir.path().join("x.json"), &file).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(queue.claim("a", "w").unwrap().is_some());
+    Queue::new(queue.config().clone()).end_stream("a").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(matches!(
+        queue.claim("a", "w"),
+        Err(crate::queue::Error::StreamEnded { .. })
+    ));
 }

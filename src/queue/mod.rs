@@ -5,8 +5,10 @@
 //! beyond the config and hints: every call reads the spool afresh, so any
 //! number of processes can use one spool at once. A long-lived process may
 //! add an in-memory [`Index`] (see `index`): a cache of which ids to try,
-//! which the folders always overrule; and a queue remembers in which
-//! stream it claimed each task, where its reports look first.
+//! which the folders always overrule, and of each `stream.json` as last
+//! read, handed out only while a `stat` proves the file unchanged; and a
+//! queue remembers in which stream it claimed each task, where its reports
+//! look first.
 
 mod aside;
 mod brief;
@@ -149,7 +151,11 @@ impl Queue {
     /// The stream named `name`, or a not-found error listing the known ones.
     pub fn stream(&self, name: &str) -> Result<Stream> {
         let name = Name::parse(name)?;
-        match self.spool.read_stream(&name)? {
+        let read = match &self.index {
+            Some(index) => self.spool.read_stream_cached(&name, &index.stream_files)?,
+            None => self.spool.read_stream(&name)?,
+        };
+        match read {
             Some(stream) => Ok(stream),
             None => Err(Error::UnknownStream {
                 name: name.to_string(),

@@ -324,8 +324,19 @@ impl Queue {
 
     /// [`Queue::is_superseded`] for a copy already read from `status`.
     pub(super) fn is_copy_superseded(&self, stream: &Name, this: &Task, status: TaskStatus) -> Result<bool> {
+        self.is_copy_superseded_in(stream, this, status, &TaskStatus::ALL)
+    }
+
+    /// [`Queue::is_copy_superseded`], looking only in the folders of `others`.
+    pub(super) fn is_copy_superseded_in(
+        &self,
+        stream: &Name,
+        this: &Task,
+        status: TaskStatus,
+        others: &[TaskStatus],
+    ) -> Result<bool> {
         let (id, key) = (&this.id, this.lattice_key(status));
-        for other in TaskStatus::ALL {
+        for &other in others {
             if other != status
                 && self.spool.has_task(stream, other, id)
                 && let Ok(Some(copy)) = self.spool.read_task(stream, other, id)

@@ -131,24 +131,34 @@ impl Spool {
     /// Finishes or discards every batch of `stream` whose writer is gone;
     /// call it holding the stream lock.
     pub(crate) fn recover_batches(&self, stream: &Name) -> Result<Vec<Recovered>, Error> {
+        self.recover_batches_left(stream).map(|(recovered, _)| recovered)
+    }
+
+    /// Like [`Spool::recover_batches`]; the flag says whether a batch
+    /// folder is left that this call did not finish (its writer still
+    /// holds it, or is still setting it up), so a later look must list the
+    /// folder again.
+    pub(crate) fn recover_batches_left(&self, stream: &Name) -> Result<(Vec<Recovered>, bool), Error> {
         let stream_dir = self.stream_dir(stream);
         let entries = match std::fs::read_dir(&stream_dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok((Vec::new(), false)),
             Err(e) => return Err(Error::io(&stream_dir, "list", e)),
         };
         let mut recovered = Vec::new();
+        let mut left = false;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(&stream_dir, "list", e))?;
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             if is_dir && entry.file_name().to_str().is_some_and(is_batch_dir) {
                 let pending = self.state_path(stream, TaskStatus::Queued);
-                if let Some(done) = recover_one(&entry.path(), &pending, self.fsync)? {
-                    recovered.push(done);
+                match recover_one(&entry.path(), &pending, self.fsync)? {
+                    Some(done) => recovered.push(done),
+                    None => left = true,
                 }
             }
         }
-        Ok(recovered)
+        Ok((recovered, left))
     }
 }
 

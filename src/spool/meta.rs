@@ -64,6 +64,42 @@ impl Spool {
         self.read_json(&dir.join("stream.json"), "stream file")
     }
 
+    /// [`Spool::read_stream`] for a long-lived process: the last reading
+    /// of each `stream.json` is kept in `cache` and handed out again while
+    /// the file is provably the same, checked with two `lstat`s (the stream
+    /// folder, still no link, and the file) instead of the five calls of a
+    /// read. See [`StreamCache`] for why the check is enough.
+    pub(crate) fn read_stream_cached(
+        &self,
+        name: &Name,
+        cache: &StreamCache,
+    ) -> Result<Option<Stream>, Error> {
+        let dir = self.stream_dir(name);
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+            return Ok(None);
+        }
+        let path = dir.join("stream.json");
+        // Taken before the read: if the file changes in between, the key is
+        // older than the content, which only costs one more read later.
+        let key = match std::fs::symlink_metadata(&path) {
+            Ok(meta) => FileKey::of(&meta),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                cache.forget(name);
+                return Ok(None);
+            }
+            Err(e) => return Err(Error::io(&path, "look up", e)),
+        };
+        if let Some(stream) = cache.get(name, &key) {
+            return Ok(Some(stream));
+        }
+        let stream: Option<Stream> = self.read_json(&path, "stream file")?;
+        match (&stream, key) {
+            (Some(stream), Some(key)) => cache.keep(name, key, stream),
+            _ => cache.forget(name),
+        }
+        Ok(stream)
+    }
+
     /// Writes (replaces) a stream's `stream.json`.
     pub(crate) fn write_stream(&self, stream: &Stream) -> Result<(), Error> {
         let path = self.stream_dir(&stream.name).join("stream.json");
@@ -186,4 +222,77 @@ fn list_names(dir: &Path, suffix: Option<&str>) -> Result<Vec<Name>, Error> {
     })?;
     names.sort();
     Ok(names)
+}
+
+/// The streams' own files (`stream.json`) as a long-lived process last
+/// read them, each with the [`FileKey`] it had (see
+/// [`Spool::read_stream_cached`]).
+///
+/// **Invariant: a kept stream is handed out only while its file is the one
+/// that was read.** Every change to a file, in place or by renaming
+/// another over it, sets its change time (`ctime`, which no user can set)
+/// to the current time, and a replacement is another inode. So a file
+/// whose device, inode, size, modification and change times all still
+/// match was not changed since, provided it had not changed within one
+/// tick of the file system's clock before it was read (a second write in
+/// the same tick can keep all the times): a file younger than
+/// [`YOUNG_FILE`] is never kept.
+#[derive(Debug, Default)]
+pub(crate) struct StreamCache(std::sync::Mutex<std::collections::HashMap<Name, (FileKey, Stream)>>);
+
+/// Longer than a file system's clock tick for file times (a jiffy, at most
+/// 10 ms on Linux), with room to spare.
+const YOUNG_FILE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// What identifies one version of a file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileKey {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileKey {
+    /// The key of a regular file old enough to be kept (see
+    /// [`StreamCache`]); `None` otherwise.
+    fn of(meta: &std::fs::Metadata) -> Option<FileKey> {
+        use std::os::unix::fs::MetadataExt;
+        let changed = std::time::UNIX_EPOCH
+            + std::time::Duration::new(
+                u64::try_from(meta.ctime()).ok()?,
+                u32::try_from(meta.ctime_nsec()).ok()?,
+            );
+        let settled = std::time::SystemTime::now()
+            .duration_since(changed)
+            .is_ok_and(|age| age > YOUNG_FILE);
+        (meta.is_file() && settled).then(|| FileKey {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+}
+
+impl StreamCache {
+    fn get(&self, name: &Name, key: &Option<FileKey>) -> Option<Stream> {
+        let key = key.as_ref()?;
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(name)
+            .filter(|(kept, _)| kept == key)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn keep(&self, name: &Name, key: FileKey, stream: &Stream) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(name.clone(), (key, stream.clone()));
+    }
+
+    fn forget(&self, name: &Name) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.remove(name);
+    }
 }

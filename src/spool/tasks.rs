@@ -313,6 +313,33 @@ impl Spool {
         }
     }
 
+    /// The claim's move of task `id` from `pending/` to `claimed/`, which
+    /// never writes over a copy already in `claimed/` (a sync may have
+    /// brought one back; the caller settles it first).
+    ///
+    /// One `renameat2(RENAME_NOREPLACE)`, which checks for the copy and
+    /// moves in one step. Where the file system or kernel does not support
+    /// the flag (`EINVAL`, `ENOSYS`: some network file systems, other
+    /// systems), a `stat` of the target and a plain rename do the same:
+    /// the caller holds the stream lock, and every move into `claimed/`
+    /// happens under it, so nothing can appear in between.
+    pub(crate) fn claim_rename(&self, stream: &Name, id: &TaskId) -> Result<ClaimMove, Error> {
+        let source = self.state_path(stream, TaskStatus::Queued).join(id.file_name());
+        let target_dir = self.state_path(stream, TaskStatus::Running);
+        let target = target_dir.join(id.file_name());
+        let mut result = rename_noreplace(&source, &target);
+        if matches!(&result, Err(e) if e.kind() == ErrorKind::NotFound) && source.exists() {
+            std::fs::create_dir_all(&target_dir).map_err(|e| Error::io(&target_dir, "create folder", e))?;
+            result = rename_noreplace(&source, &target);
+        }
+        match result {
+            Ok(()) => Ok(ClaimMove::Moved),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(ClaimMove::Gone),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(ClaimMove::Occupied),
+            Err(e) => Err(Error::io(&source, "move", e)),
+        }
+    }
+
     /// Deletes one copy of a task; `false` if it was not there.
     pub(crate) fn remove_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) -> Result<bool, Error> {
         let path = self.state_path(stream, status).join(id.file_name());
@@ -341,6 +368,34 @@ impl Spool {
         }
         Ok(found)
     }
+}
+
+/// What [`Spool::claim_rename`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClaimMove {
+    /// The task is in `claimed/` now.
+    Moved,
+    /// It was no longer in `pending/`: someone else moved it first.
+    Gone,
+    /// Nothing moved: `claimed/` already holds a copy of it.
+    Occupied,
+}
+
+/// Renames `from` to `to` unless `to` exists (then `AlreadyExists`).
+fn rename_noreplace(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Err(ErrorKind::AlreadyExists.into());
+    }
+    std::fs::rename(from, to)
 }
 
 /// Checks that `task`, read from `path`, is the task its file name (`id`)

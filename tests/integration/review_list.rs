@@ -105,6 +105,7 @@ fn the_list_filters_by_text_tool_worker_and_time_and_rows_say_what_a_task_is() {
         ("until=8x", "Give an age such as 8h"),
         ("since=1h&until=3h", "is after until"),
         ("limit=0", "Ask for 1 to 1000"),
+        ("limit=-1", "'-1' is not a whole number from 1 to 1000"),
         ("grep=x", "unknown field"),
     ] {
         let (status, body) = server.get(&format!("/api/tasks?{bad}"));
