@@ -121,6 +121,9 @@ pub struct Index {
     /// with a `stat` on every use (see `spool::StreamCache`), so it needs
     /// no events; it lives here because only a long-lived process gains.
     pub(super) stream_files: spool::StreamCache,
+    /// The stream lock files, kept open by the queues that use this index
+    /// (see `spool::LockFiles`).
+    pub(super) lock_files: Arc<spool::LockFiles>,
     /// Dropping it stops the events.
     _watch: spool::TreeWatch,
 }
@@ -337,6 +340,7 @@ impl Index {
             warming: (Mutex::new(warm), Condvar::new()),
             requests: (Mutex::new(Requests::default()), Condvar::new()),
             stream_files: spool::StreamCache::default(),
+            lock_files: Arc::default(),
             _watch: watch,
         })
     }

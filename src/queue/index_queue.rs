@@ -23,9 +23,16 @@ impl Queue {
     /// spool.
     pub fn with_index(mut self, index: Arc<Index>) -> Queue {
         if index.spool_root() == Some(self.spool.root()) {
-            self.index = Some(index);
+            self.attach(index);
         }
         self
+    }
+
+    /// Uses `index`, which watches this queue's spool, and the stream lock
+    /// files it keeps open.
+    pub(in crate::queue) fn attach(&mut self, index: Arc<Index>) {
+        self.spool = self.spool.clone().with_lock_files(Some(index.lock_files.clone()));
+        self.index = Some(index);
     }
 
     /// The index this queue keeps, if any, to share with later queues.

@@ -48,7 +48,7 @@ impl Queue {
                 .name("sparkq-index".to_owned())
                 .spawn(move || refresh_loop(&weak))
                 .map_err(notify::Error::io)?;
-            self.index = Some(index);
+            self.attach(index);
         }
         Ok(())
     }
@@ -57,6 +57,7 @@ impl Queue {
     fn without_index(&self) -> Queue {
         Queue {
             index: None,
+            spool: self.spool.clone().with_lock_files(None),
             ..self.clone()
         }
     }

@@ -139,7 +139,7 @@ impl Queue {
         // server's dashboard is answered from memory after a reload too).
         if let Some(index) = self.index.take() {
             if index.spool_root() == Some(self.spool.root()) {
-                self.index = Some(index);
+                self.attach(index);
             } else if self.start(index.is_warm()).is_err() {
                 self.index = None;
             }

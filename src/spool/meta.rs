@@ -153,12 +153,17 @@ impl Spool {
     /// Takes the stream's lock, blocking until it is free.
     pub(crate) fn lock_stream(&self, stream: &Name) -> Result<StreamLock, Error> {
         let dir = self.stream_dir(stream);
-        match StreamLock::acquire(&dir.join(".lock")) {
+        let path = dir.join(".lock");
+        let acquire = || match &self.lock_files {
+            Some(kept) => StreamLock::acquire_kept(&path, kept),
+            None => StreamLock::acquire(&path),
+        };
+        match acquire() {
             // Every state change takes the lock: create the folder only
             // when it is missing, not on every call.
             Err(Error::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
-                StreamLock::acquire(&dir.join(".lock"))
+                acquire()
             }
             other => other,
         }

@@ -60,7 +60,7 @@ pub(crate) use copies::{StreamFiles, TaskFile, extra_copy_id, extra_of, file_byt
 pub(crate) use error::Error;
 pub(crate) use git::{GitMerge, forget_merge, record_merge};
 pub(crate) use gitsync::{GitRepo, MergeOutcome, PushOutcome, SYNC_STATUS_FILE};
-pub(crate) use lock::StreamLock;
+pub(crate) use lock::{LockFiles, StreamLock};
 pub use markers::has_markers;
 pub(crate) use markers::{Split, split_conflict};
 pub(crate) use meta::StreamCache;
@@ -84,6 +84,9 @@ pub(crate) struct Spool {
     fsync: bool,
     /// The largest file read (see [`read::file_cap_for`]).
     file_cap: u64,
+    /// The stream lock files a long-lived process keeps open (see
+    /// [`LockFiles`]); `None`: each hold opens the file.
+    lock_files: Option<std::sync::Arc<LockFiles>>,
 }
 
 /// The folder a task in `status` lives in.
@@ -104,7 +107,15 @@ impl Spool {
             root: root.into(),
             fsync,
             file_cap: DEFAULT_FILE_CAP,
+            lock_files: None,
         }
+    }
+
+    /// The same spool, keeping the stream lock files in `kept` open
+    /// across holds (`None`: opening them for each hold).
+    pub(crate) fn with_lock_files(mut self, kept: Option<std::sync::Arc<LockFiles>>) -> Spool {
+        self.lock_files = kept;
+        self
     }
 
     /// The same spool, reading files of at most `file_cap` bytes.
