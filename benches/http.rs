@@ -27,10 +27,14 @@
 //! 5. `rebuild` (not run unless named): claim latency at 100k pending timed
 //!    across the server index's background recheck (27 s of claims per
 //!    binary): p50, p99, max.
+//! 6. `start` (not run unless named; see `http/start.rs`): claims fired
+//!    from the moment a server answers at 100k pending + 100k finished
+//!    tasks, alone and beside a first list page and `/api/stats`: p50, p90,
+//!    max, beside the same server's steady claims.
 //!
 //! `SPARKQ_BENCH_FSYNC=off` turns fsync off in the bench projects (the
 //! disk's flush otherwise dominates a claim). `SPARKQ_BENCH_QUICK=1` runs every part smaller (well under two minutes
-//! for one binary). `SPARKQ_BENCH_PARTS=load,list,scale,warm,rebuild` picks parts.
+//! for one binary). `SPARKQ_BENCH_PARTS=load,list,scale,warm,rebuild,start` picks parts.
 //! Everything runs on 127.0.0.1 and stops by itself.
 
 #[path = "http/review.rs"]
@@ -39,6 +43,8 @@ mod review;
 mod scale;
 #[path = "http/served.rs"]
 mod served;
+#[path = "http/start.rs"]
+mod start;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -519,6 +525,9 @@ fn main() {
     }
     if parts.contains("rebuild") {
         scale::across_rebuild(&bins, quick, &mut summary);
+    }
+    if parts.contains("start") {
+        start::run(&bins, quick, &mut summary);
     }
     summary.print();
 }

@@ -12,7 +12,7 @@ use super::served::{Bin, Served, Summary};
 use super::{agent, call, percentile, project};
 
 /// Writes `n` task files into `state` of stream `load`, ids in FIFO order.
-fn fill(root: &Path, state: &str, n: u64) {
+pub(crate) fn fill(root: &Path, state: &str, n: u64) {
     let folder = root.join("spool/streams/load").join(state);
     std::fs::create_dir_all(&folder).expect("state folder");
     let start = SystemTime::now() - Duration::from_secs(n + 10);

@@ -192,8 +192,21 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events", axum::routing::get(events::stream))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), serving))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
+}
+
+/// Marks the request as being served until its handler answers (an event
+/// stream: until it starts), so that the index's reading of summaries at
+/// start gives way to it (see `Queue::serving`).
+async fn serving(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let _serving = state.queue().serving();
+    next.run(request).await
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -128,6 +128,9 @@ impl RunningServer {
         } = self;
         let purger = state.queue();
         tokio::task::spawn_blocking(move || {
+            // After the index's reading of the spool at start, which the
+            // first requests wait for: not a second reading beside it.
+            purger.after_warm_up();
             // Temp files of writers killed since the last run.
             if let Err(err) = purger.remove_stale_temp_files() {
                 eprintln!("Error: removing old temp files failed: {err}");

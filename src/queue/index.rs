@@ -53,7 +53,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::SweepReport;
@@ -76,6 +76,30 @@ const REFRESH_TICK: Duration = if cfg!(test) {
 /// [`Index::wait_for_warm_up`]) before it reads the files itself.
 const WARM_UP_WAIT: Duration = Duration::from_secs(10);
 
+/// The longest a request waits for a listing of its stream that is being
+/// made (see [`StreamEntry::built`]) before it reads the folders itself: a
+/// listing that hangs (a stuck file system) delays requests by this much,
+/// never for ever.
+const BUILD_WAIT: Duration = if cfg!(test) {
+    Duration::from_millis(500)
+} else {
+    Duration::from_secs(5)
+};
+
+/// How many task files the warm-up reads between two looks at the requests
+/// being served (see [`Index::yield_to_requests`]): about a millisecond of
+/// one core's work.
+const WARM_UP_STEP: usize = 128;
+
+/// Once a request waits for the warm-up, how many files it reads per step,
+/// over every core (as a folder read is): a few tens of milliseconds.
+const WARM_UP_STEP_HURRIED: usize = 2048;
+
+/// The longest the warm-up waits for the requests being served to end
+/// before it reads its next step all the same: under constant load it
+/// still ends, at about one step per this long.
+const WARM_UP_YIELD: Duration = Duration::from_millis(20);
+
 /// The live index of one spool. Cloned queues share it.
 pub struct Index {
     shared: Arc<Shared>,
@@ -88,7 +112,11 @@ pub struct Index {
     warm: bool,
     /// Whether the first reading of every stream (a warm index's, at
     /// start) is still going on; see [`Index::wait_for_warm_up`].
-    warming: (Mutex<bool>, std::sync::Condvar),
+    warming: (Mutex<bool>, Condvar),
+    /// The requests being served, which the warm-up's reading of summaries
+    /// gives way to (see [`Index::yield_to_requests`]); notified when the
+    /// last one ends or one starts waiting for the warm-up.
+    requests: (Mutex<Requests>, Condvar),
     /// The streams' own files as last read, for [`Queue::stream`]: checked
     /// with a `stat` on every use (see `spool::StreamCache`), so it needs
     /// no events; it lives here because only a long-lived process gains.
@@ -111,7 +139,79 @@ impl std::fmt::Debug for Index {
 /// What the watcher thread and the queue share.
 struct Shared {
     streams_dir: PathBuf,
-    streams: Mutex<HashMap<String, Arc<Mutex<StreamIndex>>>>,
+    streams: Mutex<HashMap<String, Arc<StreamEntry>>>,
+}
+
+/// The requests a server is serving (see [`Queue::serving`]).
+#[derive(Debug, Default)]
+struct Requests {
+    serving: usize,
+    /// Of those, the ones waiting for the warm-up to end: it then reads on
+    /// every core without giving way.
+    waiting_for_warm_up: usize,
+}
+
+/// One stream's index, and the signal that a listing of it ended.
+#[derive(Debug, Default)]
+struct StreamEntry {
+    index: Mutex<StreamIndex>,
+    /// Notified when a listing made without the index's lock ends, swapped
+    /// in or not (see [`StreamEntry::built`]).
+    listed: Condvar,
+}
+
+impl std::ops::Deref for StreamEntry {
+    type Target = Mutex<StreamIndex>;
+
+    fn deref(&self) -> &Mutex<StreamIndex> {
+        &self.index
+    }
+}
+
+impl StreamEntry {
+    /// The stream's index, locked, once no listing that would make it
+    /// current is being made: a request that comes while the background
+    /// lists the folders (above all the warm-up at start, at 100,000 tasks
+    /// a few hundred milliseconds) waits for that listing instead of
+    /// making its own full look beside it, which would list the same
+    /// folders again, holding the stream lock. The listing ends swapped in
+    /// or failed, and either wakes the waiters ([`Queue::swap_in`]); a
+    /// failed one leaves the index stale, and the request reads the folders
+    /// as before. Waits at most [`BUILD_WAIT`].
+    fn built(&self) -> MutexGuard<'_, StreamIndex> {
+        let deadline = Instant::now() + BUILD_WAIT;
+        let mut ix = lock(self);
+        while ix.building() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            ix.waiting += 1;
+            ix = self
+                .listed
+                .wait_timeout(ix, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            ix.waiting -= 1;
+        }
+        ix
+    }
+
+    /// A listing ended (swapped in or not): requests waiting for it go on.
+    fn listing_ended(&self) {
+        self.listed.notify_all();
+    }
+
+    /// Ends the journal reserved for the warm-up if no listing took it
+    /// over (see [`Index::reserve_warm_up`]).
+    fn release_reservation(&self) {
+        let mut ix = lock(self);
+        if ix.journal.as_ref().is_some_and(|j| j.reserved) {
+            ix.journal = None;
+            drop(ix);
+            self.listing_ended();
+        }
+    }
 }
 
 /// What the index knows of one stream.
@@ -151,6 +251,8 @@ struct StreamIndex {
     /// While the background recheck lists the folders unlocked: the events
     /// heard meanwhile, to replay on its listing.
     journal: Option<Journal>,
+    /// Requests waiting for that listing (see [`StreamEntry::built`]).
+    waiting: usize,
 }
 
 /// The events heard while a listing was made without the index's lock.
@@ -162,6 +264,10 @@ struct Journal {
     /// An event that makes the whole stream stale came (lost events, a
     /// replaced folder): the listing cannot be trusted.
     lost: bool,
+    /// Begun when a warm index started, for the warm-up's first listing,
+    /// which has not started yet: requests wait for it from the first
+    /// moment (see [`Index::reserve_warm_up`]).
+    reserved: bool,
 }
 
 /// When a running claim turns stale and dead, as its file said.
@@ -183,6 +289,12 @@ impl StreamIndex {
 
     fn is_current(&self) -> bool {
         self.checked_at.is_some_and(|at| at.elapsed() < INDEX_RECHECK)
+    }
+
+    /// Whether a listing is being made that will make the index current
+    /// when it is swapped in (none after lost events: that one will not be).
+    fn building(&self) -> bool {
+        !self.is_current() && self.journal.as_ref().is_some_and(|j| !j.lost)
     }
 
     /// The oldest pending ids after `after`, as a scan; its `total` is the
@@ -225,31 +337,88 @@ impl Index {
             shared,
             refresher: Mutex::new(None),
             warm,
-            warming: (Mutex::new(warm), std::sync::Condvar::new()),
+            warming: (Mutex::new(warm), Condvar::new()),
+            requests: (Mutex::new(Requests::default()), Condvar::new()),
             stream_files: spool::StreamCache::default(),
             lock_files: Arc::default(),
             _watch: watch,
         })
     }
 
+    /// Begins the journal of `stream` for the warm-up's first listing
+    /// before the background thread starts it, so that requests coming in
+    /// between wait for that listing too (see [`StreamEntry::built`]).
+    /// Released at the end of the warm-up if no listing took it over.
+    fn reserve_warm_up(&self, stream: &Name) {
+        let entry = self.stream(stream);
+        let mut ix = lock(&entry);
+        if ix.journal.is_none() && !ix.is_current() {
+            ix.journal = Some(Journal {
+                reserved: true,
+                ..Journal::default()
+            });
+        }
+    }
+
+    /// Ends the reservations no listing took over (a stream that could
+    /// not be read), waking the requests that wait for them.
+    fn release_reservations(&self) {
+        let entries: Vec<_> = lock(&self.shared.streams).values().cloned().collect();
+        for entry in entries {
+            entry.release_reservation();
+        }
+    }
+
     /// Waits (up to [`WARM_UP_WAIT`]) for the reading of every stream at
     /// start to end: a request for every task's summary that comes
     /// meanwhile would read the same files beside it, and both take longer.
-    fn wait_for_warm_up(&self) {
+    /// With `hurry` (a request), the warm-up meanwhile reads on every
+    /// core, giving way to no request (see [`Index::yield_to_requests`]).
+    fn wait_for_warm_up(&self, hurry: bool) {
         let (warming, ended) = &self.warming;
-        let warming = lock(warming);
+        if !*lock(warming) {
+            return;
+        }
+        let (requests, changed) = &self.requests;
+        if hurry {
+            lock(requests).waiting_for_warm_up += 1;
+            changed.notify_all();
+        }
         drop(
             ended
-                .wait_timeout_while(warming, WARM_UP_WAIT, |w| *w)
+                .wait_timeout_while(lock(warming), WARM_UP_WAIT, |w| *w)
                 .unwrap_or_else(PoisonError::into_inner),
         );
+        if hurry {
+            lock(requests).waiting_for_warm_up -= 1;
+        }
     }
 
     /// The reading of every stream at start is over (or failed).
     fn warmed_up(&self) {
+        self.release_reservations();
         let (warming, ended) = &self.warming;
         *lock(warming) = false;
         ended.notify_all();
+    }
+
+    /// Before each step of reading summaries in the background: waits
+    /// while requests are being served, so that at start (at 100,000 tasks
+    /// a second of reading) the claims and pages that come meanwhile keep
+    /// the cores; at most [`WARM_UP_YIELD`], so that under constant load
+    /// the reading still ends. Returns whether a request waits for the
+    /// reading to end: then it gives way to none (each step it gave way
+    /// would add to that request's wait; measured, the first dashboard at
+    /// 100,000 tasks took twice as long) and reads on every core.
+    fn yield_to_requests(&self) -> bool {
+        let (requests, changed) = &self.requests;
+        let requests = changed
+            .wait_timeout_while(lock(requests), WARM_UP_YIELD, |r| {
+                r.serving > 0 && r.waiting_for_warm_up == 0
+            })
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+        requests.waiting_for_warm_up > 0
     }
 
     /// The spool folder this index watches.
@@ -263,11 +432,34 @@ impl Index {
     }
 
     /// The entry of `stream`, created (stale) on first use.
-    fn stream(&self, stream: &Name) -> Arc<Mutex<StreamIndex>> {
+    fn stream(&self, stream: &Name) -> Arc<StreamEntry> {
         lock(&self.shared.streams)
             .entry(stream.as_str().to_owned())
             .or_default()
             .clone()
+    }
+}
+
+/// A request a server is serving (see [`Queue::serving`]); dropping it
+/// ends it.
+#[derive(Debug)]
+pub struct Serving(Arc<Index>);
+
+impl Serving {
+    fn start(index: Arc<Index>) -> Serving {
+        lock(&index.requests.0).serving += 1;
+        Serving(index)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let (requests, changed) = &self.0.requests;
+        let mut requests = lock(requests);
+        requests.serving -= 1;
+        if requests.serving == 0 {
+            changed.notify_all();
+        }
     }
 }
 

@@ -40,6 +40,51 @@ impl Queue {
         self.index.clone()
     }
 
+    /// Waits (at most 10 s) until the reading of the spool a warm index
+    /// makes at start is over, without hurrying it: for a server's
+    /// housekeeping at start (the purge, the temp files), which would
+    /// otherwise list the same folders beside it while the first requests
+    /// wait. At once without a warm index.
+    pub fn after_warm_up(&self) {
+        if let Some(index) = &self.index {
+            index.wait_for_warm_up(false);
+        }
+    }
+
+    /// The ids of `stream`'s `status` folder below `floor` (all without
+    /// one), oldest first, from the index when it is current; `None`
+    /// otherwise, and the caller lists the folder. An id whose file is gone
+    /// meanwhile is the caller's to skip; one whose event has not come yet
+    /// is missed, as by a listing made a moment earlier.
+    pub(in crate::queue) fn indexed_ids_below(
+        &self,
+        stream: &Name,
+        status: TaskStatus,
+        floor: Option<&str>,
+    ) -> Option<Vec<TaskId>> {
+        let index = self.index.as_ref()?;
+        let entry = index.stream(stream);
+        let ix = entry.built();
+        if !ix.is_current() {
+            return None;
+        }
+        let below = |id: &&TaskId| floor.is_none_or(|f| id.as_str() < f);
+        Some(match status {
+            TaskStatus::Queued => ix.pending.iter().take_while(below).cloned().collect(),
+            TaskStatus::Running => ix.running.keys().take_while(below).cloned().collect(),
+            TaskStatus::Succeeded => ix.done.iter().take_while(below).cloned().collect(),
+            TaskStatus::Failed => ix.failed.iter().take_while(below).cloned().collect(),
+        })
+    }
+
+    /// Marks a request as being served until the guard is dropped: the
+    /// index's reading of summaries in the background gives way to it (see
+    /// `Index::yield_to_requests`). For a server, around each request;
+    /// `None` without an index.
+    pub fn serving(&self) -> Option<super::Serving> {
+        self.index.clone().map(super::Serving::start)
+    }
+
     /// What a claim or a peek does first, holding the stream lock: with an
     /// index, recover batches, sweep if a claim can be dead, and propose the
     /// oldest pending ids; without one (or when the index must be rebuilt,
@@ -53,7 +98,9 @@ impl Queue {
             return self.touch(stream, lock_);
         };
         let entry = index.stream(&stream.name);
-        let mut ix = lock(&entry);
+        // A listing being made (the warm-up at start) is waited for, not
+        // made again here.
+        let mut ix = entry.built();
         if !ix.is_current() {
             let (scan, report) = self.touch(stream, lock_)?;
             self.rebuild(&mut ix, stream, &scan)?;
@@ -158,7 +205,7 @@ impl Queue {
     pub(in crate::queue) fn sweep_indexed(&self, stream: &Stream) -> Option<Result<SweepReport>> {
         let index = self.index.as_ref()?;
         let entry = index.stream(&stream.name);
-        let mut ix = lock(&entry);
+        let mut ix = entry.built();
         if !ix.is_current() {
             return None;
         }
@@ -294,7 +341,7 @@ impl Queue {
     ) -> Result<(Vec<TaskId>, bool)> {
         if let Some(index) = &self.index {
             let entry = index.stream(stream);
-            let ix = lock(&entry);
+            let ix = entry.built();
             if ix.is_current() {
                 let to = before.map_or(Bound::Unbounded, Bound::Excluded);
                 let range = (Bound::Unbounded, to);
@@ -321,7 +368,7 @@ impl Queue {
     pub(in crate::queue) fn indexed_counts(&self, stream: &Name) -> Option<crate::queue::Counts> {
         let index = self.index.as_ref()?;
         let entry = index.stream(stream);
-        let mut ix = lock(&entry);
+        let mut ix = entry.built();
         if !ix.is_current() {
             return None;
         }

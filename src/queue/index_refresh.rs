@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
-use super::{Alive, INDEX_RECHECK, Index, Journal, REFRESH_TICK, StreamIndex, lock};
+use super::{Alive, INDEX_RECHECK, Index, Journal, REFRESH_TICK, StreamEntry, StreamIndex, lock};
 use crate::model::{Name, Stream, StreamStatus, TaskId, TaskStatus, Timestamp};
 use crate::queue::{Queue, Result};
 use crate::spool::PendingScan;
@@ -35,6 +35,13 @@ impl Queue {
     pub(in crate::queue) fn start(&mut self, warm: bool) -> notify::Result<()> {
         if self.index.is_none() {
             let index = Arc::new(Index::watch(self.spool.root(), warm)?);
+            // Requests that come before the warm-up's listings start wait
+            // for them all the same.
+            if warm {
+                for stream in self.all_streams().unwrap_or_default() {
+                    index.reserve_warm_up(&stream.name);
+                }
+            }
             *lock(&index.refresher) = Some(self.without_index());
             let weak = Arc::downgrade(&index);
             std::thread::Builder::new()
@@ -65,19 +72,27 @@ impl Queue {
 
     /// Rebuilds every stream of `index` that is stale or soon would be:
     /// lists its folders without holding its lock (see the `index` module),
-    /// and takes the lock only for what needs it.
+    /// and takes the lock only for what needs it. Then, for a warm index,
+    /// reads the summaries missing, giving way to requests: every stream's
+    /// ids first, which claims and pages need, then the summaries, which
+    /// only the dashboard does.
     fn refresh(&self, index: &Index) {
         let entries: Vec<_> = lock(&index.shared.streams)
             .iter()
             .map(|(name, entry)| (name.clone(), entry.clone()))
             .collect();
+        let mut rebuilt = Vec::new();
         for (name, entry) in entries {
             if !due(&lock(&entry)) {
                 continue;
             }
             // A stream that cannot be read (removed) is left to the looks,
-            // which read its folders.
-            let Ok(stream) = self.stream(&name) else { continue };
+            // which read its folders; a request waiting for its warm-up
+            // goes on.
+            let Ok(stream) = self.stream(&name) else {
+                entry.release_reservation();
+                continue;
+            };
             if !self.rebuild_unlocked(index, &entry, &stream) {
                 self.rebuild_locked(&entry, &stream);
             }
@@ -85,12 +100,18 @@ impl Queue {
             // Files changed without an event: found by looking each up,
             // holding no lock.
             self.verify_summaries(&entry, &stream.name);
+            rebuilt.push((entry, stream));
+        }
+        if !index.warm {
+            return;
+        }
+        for (entry, stream) in rebuilt {
             // Summaries never read, or dropped after lost events (by this
-            // rebuild or a look's): read them now, outside every lock (the
-            // answer itself is not needed). A few missing (files changed
-            // since) are read by the next request that needs them.
-            if index.warm && lock(&entry).mostly_unsummarized() {
-                let _ = self.summaries_in(index, std::slice::from_ref(&stream), &TaskStatus::ALL);
+            // rebuild or a look's): read them now, outside every lock. A
+            // few missing (files changed since) are read by the next
+            // request that needs them.
+            if lock(&entry).mostly_unsummarized() {
+                self.warm_summaries(index, &entry, &stream);
             }
         }
     }
@@ -100,40 +121,42 @@ impl Queue {
     /// the `index` module). `false` when it cannot: the folders could not
     /// be read, events were lost meanwhile, or a dropped file waits for
     /// adoption, which needs the stream lock.
-    pub(super) fn rebuild_unlocked(
-        &self,
-        index: &Index,
-        entry: &Mutex<StreamIndex>,
-        stream: &Stream,
-    ) -> bool {
+    pub(super) fn rebuild_unlocked(&self, index: &Index, entry: &StreamEntry, stream: &Stream) -> bool {
         match self.list_unlocked(entry, stream) {
             Some(listed) => self.swap_in(index, entry, listed),
             None => false,
         }
     }
 
-    /// The first half of [`Queue::rebuild_unlocked`]: starts the journal,
-    /// then lists the folders (and whether a dropped file waits). `None`
-    /// when another unlocked rebuild of the stream is listing (one journal
-    /// at a time).
+    /// The first half of [`Queue::rebuild_unlocked`]: starts the journal
+    /// (or takes over the one reserved for the warm-up), then lists the
+    /// folders (and whether a dropped file waits). `None` when another
+    /// unlocked rebuild of the stream is listing (one journal at a time).
+    /// The caller must end it with [`Queue::swap_in`], which wakes the
+    /// requests waiting for it.
     pub(super) fn list_unlocked(
         &self,
-        entry: &Mutex<StreamIndex>,
+        entry: &StreamEntry,
         stream: &Stream,
     ) -> Option<Result<(Listing, bool)>> {
         {
             let mut ix = lock(entry);
-            if ix.journal.is_some() {
-                return None;
+            match &mut ix.journal {
+                Some(journal) if journal.reserved => journal.reserved = false,
+                Some(_) => return None,
+                None => ix.journal = Some(Journal::default()),
             }
-            ix.journal = Some(Journal::default());
         }
-        let listed = (|| {
-            let pending = self.spool.scan_pending_all(&stream.name)?;
-            let drops = has_drops(&pending);
-            let listing = self.list_folders(&stream.name, pending, true)?;
-            Ok((listing, drops))
-        })();
+        let listed = self
+            .list_folders(
+                &stream.name,
+                || Ok(self.spool.scan_pending_all(&stream.name)?),
+                true,
+            )
+            .map(|listing| {
+                let drops = listing.drops;
+                (listing, drops)
+            });
         Some(listed)
     }
 
@@ -154,26 +177,32 @@ impl Queue {
     }
 
     /// The second half: ends the journal and swaps the listing in, with
-    /// the events heard meanwhile applied again.
+    /// the events heard meanwhile applied again; then wakes the requests
+    /// waiting for it, whether it was swapped in or not (see
+    /// `StreamEntry::built`).
     pub(super) fn swap_in(
         &self,
         index: &Index,
-        entry: &Mutex<StreamIndex>,
+        entry: &StreamEntry,
         listed: Result<(Listing, bool)>,
     ) -> bool {
         let mut ix = lock(entry);
         let journal = ix.journal.take();
-        let (Ok((listing, false)), Some(journal)) = (listed, journal) else {
-            return false;
+        let swapped = match (listed, journal) {
+            (Ok((listing, false)), Some(journal)) if !journal.lost => {
+                let old = ix.install(listing, false);
+                index.shared.replay(&mut ix, &journal);
+                drop(ix);
+                drop(old);
+                true
+            }
+            _ => {
+                drop(ix);
+                false
+            }
         };
-        if journal.lost {
-            return false;
-        }
-        let old = ix.install(listing, false);
-        index.shared.replay(&mut ix, &journal);
-        drop(ix);
-        drop(old);
-        true
+        entry.listing_ended();
+        swapped
     }
 
     /// Rebuilds `entry` holding `stream`'s lock, after the full look a
@@ -230,37 +259,56 @@ impl Queue {
     pub(super) fn rebuild(&self, ix: &mut StreamIndex, stream: &Stream, scan: &PendingScan) -> Result<()> {
         // The look's scan holds every pending id unless the folder has more
         // than one scan keeps; only then is `pending/` listed again.
-        let pending = if scan.has_more() {
-            self.spool.scan_pending_all(&stream.name)?
-        } else {
-            PendingScan {
-                oldest: scan.oldest.clone(),
-                extras: scan.extras,
-                ..PendingScan::default()
-            }
+        let pending = || {
+            Ok(if scan.has_more() {
+                self.spool.scan_pending_all(&stream.name)?
+            } else {
+                PendingScan {
+                    oldest: scan.oldest.clone(),
+                    extras: scan.extras,
+                    ..PendingScan::default()
+                }
+            })
         };
         let listing = self.list_folders(&stream.name, pending, false)?;
         ix.install(listing, has_drops(scan));
         Ok(())
     }
 
-    /// Lists `stream`'s other three folders beside `pending`, a scan of
-    /// `pending/` holding every id (`Spool::scan_pending_all`); with
-    /// `read_claims`, also reads when each running claim turns dead (a
-    /// listing made without the stream lock, whose claims the next look
-    /// must not have to read under it).
-    fn list_folders(&self, stream: &Name, pending: PendingScan, read_claims: bool) -> Result<Listing> {
+    /// Lists `stream`'s folders: `pending/` by `pending`, a scan holding
+    /// every id (`Spool::scan_pending_all`), and `claimed/` on this
+    /// thread, while another lists `done/` and `failed/` (at 100,000 tasks
+    /// the two halves take about as long, and a request may wait for the
+    /// listing; see `StreamEntry::built`). With `read_claims`, also reads
+    /// when each running claim turns dead (a listing made without the
+    /// stream lock, whose claims the next look must not have to read
+    /// under it).
+    fn list_folders(
+        &self,
+        stream: &Name,
+        pending: impl FnOnce() -> Result<PendingScan>,
+        read_claims: bool,
+    ) -> Result<Listing> {
+        let list =
+            |status| -> Result<(Vec<TaskId>, bool)> { Ok(self.spool.list_ids_and_extras(stream, status)?) };
+        let (pending, running, finished) = std::thread::scope(|s| {
+            let finished = s.spawn(|| {
+                Ok::<_, crate::queue::Error>((list(TaskStatus::Succeeded)?, list(TaskStatus::Failed)?))
+            });
+            let pending = pending();
+            let running = list(TaskStatus::Running);
+            let finished = finished
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (pending, running, finished)
+        });
+        let pending = pending?;
         debug_assert!(!pending.has_more(), "a scan of every pending id");
-        let mut extras = pending.extras;
-        let mut list = |status| -> Result<Vec<TaskId>> {
-            let (ids, extra) = self.spool.list_ids_and_extras(stream, status)?;
-            extras |= extra;
-            Ok(ids)
-        };
+        let drops = has_drops(&pending);
+        let (running, running_extras) = running?;
+        let ((done, done_extras), (failed, failed_extras)) = finished?;
+        let extras = pending.extras || running_extras || done_extras || failed_extras;
         let pending = pending.oldest;
-        let running = list(TaskStatus::Running)?;
-        let done = list(TaskStatus::Succeeded)?;
-        let failed = list(TaskStatus::Failed)?;
         let now = Timestamp::now();
         let running = running
             .into_iter()
@@ -280,6 +328,7 @@ impl Queue {
             done: done.into_iter().collect(),
             failed: failed.into_iter().collect(),
             extras,
+            drops,
         })
     }
 }
@@ -306,6 +355,8 @@ pub(super) struct Listing {
     done: BTreeSet<TaskId>,
     failed: BTreeSet<TaskId>,
     extras: bool,
+    /// `pending/` held something to adopt.
+    drops: bool,
 }
 
 impl StreamIndex {
@@ -354,6 +405,9 @@ fn refresh_loop(index: &Weak<Index>) {
             std::thread::sleep(REFRESH_TICK);
         }
         let Some(index) = index.upgrade() else { return };
+        // Ends the warm-up however this pass ends (a panic too), so that no
+        // request waits for it longer than the pass.
+        let warm_up = WarmUp(first.then_some(&*index));
         let queue = lock(&index.refresher).clone();
         if let Some(queue) = queue {
             // Warm at start: every stream is read now, not on its first look.
@@ -364,9 +418,18 @@ fn refresh_loop(index: &Weak<Index>) {
             }
             queue.refresh(&index);
         }
-        if first {
+        drop(warm_up);
+        first = false;
+    }
+}
+
+/// The first pass of [`refresh_loop`]; dropping it ends the warm-up.
+struct WarmUp<'a>(Option<&'a Index>);
+
+impl Drop for WarmUp<'_> {
+    fn drop(&mut self) {
+        if let Some(index) = self.0 {
             index.warmed_up();
         }
-        first = false;
     }
 }

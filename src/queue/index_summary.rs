@@ -83,6 +83,20 @@ impl Summary {
 /// caller's list, the folder it is in, and its summary (which has its id).
 type Summarized = (usize, TaskStatus, Arc<Summary>);
 
+/// Keeps in `entry` the summaries `read` after the index had seen `events`
+/// events: a summary read before its file's latest event is not kept (that
+/// change wins; the next look reads it again), nor one of a file the index
+/// no longer lists there.
+fn keep(entry: &std::sync::Mutex<StreamIndex>, read: &[(TaskId, TaskStatus, Arc<Summary>)], events: u64) {
+    let mut ix = lock(entry);
+    for (id, status, summary) in read {
+        let fresh = ix.stamps[*status as usize].get(id).is_none_or(|&at| at <= events);
+        if fresh && ix.holds(*status, id) {
+            ix.summaries[*status as usize].insert(id.clone(), summary.clone());
+        }
+    }
+}
+
 impl StreamIndex {
     /// The ids of the folder of `status`.
     fn ids(&self, status: TaskStatus) -> Box<dyn Iterator<Item = &TaskId> + '_> {
@@ -174,7 +188,7 @@ impl Queue {
         statuses: &[TaskStatus],
     ) -> Option<Vec<Summarized>> {
         let index = self.index.as_ref()?;
-        index.wait_for_warm_up();
+        index.wait_for_warm_up(true);
         self.summaries_in(index, streams, statuses)
     }
 
@@ -190,7 +204,7 @@ impl Queue {
         for (i, stream) in streams.iter().enumerate() {
             let entry = index.stream(&stream.name);
             let (known, unknown, events) = {
-                let ix = lock(&entry);
+                let ix = entry.built();
                 if !ix.is_current() || ix.extras || ix.has_duplicates(statuses) {
                     return None;
                 }
@@ -208,18 +222,54 @@ impl Queue {
             };
             all.extend(known);
             let read = self.read_summaries(stream, &unknown);
-            let mut ix = lock(&entry);
-            for (id, status, summary) in read {
-                // Read before the file's latest event: that change wins;
-                // the next look reads it again.
-                let fresh = ix.stamps[status as usize].get(&id).is_none_or(|&at| at <= events);
-                if fresh && ix.holds(status, &id) {
-                    ix.summaries[status as usize].insert(id, summary.clone());
-                }
-                all.push((i, status, summary));
-            }
+            keep(&entry, &read, events);
+            all.extend(read.into_iter().map(|(_, status, summary)| (i, status, summary)));
         }
         Some(all)
+    }
+
+    /// Reads the summaries `entry` (of `stream`) lacks and keeps them, in
+    /// steps of [`super::WARM_UP_STEP`] files on this thread, giving way
+    /// to the requests being served before each (see
+    /// `Index::yield_to_requests`): the warm-up of a server, whose claims
+    /// and pages must not share the cores with a second of reading at
+    /// 100,000 tasks. Once a request waits for the reading to end, the
+    /// steps are bigger and read on every core. Stops when the index stops
+    /// being current (the next recheck starts again).
+    pub(super) fn warm_summaries(&self, index: &super::Index, entry: &super::StreamEntry, stream: &Stream) {
+        let unknown: Vec<(TaskId, TaskStatus)> = {
+            let ix = lock(entry);
+            let mut unknown = Vec::new();
+            for status in TaskStatus::ALL {
+                let kept = &ix.summaries[status as usize];
+                unknown.extend(
+                    ix.ids(status)
+                        .filter(|id| !kept.contains_key(*id))
+                        .map(|id| (id.clone(), status)),
+                );
+            }
+            unknown
+        };
+        let mut rest = &unknown[..];
+        while !rest.is_empty() {
+            let hurried = index.yield_to_requests();
+            let step = if hurried {
+                super::WARM_UP_STEP_HURRIED
+            } else {
+                super::WARM_UP_STEP
+            };
+            let (part, later) = rest.split_at(step.min(rest.len()));
+            rest = later;
+            let events = {
+                let ix = lock(entry);
+                if !ix.is_current() {
+                    return;
+                }
+                ix.events
+            };
+            let read = self.read_summaries(stream, part);
+            keep(entry, &read, events);
+        }
     }
 
     /// Reads the summaries of `files` of `stream` (spread over threads when

@@ -42,7 +42,13 @@ impl Queue {
         for stream in self.all_streams()? {
             let _lock = self.spool.lock_stream(&stream.name)?;
             for status in [TaskStatus::Succeeded, TaskStatus::Failed] {
-                for id in self.spool.list_ids(&stream.name, status)? {
+                // A long-lived process's index lists the old ids without
+                // reading the folder (100,000 names under the stream lock).
+                let ids = match self.indexed_ids_below(&stream.name, status, floor.as_deref()) {
+                    Some(ids) => ids,
+                    None => self.spool.list_ids(&stream.name, status)?,
+                };
+                for id in ids {
                     if floor.as_ref().is_some_and(|f| id.as_str() >= f.as_str()) {
                         break;
                     }
