@@ -187,9 +187,14 @@ impl Queue {
         // no failure of the report (saying so would invite a second one):
         // the claimed copy is superseded and settled on a later look. A
         // file with conflict markers is set aside instead (see `marked`).
+        // The removal waits until the lock is let go, as with fsync: freeing
+        // a file can wait on the disk (a file system mounted with `discard`
+        // trims its blocks then and there), and a look meanwhile sees the
+        // two copies a crash would leave, which it skips or settles.
         if marked {
             let _ = self.set_marked_aside(&stream, &id);
         } else {
+            drop(lock);
             let _ = self.spool.remove_task(&stream, TaskStatus::Running, &id);
         }
         Ok(task)

@@ -68,31 +68,90 @@ impl Staged {
         temp.persist(&path)
             .map_err(|e| Error::io(&path, "rename into place", e.error))?;
         let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
-        Ok(FolderFlush {
-            dir: fsync.then_some(dir),
-        })
+        Ok(FolderFlush::new(fsync.then_some(dir)))
     }
+
+    /// Like [`Staged::commit_unflushed`], but the file replaced is freed
+    /// only by the returned [`FolderFlush`] (see [`replace_keeping_old`]):
+    /// for a caller that commits under a lock and flushes after it.
+    pub(crate) fn commit_replacing(self) -> Result<FolderFlush, Error> {
+        let Staged { temp, path, fsync } = self;
+        let (file, temp_path) = temp.into_parts();
+        drop(file);
+        let aside = replace_keeping_old(&temp_path, &path)?;
+        // Renamed away (or holding the old file, removed by the flush):
+        // nothing of the temp file's own is left to remove.
+        let _ = temp_path.keep();
+        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        Ok(FolderFlush::new(fsync.then_some(dir)).removing(aside))
+    }
+}
+
+/// Renames `from` over `to`, but as an exchange of the two where the file
+/// system can (`renameat2(RENAME_EXCHANGE)`): `to` gets the new file as
+/// a rename would give it, and the old one is left under `from`'s name
+/// (returned) instead of being freed at once. Freeing a file's blocks can
+/// wait on the disk (a file system mounted with `discard` trims them then
+/// and there), and the claim renames over a claimed file holding the stream
+/// lock: the caller removes the old file after letting go of the lock. No
+/// reader ever sees a file written in place either way; `from` is a temp
+/// name that nothing reads. Where the exchange is not supported, or `to`
+/// does not exist, a plain rename (`None`).
+pub(crate) fn replace_keeping_old(from: &Path, to: &Path) -> Result<Option<PathBuf>, Error> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        use rustix::io::Errno;
+        match renameat_with(CWD, from, CWD, to, RenameFlags::EXCHANGE) {
+            Ok(()) => return Ok(Some(from.to_owned())),
+            // ENOENT: nothing to replace (or `from` is gone, which the
+            // rename below reports).
+            Err(Errno::INVAL | Errno::NOSYS | Errno::NOENT) => {}
+            Err(e) => return Err(Error::io(to, "rename into place", e.into())),
+        }
+    }
+    std::fs::rename(from, to).map_err(|e| Error::io(to, "rename into place", e))?;
+    Ok(None)
 }
 
 /// A folder whose new entries still have to be flushed to disk (nothing to
 /// do without fsync). Flush it before telling anyone the write is done.
+///
+/// It may also carry the old file a [`replace_keeping_old`] left under a
+/// temp name, removed once the folder is flushed (or when it is dropped).
 #[derive(Debug)]
 #[must_use = "flush the folder before reporting the write as done"]
 pub(crate) struct FolderFlush {
     dir: Option<PathBuf>,
+    aside: Option<PathBuf>,
 }
 
 impl FolderFlush {
     /// A flush of `dir` (`None`: nothing to flush, fsync is off).
     pub(crate) fn new(dir: Option<PathBuf>) -> FolderFlush {
-        FolderFlush { dir }
+        FolderFlush { dir, aside: None }
     }
 
-    /// Flushes the folder's entries (with fsync; otherwise does nothing).
-    pub(crate) fn flush(self) -> Result<(), Error> {
-        match &self.dir {
-            Some(dir) => sync_dir(dir),
+    /// The same flush, removing the temp file `aside` after it.
+    pub(crate) fn removing(mut self, aside: Option<PathBuf>) -> FolderFlush {
+        self.aside = aside;
+        self
+    }
+
+    /// Flushes the folder's entries (with fsync; otherwise does nothing),
+    /// then removes the old file put aside, if any.
+    pub(crate) fn flush(mut self) -> Result<(), Error> {
+        match self.dir.take() {
+            Some(dir) => sync_dir(&dir),
             None => Ok(()),
+        }
+    }
+}
+
+impl Drop for FolderFlush {
+    fn drop(&mut self) {
+        if let Some(aside) = self.aside.take() {
+            let _ = std::fs::remove_file(aside);
         }
     }
 }
@@ -119,4 +178,51 @@ pub(crate) fn temp_builder() -> tempfile::Builder<'static, 'static> {
         .suffix(".tmp")
         .permissions(std::fs::Permissions::from_mode(0o666));
     builder
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replacing_commit_frees_the_old_file_only_with_its_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        std::fs::write(&path, b"old").unwrap();
+        let names = || {
+            let mut names: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+
+        for fsync in [false, true] {
+            let flush = stage(&path, b"new", fsync).unwrap().commit_replacing().unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), b"new", "in place at once");
+            if cfg!(target_os = "linux") {
+                assert_eq!(
+                    names().len(),
+                    2,
+                    "the old file kept under a temp name until the flush"
+                );
+            }
+            flush.flush().unwrap();
+            assert_eq!(names(), ["t.json"], "and nothing else left after the flush");
+        }
+        // Dropped unflushed (an error path): the old file goes too.
+        drop(stage(&path, b"newer", false).unwrap().commit_replacing().unwrap());
+        assert_eq!(names(), ["t.json"]);
+        // Nothing to replace: a plain rename.
+        let other = dir.path().join("u.json");
+        stage(&other, b"first", false)
+            .unwrap()
+            .commit_replacing()
+            .unwrap()
+            .flush()
+            .unwrap();
+        assert_eq!(std::fs::read(&other).unwrap(), b"first");
+        assert_eq!(names(), ["t.json", "u.json"]);
+    }
 }

@@ -173,11 +173,14 @@ impl InFlightClaim {
     /// of the folder to the caller. The caller holds the stream lock and
     /// has checked that the claimed file is still the one it renamed.
     pub(crate) fn commit_unflushed(mut self) -> Result<FolderFlush, Error> {
-        std::fs::rename(&self.marker, &self.target)
-            .map_err(|e| Error::io(&self.target, "rename into place", e))?;
+        // The old content is left under the marker's name and removed by
+        // the flush, after the lock (see `atomic::replace_keeping_old`).
+        // Until then the marker's name holds a file no one locks: a sweep
+        // in between removes it, and finds the claim already written.
+        let aside = super::atomic::replace_keeping_old(&self.marker, &self.target)?;
         self.committed = true;
         let dir = self.target.parent().map(PathBuf::from);
-        Ok(FolderFlush::new(dir.filter(|_| self.fsync)))
+        Ok(FolderFlush::new(dir.filter(|_| self.fsync)).removing(aside))
     }
 }
 

@@ -273,11 +273,11 @@ impl Spool {
         write_atomic(&path, &to_json(task), self.fsync)
     }
 
-    /// Like [`Spool::write_task`], but the folder is not flushed yet: the
-    /// caller runs the returned [`FolderFlush`] (see
-    /// [`Staged::commit_unflushed`]).
+    /// Like [`Spool::write_task`], but the folder is not flushed yet, and
+    /// the copy replaced is freed only then: the caller runs the returned
+    /// [`FolderFlush`] (see [`Staged::commit_replacing`]).
     pub(crate) fn write_task_unflushed(&self, task: &Task) -> Result<FolderFlush, Error> {
-        self.stage_task(task)?.commit_unflushed()
+        self.stage_task(task)?.commit_replacing()
     }
 
     /// Like [`Spool::write_task`], but only [staged](super::stage): the new
