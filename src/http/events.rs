@@ -109,11 +109,22 @@ pub fn watch_spool(state: &AppState) -> std::io::Result<TreeWatch> {
             TreeEvent::Lost => return sender.publish(ChangeEvent::reload()),
         };
         let relative = path.strip_prefix(&base).unwrap_or(path);
-        if let Some(change) = ChangeEvent::from_spool_path(relative) {
-            // Read here, once per change, not once per open page.
-            sender.publish(change.with_listing(&sender.queue()));
+        if let Some(change) = event_for(&sender, relative) {
+            sender.publish(change);
         }
     })
+}
+
+/// The event to publish for a change of `relative` (a path below the
+/// spool root), its task row read here, once per change, not once per open
+/// page. `None` when no page listens: a claim changes its task's file three
+/// times, and reading it back each time beside the claim (on a second
+/// thread of a two-core machine) cost every claim for nothing.
+fn event_for(state: &AppState, relative: &Path) -> Option<ChangeEvent> {
+    if !state.has_listeners() {
+        return None;
+    }
+    Some(ChangeEvent::from_spool_path(relative)?.with_listing(&state.queue()))
 }
 
 /// `GET /api/events`: one SSE message per change, named by its kind.
@@ -158,6 +169,36 @@ pub(crate) async fn stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_is_read_only_while_a_page_listens() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = crate::config::render_config(&crate::config::SetupAnswers::defaults("t"));
+        let config = crate::config::Config::from_yaml(&text, &dir.path().join("sparkq.yml")).unwrap();
+        let queue = Queue::new(config);
+        queue.create_session("s", None).unwrap();
+        queue.create_stream("a", "s", "Do it.").unwrap();
+        let task = queue
+            .enqueue(
+                "a",
+                crate::queue::NewTask {
+                    tool_name: "run-bash".to_owned(),
+                    payload: serde_json::json!({}),
+                    timeout: None,
+                    task_class: None,
+                },
+            )
+            .unwrap();
+        let state = AppState::new(queue, 0);
+        let path = format!("streams/a/pending/{}", task.id.file_name());
+        assert_eq!(event_for(&state, Path::new(&path)), None, "nobody listens");
+        let page = state.subscribe();
+        let event = event_for(&state, Path::new(&path)).expect("a page listens");
+        assert_eq!(event.id.as_deref(), Some(task.id.as_str()));
+        assert!(event.listing.is_some(), "the row is read for the page");
+        drop(page);
+        assert_eq!(event_for(&state, Path::new(&path)), None, "the page left");
+    }
 
     #[test]
     fn maps_spool_paths_to_events() {

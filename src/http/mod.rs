@@ -127,6 +127,11 @@ impl AppState {
         self.inner.closing.send_replace(true);
     }
 
+    /// Whether a page listens to the changes (see `events`).
+    pub(crate) fn has_listeners(&self) -> bool {
+        self.inner.events.receiver_count() > 0
+    }
+
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
         self.inner.events.subscribe()
     }

@@ -101,19 +101,26 @@ struct ClaimRequest {
     worker: Option<String>,
 }
 
+/// What a claim answers.
+#[derive(Serialize)]
+struct Claimed {
+    task: Option<TaskBrief>,
+}
+
 /// Claims the oldest pending task: `{"task": {...with stream brief...}}`, or
-/// `{"task": null}` when nothing is pending.
+/// `{"task": null}` when nothing is pending. Serialized straight from the
+/// task, not through a `Value` (the same bytes: maps keep their order).
 async fn claim(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(request): Json<ClaimRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Claimed>> {
     let worker = request
         .worker
         .filter(|w| !w.trim().is_empty())
         .unwrap_or_else(|| "http".to_owned());
     // Not starved by a flood of enqueues: see `turns`.
     let _turn = state.turns().claim(&name).await;
-    let claimed: Option<TaskBrief> = blocking(&state, move |q| q.claim(&name, &worker)).await?;
-    Ok(Json(json!({ "task": claimed })))
+    let task = blocking(&state, move |q| q.claim(&name, &worker)).await?;
+    Ok(Json(Claimed { task }))
 }
