@@ -72,6 +72,15 @@ const REFRESH_TICK: Duration = if cfg!(test) {
     Duration::from_secs(5)
 };
 
+/// How long the index's watching thread gathers events between batches
+/// (see `spool::watch_tree_paced`): each event costs the thread a look-up
+/// of its file, and waking it for every change of a busy spool (a claim and
+/// a complete make about ten) took a core's time from the workers. The
+/// index may lag the folders by this much more, which costs nothing: the
+/// folder decides every claim, and a claim finding few ids in the index
+/// reads `pending/` itself (see `index_queue`).
+const EVENT_PAUSE: Duration = Duration::from_millis(2);
+
 /// The longest a request waits for a warm index's first reading (see
 /// [`Index::wait_for_warm_up`]) before it reads the files itself.
 const WARM_UP_WAIT: Duration = Duration::from_secs(10);
@@ -335,8 +344,10 @@ impl Index {
             streams: Mutex::new(HashMap::new()),
         });
         let events = shared.clone();
-        let watch =
-            spool::watch_tree(&streams_dir, move |event| events.observe(event)).map_err(notify::Error::io)?;
+        let watch = spool::watch_tree_paced(&streams_dir, Some(EVENT_PAUSE), move |event| {
+            events.observe(event)
+        })
+        .map_err(notify::Error::io)?;
         Ok(Index {
             shared,
             refresher: Mutex::new(None),

@@ -70,7 +70,7 @@ pub(crate) use rsync::{local_arg, rsync};
 pub(crate) use tasks::{ClaimMove, PendingScan, SCAN_OLDEST, check_name_and_folder};
 pub use teardown::Removal;
 pub(crate) use temp::STALE_TEMP_AGE;
-pub(crate) use tree_watch::{FolderWatch, TreeEvent, TreeWatch, watch_folders, watch_tree};
+pub(crate) use tree_watch::{FolderWatch, TreeEvent, TreeWatch, watch_folders, watch_tree, watch_tree_paced};
 
 use crate::model::{Name, TaskStatus};
 
