@@ -30,7 +30,9 @@
 //! 6. `start` (not run unless named; see `http/start.rs`): claims fired
 //!    from the moment a server answers at 100k pending + 100k finished
 //!    tasks, alone and beside a first list page and `/api/stats`: p50, p90,
-//!    max, beside the same server's steady claims.
+//!    max, beside the same server's steady claims. `SPARKQ_BENCH_STARTS=5`
+//!    repeats each start (binaries taking turns) and prints medians and
+//!    ranges.
 //!
 //! `SPARKQ_BENCH_FSYNC=off` turns fsync off in the bench projects (the
 //! disk's flush otherwise dominates a claim). `SPARKQ_BENCH_QUICK=1` runs every part smaller (well under two minutes

@@ -4,11 +4,14 @@
 //! dashboard), beside what the same server answers once that is over.
 //!
 //! The spool holds `n` pending and `n` finished tasks. For each binary, two
-//! starts: claims alone, fired back to back from the moment the server
-//! answers, for [`START_WINDOW`]; and the same claims with a first task
-//! list page and a first `GET /api/stats` fired beside them. Then, once the
-//! start-up reading is over (a `GET /api/stats` waits for it), 200 steady
-//! claims on the same server: the reference of the same run.
+//! kinds of start: claims alone, fired back to back from the moment the
+//! server answers, for a window of 2 s (1 s quick); and the same claims
+//! with a first task list page and a first `GET /api/stats` fired beside
+//! them. Then, once the start-up reading is over (a `GET /api/stats` waits
+//! for it), 200 steady claims on the same server: the reference of the
+//! same run. `SPARKQ_BENCH_STARTS` (default 1) repeats each start, the
+//! binaries taking turns, and prints the median and range of each number
+//! over the repeats (the machine's load changes from one start to the next).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -81,8 +84,34 @@ fn ms(micros: u64) -> f64 {
     micros as f64 / 1000.0
 }
 
+/// The median, lowest and highest of `values`.
+fn spread(values: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[(sorted.len() - 1) / 2];
+    (median, sorted[0], sorted[sorted.len() - 1])
+}
+
+/// The numbers of one start, in ms: first claim; claims in the window
+/// p50, p90, max; steady p50, p90, max; first list page; first stats.
+fn numbers(s: &Start) -> [f64; 9] {
+    let (list, stats) = s.reads.unwrap_or((0, 0));
+    [
+        ms(s.first),
+        percentile(&s.window, 50.0),
+        percentile(&s.window, 90.0),
+        percentile(&s.window, 100.0),
+        percentile(&s.steady, 50.0),
+        percentile(&s.steady, 90.0),
+        percentile(&s.steady, 100.0),
+        ms(list),
+        ms(stats),
+    ]
+}
+
 pub(crate) fn run(bins: &[Bin], quick: bool, summary: &mut Summary) {
     let n: u64 = if quick { 20_000 } else { 100_000 };
+    let repeats = super::env_number("SPARKQ_BENCH_STARTS", 1).max(1) as usize;
     let window = start_window(quick);
     let dir = project();
     let filled = Instant::now();
@@ -100,42 +129,64 @@ pub(crate) fn run(bins: &[Bin], quick: bool, summary: &mut Summary) {
         } else {
             "claims alone"
         };
-        let mut rows: Vec<[f64; 5]> = Vec::new();
-        for bin in bins {
-            let s = one_start(bin, dir.path(), window, with_reads);
-            let (p50, p90, max) = (
-                percentile(&s.window, 50.0),
-                percentile(&s.window, 90.0),
-                percentile(&s.window, 100.0),
-            );
-            println!(
-                "  {what:<28} [{:>6}] first claim {:7.2} ms; {} claims at start: p50 {p50:.3} ms  p90 {p90:.3}  max {max:.3}; steady: p50 {:.3}  p90 {:.3}  max {:.3}",
-                bin.label,
-                ms(s.first),
-                s.window.len(),
-                percentile(&s.steady, 50.0),
-                percentile(&s.steady, 90.0),
-                percentile(&s.steady, 100.0),
-            );
-            let (list, stats) = s.reads.unwrap_or((0, 0));
-            if with_reads {
+        // Per binary, the numbers of each repeat.
+        let mut runs: Vec<Vec<[f64; 9]>> = bins.iter().map(|_| Vec::new()).collect();
+        for round in 0..repeats {
+            for (bin, runs) in bins.iter().zip(&mut runs) {
+                let s = one_start(bin, dir.path(), window, with_reads);
+                let x = numbers(&s);
                 println!(
-                    "  {:<28} [{:>6}] first list page {:.1} ms, first /api/stats {:.1} ms (both fired at start)",
-                    "",
+                    "  {what:<28} [{:>6}] #{round}: first claim {:7.2} ms; {} claims at start: p50 {:.3} ms  p90 {:.3}  max {:.3}; steady: p50 {:.3}  p90 {:.3}  max {:.3}{}",
                     bin.label,
-                    ms(list),
-                    ms(stats)
+                    x[0],
+                    s.window.len(),
+                    x[1],
+                    x[2],
+                    x[3],
+                    x[4],
+                    x[5],
+                    x[6],
+                    if with_reads {
+                        format!(
+                            "; first list page {:.1} ms, first /api/stats {:.1} ms",
+                            x[7], x[8]
+                        )
+                    } else {
+                        String::new()
+                    }
                 );
+                runs.push(x);
             }
-            rows.push([p90, max, percentile(&s.steady, 90.0), ms(list), ms(stats)]);
         }
-        let column = |i: usize| rows.iter().map(|r| r[i]).collect::<Vec<f64>>();
-        summary.row(&format!("start, {what}: claim p90"), "ms", column(0));
-        summary.row(&format!("start, {what}: claim max"), "ms", column(1));
-        summary.row(&format!("start, {what}: steady p90"), "ms", column(2));
-        if with_reads {
-            summary.row("start: first list page", "ms", column(3));
-            summary.row("start: first /api/stats", "ms", column(4));
+        let names = [
+            "first claim",
+            "claim p50",
+            "claim p90",
+            "claim max",
+            "steady p50",
+            "steady p90",
+            "steady max",
+            "first list page",
+            "first /api/stats",
+        ];
+        let shown: &[usize] = if with_reads {
+            &[0, 1, 2, 3, 4, 5, 7, 8]
+        } else {
+            &[0, 1, 2, 3, 4, 5]
+        };
+        for &i in shown {
+            let mut medians = Vec::new();
+            let mut line = format!("  {what:<28} {:<17}", names[i]);
+            for (bin, runs) in bins.iter().zip(&runs) {
+                let (median, low, high) = spread(&runs.iter().map(|x| x[i]).collect::<Vec<_>>());
+                line.push_str(&format!(
+                    "  [{:>6}] {median:8.3} ms ({low:.3}-{high:.3})",
+                    bin.label
+                ));
+                medians.push(median);
+            }
+            println!("{line}");
+            summary.row(&format!("start, {what}: {}", names[i]), "ms", medians);
         }
     }
 }

@@ -97,17 +97,19 @@ const BUILD_WAIT: Duration = if cfg!(test) {
 
 /// How many task files the warm-up reads between two looks at the requests
 /// being served (see [`Index::yield_to_requests`]): about a millisecond of
-/// one core's work.
-const WARM_UP_STEP: usize = 128;
-
-/// Once a request waits for the warm-up, how many files it reads per step,
-/// over every core (as a folder read is): a few tens of milliseconds.
-const WARM_UP_STEP_HURRIED: usize = 2048;
+/// one core's work when the files are cached, more when read from disk.
+const WARM_UP_STEP: usize = 64;
 
 /// The longest the warm-up waits for the requests being served to end
 /// before it reads its next step all the same: under constant load it
 /// still ends, at about one step per this long.
 const WARM_UP_YIELD: Duration = Duration::from_millis(20);
+
+/// How long no request must have been served before the warm-up reads a
+/// step: longer than the gap between the requests of a client that sends
+/// them back to back (a tenth of a millisecond), which a step started in
+/// would overlap with the next request.
+const WARM_UP_QUIET: Duration = Duration::from_millis(2);
 
 /// The live index of one spool. Cloned queues share it.
 pub struct Index {
@@ -155,6 +157,8 @@ struct Shared {
 #[derive(Debug, Default)]
 struct Requests {
     serving: usize,
+    /// When the last one ended.
+    last_end: Option<Instant>,
     /// Of those, the ones waiting for the warm-up to end: it then reads on
     /// every core without giving way.
     waiting_for_warm_up: usize,
@@ -414,22 +418,38 @@ impl Index {
     }
 
     /// Before each step of reading summaries in the background: waits
-    /// while requests are being served, so that at start (at 100,000 tasks
-    /// a second of reading) the claims and pages that come meanwhile keep
-    /// the cores; at most [`WARM_UP_YIELD`], so that under constant load
-    /// the reading still ends. Returns whether a request waits for the
-    /// reading to end: then it gives way to none (each step it gave way
-    /// would add to that request's wait; measured, the first dashboard at
-    /// 100,000 tasks took twice as long) and reads on every core.
+    /// until no request has been served for [`WARM_UP_QUIET`], so that at
+    /// start (at 100,000 tasks a second or two of reading) the claims and
+    /// pages that come meanwhile keep the cores and the disk; at most
+    /// [`WARM_UP_YIELD`], so that under constant load the reading still
+    /// ends. Returns whether a request waits for the reading to end: then
+    /// it gives way to none (each step it gave way would add to that
+    /// request's wait; measured, the first dashboard at 100,000 tasks took
+    /// twice as long) and reads on every core.
     fn yield_to_requests(&self) -> bool {
         let (requests, changed) = &self.requests;
-        let requests = changed
-            .wait_timeout_while(lock(requests), WARM_UP_YIELD, |r| {
-                r.serving > 0 && r.waiting_for_warm_up == 0
-            })
-            .unwrap_or_else(PoisonError::into_inner)
-            .0;
-        requests.waiting_for_warm_up > 0
+        let deadline = Instant::now() + WARM_UP_YIELD;
+        let mut r = lock(requests);
+        loop {
+            if r.waiting_for_warm_up > 0 {
+                return true;
+            }
+            let now = Instant::now();
+            let quiet_at = match (r.serving, r.last_end) {
+                (0, None) => return false,
+                (0, Some(end)) if now.duration_since(end) >= WARM_UP_QUIET => return false,
+                (0, Some(end)) => end + WARM_UP_QUIET,
+                // Busy: woken when the last request ends.
+                _ => deadline,
+            };
+            if now >= deadline {
+                return false;
+            }
+            r = changed
+                .wait_timeout(r, quiet_at.min(deadline) - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 
     /// The spool folder this index watches.
@@ -468,6 +488,7 @@ impl Drop for Serving {
         let (requests, changed) = &self.0.requests;
         let mut requests = lock(requests);
         requests.serving -= 1;
+        requests.last_end = Some(Instant::now());
         if requests.serving == 0 {
             changed.notify_all();
         }
