@@ -89,11 +89,7 @@ const WARM_UP_WAIT: Duration = Duration::from_secs(10);
 /// made (see [`StreamEntry::built`]) before it reads the folders itself: a
 /// listing that hangs (a stuck file system) delays requests by this much,
 /// never for ever.
-const BUILD_WAIT: Duration = if cfg!(test) {
-    Duration::from_millis(500)
-} else {
-    Duration::from_secs(5)
-};
+const BUILD_WAIT: Duration = Duration::from_secs(5);
 
 /// How many task files the warm-up reads between two looks at the requests
 /// being served (see [`Index::yield_to_requests`]): about a millisecond of

@@ -93,8 +93,15 @@ impl Queue {
                 entry.release_reservation();
                 continue;
             };
-            if !self.rebuild_unlocked(index, &entry, &stream) {
-                self.rebuild_locked(&entry, &stream);
+            match self.list_unlocked(&entry, &stream) {
+                // Another listing is being made (a waiter's): it brings the
+                // stream up to date, and requests wait for it.
+                None => continue,
+                Some(listed) => {
+                    if !self.swap_in(index, &entry, listed) {
+                        self.rebuild_locked(&entry, &stream);
+                    }
+                }
             }
             self.sweep_in_background(&entry, &stream);
             // Files changed without an event: found by looking each up,
@@ -147,6 +154,9 @@ impl Queue {
                 None => ix.journal = Some(Journal::default()),
             }
         }
+        // A listing that panics ends its journal, so that no request waits
+        // for it and the next recheck lists again.
+        let unwinding = EndOnPanic(entry);
         let listed = self
             .list_folders(
                 &stream.name,
@@ -157,6 +167,7 @@ impl Queue {
                 let drops = listing.drops;
                 (listing, drops)
             });
+        drop(unwinding);
         Some(listed)
     }
 
@@ -420,6 +431,19 @@ fn refresh_loop(index: &Weak<Index>) {
         }
         drop(warm_up);
         first = false;
+    }
+}
+
+/// Ends a listing's journal if the listing panics (see
+/// [`Queue::list_unlocked`]).
+struct EndOnPanic<'a>(&'a StreamEntry);
+
+impl Drop for EndOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(self.0).journal = None;
+            self.0.listing_ended();
+        }
     }
 }
 
