@@ -38,6 +38,7 @@ impl Queue {
     /// unless a worker claimed the task already, which makes it enqueued.
     pub(super) fn write_new_task(&self, task: &Task) -> Result<()> {
         let Err(e) = self.spool.write_task(task) else {
+            self.index_wrote(&task.stream, &task.id, &[TaskStatus::Queued]);
             return Ok(());
         };
         match self.spool.remove_task(&task.stream, TaskStatus::Queued, &task.id) {
@@ -68,6 +69,9 @@ impl Queue {
         // published from it (see `spool::batch`). A batch abandoned midway
         // is finished or discarded by the next look at the stream.
         self.spool.stage_batch(&stream.name, &tasks)?.publish()?;
+        for task in &tasks {
+            self.index_wrote(&task.stream, &task.id, &[TaskStatus::Queued]);
+        }
         Ok(tasks)
     }
 

@@ -98,6 +98,7 @@ impl Queue {
             self.set_marked_aside(&stream, &id)?;
         }
         self.spool.write_task(&task)?;
+        self.index_wrote(&task.stream, &task.id, &[task.status]);
         Ok(task)
     }
 
@@ -125,7 +126,7 @@ impl Queue {
         for (what, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
             self.check_size(what, text.as_ref().map_or(0, String::len), limit)?;
         }
-        match self.finish_claim(id, &report, outcome.clone()) {
+        let task = match self.finish_claim(id, &report, outcome.clone()) {
             Err(e) if fence::is_refusal(&e) => {
                 let Some(token) = report.token.clone() else {
                     return Err(e);
@@ -136,7 +137,9 @@ impl Queue {
                 }
             }
             other => other,
-        }
+        }?;
+        self.index_wrote(&task.stream, &task.id, &[TaskStatus::Running, task.status]);
+        Ok(task)
     }
 
     /// Notes that this process claimed task `id` of `stream`, for

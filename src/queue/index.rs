@@ -448,6 +448,20 @@ impl Index {
         }
     }
 
+    /// Brings the index in line at once with task `id`'s files in the
+    /// folders of `statuses`, as their events will (looking each file up;
+    /// doing it twice is harmless). For this process's own writes, so that
+    /// what it wrote is what it lists and counts next (read your writes),
+    /// not only once the watching thread takes the events, which it does
+    /// in batches (see `EVENT_PAUSE`).
+    pub(super) fn heard_task(&self, stream: &Name, id: &TaskId, statuses: &[TaskStatus]) {
+        let dir = self.shared.streams_dir.join(stream.as_str());
+        for &status in statuses {
+            let path = dir.join(spool::state_dir(status)).join(id.file_name());
+            self.shared.observe_path(&path);
+        }
+    }
+
     /// The spool folder this index watches.
     pub fn spool_root(&self) -> Option<&Path> {
         self.shared.streams_dir.parent()

@@ -184,16 +184,31 @@ impl Queue {
 
     /// Tells the index that this process just claimed `id`, so the next
     /// claim does not try it first (its event may not have come yet).
+    /// This process wrote task `id` of `stream` in the folders of
+    /// `statuses`: its index learns it now, not when the events arrive
+    /// (see [`Index::heard_task`]), so a list or count right after an
+    /// enqueue, report, heartbeat or requeue shows it.
+    pub(in crate::queue) fn index_wrote(&self, stream: &Name, id: &TaskId, statuses: &[TaskStatus]) {
+        if let Some(index) = &self.index {
+            index.heard_task(stream, id, statuses);
+        }
+    }
+
     pub(in crate::queue) fn index_claimed(&self, stream: &Name, id: &TaskId) {
         if let Some(index) = &self.index {
             let entry = index.stream(stream);
             let mut ix = lock(&entry);
             ix.pending.remove(id);
+            // Running now, its time read before the next sweep decision,
+            // as the rename's event would say (read your writes).
+            ix.file_changed(TaskStatus::Running, id);
+            ix.running.insert(id.clone(), None);
             // A listing being made unlocked may have seen the file before
             // the claim took it: its replay looks the file up again.
             if let Some(journal) = &mut ix.journal {
-                let dir = index.shared.streams_dir.join(stream.as_str()).join("pending");
-                journal.paths.push(dir.join(id.file_name()));
+                let dir = index.shared.streams_dir.join(stream.as_str());
+                journal.paths.push(dir.join("pending").join(id.file_name()));
+                journal.paths.push(dir.join("claimed").join(id.file_name()));
             }
         }
     }

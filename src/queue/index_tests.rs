@@ -959,3 +959,106 @@ fn a_kept_stream_file_is_read_again_once_another_process_changes_it() {
         Err(crate::queue::Error::StreamEnded { .. })
     ));
 }
+
+#[test]
+fn a_process_lists_and_counts_what_it_just_wrote_through_random_changes() {
+    // The watching thread takes events in batches, a few milliseconds
+    // apart: without the queue telling its index of its own writes, a
+    // count or list right after a report missed it (read your writes).
+    let seed = fastrand::u64(..);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let queue = indexed_queue(dir.path());
+    let folders = Queue::new(queue.config().clone());
+    let stream = Name::parse("a").unwrap();
+    let _ = queue.peek("a").unwrap();
+    let mut running: Vec<(TaskId, Option<String>)> = Vec::new();
+    let mut finished: Vec<TaskId> = Vec::new();
+    let mut from_index = 0;
+    let rows = |q: &Queue| {
+        let filter = crate::queue::TaskFilter {
+            limit: Some(50),
+            ..Default::default()
+        };
+        q.list_tasks(&filter)
+            .unwrap()
+            .tasks
+            .into_iter()
+            .map(|t| (t.id, t.status))
+            .collect::<Vec<_>>()
+    };
+    for step in 0..80 {
+        let what = match rng.u8(..7) {
+            0 => {
+                queue.enqueue("a", new()).unwrap();
+                "enqueue"
+            }
+            1 => {
+                queue
+                    .enqueue_batch("a", (0..rng.usize(1..4)).map(|_| new()).collect())
+                    .unwrap();
+                "batch"
+            }
+            2 | 3 => match queue.claim("a", "w").unwrap() {
+                Some(c) => {
+                    running.push((c.task.id, c.task.claim_token));
+                    "claim"
+                }
+                None => "claim of nothing",
+            },
+            4 if !running.is_empty() => {
+                let (id, token) = running.swap_remove(rng.usize(..running.len()));
+                let report = crate::queue::Report {
+                    token,
+                    ..Default::default()
+                };
+                if rng.bool() {
+                    queue
+                        .complete(id.as_str(), json!({"summary": "ok"}), report)
+                        .unwrap();
+                } else {
+                    queue.fail(id.as_str(), "broke", report).unwrap();
+                }
+                finished.push(id);
+                "report"
+            }
+            5 if !running.is_empty() => {
+                let (id, token) = &running[rng.usize(..running.len())];
+                queue.heartbeat(id.as_str(), token.as_deref()).unwrap();
+                "heartbeat"
+            }
+            6 if !finished.is_empty() => {
+                let id = &finished[rng.usize(..finished.len())];
+                queue
+                    .requeue(id.as_str(), &crate::queue::RequeueOptions::default())
+                    .unwrap();
+                "requeue"
+            }
+            _ => continue,
+        };
+        let truth = folders.counts(&stream).unwrap();
+        // A batch's folder event makes the index read the folders again
+        // (then counts come from them); otherwise it answers itself.
+        if let Some(counts) = queue.indexed_counts(&stream) {
+            from_index += 1;
+            assert_eq!(
+                counts, truth,
+                "seed {seed}, step {step}: counts right after {what}"
+            );
+        }
+        assert_eq!(
+            queue.counts(&stream).unwrap(),
+            truth,
+            "seed {seed}, step {step}: {what}"
+        );
+        assert_eq!(
+            rows(&queue),
+            rows(&folders),
+            "seed {seed}, step {step}: list after {what}"
+        );
+    }
+    assert!(
+        from_index >= 20,
+        "seed {seed}: only {from_index} answers came from the index"
+    );
+}

@@ -76,6 +76,7 @@ impl Queue {
         // loses only the back-pointer, never the work.
         self.write_new_task(&task)?;
         let already_requeued_as = self.mark_requeued(&original.id, &task.id)?;
+        self.index_wrote(&original.stream, &original.id, &[original.status]);
         Ok(Requeued {
             task,
             already_requeued_as,
