@@ -368,15 +368,20 @@ mod tests {
         queue
     }
 
-    /// A task of stream `a` renamed into `claimed/` and not rewritten: what
-    /// a claim leaves between its two halves, or a crash between them.
-    fn renamed_not_rewritten(queue: &Queue, timeout: Option<u64>) -> (Task, Name) {
-        let new = NewTask {
+    /// A run-bash task with an empty payload and `timeout`.
+    fn new_task(timeout: Option<u64>) -> NewTask {
+        NewTask {
             tool_name: "run-bash".to_owned(),
             payload: json!({}),
             timeout,
             task_class: None,
-        };
+        }
+    }
+
+    /// A task of stream `a` renamed into `claimed/` and not rewritten: what
+    /// a claim leaves between its two halves, or a crash between them.
+    fn renamed_not_rewritten(queue: &Queue, timeout: Option<u64>) -> (Task, Name) {
+        let new = new_task(timeout);
         let task = queue.enqueue("a", new).unwrap();
         let stream = Name::parse("a").unwrap();
         assert!(
@@ -392,14 +397,8 @@ mod tests {
     fn claim_scans_again_past_finished_duplicates_and_keeps_fifo_order() {
         let dir = tempfile::tempdir().unwrap();
         let queue = queue_in(dir.path());
-        let new = || NewTask {
-            tool_name: "run-bash".to_owned(),
-            payload: json!({}),
-            timeout: None,
-            task_class: None,
-        };
         let tasks = queue
-            .enqueue_batch("a", (0..SCAN_OLDEST + 4).map(|_| new()).collect())
+            .enqueue_batch("a", (0..SCAN_OLDEST + 4).map(|_| new_task(None)).collect())
             .unwrap();
         // A merge left finished copies of more tasks than one scan keeps.
         let stream = Name::parse("a").unwrap();
@@ -427,12 +426,7 @@ mod tests {
     fn a_claim_never_renames_over_a_copy_already_in_claimed() {
         let dir = tempfile::tempdir().unwrap();
         let queue = queue_in(dir.path());
-        let new = NewTask {
-            tool_name: "run-bash".to_owned(),
-            payload: json!({}),
-            timeout: None,
-            task_class: None,
-        };
+        let new = new_task(None);
         let queued = queue.enqueue("a", new).unwrap();
         let stream = Name::parse("a").unwrap();
         let pending = queue.spool.state_path(&stream, TaskStatus::Queued);
@@ -594,12 +588,7 @@ mod tests {
     fn a_stale_token_changes_nothing_and_leaves_no_staged_copy() {
         let dir = tempfile::tempdir().unwrap();
         let queue = queue_in(dir.path());
-        let new = NewTask {
-            tool_name: "run-bash".to_owned(),
-            payload: json!({}),
-            timeout: None,
-            task_class: None,
-        };
+        let new = new_task(None);
         queue.enqueue("a", new).unwrap();
         let claimed = queue.claim("a", "w").unwrap().unwrap();
         let id = claimed.task.id.as_str();
@@ -636,14 +625,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let queue = queue_in(dir.path());
         assert!(queue.spool.fsync());
-        let new = || NewTask {
-            tool_name: "run-bash".to_owned(),
-            payload: json!({}),
-            timeout: None,
-            task_class: None,
-        };
         let tasks = queue
-            .enqueue_batch("a", (0..60).map(|_| new()).collect())
+            .enqueue_batch("a", (0..60).map(|_| new_task(None)).collect())
             .unwrap();
 
         let claimed: Vec<Vec<TaskId>> = std::thread::scope(|scope| {
