@@ -21,12 +21,12 @@ use crate::queue::{self, NewTask, Queue, RequeueOptions};
 pub(super) struct EnqueueParams {
     /// Stream to queue into.
     stream: String,
-    /// A registered tool, e.g. run-bash.
+    /// Registered tool, e.g. run-bash.
     tool_name: String,
-    /// The tool's input: a JSON object.
+    /// The tool's input.
     #[schemars(with = "rmcp::model::JsonObject")]
     payload: Value,
-    /// Seconds before a claim is stale; overrides the tool's.
+    /// Seconds before a claim goes stale.
     timeout: Option<u64>,
 }
 
@@ -36,7 +36,7 @@ pub(super) struct EnqueueParams {
 pub(super) struct RequeueParams {
     /// A finished task's id.
     id: String,
-    /// Stream to queue into (default: the task's).
+    /// Target stream (default: the task's).
     stream: Option<String>,
     /// New payload (default: the task's).
     #[schemars(with = "Option<rmcp::model::JsonObject>")]

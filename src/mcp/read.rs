@@ -27,7 +27,7 @@ pub(super) struct StreamParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
 pub(super) struct IdParams {
-    /// Task id (tsk_...).
+    /// Task id.
     id: String,
 }
 
@@ -39,13 +39,19 @@ pub(super) struct ListTasksParams {
     stream: Option<String>,
     /// queued, running, succeeded or failed.
     status: Option<String>,
-    /// Only running tasks past their timeout.
+    /// Only stale running tasks.
     #[serde(default)]
     stale: bool,
     /// How many, 1-1000 (default 50).
     limit: Option<usize>,
     /// Updated since: 8h, 2d or an RFC 3339 time.
     since: Option<String>,
+    /// Text in summary, error or payload.
+    q: Option<String>,
+    /// Only this tool.
+    tool: Option<String>,
+    /// Only this worker's.
+    worker: Option<String>,
 }
 
 /// Parameters of `list_streams`.
@@ -127,7 +133,7 @@ impl SparkqServer {
     }
 
     #[tool(
-        description = "Tasks, newest first: summary or error (cut), output sizes.",
+        description = "Tasks, newest first, with summary or error.",
         input_schema = input_schema::<ListTasksParams>()
     )]
     async fn list_tasks(&self, Parameters(p): Parameters<ListTasksParams>) -> CallToolResult {
@@ -143,6 +149,9 @@ impl SparkqServer {
                     .as_deref()
                     .map(|since| queue::parse_moment("since", since, now))
                     .transpose()?,
+                text: p.q,
+                tool: p.tool,
+                worker: p.worker,
                 ..TaskFilter::default()
             };
             let page = queue.list_tasks(&filter)?;
@@ -156,7 +165,7 @@ impl SparkqServer {
     }
 
     #[tool(
-        description = "Streams with their instructions and task counts.",
+        description = "Streams with instructions and counts.",
         input_schema = input_schema::<ListStreamsParams>()
     )]
     async fn list_streams(&self, Parameters(p): Parameters<ListStreamsParams>) -> CallToolResult {

@@ -29,10 +29,10 @@ use crate::watch::Shutdown;
 pub(super) struct ClaimParams {
     /// Stream to claim from.
     stream: String,
-    /// Wait up to this many seconds for a task (default 0).
+    /// Seconds to wait for a task (default 0).
     #[schemars(range(max = 43200))]
     wait_seconds: Option<u64>,
-    /// Who is claiming (default: host:pid of the MCP client).
+    /// Worker name (default: host:pid).
     worker: Option<String>,
 }
 
@@ -49,7 +49,7 @@ pub(super) struct CompleteParams {
     stdout: Option<String>,
     /// Task stderr.
     stderr: Option<String>,
-    /// claim_token from claim_task.
+    /// From claim_task.
     token: Option<String>,
 }
 
@@ -65,7 +65,7 @@ pub(super) struct FailParams {
     stdout: Option<String>,
     /// Task stderr.
     stderr: Option<String>,
-    /// claim_token from claim_task.
+    /// From claim_task.
     token: Option<String>,
 }
 
@@ -75,7 +75,7 @@ pub(super) struct FailParams {
 pub(super) struct HeartbeatParams {
     /// Task id.
     id: String,
-    /// claim_token from claim_task.
+    /// From claim_task.
     token: Option<String>,
 }
 
@@ -110,7 +110,7 @@ impl Receipt {
 #[tool_router(router = worker_tools, vis = "pub(super)")]
 impl SparkqServer {
     #[tool(
-        description = "Claim the oldest queued task of a stream: the task, its stream instructions and claim_token; null if none.",
+        description = "Claim a stream's oldest queued task: task, instructions, claim_token; null if none.",
         input_schema = input_schema::<ClaimParams>()
     )]
     async fn claim_task(
@@ -181,7 +181,7 @@ impl SparkqServer {
     }
 
     #[tool(
-        description = "Mark a running task alive, so a long task is not taken back.",
+        description = "Mark a running task alive so it is not taken back.",
         input_schema = input_schema::<HeartbeatParams>()
     )]
     async fn heartbeat_task(&self, Parameters(p): Parameters<HeartbeatParams>) -> CallToolResult {

@@ -237,6 +237,47 @@ async fn list_tasks_since_keeps_what_changed_in_the_window() {
 }
 
 #[tokio::test]
+async fn list_tasks_filters_by_text_tool_and_worker_as_sparkq_tasks_does() {
+    let h = Harness::new().await;
+    let enqueue = |tool: &str, payload: serde_json::Value| {
+        let new = crate::queue::NewTask {
+            tool_name: tool.to_owned(),
+            payload,
+            timeout: None,
+            task_class: None,
+        };
+        h.queue.enqueue("auth", new).unwrap().id.to_string()
+    };
+    let deploy = enqueue("run-bash", json!({"script_path": "scripts/deploy.sh"}));
+    let docs = enqueue("llm-haiku", json!({"prompt": "Write the docs"}));
+    let claimed = h
+        .ok("claim_task", json!({"stream": "auth", "worker": "w7"}))
+        .await;
+    assert_eq!(claimed["id"], deploy.as_str());
+    let ids = |rows: serde_json::Value| -> Vec<String> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (filter, expected) in [
+        (json!({"q": "deploy.sh"}), vec![deploy.clone()]),
+        (json!({"q": "DOCS"}), vec![docs.clone()]),
+        (json!({"tool": "llm-haiku"}), vec![docs.clone()]),
+        (json!({"worker": "w7"}), vec![deploy.clone()]),
+        (json!({"tool": "run-bash", "worker": "w8"}), vec![]),
+        (json!({}), vec![docs.clone(), deploy.clone()]),
+    ] {
+        assert_eq!(
+            ids(h.ok("list_tasks", filter.clone()).await),
+            expected,
+            "{filter}"
+        );
+    }
+}
+
+#[tokio::test]
 #[ignore = "prints the tools/list answer for inspection"]
 async fn print_tools_list() {
     let h = Harness::new().await;
