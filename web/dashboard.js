@@ -22,14 +22,19 @@ route("dashboard", "Dashboard", async (main, r) => {
   select.addEventListener("change", () => {
     filter = select.value;
     setParams({ stream: filter });
-    refresh();
+    // The charts follow the choice at once, not on the next debounced turn.
+    refreshStats();
+    refreshLists();
   });
   main.append(h("div", { class: "page-head" }, h("h1", {}, "Dashboard"), h("label", { class: "inline" }, "Stream ", select)), visitBox, charts, body);
 
   async function refreshStats() {
-    const stats = await attempt(() => api("GET", "/api/stats?hours=24"));
-    if (!stats || !charts.isConnected) return;
-    fill(charts, perHour(stats), toolDurations(stats), depth(stats, filter));
+    const shown = filter;
+    const q = shown ? "&stream=" + encodeURIComponent(shown) : "";
+    const stats = await attempt(() => api("GET", "/api/stats?hours=24" + q));
+    // A newer choice of stream may have been made while this one loaded.
+    if (!stats || !charts.isConnected || shown !== filter) return;
+    fill(charts, perHour(stats, shown), toolDurations(stats, shown), depth(stats, shown));
     performance.mark("sparkq-charts-drawn");
   }
 
@@ -108,11 +113,11 @@ function hourLabel(iso) {
 }
 
 /// Done and failed per hour over the last day, stacked bars.
-function perHour(stats) {
+function perHour(stats, stream) {
   const hours = Array.isArray(stats.hours) ? stats.hours : [];
   const total = hours.reduce((n, b) => n + (Number(b.succeeded) || 0) + (Number(b.failed) || 0), 0);
   const failedTotal = hours.reduce((n, b) => n + (Number(b.failed) || 0), 0);
-  const box = h("section", { class: "chart-card card", id: "chart-hours" }, h("h2", {}, "Finished per hour"), h("p", { class: "legend" }, h("span", { class: "key key-done" }), " done ", h("span", { class: "key key-failed" }), " failed · ", String(total), " in ", String(hours.length), " h, ", String(failedTotal), " failed, all streams"));
+  const box = h("section", { class: "chart-card card", id: "chart-hours" }, h("h2", {}, "Finished per hour"), h("p", { class: "legend" }, h("span", { class: "key key-done" }), " done ", h("span", { class: "key key-failed" }), " failed · ", String(total), " in ", String(hours.length), " h, ", String(failedTotal), " failed, ", stream ? "stream " + stream : "all streams"));
   if (!hours.length) return box.appendChild(h("p", { class: "empty" }, "No data.")) && box;
   const W = 360;
   const H = 130;
@@ -141,9 +146,9 @@ function perHour(stats) {
 
 /// Median and p90 run time per tool: a bar to the median, a thinner one on
 /// to the p90, on a log scale so a 2 s tool and a 20 min one both read.
-function toolDurations(stats) {
+function toolDurations(stats, stream) {
   const tools = (Array.isArray(stats.tools) ? stats.tools : []).filter((t) => Number(t.count) > 0).sort((a, b) => (Number(b.p50_ms) || 0) - (Number(a.p50_ms) || 0));
-  const box = h("section", { class: "chart-card card", id: "chart-tools" }, h("h2", {}, "How long each tool takes"), h("p", { class: "legend" }, h("span", { class: "key key-p50" }), " median ", h("span", { class: "key key-p90" }), " p90 · all finished tasks"));
+  const box = h("section", { class: "chart-card card", id: "chart-tools" }, h("h2", {}, "How long each tool takes"), h("p", { class: "legend" }, h("span", { class: "key key-p50" }), " median ", h("span", { class: "key key-p90" }), " p90 · finished tasks of ", stream ? "stream " + stream : "all streams"));
   if (!tools.length) return box.appendChild(h("p", { class: "empty" }, "No finished tasks yet.")) && box;
   const W = 360;
   const row = 24;

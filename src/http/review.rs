@@ -71,9 +71,11 @@ async fn since(
 #[serde(deny_unknown_fields)]
 struct StatsQuery {
     hours: Option<String>,
+    stream: Option<String>,
 }
 
-/// Tasks finished per hour, durations per tool, queue depth per stream.
+/// Tasks finished per hour, durations per tool, queue depth per stream;
+/// of one stream with `stream=NAME`.
 async fn stats(
     State(state): State<AppState>,
     query: Result<Query<StatsQuery>, QueryRejection>,
@@ -93,5 +95,8 @@ async fn stats(
             }
         },
     };
-    Ok(Json(blocking(&state, move |q| q.stats(hours)).await?))
+    let stream = query.stream.filter(|s| !s.is_empty());
+    Ok(Json(
+        blocking(&state, move |q| q.stats(hours, stream.as_deref())).await?,
+    ))
 }

@@ -184,7 +184,7 @@ fn a_dead_claim_is_swept_when_its_time_comes() {
 /// Stats and `since` without their clock: what two reports taken a moment
 /// apart on an unchanged spool must share.
 fn dashboard(queue: &Queue, since: Timestamp) -> String {
-    let mut stats = queue.stats(48).unwrap();
+    let mut stats = queue.stats(48, None).unwrap();
     stats.generated_at = since;
     for depth in &mut stats.depth {
         if let Some(last) = depth.points.last_mut() {
@@ -390,7 +390,7 @@ fn the_recheck_drops_a_summary_whose_file_changed_without_an_event() {
     let slot = TaskStatus::Succeeded as usize;
     let deadline = Instant::now() + Duration::from_secs(20);
     let kept = loop {
-        queue.stats(24).unwrap();
+        queue.stats(24, None).unwrap();
         if let Some(summary) = lock(&entry).summaries[slot].get(&done.id).cloned() {
             break summary;
         }
@@ -417,7 +417,7 @@ fn the_recheck_drops_a_summary_whose_file_changed_without_an_event() {
         assert!(Instant::now() < deadline, "the stale summary was never dropped");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let tools = |q: &Queue| q.stats(24).unwrap().tools;
+    let tools = |q: &Queue| q.stats(24, None).unwrap().tools;
     assert_eq!(tools(&queue), tools(&folders));
     assert_eq!(tools(&queue)[0].tool_name, "run-other");
 }
@@ -656,7 +656,10 @@ fn a_warm_index_reads_every_summary_at_start_and_keeps_them_across_a_recheck() {
         );
     }
     let folders = Queue::new(queue.config().clone());
-    assert_eq!(queue.stats(24).unwrap().tools, folders.stats(24).unwrap().tools);
+    assert_eq!(
+        queue.stats(24, None).unwrap().tools,
+        folders.stats(24, None).unwrap().tools
+    );
 }
 
 #[test]
@@ -819,7 +822,10 @@ fn the_warm_up_reads_every_summary_while_requests_are_served_and_answers_a_waiti
     }
     // A dashboard asked meanwhile (here, after) gets the folders' answer.
     let folders = Queue::new(queue.config().clone());
-    assert_eq!(queue.stats(24).unwrap().tools, folders.stats(24).unwrap().tools);
+    assert_eq!(
+        queue.stats(24, None).unwrap().tools,
+        folders.stats(24, None).unwrap().tools
+    );
     drop(serving);
 }
 

@@ -68,8 +68,9 @@ pub struct DepthPoint {
 
 impl Queue {
     /// The dashboard's numbers over the `hours` hours that end with the
-    /// current one (1 to [`MAX_STATS_HOURS`]).
-    pub fn stats(&self, hours: u32) -> Result<Stats> {
+    /// current one (1 to [`MAX_STATS_HOURS`]), of every stream or of
+    /// `stream` alone (an unknown stream is an error).
+    pub fn stats(&self, hours: u32, stream: Option<&str>) -> Result<Stats> {
         if !(1..=MAX_STATS_HOURS).contains(&hours) {
             return Err(Error::invalid(
                 "hours",
@@ -98,7 +99,10 @@ impl Queue {
                 .filter(|&i| i < starts.len())
         };
 
-        let streams = self.all_streams()?;
+        let streams = match stream {
+            Some(name) => vec![self.stream(name)?],
+            None => self.all_streams()?,
+        };
         for stream in &streams {
             self.touch_quietly(stream);
         }

@@ -237,7 +237,7 @@ fn reading_every_task_on_threads_reads_each_once() {
     assert_eq!(read.len(), ids.len(), "each task read once");
     assert_eq!(read.into_iter().collect::<BTreeSet<_>>(), ids);
     // The numbers built from the threads' parts add up.
-    let stats = queue.stats(2).unwrap();
+    let stats = queue.stats(2, None).unwrap();
     let now = stats.depth[0].points.last().unwrap();
     assert_eq!((now.queued, now.running), (ids.len(), 0));
 }

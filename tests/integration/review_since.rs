@@ -329,4 +329,55 @@ fn stats_count_finishes_per_hour_durations_per_tool_and_depth_per_stream() {
         assert_eq!(status, 400, "{bad}: {body}");
         assert_eq!(body["error"]["code"], "invalid_query", "{bad}: {body}");
     }
+
+    // One stream's numbers: its own depth line, and the streams' hours
+    // and tool counts add up to the whole.
+    let names: Vec<&str> = depth.iter().map(|d| d["stream"].as_str().unwrap()).collect();
+    let mut finished = vec![0; 24];
+    let mut runs = std::collections::BTreeMap::<String, u64>::new();
+    for (i, name) in names.iter().enumerate() {
+        let (status, one) = server.get(&format!("/api/stats?stream={name}"));
+        assert_eq!(status, 200, "{name}: {one}");
+        let lines = one["depth"].as_array().unwrap();
+        assert_eq!(lines.len(), 1, "{name}: {one}");
+        assert_eq!(lines[0]["stream"], *name);
+        let counts = |line: &serde_json::Value| -> Vec<(u64, u64)> {
+            line["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p["queued"].as_u64().unwrap(), p["running"].as_u64().unwrap()))
+                .collect()
+        };
+        assert_eq!(counts(&lines[0]), counts(&depth[i]), "{name}");
+        for (k, hour) in one["hours"].as_array().unwrap().iter().enumerate() {
+            finished[k] += hour["succeeded"].as_u64().unwrap() + hour["failed"].as_u64().unwrap();
+        }
+        for tool in one["tools"].as_array().unwrap() {
+            *runs
+                .entry(tool["tool_name"].as_str().unwrap().to_owned())
+                .or_default() += tool["count"].as_u64().unwrap();
+        }
+    }
+    let whole: Vec<u64> = hours
+        .iter()
+        .map(|h| h["succeeded"].as_u64().unwrap() + h["failed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(finished, whole);
+    let whole_runs: std::collections::BTreeMap<String, u64> = stats["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["tool_name"].as_str().unwrap().to_owned(),
+                t["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(runs, whole_runs);
+    let (status, body) = server.get("/api/stats?stream=nope");
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = server.get("/api/stats?stream=..%2Fx");
+    assert_eq!(status, 400, "{body}");
 }

@@ -547,6 +547,34 @@ fn a_4_mib_stdout_shows_head_and_tail_and_loads_in_full_on_demand() {
 }
 
 #[test]
+fn the_dashboard_charts_follow_the_chosen_stream() {
+    let browser = Browser::start();
+    let p = Project::new();
+    night::seed(&p, 60, 10);
+    let server = Server::start(&p);
+    let legends_say = |words: &str| {
+        format!(
+            "return ['#chart-hours', '#chart-tools'].every((c) =>
+                 (document.querySelector(c + ' .legend')?.textContent || '').includes({words:?}));"
+        )
+    };
+    browser.goto(&server.url("/#/?stream=auth"));
+    browser.wait_for_js("charts of stream auth", &legends_say("stream auth"));
+    let lines = browser.exec(
+        "return document.querySelectorAll('#chart-depth .depth-line').length;",
+        vec![],
+    );
+    assert_eq!(lines, json!(1), "one depth line, auth's");
+    // Back to every stream: the charts follow at once.
+    browser.exec(
+        "const s = document.querySelector('#dash-stream'); s.value = ''; s.dispatchEvent(new Event('change')); return null;",
+        vec![],
+    );
+    browser.wait_for_js("charts of all streams", &legends_say("all streams"));
+    browser.assert_no_console_errors();
+}
+
+#[test]
 fn the_phone_layout_has_no_sideways_scroll_at_390_px() {
     let browser = Browser::start();
     let p = Project::new();
