@@ -95,15 +95,30 @@ impl ChangeEvent {
     }
 }
 
-/// Starts watching `state`'s spool; events flow until the returned watcher
-/// is dropped. A spool that cannot be watched (no inotify slots left) is
-/// reported as an error; the server still works, pages just refresh on
-/// their timer.
-pub fn watch_spool(state: &AppState) -> std::io::Result<TreeWatch> {
-    let root = state.queue().spool_root().to_path_buf();
+/// How a server hears of the spool's changes (see [`watch_spool`]);
+/// dropping it stops the events.
+#[derive(Debug)]
+pub enum SpoolWatch {
+    /// Through its index's watch, which covers the whole spool.
+    Index(crate::queue::Listening),
+    /// A watch of its own: the queue keeps no index.
+    Own(TreeWatch),
+}
+
+/// Starts watching `state`'s spool; events flow until the returned watch
+/// is dropped. With an index of the whole spool (the server's), the events
+/// come from the index's own watch, after the index applied them: one
+/// inotify watch and one thread woken per change, not two (each claim
+/// changes a few files, and on two cores the second watcher's wake-ups
+/// took time from the claim). Without one, the spool is watched here. A
+/// spool that cannot be watched (no inotify slots left) is reported as an
+/// error; the server still works, pages just refresh on their timer.
+pub fn watch_spool(state: &AppState) -> std::io::Result<SpoolWatch> {
+    let queue = state.queue();
+    let root = queue.spool_root().to_path_buf();
     let sender = state.clone();
     let base = root.clone();
-    watch_tree(&root, move |event| {
+    let on = move |event: TreeEvent<'_>| {
         let path = match event {
             TreeEvent::Changed(path) => path,
             TreeEvent::Lost => return sender.publish(ChangeEvent::reload()),
@@ -112,7 +127,15 @@ pub fn watch_spool(state: &AppState) -> std::io::Result<TreeWatch> {
         if let Some(change) = event_for(&sender, relative) {
             sender.publish(change);
         }
-    })
+    };
+    // The index's watch hears every path at most once per batch, after a
+    // short pause: a page hears of a change as late, and reads its row as
+    // the last change of the batch left it, which is what it shows anyway.
+    let on = match queue.listen_to_spool(on) {
+        Ok(listening) => return Ok(SpoolWatch::Index(listening)),
+        Err(on) => on,
+    };
+    watch_tree(&root, on).map(SpoolWatch::Own)
 }
 
 /// The event to publish for a change of `relative` (a path below the

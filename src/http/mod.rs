@@ -29,7 +29,7 @@ use axum::http::StatusCode;
 use tokio::sync::{broadcast, watch};
 
 pub use error::{ApiError, Json};
-pub use events::{ChangeEvent, watch_spool};
+pub use events::{ChangeEvent, SpoolWatch, watch_spool};
 pub use listen::{HEADER_READ_TIMEOUT_SECS, MAX_CONNECTIONS, serve};
 pub use server::{DEAD_CLAIM_SWEEP_INTERVAL_SECS, RunningServer, ServerError, ServerOptions, run_server};
 

@@ -20,7 +20,9 @@
 //!
 //! How it stays current:
 //! - One watch on `spool/streams/` and every folder below it, for changes
-//!   only (see `spool::tree_watch`). An event about a task file is
+//!   only (see `spool::tree_watch`); the server's watches the whole spool
+//!   and passes each change on to its live pages ([`Index::listen`]), so
+//!   that one thread, not two, wakes on every change. An event about a task file is
 //!   not trusted for what it says happened: the file is looked up
 //!   (`lstat`) when the event is handled, so the index converges to the
 //!   folder whatever order or number of events arrive.
@@ -147,6 +149,44 @@ impl std::fmt::Debug for Index {
 struct Shared {
     streams_dir: PathBuf,
     streams: Mutex<HashMap<String, Arc<StreamEntry>>>,
+    /// Whether the watch covers the whole spool (sessions too), not only
+    /// `streams/`: a warm index's (the server's), whose live pages hear of
+    /// every change through it (see [`Index::listen`]).
+    whole_spool: bool,
+    /// Who else hears every change the watch reports, after the index
+    /// applied it (see [`Index::listen`]).
+    listeners: Mutex<Listeners>,
+}
+
+/// A receiver of the changes an index's watch hears (see [`Index::listen`]).
+type Listener = Box<dyn FnMut(spool::TreeEvent<'_>) + Send>;
+
+/// The listeners of one index, by the number their [`Listening`] holds.
+#[derive(Default)]
+struct Listeners {
+    next: u64,
+    all: Vec<(u64, Listener)>,
+}
+
+/// A listener of an index's watch (see [`Index::listen`]); dropping it
+/// stops the calls.
+pub struct Listening {
+    shared: std::sync::Weak<Shared>,
+    id: u64,
+}
+
+impl std::fmt::Debug for Listening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listening").field("id", &self.id).finish()
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            lock(&shared.listeners).all.retain(|(id, _)| *id != self.id);
+        }
+    }
 }
 
 /// The requests a server is serving (see [`Queue::serving`]).
@@ -331,17 +371,23 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Index {
     /// Starts indexing the spool at `root`: watches `root/streams/`
-    /// (created if missing). Streams are read on their first look.
+    /// (created if missing), or with `warm` (the server's index) the whole
+    /// spool, whose every change its live pages hear of through the same
+    /// watch (see [`Index::listen`]). Streams are read on their first look.
     pub fn watch(root: &Path, warm: bool) -> notify::Result<Index> {
         let streams_dir = root.join("streams");
         std::fs::create_dir_all(&streams_dir).map_err(notify::Error::io)?;
         let shared = Arc::new(Shared {
             streams_dir: streams_dir.clone(),
             streams: Mutex::new(HashMap::new()),
+            whole_spool: warm,
+            listeners: Mutex::default(),
         });
         let events = shared.clone();
-        let watch = spool::watch_tree_paced(&streams_dir, Some(EVENT_PAUSE), move |event| {
-            events.observe(event)
+        let watched = if warm { root } else { &streams_dir };
+        let watch = spool::watch_tree_paced(watched, Some(EVENT_PAUSE), move |event| {
+            events.observe(event);
+            events.tell_listeners(event);
         })
         .map_err(notify::Error::io)?;
         Ok(Index {
@@ -462,6 +508,33 @@ impl Index {
         }
     }
 
+    /// Calls `on` for every change in the spool this index's watch hears,
+    /// on the watching thread, after the index applied it (what `on` reads
+    /// through the index is as current as the change), until the returned
+    /// [`Listening`] is dropped. Paths are reported once per batch of
+    /// events, as the index takes them (see `EVENT_PAUSE`), and lost events
+    /// as [`spool::TreeEvent::Lost`]. For the server's live pages: one
+    /// watch of the spool, not a second one waking beside the index's on
+    /// every change a claim makes. An error when the watch does not cover the
+    /// whole spool (only a warm index's does): `on` is given back, and the
+    /// caller watches the spool itself.
+    pub(crate) fn listen<F>(&self, on: F) -> Result<Listening, F>
+    where
+        F: FnMut(spool::TreeEvent<'_>) + Send + 'static,
+    {
+        if !self.shared.whole_spool {
+            return Err(on);
+        }
+        let mut listeners = lock(&self.shared.listeners);
+        listeners.next += 1;
+        let id = listeners.next;
+        listeners.all.push((id, Box::new(on)));
+        Ok(Listening {
+            shared: Arc::downgrade(&self.shared),
+            id,
+        })
+    }
+
     /// The spool folder this index watches.
     pub fn spool_root(&self) -> Option<&Path> {
         self.shared.streams_dir.parent()
@@ -512,6 +585,14 @@ impl Shared {
             spool::TreeEvent::Changed(path) => self.observe_path(path),
             // Events were lost: nothing the index holds can be trusted.
             spool::TreeEvent::Lost => self.mark_all_stale(),
+        }
+    }
+
+    /// Passes one event on to the listeners (see [`Index::listen`]).
+    fn tell_listeners(&self, event: spool::TreeEvent<'_>) {
+        let mut listeners = lock(&self.listeners);
+        for (_, on) in &mut listeners.all {
+            on(event);
         }
     }
 

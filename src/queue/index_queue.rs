@@ -35,6 +35,20 @@ impl Queue {
         self.index = Some(index);
     }
 
+    /// Calls `on` for every change its index's watch hears of in the
+    /// spool (see [`Index::listen`]); without an index watching the whole
+    /// spool (only the server's does), `on` is given back and the caller
+    /// watches the spool itself.
+    pub(crate) fn listen_to_spool<F>(&self, on: F) -> std::result::Result<super::Listening, F>
+    where
+        F: FnMut(crate::spool::TreeEvent<'_>) + Send + 'static,
+    {
+        match &self.index {
+            Some(index) => index.listen(on),
+            None => Err(on),
+        }
+    }
+
     /// The index this queue keeps, if any, to share with later queues.
     pub fn index(&self) -> Option<Arc<Index>> {
         self.index.clone()

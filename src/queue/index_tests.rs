@@ -92,6 +92,8 @@ fn lost_events_and_replaced_folders_make_a_stream_stale() {
     let shared = Shared {
         streams_dir: dir.path().join("streams"),
         streams: Mutex::new(HashMap::new()),
+        whole_spool: false,
+        listeners: Mutex::default(),
     };
     let entry: Arc<StreamEntry> = Arc::default();
     lock(&shared.streams).insert("a".to_owned(), entry.clone());
@@ -830,5 +832,68 @@ fn a_process_lists_and_counts_what_it_just_wrote_through_random_changes() {
     assert!(
         from_index >= 20,
         "seed {seed}: only {from_index} answers came from the index"
+    );
+}
+
+/// The server's (warm) index watches the whole spool and passes every
+/// change on to its listeners (the live pages), each after the index
+/// applied it; a lean index watches `streams/` only and takes none.
+#[test]
+fn a_warm_index_tells_its_listeners_of_every_change_after_applying_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lean = indexed_queue(dir.path());
+    assert!(
+        lean.listen_to_spool(|_| {}).is_err(),
+        "a lean index has no listeners"
+    );
+    drop(lean);
+    let text = render_config(&SetupAnswers::defaults("t"));
+    let mut queue = Queue::new(Config::from_yaml(&text, &dir.path().join("sparkq.yml")).unwrap());
+    queue.start_index_with_summaries().unwrap();
+    queue.peek("a").unwrap();
+    let index = queue.index().unwrap();
+    let (root, probe) = (queue.spool_root().to_path_buf(), index.clone());
+    let (tx, rx) = std::sync::mpsc::channel::<(String, bool)>();
+    let listening = queue
+        .listen_to_spool(move |event| {
+            let spool::TreeEvent::Changed(path) = event else {
+                return;
+            };
+            let relative = path.strip_prefix(&root).unwrap().display().to_string();
+            // Whether the index lists the file's id as pending right now.
+            let id = path.file_name().and_then(|n| TaskId::from_file_name(n.to_str()?));
+            let listed = id.is_some_and(|id| {
+                lock(&probe.stream(&Name::parse("a").unwrap()))
+                    .pending
+                    .contains(&id)
+            });
+            let _ = tx.send((relative, listed));
+        })
+        .unwrap_or_else(|_| panic!("a warm index listens"));
+    let heard = |wanted: &dyn Fn(&str, bool) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (path, listed) = rx.recv_timeout(left).expect("the change in time");
+            if wanted(&path, listed) {
+                return listed;
+            }
+        }
+    };
+    // From another process's queue: this one's own writes reach its index
+    // at once, without the watch.
+    let other = Queue::new(Config::from_yaml(&text, &dir.path().join("sparkq.yml")).unwrap());
+    let task = other.enqueue("a", new()).unwrap();
+    let pending = format!("streams/a/pending/{}", task.id.file_name());
+    assert!(
+        heard(&|path, _| path == pending),
+        "the index listed the task before its listener heard of it"
+    );
+    queue.create_session("s2", None).unwrap();
+    heard(&|path, _| path.starts_with("sessions/"));
+    drop(listening);
+    assert!(
+        lock(&index.shared.listeners).all.is_empty(),
+        "dropped, it is gone"
     );
 }

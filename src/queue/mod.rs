@@ -57,7 +57,7 @@ pub use enqueue::{MAX_BATCH_BYTES, NewTask, parse_batch, parse_payload};
 pub use error::{Error, ErrorKind};
 pub use filter::{check_window, parse_moment};
 pub use finish::Report;
-pub use index::{INDEX_RECHECK, Index, Serving};
+pub use index::{INDEX_RECHECK, Index, Listening, Serving};
 pub use list::{Counts, ListingPage, MAX_PAGE, StreamInfo, TaskFilter, TaskPage};
 pub use look::Look;
 pub use purge::PurgeReport;

@@ -83,6 +83,40 @@ fn cli_changes_and_dropped_files_arrive_as_events() {
     read_event_containing(&mut events, "dropped");
 }
 
+/// The server's index and its live pages share one inotify watch of the
+/// whole spool: a second watcher would wake on every change a claim makes.
+/// Session and stream changes, outside the task folders the index is
+/// about, still reach the pages through it.
+#[test]
+fn one_watch_of_the_spool_feeds_the_index_and_the_live_pages() {
+    let p = Project::with_stream("auth");
+    let server = Server::start(&p);
+    let fds = std::path::PathBuf::from(format!("/proc/{}/fd", server.child.id()));
+    let inotify_instances = std::fs::read_dir(&fds)
+        .expect("the server's descriptors")
+        .flatten()
+        .filter(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| target.to_string_lossy().contains("inotify"))
+        })
+        .count();
+    assert_eq!(inotify_instances, 1, "inotify instances of the server");
+
+    let mut events = server.events();
+    read_event_containing(&mut events, "event: hello");
+    p.sparkq(["session", "create", "s2"]).success();
+    read_event_containing(&mut events, "event: session");
+    p.sparkq(["stream", "create", "ui", "--session", "s2"]).success();
+    read_event_containing(&mut events, r#""kind":"stream","stream":"ui""#);
+    let id = p.enqueue("ui", r#"{"script_path": "scripts/a.sh"}"#);
+    let line = read_event_containing(&mut events, &format!(r#""state":"pending","id":"{id}""#));
+    assert!(line.contains(r#""listing":{"#), "the row comes along: {line}");
+    // The index heard the same change: the claim takes that task.
+    let (status, claimed) = server.post("/api/streams/ui/claim", r#"{"worker": "w"}"#);
+    assert_eq!(status, 200, "{claimed}");
+    assert_eq!(claimed["task"]["id"], id.as_str());
+    read_event_containing(&mut events, &format!(r#""state":"claimed","id":"{id}""#));
+}
+
 #[test]
 fn dead_claims_are_requeued_then_auto_failed_by_the_server() {
     let p = Project::with_stream("auth");
