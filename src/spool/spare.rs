@@ -3,19 +3,22 @@
 //! segments for the same reason).
 //!
 //! Freeing a file can wait on the disk: a file system mounted with
-//! `discard` (common on cloud VMs) trims the freed blocks then and there
-//! (an `unlink` of a 600-byte task file took ~0.24 ms on the development
-//! VM, against ~5 µs for a rename), and creating one may scan recently
-//! freed inodes. A claim+complete frees two files per task (the claim's
-//! old copy, the claimed copy after the complete) and creates two (the
-//! claimed and the finished copy). With spares it frees and creates none
-//! in the steady state: a file that would be removed is renamed to a slot
-//! of the stream's pool, and the next write in the stream takes it from
-//! there, overwrites it and renames it into place as any atomic write does.
+//! `discard` (common on cloud VMs) trims the freed blocks then and there,
+//! and creating one may scan recently freed inodes. On the development VM
+//! (ext4 without a journal, `discard`), in a quiet folder, an `unlink` of
+//! a 600-byte file written with `fdatasync` took ~75 µs (0.24-0.39 ms in
+//! a one-shot claim under load), a rename ~5-10 µs. A claim+complete frees
+//! two files per task (the claim's old copy, the claimed copy after the
+//! complete) and creates two (the claimed and the finished copy). With
+//! spares it frees and creates none in the steady state: a file that
+//! would be removed is renamed to a slot of the stream's pool, and the
+//! next task write in the stream takes it from there, overwrites it and
+//! renames it into place as any atomic write does.
 //!
 //! The pool is the stream folder's `.spare-<k>.tmp`, `k` < [`SPARE_SLOTS`]
 //! (git, rsync and teardown treat them as the temp files they are named
-//! as). Rules, each tested here or in `tests/integration/spare.rs`:
+//! as). The rules, and the tests that fail without them (unit tests here;
+//! `spare`, `exactly_once` and `crash` in `tests/integration`):
 //! - **Only with fsync.** A write into a spare is flushed (`fdatasync`)
 //!   before its rename, like any durable write, so after a power loss the
 //!   name shows the new bytes or the old name stays. Without fsync the
@@ -24,19 +27,26 @@
 //!   (caught: the name and content disagree, see `tasks::
 //!   check_name_and_folder`) or an older state of the same task (not
 //!   caught: `done/<id>.json` holding the task's queued copy would be
-//!   "repaired" into a success without a result). A freshly created file
-//!   shows nothing or garbage instead, which a read refuses loudly. So
-//!   without fsync files are freed as before and the pool is never used.
+//!   "repaired" into a success without a result; in a one-worker loop
+//!   the complete takes the very file the task's claim let go). A freshly
+//!   created file shows nothing a read takes for a state of this task. So
+//!   without fsync files are freed as before and the pool is never used
+//!   (`without_fsync_nothing_is_recycled`). Without fsync there is less
+//!   to gain, too: a small file freed before the kernel wrote it back has
+//!   no blocks to trim (its `unlink` took ~5 µs).
 //! - **One taker per spare.** A spare is taken by renaming its slot to a
 //!   name only the taker uses (a rename succeeds for one caller only),
 //!   and only then opened; put back with `RENAME_NOREPLACE`, so a slot
-//!   never swallows another spare.
+//!   never swallows another spare (`threads_racing_for_spares_never_share_
+//!   one`; eight `sparkq` processes in `exactly_once`, whose every
+//!   finished file must hold its own task as its claimer finished it).
 //! - **Only plain files.** A slot holding anything but a regular file
 //!   with one link (a FIFO, a link, a folder, a hard link to some other
 //!   file) is left alone: never opened, never taken. The taken file is
 //!   opened with `O_NOFOLLOW | O_NONBLOCK` and checked again on the open
 //!   file (same inode, regular, one link); a file swapped in between is
-//!   put back.
+//!   put back (`odd_entries_in_a_slot_are_left_alone`,
+//!   `odd_entries_at_spare_names_are_left_alone`).
 //! - **Readers of the old name.** A file is recycled only once no name of
 //!   a task points at it, but a reader may have opened it just before and
 //!   read it just after another write took it, and so read another task's
@@ -53,13 +63,21 @@
 //!   close the window; it needs an `fcntl` this crate's no-`unsafe` rule
 //!   and its dependencies do not offer.)
 //! - **Bounded.** At most [`SPARE_SLOTS`] spares per stream; a file freed
-//!   when all slots are full is removed as before.
+//!   when all slots are full is removed as before
+//!   (`the_pool_is_bounded_and_hands_each_spare_out_once`, and checked
+//!   after every round of `crash`).
 //! - **Spares do not outlive their use.** A spare is a temp file to the
 //!   sweep (`temp`): one idle for [`super::STALE_TEMP_AGE`] (counted from
 //!   when it entered the pool: the rename sets its change time) is
 //!   removed by `doctor --fix` and at server start, silently, since it is
-//!   no crashed write. A writer killed after taking a spare leaves it
-//!   under its temp name, removed like any crashed write's temp file.
+//!   no crashed write. A taken spare is stamped with the time it was
+//!   taken (its modification time is still that of its last write as a
+//!   task file): otherwise a claim's marker made from one would look
+//!   stale to a sweep before its bytes are written, and the claim would
+//!   be taken back. A writer killed after taking a spare leaves it under
+//!   its temp name, removed like any crashed write's temp file, and never
+//!   read as a task (`crash` kills writers at random moments and reads
+//!   every task file after each round).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
