@@ -52,7 +52,7 @@
 //! change, not on every look), and the sweep runs when the earliest of
 //! those times has passed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -275,7 +275,7 @@ struct StreamIndex {
     drops: bool,
     /// The ids in `claimed/`, each with the moments its claim turns stale
     /// and dead; `None` until the file is read (it is new or it changed).
-    running: BTreeMap<TaskId, Option<Alive>>,
+    running: Running,
     /// The modification time of `claimed/` when `running` was last checked
     /// against its listing (see [`Queue::catch_up_claims`]).
     claimed_seen: Option<std::time::SystemTime>,
@@ -685,7 +685,7 @@ fn apply(index: &mut StreamIndex, rest: &[&str], path: &Path) {
                 if std::fs::symlink_metadata(path).is_ok() {
                     // New or changed (a heartbeat, a new claim): read
                     // again before the next sweep decision.
-                    index.running.insert(id, None);
+                    index.running.set(id, None);
                 } else {
                     index.running.remove(&id);
                 }
@@ -736,6 +736,10 @@ mod queue_side;
 
 #[path = "index_refresh.rs"]
 mod refresh;
+
+#[path = "index_running.rs"]
+mod running;
+use running::Running;
 
 #[path = "index_summary.rs"]
 mod summary;
