@@ -41,15 +41,9 @@ fn eight_processes_drain_every_task_exactly_once_in_fifo_order() {
                     let id = task["id"].as_str().unwrap().to_owned();
                     assert_eq!(task["claimed_by"], worker.as_str());
                     let token = task["claim_token"].as_str().unwrap().to_owned();
-                    p.sparkq([
-                        "complete",
-                        &id,
-                        "--token",
-                        &token,
-                        "--result",
-                        r#"{"summary": "ok"}"#,
-                    ])
-                    .success();
+                    let result = format!(r#"{{"summary": "ok {id} {worker}"}}"#);
+                    p.sparkq(["complete", &id, "--token", &token, "--result", &result])
+                        .success();
                     mine.push(id);
                 }
                 let mut sorted = mine.clone();
@@ -75,4 +69,23 @@ fn eight_processes_drain_every_task_exactly_once_in_fifo_order() {
     assert!(p.files("race", "pending").is_empty());
     assert!(p.files("race", "claimed").is_empty());
     assert!(p.files("race", "failed").is_empty());
+
+    // Each finished file holds its own task as its claimer finished it:
+    // with fsync on (the default) the writes went into recycled files,
+    // and a spare handed to two processes at once would show another
+    // task's bytes, or a mix, under some name (see `spool::spare`).
+    let done_dir = p.state_dir("race", "done");
+    for id in &enqueued {
+        let bytes = std::fs::read(done_dir.join(format!("{id}.json"))).unwrap();
+        let task: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(task["id"], id.as_str());
+        assert_eq!(task["status"], "succeeded");
+        let worker = task["claimed_by"].as_str().unwrap();
+        assert_eq!(task["result"]["summary"], format!("ok {id} {worker}"));
+    }
+    let spares = p.spares("race");
+    assert!(
+        !spares.is_empty() && spares.len() <= 4,
+        "the pool of spares was used and stayed bounded: {spares:?}"
+    );
 }
