@@ -198,6 +198,11 @@ struct Requests {
     /// Of those, the ones waiting for the warm-up to end: it then reads on
     /// every core without giving way.
     waiting_for_warm_up: usize,
+    /// Threads waiting for the requests to end (the warm-up's, see
+    /// [`Index::yield_to_requests`]): only then does the end of the last
+    /// one notify, so that a request ends without a system call to wake
+    /// nobody once the warm-up is over.
+    yielding: usize,
 }
 
 /// One stream's index, and the signal that a listing of it ended.
@@ -487,10 +492,12 @@ impl Index {
             if now >= deadline {
                 return false;
             }
+            r.yielding += 1;
             r = changed
                 .wait_timeout(r, quiet_at.min(deadline) - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            r.yielding -= 1;
         }
     }
 
@@ -572,7 +579,7 @@ impl Drop for Serving {
         let mut requests = lock(requests);
         requests.serving -= 1;
         requests.last_end = Some(Instant::now());
-        if requests.serving == 0 {
+        if requests.serving == 0 && requests.yielding > 0 {
             changed.notify_all();
         }
     }
