@@ -93,10 +93,11 @@ fn case(bins: &[Bin], root: &Path, label: &str, n: usize, summary: &mut Summary)
         let (first, times) = claims(bin, root, n);
         let p50 = percentile(&times, 50.0);
         println!(
-            "  {label:<28} [{:>6}] first {:8.2} ms, then p50 {p50:7.3} ms  p90 {:7.3}  max {:7.3}  ({n} claims)",
+            "  {label:<28} [{:>6}] first {:8.2} ms, then p50 {p50:7.3} ms  p90 {:7.3}  p99 {:7.3}  max {:7.3}  ({n} claims)",
             bin.label,
             first as f64 / 1000.0,
             percentile(&times, 90.0),
+            percentile(&times, 99.0),
             percentile(&times, 100.0)
         );
         medians.push(p50);

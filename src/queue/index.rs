@@ -52,7 +52,7 @@
 //! change, not on every look), and the sweep runs when the earliest of
 //! those times has passed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -198,6 +198,11 @@ struct Requests {
     /// Of those, the ones waiting for the warm-up to end: it then reads on
     /// every core without giving way.
     waiting_for_warm_up: usize,
+    /// Threads waiting for the requests to end (the warm-up's, see
+    /// [`Index::yield_to_requests`]): only then does the end of the last
+    /// one notify, so that a request ends without a system call to wake
+    /// nobody once the warm-up is over.
+    yielding: usize,
 }
 
 /// One stream's index, and the signal that a listing of it ended.
@@ -275,7 +280,7 @@ struct StreamIndex {
     drops: bool,
     /// The ids in `claimed/`, each with the moments its claim turns stale
     /// and dead; `None` until the file is read (it is new or it changed).
-    running: BTreeMap<TaskId, Option<Alive>>,
+    running: Running,
     /// The modification time of `claimed/` when `running` was last checked
     /// against its listing (see [`Queue::catch_up_claims`]).
     claimed_seen: Option<std::time::SystemTime>,
@@ -487,10 +492,12 @@ impl Index {
             if now >= deadline {
                 return false;
             }
+            r.yielding += 1;
             r = changed
                 .wait_timeout(r, quiet_at.min(deadline) - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            r.yielding -= 1;
         }
     }
 
@@ -572,7 +579,7 @@ impl Drop for Serving {
         let mut requests = lock(requests);
         requests.serving -= 1;
         requests.last_end = Some(Instant::now());
-        if requests.serving == 0 {
+        if requests.serving == 0 && requests.yielding > 0 {
             changed.notify_all();
         }
     }
@@ -685,7 +692,7 @@ fn apply(index: &mut StreamIndex, rest: &[&str], path: &Path) {
                 if std::fs::symlink_metadata(path).is_ok() {
                     // New or changed (a heartbeat, a new claim): read
                     // again before the next sweep decision.
-                    index.running.insert(id, None);
+                    index.running.set(id, None);
                 } else {
                     index.running.remove(&id);
                 }
@@ -736,6 +743,10 @@ mod queue_side;
 
 #[path = "index_refresh.rs"]
 mod refresh;
+
+#[path = "index_running.rs"]
+mod running;
+use running::Running;
 
 #[path = "index_summary.rs"]
 mod summary;

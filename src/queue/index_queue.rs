@@ -216,7 +216,7 @@ impl Queue {
             // Running now, its time read before the next sweep decision,
             // as the rename's event would say (read your writes).
             ix.file_changed(TaskStatus::Running, id);
-            ix.running.insert(id.clone(), None);
+            ix.running.set(id.clone(), None);
             // A listing being made unlocked may have seen the file before
             // the claim took it: its replay looks the file up again.
             if let Some(journal) = &mut ix.journal {
@@ -248,7 +248,7 @@ impl Queue {
         let now = Timestamp::now();
         let retry = now.saturating_add(INDEX_RECHECK);
         self.read_unknown_claims(ix, &stream.name, now);
-        let due = ix.running.values().flatten().map(|a| a.dead_at).min();
+        let due = ix.running.next_dead();
         if due.is_none_or(|at| at > now) {
             // As a sweep would say: when the next claim turns dead.
             return Ok(SweepReport {
@@ -267,11 +267,7 @@ impl Queue {
         // A claim that was due but not swept (a heartbeat came, or a newer
         // copy supersedes it) is looked at again on its next event, or
         // after the recheck interval, not on every look.
-        for alive in ix.running.values_mut().flatten() {
-            if alive.dead_at <= now {
-                alive.dead_at = retry;
-            }
-        }
+        ix.running.postpone_dead(now, retry);
         Ok(report)
     }
 
@@ -313,9 +309,9 @@ impl Queue {
             return;
         };
         let listed: std::collections::BTreeSet<TaskId> = ids.into_iter().collect();
-        ix.running.retain(|id, _| listed.contains(id));
+        ix.running.retain(|id| listed.contains(id));
         for id in listed {
-            ix.running.entry(id).or_insert(None);
+            ix.running.add(id);
         }
         ix.claimed_seen = settled.then_some(modified);
     }
@@ -323,17 +319,11 @@ impl Queue {
     /// Reads the claims whose times the index does not know (new or
     /// changed since it last read them): one read per change.
     pub(super) fn read_unknown_claims(&self, ix: &mut StreamIndex, stream: &Name, now: Timestamp) {
-        let unknown: Vec<TaskId> = ix
-            .running
-            .iter()
-            .filter(|(_, at)| at.is_none())
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in unknown {
+        for id in ix.running.unknown() {
             match self.claim_alive(stream, &id, now) {
-                Some(alive) => ix.running.insert(id, Some(alive)),
+                Some(alive) => ix.running.set(id, Some(alive)),
                 None => ix.running.remove(&id),
-            };
+            }
         }
     }
 
@@ -406,7 +396,7 @@ impl Queue {
         Some(crate::queue::Counts {
             queued: ix.pending.len(),
             running: ix.running.len(),
-            stale: ix.running.values().flatten().filter(|a| a.stale_at < now).count(),
+            stale: ix.running.stale_at(now),
             succeeded: ix.done.len(),
             failed: ix.failed.len(),
         })

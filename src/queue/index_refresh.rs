@@ -4,11 +4,11 @@
 //! The request side (claims, peeks, sweeps, pages and counts through the
 //! index) is `index_queue`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
-use super::{Alive, INDEX_RECHECK, Index, Journal, REFRESH_TICK, StreamEntry, StreamIndex, lock};
+use super::{INDEX_RECHECK, Index, Journal, REFRESH_TICK, Running, StreamEntry, StreamIndex, lock};
 use crate::model::{Name, Stream, StreamStatus, TaskId, TaskStatus, Timestamp};
 use crate::queue::{Queue, Result};
 use crate::spool::PendingScan;
@@ -249,7 +249,7 @@ impl Queue {
             let mut ix = lock(entry);
             let now = Timestamp::now();
             self.read_unknown_claims(&mut ix, &stream.name, now);
-            ix.is_current() && ix.running.values().flatten().any(|a| a.dead_at <= now)
+            ix.is_current() && ix.running.next_dead().is_some_and(|at| at <= now)
         };
         if !due {
             return;
@@ -362,7 +362,7 @@ pub(super) fn has_drops(scan: &PendingScan) -> bool {
 pub(super) struct Listing {
     pending: BTreeSet<TaskId>,
     /// With the claims' times when they were read.
-    running: BTreeMap<TaskId, Option<Alive>>,
+    running: Running,
     done: BTreeSet<TaskId>,
     failed: BTreeSet<TaskId>,
     extras: bool,
@@ -379,11 +379,7 @@ impl StreamIndex {
     fn install(&mut self, mut listing: Listing, drops: bool) -> Listing {
         let trusted = self.checked_at.is_some();
         if trusted {
-            for (id, at) in &mut listing.running {
-                if at.is_none() {
-                    *at = self.running.get(id).copied().flatten();
-                }
-            }
+            listing.running.keep_times_of(&self.running);
         }
         std::mem::swap(&mut self.pending, &mut listing.pending);
         std::mem::swap(&mut self.running, &mut listing.running);

@@ -198,7 +198,7 @@ fn a_dead_claim_is_swept_when_its_time_comes() {
     // The folder overrules: whether or not the event has come, the
     // index reads the changed claim before deciding.
     let entry = queue.index.as_ref().unwrap().stream(&stream);
-    lock(&entry).running.insert(task.id.clone(), None);
+    lock(&entry).running.set(task.id.clone(), None);
     let again = queue.claim("a", "w2").unwrap().expect("the dead claim, requeued");
     assert_eq!(again.task.id, task.id);
     assert_eq!(again.task.attempts, 2);

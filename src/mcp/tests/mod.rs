@@ -63,6 +63,21 @@ impl Harness {
         }
     }
 
+    /// Sets time `field` of task `id`, in `folder` of stream `auth`, to
+    /// `at`, rewriting its file as another process would: for tests that
+    /// need a task last touched long ago without waiting.
+    fn set_time(&self, folder: &str, id: &crate::model::TaskId, field: &str, at: std::time::SystemTime) {
+        let path = self
+            .queue
+            .spool_root()
+            .join("streams/auth")
+            .join(folder)
+            .join(id.file_name());
+        let mut task: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        task[field] = serde_json::json!(crate::model::Timestamp::from_system(at).to_string());
+        std::fs::write(&path, serde_json::to_vec_pretty(&task).unwrap()).unwrap();
+    }
+
     /// Calls `tool` with `args` (a JSON object).
     async fn call(&self, tool: &'static str, args: Value) -> CallToolResult {
         let Value::Object(args) = args else {

@@ -184,15 +184,8 @@ async fn list_tasks_flags_stale_claims() {
     assert_eq!(h.ok("list_tasks", json!({"stale": true})).await, json!([]));
     // Age the claim past its timeout but not past twice it (when it would
     // be taken back), without waiting: its worker went quiet 15 s ago.
-    let path = h
-        .queue
-        .spool_root()
-        .join("streams/auth/claimed")
-        .join(id.file_name());
-    let mut task: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let quiet_since = std::time::SystemTime::now() - Duration::from_secs(15);
-    task["started_at"] = json!(crate::model::Timestamp::from_system(quiet_since).to_string());
-    std::fs::write(&path, serde_json::to_vec_pretty(&task).unwrap()).unwrap();
+    h.set_time("claimed", &id, "started_at", quiet_since);
 
     let rows = h.ok("list_tasks", json!({"stale": true})).await;
     assert_eq!(rows[0]["id"], id.as_str());
@@ -211,15 +204,8 @@ async fn list_tasks_since_keeps_what_changed_in_the_window() {
     let old = h.queue.enqueue("auth", new()).unwrap().id;
     let fresh = h.queue.enqueue("auth", new()).unwrap().id;
     // The first was last touched three hours ago.
-    let path = h
-        .queue
-        .spool_root()
-        .join("streams/auth/pending")
-        .join(old.file_name());
-    let mut task: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let then = std::time::SystemTime::now() - Duration::from_secs(3 * 3600);
-    task["updated_at"] = json!(crate::model::Timestamp::from_system(then).to_string());
-    std::fs::write(&path, serde_json::to_vec_pretty(&task).unwrap()).unwrap();
+    h.set_time("pending", &old, "updated_at", then);
 
     let ids = |rows: serde_json::Value| -> Vec<String> {
         rows.as_array()
