@@ -175,7 +175,7 @@ impl Queue {
                 let flush = staged.commit_unflushed()?;
                 drop(lock);
                 flush.flush()?;
-                self.spool.discard_task(&stream, TaskStatus::Running, &id);
+                let _ = self.spool.remove_task(&stream, TaskStatus::Running, &id);
                 return Ok(task);
             }
             _ => {
@@ -193,14 +193,12 @@ impl Queue {
         // The removal waits until the lock is let go, as with fsync: freeing
         // a file can wait on the disk (a file system mounted with `discard`
         // trims its blocks then and there), and a look meanwhile sees the
-        // two copies a crash would leave, which it skips or settles. With
-        // fsync it is not freed at all but kept as a spare for the
-        // stream's next write (see `spool::spare`).
+        // two copies a crash would leave, which it skips or settles.
         if marked {
             let _ = self.set_marked_aside(&stream, &id);
         } else {
             drop(lock);
-            self.spool.discard_task(&stream, TaskStatus::Running, &id);
+            let _ = self.spool.remove_task(&stream, TaskStatus::Running, &id);
         }
         Ok(task)
     }

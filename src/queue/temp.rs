@@ -1,7 +1,6 @@
 //! Temp files killed writers left behind: reported by `doctor`, removed
 //! once older than [`STALE_TEMP_AGE`] by `doctor --fix` and when the
-//! server starts. Spare files left idle that long go the same way, but
-//! unreported: they are no crashed write (see `spool::spare`).
+//! server starts.
 
 use std::path::PathBuf;
 
@@ -28,14 +27,6 @@ impl Queue {
     pub(super) fn check_temp_files(&self, fix: bool, report: &mut DoctorReport) -> Result<()> {
         for temp in self.spool.temp_files()? {
             if !temp.is_stale() {
-                continue;
-            }
-            // A spare left idle: no crashed write to report, only a file
-            // that has outlived its use (see `spool::spare`).
-            if temp.spare {
-                if fix {
-                    self.spool.remove_temp(&temp.path)?;
-                }
                 continue;
             }
             report.add(

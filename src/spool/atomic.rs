@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::Error;
-use super::spare::Spares;
 
 /// Similar to `fs::write`, but atomic: the bytes go to a `.`-prefixed temp
 /// file beside `path` and are renamed over it, so no reader ever sees a
@@ -21,26 +20,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), Error>
 /// `fsync`, flushed) to a temp file beside `path`, not yet visible under
 /// its name. Lets a caller do the slow part before taking a lock.
 pub(crate) fn stage(path: &Path, bytes: &[u8], fsync: bool) -> Result<Staged, Error> {
-    stage_in(path, bytes, fsync, None)
-}
-
-/// [`stage`], writing into a spare of `spares` when it has one (see
-/// `spare`; the caller passes a pool only with fsync on). A spare still
-/// holds its old bytes: they are overwritten from offset 0 and the length
-/// set before the flush, so the file holds exactly `bytes` once renamed.
-/// The file the commit replaces goes back into the pool too.
-pub(crate) fn stage_in(
-    path: &Path,
-    bytes: &[u8],
-    fsync: bool,
-    spares: Option<&Spares>,
-) -> Result<Staged, Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    if let Some(pool) = spares
-        && let Some(staged) = stage_spare(pool, dir, path, bytes, fsync)?
-    {
-        return Ok(staged);
-    }
     let mut temp = match temp_in(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
@@ -60,42 +40,7 @@ pub(crate) fn stage_in(
         temp,
         path: path.to_owned(),
         fsync,
-        spares: spares.cloned(),
     })
-}
-
-/// [`stage_in`] with a spare taken from `pool`; `None` if it has none.
-fn stage_spare(
-    pool: &Spares,
-    dir: &Path,
-    path: &Path,
-    bytes: &[u8],
-    fsync: bool,
-) -> Result<Option<Staged>, Error> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("x");
-    let to = dir.join(format!(".{name}.{:016x}.tmp", fastrand::u64(..)));
-    let Some(file) = pool.take(&to) else {
-        return Ok(None);
-    };
-    // Removed on error or drop, like a temp file of our own.
-    let temp = tempfile::NamedTempFile::from_parts(
-        file,
-        tempfile::TempPath::try_from_path(&to).map_err(|e| Error::io(&to, "write", e))?,
-    );
-    let file = temp.as_file();
-    (&*file)
-        .write_all(bytes)
-        .and_then(|()| file.set_len(bytes.len() as u64))
-        .map_err(|e| Error::io(&to, "write", e))?;
-    if fsync {
-        file.sync_data().map_err(|e| Error::io(&to, "flush", e))?;
-    }
-    Ok(Some(Staged {
-        temp,
-        path: path.to_owned(),
-        fsync,
-        spares: Some(pool.clone()),
-    }))
 }
 
 /// A write [`stage`] prepared; [`Staged::commit`] puts it in place, and
@@ -105,8 +50,6 @@ pub(crate) struct Staged {
     temp: tempfile::NamedTempFile,
     path: PathBuf,
     fsync: bool,
-    /// Where the file replaced goes instead of being freed, if anywhere.
-    spares: Option<Spares>,
 }
 
 impl Staged {
@@ -121,9 +64,7 @@ impl Staged {
     /// disk. The file is in place and its bytes are durable either way;
     /// until the flush, a power loss may undo the rename.
     pub(crate) fn commit_unflushed(self) -> Result<FolderFlush, Error> {
-        let Staged {
-            temp, path, fsync, ..
-        } = self;
+        let Staged { temp, path, fsync } = self;
         temp.persist(&path)
             .map_err(|e| Error::io(&path, "rename into place", e.error))?;
         let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
@@ -134,12 +75,7 @@ impl Staged {
     /// only by the returned [`FolderFlush`] (see [`replace_keeping_old`]):
     /// for a caller that commits under a lock and flushes after it.
     pub(crate) fn commit_replacing(self) -> Result<FolderFlush, Error> {
-        let Staged {
-            temp,
-            path,
-            fsync,
-            spares,
-        } = self;
+        let Staged { temp, path, fsync } = self;
         let (file, temp_path) = temp.into_parts();
         drop(file);
         let aside = replace_keeping_old(&temp_path, &path)?;
@@ -147,9 +83,7 @@ impl Staged {
         // nothing of the temp file's own is left to remove.
         let _ = temp_path.keep();
         let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
-        Ok(FolderFlush::new(fsync.then_some(dir))
-            .removing(aside)
-            .recycling(spares))
+        Ok(FolderFlush::new(fsync.then_some(dir)).removing(aside))
     }
 }
 
@@ -190,29 +124,17 @@ pub(crate) fn replace_keeping_old(from: &Path, to: &Path) -> Result<Option<PathB
 pub(crate) struct FolderFlush {
     dir: Option<PathBuf>,
     aside: Option<PathBuf>,
-    spares: Option<Spares>,
 }
 
 impl FolderFlush {
     /// A flush of `dir` (`None`: nothing to flush, fsync is off).
     pub(crate) fn new(dir: Option<PathBuf>) -> FolderFlush {
-        FolderFlush {
-            dir,
-            aside: None,
-            spares: None,
-        }
+        FolderFlush { dir, aside: None }
     }
 
     /// The same flush, removing the temp file `aside` after it.
     pub(crate) fn removing(mut self, aside: Option<PathBuf>) -> FolderFlush {
         self.aside = aside;
-        self
-    }
-
-    /// The same flush, putting the file removed into `spares` instead (see
-    /// `spare`): only with fsync, and so only after the flush.
-    pub(crate) fn recycling(mut self, spares: Option<Spares>) -> FolderFlush {
-        self.spares = spares.filter(|_| self.dir.is_some());
         self
     }
 
@@ -229,12 +151,7 @@ impl FolderFlush {
 impl Drop for FolderFlush {
     fn drop(&mut self) {
         if let Some(aside) = self.aside.take() {
-            match &self.spares {
-                Some(spares) => spares.recycle(&aside),
-                None => {
-                    let _ = std::fs::remove_file(aside);
-                }
-            }
+            let _ = std::fs::remove_file(aside);
         }
     }
 }

@@ -36,7 +36,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::{Error, FolderFlush, STALE_TEMP_AGE, Spares, Spool};
+use super::{Error, FolderFlush, STALE_TEMP_AGE, Spool};
 use crate::model::{Name, TaskId, TaskStatus};
 
 /// The suffix of a claim's marker (see the module doc).
@@ -51,11 +51,6 @@ pub(crate) struct InFlightClaim {
     target: PathBuf,
     fsync: bool,
     committed: bool,
-    /// The stream's pool of spares (with fsync): where the marker came
-    /// from if `recycled`, and where the file it replaces goes.
-    spares: Option<Spares>,
-    /// The marker is a spare, holding old bytes until written over.
-    recycled: bool,
 }
 
 impl Spool {
@@ -71,22 +66,13 @@ impl Spool {
         use std::os::unix::fs::OpenOptionsExt;
         let dir = self.state_path(stream, TaskStatus::Running);
         let marker = dir.join(format!(".{id}.{token}{MARKER_SUFFIX}"));
-        let spares = self.spares(stream);
-        // A spare renamed to the marker's name (see `spare`): nothing else
-        // uses that name, and the marker is written and flushed in full
-        // before it replaces the claimed file.
-        let taken = spares.as_ref().and_then(|pool| pool.take(&marker));
-        let recycled = taken.is_some();
-        let file = match taken {
-            Some(file) => file,
-            None => File::options()
-                .write(true)
-                .create_new(true)
-                .mode(0o666)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&marker)
-                .map_err(|e| Error::io(&marker, "create the claim's temp file", e))?,
-        };
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o666)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&marker)
+            .map_err(|e| Error::io(&marker, "create the claim's temp file", e))?;
         // Held until this claim is written or undone, released by the
         // kernel if the claimer dies: the sweep's sign of life (see the
         // module doc). A new file no one else has opened: never waits.
@@ -100,8 +86,6 @@ impl Spool {
             target: dir.join(id.file_name()),
             fsync: self.fsync,
             committed: false,
-            spares,
-            recycled,
         })
     }
 
@@ -166,12 +150,6 @@ impl InFlightClaim {
         self.file
             .write_all(bytes)
             .map_err(|e| Error::io(&self.marker, "write", e))?;
-        if self.recycled {
-            // A spare's old bytes may run past the new ones.
-            self.file
-                .set_len(bytes.len() as u64)
-                .map_err(|e| Error::io(&self.marker, "write", e))?;
-        }
         if self.fsync {
             self.file
                 .sync_data()
@@ -202,9 +180,7 @@ impl InFlightClaim {
         let aside = super::atomic::replace_keeping_old(&self.marker, &self.target)?;
         self.committed = true;
         let dir = self.target.parent().map(PathBuf::from);
-        Ok(FolderFlush::new(dir.filter(|_| self.fsync))
-            .removing(aside)
-            .recycling(self.spares.take()))
+        Ok(FolderFlush::new(dir.filter(|_| self.fsync)).removing(aside))
     }
 }
 

@@ -8,7 +8,6 @@
 //!     stream.json
 //!     .lock                     serializes state changes on this machine
 //!     .batch-*.tmp/             a batch being staged (see `batch`)
-//!     .spare-<k>.tmp            files kept for the next write (see `spare`)
 //!     pending/ claimed/ done/ failed/   <task-id>.json
 //!     purged/<task-id>.json     tombstones of purged tasks (see `purged`)
 //! ```
@@ -43,7 +42,6 @@ mod meta;
 mod purged;
 mod read;
 mod rsync;
-mod spare;
 mod tasks;
 mod teardown;
 mod temp;
@@ -53,7 +51,7 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use adopt::{DroppedFile, Refused, is_settled};
 pub use atomic::write_atomic;
-pub(crate) use atomic::{FolderFlush, Staged};
+pub(crate) use atomic::{FolderFlush, Staged, stage};
 pub(crate) use batch::is_batch_dir;
 pub use change::{Change, StreamPaths};
 pub(crate) use claiming::{InFlightClaim, is_claim_marker};
@@ -69,7 +67,6 @@ pub(crate) use meta::StreamCache;
 pub(crate) use purged::{PURGED_DIR, TOMBSTONE_DAYS, Tombstone};
 pub(crate) use read::{DEFAULT_FILE_CAP, Foreign, file_cap_for};
 pub(crate) use rsync::{local_arg, rsync};
-pub(crate) use spare::{Spares, is_spare_name};
 pub(crate) use tasks::{ClaimMove, PendingScan, SCAN_OLDEST, check_name_and_folder};
 pub use teardown::Removal;
 pub(crate) use temp::STALE_TEMP_AGE;
@@ -186,12 +183,6 @@ impl Spool {
     /// Stream `stream`'s own file, `stream.json`.
     pub(crate) fn stream_file(&self, stream: &Name) -> PathBuf {
         self.stream_dir(stream).join("stream.json")
-    }
-
-    /// The pool of spare files of `stream` its task writes use, with
-    /// fsync on only (see `spare`).
-    pub(crate) fn spares(&self, stream: &Name) -> Option<Spares> {
-        self.fsync.then(|| Spares::in_folder(self.stream_dir(stream)))
     }
 
     /// The folder of `stream`'s tasks in `status`.

@@ -7,7 +7,7 @@ use std::io::ErrorKind;
 
 use super::listing::{for_each_entry, for_each_name};
 use super::meta::to_json;
-use super::{Error, FolderFlush, Spool, Staged};
+use super::{Error, FolderFlush, Spool, Staged, stage, write_atomic};
 use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
 
 /// How many of the oldest pending ids one scan keeps, in order. A claim
@@ -250,48 +250,27 @@ impl Spool {
         id: &TaskId,
     ) -> Result<Option<(Task, bool)>, Error> {
         let path = self.state_path(stream, status).join(id.file_name());
-        let Some(mut bytes) = self.read_bytes(&path)? else {
+        let Some(bytes) = self.read_bytes(&path)? else {
             return Ok(None);
         };
-        let mut tries = 0;
-        loop {
-            let parsed = serde_json::from_slice::<Task>(&bytes)
-                .map_err(|e| Error::Corrupt {
-                    path: path.clone(),
-                    what: "task file",
-                    message: e.to_string(),
-                })
-                .and_then(|task| check_name_and_folder(&path, &task, id, stream).map(|()| task));
-            match parsed {
-                Ok(mut task) => {
-                    let lagged = agree_with_folder(&mut task, status);
-                    return Ok(Some((task, lagged)));
-                }
-                // The file opened may have been put into the pool of spares
-                // and written over for another task while it was read (see
-                // `spare`): then the name no longer holds it. What the
-                // name holds now decides; the same bytes again are the
-                // file's own.
-                Err(e) if tries < 2 => match self.read_bytes(&path)? {
-                    None => return Ok(None),
-                    Some(again) if again != bytes => {
-                        bytes = again;
-                        tries += 1;
-                    }
-                    Some(_) => return Err(e),
-                },
-                Err(e) => return Err(e),
-            }
-        }
+        let mut task: Task = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.clone(),
+            what: "task file",
+            message: e.to_string(),
+        })?;
+        check_name_and_folder(&path, &task, id, stream)?;
+        let lagged = agree_with_folder(&mut task, status);
+        Ok(Some((task, lagged)))
     }
 
     /// Writes `task` atomically into the folder of its status, replacing any
     /// copy there. Every caller holds the stream lock, except enqueue, whose
     /// id is new.
-    /// With fsync, the write takes a spare file of the stream if it has
-    /// one, and the copy it replaces becomes one (see `spare`).
     pub(crate) fn write_task(&self, task: &Task) -> Result<(), Error> {
-        self.stage_task(task)?.commit()
+        let path = self
+            .state_path(&task.stream, task.status)
+            .join(task.id.file_name());
+        write_atomic(&path, &to_json(task), self.fsync)
     }
 
     /// Like [`Spool::write_task`], but the folder is not flushed yet, and
@@ -307,8 +286,7 @@ impl Spool {
         let path = self
             .state_path(&task.stream, task.status)
             .join(task.id.file_name());
-        let spares = self.spares(&task.stream);
-        super::atomic::stage_in(&path, &to_json(task), self.fsync, spares.as_ref())
+        stage(&path, &to_json(task), self.fsync)
     }
 
     /// Renames a task file from one state folder to another; `false` if it
@@ -369,20 +347,6 @@ impl Spool {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
             Err(e) => Err(Error::io(&path, "remove", e)),
-        }
-    }
-
-    /// Like [`Spool::remove_task`] for a copy no one needs any more, but
-    /// with fsync the file goes into the stream's pool of spares instead
-    /// of being freed (see `spare`). Errors are ignored: the caller has
-    /// recorded what it did, and a copy left behind is superseded.
-    pub(crate) fn discard_task(&self, stream: &Name, status: TaskStatus, id: &TaskId) {
-        let path = self.state_path(stream, status).join(id.file_name());
-        match self.spares(stream) {
-            Some(spares) => spares.recycle(&path),
-            None => {
-                let _ = std::fs::remove_file(&path);
-            }
         }
     }
 

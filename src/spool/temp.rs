@@ -5,15 +5,7 @@
 //!
 //! Invariant: only names SparkQ's own writers use are ever removed, and
 //! only when older than [`STALE_TEMP_AGE`], far longer than any write
-//! takes, so a temp file still being written is never touched (a spare
-//! taken for a write is stamped with the time it was taken, see `spare`).
-//!
-//! Spares (`.spare-<k>.tmp` in a stream's folder, see `spare`) are temp
-//! files too, but no crashed write: the sweep removes one left idle that
-//! long (it has outlived its use) without reporting it. A spare's age is
-//! counted from when it entered the pool: its change time, which the
-//! rename into the pool set (its modification time is its last write as
-//! a task file).
+//! takes, so a temp file still being written is never touched.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -29,9 +21,6 @@ pub(crate) const STALE_TEMP_AGE: Duration = Duration::from_secs(5 * 60);
 pub(crate) struct TempFile {
     pub path: PathBuf,
     pub modified: SystemTime,
-    /// A spare file kept for the next write (see `spare`), not a
-    /// crashed write.
-    pub spare: bool,
 }
 
 impl TempFile {
@@ -39,19 +28,6 @@ impl TempFile {
     pub(crate) fn is_stale(&self) -> bool {
         self.modified.elapsed().is_ok_and(|age| age > STALE_TEMP_AGE)
     }
-}
-
-fn modified(meta: &std::fs::Metadata) -> SystemTime {
-    meta.modified().unwrap_or_else(|_| SystemTime::now())
-}
-
-/// When the file or its name last changed (a rename sets it).
-fn changed(meta: &std::fs::Metadata) -> SystemTime {
-    use std::os::unix::fs::MetadataExt;
-    u64::try_from(meta.ctime()).map_or_else(
-        |_| SystemTime::now(),
-        |secs| SystemTime::UNIX_EPOCH + Duration::new(secs, u32::try_from(meta.ctime_nsec()).unwrap_or(0)),
-    )
 }
 
 /// Whether `name` is one SparkQ's writers give their temp files.
@@ -83,12 +59,8 @@ impl Spool {
                 if let Some(name) = name.to_str().filter(ours) {
                     let path = dir.join(name);
                     if let Ok(meta) = std::fs::symlink_metadata(&path) {
-                        let spare = super::is_spare_name(name);
-                        found.push(TempFile {
-                            path,
-                            modified: if spare { changed(&meta) } else { modified(&meta) },
-                            spare,
-                        });
+                        let modified = meta.modified().unwrap_or_else(|_| SystemTime::now());
+                        found.push(TempFile { path, modified });
                     }
                 }
             })?;

@@ -62,7 +62,6 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let mut acknowledged: BTreeSet<String> = BTreeSet::new();
     let mut claims: Vec<(String, String)> = Vec::new();
     let (mut killed, mut finished) = (0, 0);
-    let mut spares_seen = false;
     let rounds = tier(80, 300);
     for round in 0..rounds {
         let op = fastrand::u8(..3);
@@ -128,14 +127,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
                 "round {round}: acknowledged task {id} was lost"
             );
         }
-        // Writes take recycled files (fsync is on): a kill between taking
-        // one and renaming it into place leaves a temp file, never a task
-        // (`spool_state` reads every task file), and the pool stays bounded.
-        let spares = p.spares("crash");
-        assert!(spares.len() <= 4, "round {round}: {spares:?}");
-        spares_seen |= !spares.is_empty();
     }
-    assert!(spares_seen, "the writes recycled files");
 
     // The kill delays straddle a command's run time, so both outcomes occur;
     // how often each does depends on the machine's load, so ask only for a

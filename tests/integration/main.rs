@@ -44,7 +44,6 @@ mod review_since;
 mod run_stop;
 mod server_lock;
 mod setup_again;
-mod spare;
 mod spool_junk;
 mod spool_junk_random;
 mod spool_odd_places;

@@ -341,31 +341,6 @@ impl Project {
         std::fs::write(&path, text.join("\n") + "\n").expect("write sparkq.yml");
     }
 
-    /// The spare files a stream keeps for its next writes
-    /// (`.spare-<k>.tmp` in its folder; see `spool::spare`), sorted.
-    pub fn spares(&self, stream: &str) -> Vec<String> {
-        let dir = self.spool().join("streams").join(stream);
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
-            .unwrap_or_default();
-        names.retain(|n| n.starts_with(".spare-"));
-        names.sort();
-        names
-    }
-
-    /// Sets `spool.fsync` in the project's sparkq.yml.
-    pub fn set_fsync(&self, fsync: bool) {
-        let path = self.path().join("sparkq.yml");
-        let text = std::fs::read_to_string(&path).expect("read sparkq.yml");
-        let (from, to) = if fsync {
-            ("fsync: false", "fsync: true")
-        } else {
-            ("fsync: true", "fsync: false")
-        };
-        assert!(text.contains(from) || text.contains(to), "sparkq.yml sets fsync");
-        std::fs::write(&path, text.replace(from, to)).expect("write sparkq.yml");
-    }
-
     /// Writes `text` into the project at `rel`.
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
         let path = self.path().join(rel);
