@@ -15,12 +15,12 @@
 //! the stream waking it.
 
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::event::{EventfdFlags, PollFd, PollFlags, eventfd, poll};
 
 /// What a [`TreeWatch`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,10 +30,6 @@ pub(crate) enum TreeEvent<'a> {
     /// Events were lost: anything in the tree may have changed.
     Lost,
 }
-
-/// How long the watching thread waits for events before it checks whether
-/// the watch was dropped: a quarter of a second.
-const POLL_NS: i64 = 250_000_000;
 
 /// Changes only: no opens, reads or closes of files not written.
 const CHANGES: WatchMask = WatchMask::CREATE
@@ -45,16 +41,37 @@ const CHANGES: WatchMask = WatchMask::CREATE
     .union(WatchMask::DELETE_SELF)
     .union(WatchMask::MOVE_SELF);
 
-/// A running watch; dropping it stops the watching thread (within
-/// [`POLL_NS`]).
+/// A running watch; dropping it stops the watching thread.
+///
+/// The thread sleeps in `poll` on the inotify descriptor and on this
+/// eventfd, with no timeout: an idle watch costs no wake-ups (a waiting
+/// `claim --wait` or `sparkq watch` may idle for hours). Dropping the
+/// watch writes to the eventfd, which wakes the thread to end.
 #[derive(Debug)]
 pub struct TreeWatch {
-    stop: Arc<AtomicBool>,
+    stop: Arc<OwnedFd>,
+}
+
+impl TreeWatch {
+    /// Starts `tree.run` on a thread of its own.
+    fn start<F>(tree: Tree, on: F, lost: bool) -> std::io::Result<TreeWatch>
+    where
+        F: FnMut(TreeEvent<'_>) + Send + 'static,
+    {
+        let stop = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
+        let stopped = stop.clone();
+        std::thread::Builder::new()
+            .name("sparkq-watch".to_owned())
+            .spawn(move || tree.run(&stopped, on, lost))?;
+        Ok(TreeWatch { stop })
+    }
 }
 
 impl Drop for TreeWatch {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        // Can fail only if the counter is full, and then it is not zero:
+        // the thread wakes either way.
+        let _ = rustix::io::write(&*self.stop, &1u64.to_ne_bytes());
     }
 }
 
@@ -93,16 +110,11 @@ where
     for folder in subfolders(root) {
         lost |= tree.add(&folder, false).is_err();
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = stop.clone();
-    std::thread::Builder::new()
-        .name("sparkq-watch".to_owned())
-        .spawn(move || tree.run(&stopped, on, lost))?;
-    Ok(TreeWatch { stop })
+    TreeWatch::start(tree, on, lost)
 }
 
 /// A running watch of a few folders; dropping it stops the watching
-/// thread (within [`POLL_NS`]).
+/// thread.
 #[derive(Debug)]
 pub(crate) struct FolderWatch {
     _running: TreeWatch,
@@ -129,13 +141,8 @@ where
         tree.add(folder, false)?;
     }
     let (watches, known) = (tree.inotify.watches(), tree.folders.clone());
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = stop.clone();
-    std::thread::Builder::new()
-        .name("sparkq-watch".to_owned())
-        .spawn(move || tree.run(&stopped, on, false))?;
     Ok(FolderWatch {
-        _running: TreeWatch { stop },
+        _running: TreeWatch::start(tree, on, false)?,
         watches,
         folders: known,
     })
@@ -199,7 +206,7 @@ impl Tree {
         add_watch(&mut self.inotify.watches(), &self.folders, folder, root)
     }
 
-    fn run<F: FnMut(TreeEvent<'_>)>(mut self, stop: &AtomicBool, mut on: F, lost: bool) {
+    fn run<F: FnMut(TreeEvent<'_>)>(mut self, stop: &OwnedFd, mut on: F, lost: bool) {
         let folder_of = |folders: &Folders, wd: &WatchDescriptor| {
             folders
                 .lock()
@@ -211,14 +218,17 @@ impl Tree {
             on(TreeEvent::Lost);
         }
         let mut buffer = vec![0u8; 64 * 1024];
-        while !stop.load(Ordering::Relaxed) {
-            let mut fds = [PollFd::new(&self.inotify, PollFlags::IN)];
-            let wait = Timespec {
-                tv_sec: 0,
-                tv_nsec: POLL_NS,
-            };
-            if !matches!(poll(&mut fds, Some(&wait)), Ok(ready) if ready > 0) {
+        loop {
+            let mut fds = [
+                PollFd::new(&self.inotify, PollFlags::IN),
+                PollFd::new(stop, PollFlags::IN),
+            ];
+            // No timeout: events or the drop of the watch wake it.
+            if !matches!(poll(&mut fds, None), Ok(ready) if ready > 0) {
                 continue;
+            }
+            if !fds[1].revents().is_empty() {
+                return;
             }
             let events = match self.inotify.read_events(&mut buffer) {
                 Ok(events) => events,
@@ -326,6 +336,55 @@ mod tests {
                 Instant::now() < deadline,
                 "never heard {what}: {:?}",
                 events.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The voluntary context switches of thread `tid` of this process so
+    /// far, or `None` once it has ended.
+    fn switches_of(tid: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    #[test]
+    fn an_idle_watch_sleeps_until_a_change_and_ends_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        // The watching thread's id, as the handler (run on it) sees it.
+        let tid = Arc::new(Mutex::new(None::<String>));
+        let seen = tid.clone();
+        let watch = watch_tree(dir.path(), move |_| {
+            let me = std::fs::read_link("/proc/thread-self").unwrap();
+            *seen.lock().unwrap() = Some(me.file_name().unwrap().to_string_lossy().into_owned());
+        })
+        .unwrap();
+        std::fs::write(dir.path().join("wake.json"), "{}").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let tid = loop {
+            if let Some(tid) = tid.lock().unwrap().clone() {
+                break tid;
+            }
+            assert!(Instant::now() < deadline, "the change was never heard");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // Let it finish the batch and go back to sleep, then watch it idle:
+        // a thread polling with a timeout (it was 250 ms) would wake 4
+        // times a second here.
+        std::thread::sleep(Duration::from_millis(200));
+        let before = switches_of(&tid).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        let after = switches_of(&tid).unwrap();
+        assert!(after - before <= 1, "an idle watch woke {} times", after - before);
+        drop(watch);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while switches_of(&tid).is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the watching thread outlived its watch"
             );
             std::thread::sleep(Duration::from_millis(10));
         }
