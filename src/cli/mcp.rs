@@ -70,6 +70,9 @@ pub(super) fn write_claude_command(root: &Path) -> anyhow::Result<String> {
         Ok(_) => "updated  ",
         Err(_) => "created  ",
     };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+    }
     write_atomic(&path, CLAUDE_WORKER_COMMAND.as_bytes(), true)?;
     Ok(format!("{verb} {}", path.display()))
 }

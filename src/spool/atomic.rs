@@ -23,7 +23,7 @@ pub(crate) fn stage(path: &Path, bytes: &[u8], fsync: bool) -> Result<Staged, Er
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = match temp_in(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
+            make_missing_folder(dir).map_err(|e| Error::io(dir, "create folder", e))?;
             temp_in(dir)
         }
         other => other,
@@ -153,6 +153,21 @@ impl Drop for FolderFlush {
         if let Some(aside) = self.aside.take() {
             let _ = std::fs::remove_file(aside);
         }
+    }
+}
+
+/// Creates `dir`, a folder git may have left out (it keeps no empty
+/// folder: `done/`, `claimed/`), when it is missing; never the folders
+/// above it. A stream deleted by `rm -r` while a process was about to
+/// write into it must stay deleted: making its folder again around one
+/// `.lock`, `done/` or task file would bring back a stream without its
+/// `stream.json`. So a write into a folder whose parent is gone fails
+/// (`NotFound`) and the caller reports the stream gone. Already there is
+/// fine.
+pub(crate) fn make_missing_folder(dir: &Path) -> std::io::Result<()> {
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        other => other,
     }
 }
 

@@ -264,7 +264,7 @@ fn move_into(from: &Path, to: &Path) -> Result<(), Error> {
     match std::fs::rename(from, to) {
         Err(e) if e.kind() == ErrorKind::NotFound && from.exists() => {
             let dir = to.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
+            super::make_missing_folder(dir).map_err(|e| Error::io(dir, "create folder", e))?;
             std::fs::rename(from, to).map_err(|e| Error::io(from, "publish", e))
         }
         Err(e) => Err(Error::io(from, "publish", e)),

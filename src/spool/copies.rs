@@ -183,7 +183,7 @@ pub(crate) fn file_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
 /// Moves a file, creating the target's folder if git dropped it.
 pub(crate) fn move_file(from: &Path, to: &Path) -> Result<(), Error> {
     if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
+        super::make_missing_folder(dir).map_err(|e| Error::io(dir, "create folder", e))?;
     }
     std::fs::rename(from, to).map_err(|e| Error::io(from, "move", e))
 }

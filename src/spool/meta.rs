@@ -159,12 +159,14 @@ impl Spool {
             None => StreamLock::acquire(&path),
         };
         match acquire() {
-            // Every state change takes the lock: create the folder only
-            // when it is missing, not on every call.
-            Err(Error::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create folder", e))?;
-                acquire()
-            }
+            // The stream's folder is gone (deleted while this process was
+            // about to change the stream): it stays gone, see
+            // `make_missing_folder`.
+            Err(Error::Io { source, .. }) if source.kind() == ErrorKind::NotFound => Err(Error::io(
+                &dir,
+                "lock the stream (its folder was deleted)",
+                source,
+            )),
             other => other,
         }
     }

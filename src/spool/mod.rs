@@ -51,7 +51,7 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use adopt::{DroppedFile, Refused, is_settled};
 pub use atomic::write_atomic;
-pub(crate) use atomic::{FolderFlush, Staged, stage};
+pub(crate) use atomic::{FolderFlush, Staged, make_missing_folder, stage};
 pub(crate) use batch::is_batch_dir;
 pub use change::{Change, StreamPaths};
 pub(crate) use claiming::{InFlightClaim, is_claim_marker};

@@ -303,7 +303,8 @@ impl Spool {
         let target = target_dir.join(id.file_name());
         let mut result = std::fs::rename(&source, &target);
         if matches!(&result, Err(e) if e.kind() == ErrorKind::NotFound) && source.exists() {
-            std::fs::create_dir_all(&target_dir).map_err(|e| Error::io(&target_dir, "create folder", e))?;
+            super::make_missing_folder(&target_dir)
+                .map_err(|e| Error::io(&target_dir, "create folder", e))?;
             result = std::fs::rename(&source, &target);
         }
         match result {
@@ -329,7 +330,8 @@ impl Spool {
         let target = target_dir.join(id.file_name());
         let mut result = rename_noreplace(&source, &target);
         if matches!(&result, Err(e) if e.kind() == ErrorKind::NotFound) && source.exists() {
-            std::fs::create_dir_all(&target_dir).map_err(|e| Error::io(&target_dir, "create folder", e))?;
+            super::make_missing_folder(&target_dir)
+                .map_err(|e| Error::io(&target_dir, "create folder", e))?;
             result = rename_noreplace(&source, &target);
         }
         match result {

@@ -48,6 +48,7 @@ mod spool_junk;
 mod spool_junk_random;
 mod spool_odd_places;
 mod stale;
+mod stream_deleted;
 mod sync_command;
 mod sync_git;
 mod sync_live;
