@@ -48,6 +48,11 @@ fn render(report: &DoctorReport) -> String {
         out.push_str(&format!("{kind:<15} {}\n  {}\n", f.path, f.message));
         match (&f.fix, f.fixed) {
             (Some(fix), true) => out.push_str(&format!("  fixed: {fix}\n")),
+            // Under --fix, only what may still be being written is left
+            // (a drop that changed in the last moments).
+            (Some(fix), false) if report.fix => {
+                out.push_str(&format!("  not yet (it may still be being written): {fix}\n"))
+            }
             (Some(fix), false) => out.push_str(&format!("  --fix would: {fix}\n")),
             (None, _) => out.push_str("  needs a person: inspect the file and fix or remove it\n"),
         }
@@ -57,7 +62,11 @@ fn render(report: &DoctorReport) -> String {
         .iter()
         .filter(|f| f.fix.is_some() && !f.fixed)
         .count();
-    if pending > 0 {
+    if pending > 0 && report.fix {
+        out.push_str(&format!(
+            "\n{pending} of these changed in the last seconds and were left as they are; run 'sparkq doctor --fix' again in a moment.\n"
+        ));
+    } else if pending > 0 {
         out.push_str(&format!(
             "\nRun 'sparkq doctor --fix' to repair {pending} of these.\n"
         ));
@@ -72,4 +81,47 @@ fn render(report: &DoctorReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{Finding, FindingKind};
+
+    fn report(fix: bool) -> DoctorReport {
+        DoctorReport {
+            fix,
+            clean: false,
+            findings: vec![Finding {
+                kind: FindingKind::Foreign,
+                path: "streams/a/pending/x.json".into(),
+                task: None,
+                message: "never read as a task: it is a named pipe (FIFO), not a file".into(),
+                fix: Some("set it aside".into()),
+                fixed: false,
+            }],
+            conflicted: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_fix_left_for_later_says_so_instead_of_asking_for_fix() {
+        let text = render(&report(false));
+        assert!(text.contains("--fix would: set it aside"), "{text}");
+        assert!(
+            text.contains("Run 'sparkq doctor --fix' to repair 1 of these."),
+            "{text}"
+        );
+        let text = render(&report(true));
+        assert!(!text.contains("--fix would"), "{text}");
+        assert!(!text.contains("to repair 1"), "{text}");
+        assert!(
+            text.contains("not yet (it may still be being written): set it aside"),
+            "{text}"
+        );
+        assert!(
+            text.contains("run 'sparkq doctor --fix' again in a moment"),
+            "{text}"
+        );
+    }
 }
