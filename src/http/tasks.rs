@@ -198,8 +198,8 @@ async fn list(
 ) -> ApiResult<Json<ListingPage>> {
     let Query(query) = query.map_err(query_error)?;
     let filter = parse_filter(query)?;
-    let page = blocking(&state, move |q| q.list_tasks(&filter)).await?;
-    Ok(Json(page.into_listings(Timestamp::now())))
+    let page = blocking(&state, move |q| q.list_listings(&filter, Timestamp::now())).await?;
+    Ok(Json(page))
 }
 
 #[derive(Deserialize)]

@@ -133,6 +133,9 @@ pub struct Index {
     /// The stream lock files, kept open by the queues that use this index
     /// (see `spool::LockFiles`).
     pub(super) lock_files: Arc<spool::LockFiles>,
+    /// The task-list rows served last, checked with an `lstat` on every
+    /// use (see `listing`); here for the same reason as `stream_files`.
+    pub(super) listings: listing::ListingCache,
     /// Dropping it stops the events.
     _watch: spool::TreeWatch,
 }
@@ -403,6 +406,7 @@ impl Index {
             requests: (Mutex::new(Requests::default()), Condvar::new()),
             stream_files: spool::StreamCache::default(),
             lock_files: Arc::default(),
+            listings: listing::ListingCache::default(),
             _watch: watch,
         })
     }
@@ -747,6 +751,9 @@ mod refresh;
 #[path = "index_running.rs"]
 mod running;
 use running::Running;
+
+#[path = "index_listing.rs"]
+mod listing;
 
 #[path = "index_summary.rs"]
 mod summary;

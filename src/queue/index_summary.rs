@@ -40,14 +40,25 @@ pub(in crate::queue) struct Summary {
 /// Which file a path held: a rewrite by rename makes a new inode, a write
 /// in place changes the size or the modification time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileIdent {
+pub(super) struct FileIdent {
     inode: u64,
     size: u64,
     modified: (i64, i64),
 }
 
 impl FileIdent {
-    fn at(path: &std::path::Path) -> Option<FileIdent> {
+    /// When the file was last changed (its modification time).
+    pub(super) fn modified_at(self) -> std::time::SystemTime {
+        let (secs, nanos) = self.modified;
+        let since_epoch = std::time::Duration::new(secs.unsigned_abs(), u32::try_from(nanos).unwrap_or(0));
+        if secs >= 0 {
+            std::time::UNIX_EPOCH + since_epoch
+        } else {
+            std::time::UNIX_EPOCH - since_epoch
+        }
+    }
+
+    pub(super) fn at(path: &std::path::Path) -> Option<FileIdent> {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::symlink_metadata(path).ok()?;
         Some(FileIdent {

@@ -759,8 +759,8 @@ fn a_process_lists_and_counts_what_it_just_wrote_through_random_changes() {
             .map(|t| (t.id, t.status))
             .collect::<Vec<_>>()
     };
-    for step in 0..80 {
-        let what = match rng.u8(..7) {
+    for step in 0..120 {
+        let what = match rng.u8(..9) {
             0 => {
                 queue.enqueue("a", new()).unwrap();
                 "enqueue"
@@ -806,6 +806,31 @@ fn a_process_lists_and_counts_what_it_just_wrote_through_random_changes() {
                     .unwrap();
                 "requeue"
             }
+            // A person edits a finished file in place, keeping its size:
+            // a list row kept from before must not be served.
+            7 if !finished.is_empty() => {
+                let id = &finished[rng.usize(..finished.len())];
+                let path = queue
+                    .spool
+                    .state_path(&stream, TaskStatus::Succeeded)
+                    .join(id.file_name());
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                let edited = if text.contains("\"ok\"") {
+                    text.replace("\"ok\"", "\"OK\"")
+                } else {
+                    text.replace("\"OK\"", "\"ok\"")
+                };
+                std::fs::write(&path, edited).unwrap();
+                "edit in place"
+            }
+            // Time passes: files become old enough for their rows to be
+            // kept (see `index::listing`).
+            8 => {
+                std::thread::sleep(Duration::from_millis(60));
+                "pause"
+            }
             _ => continue,
         };
         let truth = folders.counts(&stream).unwrap();
@@ -828,7 +853,23 @@ fn a_process_lists_and_counts_what_it_just_wrote_through_random_changes() {
             rows(&folders),
             "seed {seed}, step {step}: list after {what}"
         );
+        // The list rows, whole (summaries, times, staleness), as the
+        // server serves them: from kept rows where files did not change.
+        let filter = crate::queue::TaskFilter {
+            limit: Some(50),
+            ..Default::default()
+        };
+        let now = Timestamp::now();
+        assert_eq!(
+            queue.list_listings(&filter, now).unwrap(),
+            folders.list_tasks(&filter).unwrap().into_listings(now),
+            "seed {seed}, step {step}: list rows after {what}"
+        );
     }
+    assert!(
+        queue.index.as_ref().unwrap().listings.len() > 0,
+        "seed {seed}: no list row was ever kept"
+    );
     assert!(
         from_index >= 20,
         "seed {seed}: only {from_index} answers came from the index"

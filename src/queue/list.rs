@@ -119,9 +119,22 @@ pub struct StreamInfo {
     pub counts: Counts,
 }
 
+/// What a page of [`Queue::list_tasks`] asks for, checked.
+struct PageAsk {
+    limit: usize,
+    before: Option<TaskId>,
+    wanted: TaskMatch,
+    streams: Vec<Stream>,
+    statuses: Vec<TaskStatus>,
+}
+
+/// A page's rows, newest first, and the cursor of the next page.
+type Rows<R> = (Vec<R>, Option<TaskId>);
+
 impl Queue {
-    /// One page of tasks matching `filter`, newest first.
-    pub fn list_tasks(&self, filter: &TaskFilter) -> Result<TaskPage> {
+    /// `filter` checked, with the streams and folders it lists; each of
+    /// those streams is looked at first (drops adopted, dead claims swept).
+    fn page_ask(&self, filter: &TaskFilter) -> Result<PageAsk> {
         let limit = filter.limit.unwrap_or(50);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(Error::invalid(
@@ -145,30 +158,72 @@ impl Queue {
         for stream in &streams {
             self.touch_quietly(stream);
         }
+        Ok(PageAsk {
+            limit,
+            before,
+            wanted,
+            streams,
+            statuses,
+        })
+    }
+
+    /// One page of task listings matching `filter`, newest first, their
+    /// staleness judged at `now`: what [`Queue::list_tasks`] then
+    /// [`TaskPage::into_listings`] answer. A long-lived process serves the
+    /// rows of files unchanged since it last read them from its index
+    /// (see `index::listing`).
+    pub fn list_listings(&self, filter: &TaskFilter, now: Timestamp) -> Result<ListingPage> {
+        if let Some(index) = &self.index {
+            let ask = self.page_ask(filter)?;
+            if ask.wanted.is_everything() {
+                let read = |stream: &Name, status: TaskStatus, id: &TaskId| {
+                    index.listings.row(&self.spool, stream, status, id, now)
+                };
+                let page = self.newest_page(&ask, read, |row: &TaskListing| &row.id)?;
+                if let Some((tasks, next_cursor)) = page {
+                    return Ok(ListingPage { tasks, next_cursor });
+                }
+            }
+        }
+        Ok(self.list_tasks(filter)?.into_listings(now))
+    }
+
+    /// One page of tasks matching `filter`, newest first.
+    pub fn list_tasks(&self, filter: &TaskFilter) -> Result<TaskPage> {
+        let ask = self.page_ask(filter)?;
+        let PageAsk {
+            limit,
+            wanted,
+            streams,
+            statuses,
+            ..
+        } = &ask;
+        let (limit, before) = (*limit, ask.before.as_ref());
         if wanted.is_everything() {
-            if let Some(page) = self.newest_page(&streams, &statuses, before.as_ref(), limit)? {
-                return Ok(page);
+            let read =
+                |stream: &Name, status: TaskStatus, id: &TaskId| self.spool.read_task(stream, status, id);
+            if let Some((tasks, next_cursor)) = self.newest_page(&ask, read, |t: &Task| &t.id)? {
+                return Ok(TaskPage { tasks, next_cursor });
             }
             // The page met two copies of one task (or an extra copy, or an
             // unreadable file):
             // remove the copies that lost and carry nothing (SPEC 9's safe
             // part), then try the fast path once more.
-            for stream in &streams {
+            for stream in streams {
                 self.settle_quietly(stream);
             }
-            if let Some(page) = self.newest_page(&streams, &statuses, before.as_ref(), limit)? {
-                return Ok(page);
+            if let Some((tasks, next_cursor)) = self.newest_page(&ask, read, |t: &Task| &t.id)? {
+                return Ok(TaskPage { tasks, next_cursor });
             }
         }
         // A filter on what the index keeps of each task (tool, worker,
         // update window) reads only the page's files.
         if !wanted.needs_file()
-            && let Some(page) =
-                self.indexed_filtered_page(&streams, &statuses, &wanted, before.as_ref(), limit)
+            && let Some(page) = self.indexed_filtered_page(streams, statuses, wanted, before, limit)
         {
             return Ok(page);
         }
-        let entries = self.every_id(&streams, &statuses, before.as_ref())?;
+        let entries = self.every_id(streams, statuses, before)?;
 
         // The ids are known; which tasks match is known only by reading
         // them, newest first, until the page is full. They are read in
@@ -179,7 +234,7 @@ impl Queue {
         let (mut start, mut window) = (0, limit + 1);
         while start < entries.len() && tasks.len() < limit {
             let end = start.saturating_add(window).min(entries.len());
-            let found = self.fold_tasks(&streams, &entries[start..end], Vec::new, |found, _, _, task| {
+            let found = self.fold_tasks(streams, &entries[start..end], Vec::new, |found, _, _, task| {
                 if wanted.matches(&task) {
                     found.push(task);
                 }
@@ -270,16 +325,18 @@ impl Queue {
     /// The fast path of [`Queue::list_tasks`] when no condition needs the
     /// task's content (stale, text, tool, worker, time):
     /// only the `limit + 1` newest ids of each folder are collected, and
-    /// only the returned tasks are read. `None` when that is not enough to
-    /// be sure of the page (the same id in two folders, or unreadable files
-    /// among the candidates); the caller then lists everything.
-    fn newest_page(
+    /// only the returned tasks are read, by `read` (a task, or its list
+    /// row), which `id_of` names. `None` when that is not enough to be sure
+    /// of the page (the same id in two folders, or unreadable files among
+    /// the candidates); the caller then lists everything.
+    fn newest_page<R>(
         &self,
-        streams: &[Stream],
-        statuses: &[TaskStatus],
-        before: Option<&TaskId>,
-        limit: usize,
-    ) -> Result<Option<TaskPage>> {
+        ask: &PageAsk,
+        read: impl Fn(&Name, TaskStatus, &TaskId) -> std::result::Result<Option<R>, crate::spool::Error>,
+        id_of: impl Fn(&R) -> &TaskId,
+    ) -> Result<Option<Rows<R>>> {
+        let (streams, statuses, limit) = (&ask.streams, &ask.statuses[..], ask.limit);
+        let before = ask.before.as_ref();
         let want = limit + 1;
         let mut entries: Vec<(TaskId, usize, TaskStatus)> = Vec::new();
         let mut truncated = false;
@@ -300,12 +357,16 @@ impl Queue {
         let mut tasks = Vec::new();
         let mut rest = entries.into_iter();
         for (id, stream, status) in rest.by_ref() {
-            match self.spool.read_task(&streams[stream].name, status, &id) {
+            match read(&streams[stream].name, status, &id) {
                 Ok(Some(task)) => tasks.push(task),
                 // Moved since its id was listed (a claim, a finish; an
                 // index hears of it a moment later): read it where it is
                 // now, if the page asks for that state.
-                Ok(None) => match self.moved_task(&streams[stream].name, &id, status, statuses) {
+                Ok(None) => match statuses
+                    .iter()
+                    .filter(|s| **s != status)
+                    .find_map(|s| read(&streams[stream].name, *s, &id).ok().flatten())
+                {
                     Some(task) => tasks.push(task),
                     None => return Ok(None),
                 },
@@ -320,26 +381,11 @@ impl Queue {
             return Ok(None);
         }
         let next_cursor = if more {
-            tasks.last().map(|t| t.id.clone())
+            tasks.last().map(|t| id_of(t).clone())
         } else {
             None
         };
-        Ok(Some(TaskPage { tasks, next_cursor }))
-    }
-
-    /// Task `id` of `stream`, read from the first of `statuses` (other than
-    /// `was`, where it no longer is) that holds it.
-    fn moved_task(
-        &self,
-        stream: &Name,
-        id: &TaskId,
-        was: TaskStatus,
-        statuses: &[TaskStatus],
-    ) -> Option<Task> {
-        statuses
-            .iter()
-            .filter(|s| **s != was)
-            .find_map(|s| self.spool.read_task(stream, *s, id).ok().flatten())
+        Ok(Some((tasks, next_cursor)))
     }
 
     /// The listing of the task file `id` in `stream`'s folder for `status`
