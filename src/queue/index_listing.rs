@@ -30,7 +30,9 @@ use super::summary::FileIdent;
 use crate::model::{Name, Task, TaskId, TaskListing, TaskStatus, Timestamp};
 use crate::spool::{self, Spool};
 
-/// The most rows kept: 20 pages of the largest size, a few MB.
+/// The most rows kept: 20 pages of the largest size. A row holds at most
+/// ~1.2 kB of text (a 500-character summary and error, a 200-character
+/// key), so at most ~25 MB; a few MB for usual tasks.
 const CAPACITY: usize = 20_000;
 
 /// How long a file must have been unchanged for its row to be kept:
