@@ -355,28 +355,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::config::{Config, SetupAnswers, render_config};
     use crate::model::{Name, TaskId};
-    use crate::queue::NewTask;
+    use crate::queue::test_support::{complete_ok, new_task, queue_in};
     use crate::spool::SCAN_OLDEST;
-
-    fn queue_in(dir: &std::path::Path) -> Queue {
-        let text = render_config(&SetupAnswers::defaults("t"));
-        let queue = Queue::new(Config::from_yaml(&text, &dir.join("sparkq.yml")).unwrap());
-        queue.create_session("s", None).unwrap();
-        queue.create_stream("a", "s", "Do it.").unwrap();
-        queue
-    }
-
-    /// A run-bash task with an empty payload and `timeout`.
-    fn new_task(timeout: Option<u64>) -> NewTask {
-        NewTask {
-            tool_name: "run-bash".to_owned(),
-            payload: json!({}),
-            timeout,
-            task_class: None,
-        }
-    }
 
     /// A task of stream `a` renamed into `claimed/` and not rewritten: what
     /// a claim leaves between its two halves, or a crash between them.
@@ -636,13 +617,7 @@ mod tests {
                     scope.spawn(move || {
                         let mut mine = Vec::new();
                         while let Some(c) = queue.claim("a", &format!("w{w}")).unwrap() {
-                            let report = crate::queue::Report {
-                                token: c.task.claim_token.clone(),
-                                ..Default::default()
-                            };
-                            queue
-                                .complete(c.task.id.as_str(), json!({"summary": "ok"}), report)
-                                .unwrap();
+                            complete_ok(queue, &c);
                             mine.push(c.task.id);
                         }
                         mine

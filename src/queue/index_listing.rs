@@ -138,22 +138,13 @@ fn settled(path: &Path, before: FileIdent) -> bool {
 mod tests {
     use super::*;
     use crate::queue::NewTask;
+    use crate::queue::test_support::{new_task, queue_in as queue};
 
-    fn queue(dir: &Path) -> crate::queue::Queue {
-        let text = crate::config::render_config(&crate::config::SetupAnswers::defaults("t"));
-        let config = crate::config::Config::from_yaml(&text, &dir.join("sparkq.yml")).unwrap();
-        let queue = crate::queue::Queue::new(config);
-        queue.create_session("s", None).unwrap();
-        queue.create_stream("a", "s", "").unwrap();
-        queue
-    }
-
+    /// A task whose list row shows "x" as its key.
     fn new(timeout: Option<u64>) -> NewTask {
         NewTask {
-            tool_name: "run-bash".to_owned(),
             payload: serde_json::json!({"script": "x"}),
-            timeout,
-            task_class: None,
+            ..new_task(timeout)
         }
     }
 

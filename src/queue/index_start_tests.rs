@@ -8,10 +8,7 @@ use super::*;
 #[test]
 fn a_warm_index_reads_every_summary_at_start_and_keeps_them_across_a_recheck() {
     let dir = tempfile::tempdir().unwrap();
-    let text = render_config(&SetupAnswers::defaults("t"));
-    let mut queue = Queue::new(Config::from_yaml(&text, &dir.path().join("sparkq.yml")).unwrap());
-    queue.create_session("s", None).unwrap();
-    queue.create_stream("a", "s", "Do it.").unwrap();
+    let mut queue = queue_in(dir.path());
     // Work done before the start: finished, running and queued tasks.
     queue
         .enqueue_batch("a", (0..30).map(|_| new()).collect())
@@ -19,13 +16,7 @@ fn a_warm_index_reads_every_summary_at_start_and_keeps_them_across_a_recheck() {
     for i in 0..20 {
         let c = queue.claim("a", "w").unwrap().unwrap();
         if i % 2 == 0 {
-            let report = crate::queue::Report {
-                token: c.task.claim_token.clone(),
-                ..Default::default()
-            };
-            queue
-                .complete(c.task.id.as_str(), json!({"summary": "ok"}), report)
-                .unwrap();
+            complete_ok(&queue, &c);
         }
     }
     queue.start_index_with_summaries().unwrap();
@@ -192,10 +183,7 @@ fn a_warm_up_reservation_no_listing_takes_over_is_released() {
 #[test]
 fn the_warm_up_reads_every_summary_while_requests_are_served_and_answers_a_waiting_one() {
     let dir = tempfile::tempdir().unwrap();
-    let text = render_config(&SetupAnswers::defaults("t"));
-    let mut queue = Queue::new(Config::from_yaml(&text, &dir.path().join("sparkq.yml")).unwrap());
-    queue.create_session("s", None).unwrap();
-    queue.create_stream("a", "s", "Do it.").unwrap();
+    let mut queue = queue_in(dir.path());
     // More files than a few of the warm-up's steps.
     let n = 3 * WARM_UP_STEP + 7;
     queue.enqueue_batch("a", (0..n).map(|_| new()).collect()).unwrap();

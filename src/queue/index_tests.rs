@@ -6,12 +6,10 @@ use super::*;
 use crate::config::{Config, SetupAnswers, render_config};
 use crate::queue::NewTask;
 use crate::queue::Queue;
+use crate::queue::test_support::{complete_ok, new_task, queue_in, report_of};
 
 fn indexed_queue(dir: &Path) -> Queue {
-    let text = render_config(&SetupAnswers::defaults("t"));
-    let mut queue = Queue::new(Config::from_yaml(&text, &dir.join("sparkq.yml")).unwrap());
-    queue.create_session("s", None).unwrap();
-    queue.create_stream("a", "s", "Do it.").unwrap();
+    let mut queue = queue_in(dir);
     queue.start_index().unwrap();
     queue
 }
@@ -25,25 +23,14 @@ fn complete_next(queue: &Queue, n: usize) -> Vec<TaskId> {
     (0..n)
         .map(|_| {
             let c = queue.claim("a", "w").unwrap().expect("a queued task");
-            let report = crate::queue::Report {
-                token: c.task.claim_token.clone(),
-                ..Default::default()
-            };
-            queue
-                .complete(c.task.id.as_str(), json!({"summary": "ok"}), report)
-                .unwrap();
+            complete_ok(queue, &c);
             c.task.id
         })
         .collect()
 }
 
 fn new() -> NewTask {
-    NewTask {
-        tool_name: "run-bash".to_owned(),
-        payload: json!({}),
-        timeout: None,
-        task_class: None,
-    }
+    new_task(None)
 }
 
 #[test]
@@ -139,10 +126,7 @@ fn pages_and_counts_from_the_index_agree_with_the_folders() {
         .unwrap();
     for i in 0..12 {
         let c = queue.claim("a", "w").unwrap().unwrap();
-        let report = crate::queue::Report {
-            token: c.task.claim_token.clone(),
-            ..Default::default()
-        };
+        let report = report_of(&c);
         if i % 3 == 0 {
             queue.fail(c.task.id.as_str(), "broke", report).unwrap();
         } else if i % 3 == 1 {
@@ -287,10 +271,7 @@ fn stats_and_since_from_the_index_equal_a_folder_read_through_random_changes() {
                 let Some(c) = queue.claim(stream, &worker).unwrap() else {
                     break;
                 };
-                let report = crate::queue::Report {
-                    token: c.task.claim_token.clone(),
-                    ..Default::default()
-                };
+                let report = report_of(&c);
                 match rng.u8(0..3) {
                     0 => drop(queue.fail(c.task.id.as_str(), "broke", report).unwrap()),
                     1 => drop(
@@ -401,13 +382,7 @@ fn the_recheck_drops_a_summary_whose_file_changed_without_an_event() {
     let folders = Queue::new(queue.config().clone());
     queue.enqueue("a", new()).unwrap();
     let c = queue.claim("a", "w").unwrap().unwrap();
-    let report = crate::queue::Report {
-        token: c.task.claim_token.clone(),
-        ..Default::default()
-    };
-    let done = queue
-        .complete(c.task.id.as_str(), json!({"summary": "ok"}), report)
-        .unwrap();
+    let done = complete_ok(&queue, &c);
     let stream = Name::parse("a").unwrap();
     let entry = queue.index.as_ref().unwrap().stream(&stream);
     let slot = TaskStatus::Succeeded as usize;

@@ -190,4 +190,6 @@ pub fn parse_task_id(s: &str) -> Result<TaskId> {
 }
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
