@@ -173,36 +173,40 @@ impl Queue {
     /// rows of files unchanged since it last read them from its index
     /// (see `index::listing`).
     pub fn list_listings(&self, filter: &TaskFilter, now: Timestamp) -> Result<ListingPage> {
-        if let Some(index) = &self.index {
-            let ask = self.page_ask(filter)?;
-            if ask.wanted.is_everything() {
-                let read = |stream: &Name, status: TaskStatus, id: &TaskId| {
-                    index.listings.row(&self.spool, stream, status, id, now)
-                };
-                let page = self.newest_page(&ask, read, |row: &TaskListing| &row.id)?;
-                if let Some((tasks, next_cursor)) = page {
-                    return Ok(ListingPage { tasks, next_cursor });
-                }
+        let ask = self.page_ask(filter)?;
+        if let Some(index) = &self.index
+            && ask.wanted.is_everything()
+        {
+            let read = |stream: &Name, status: TaskStatus, id: &TaskId| {
+                index.listings.row(&self.spool, stream, status, id, now)
+            };
+            let page = self.newest_page(&ask, read, |row: &TaskListing| &row.id)?;
+            if let Some((tasks, next_cursor)) = page {
+                return Ok(ListingPage { tasks, next_cursor });
             }
         }
-        Ok(self.list_tasks(filter)?.into_listings(now))
+        Ok(self.tasks_page(&ask)?.into_listings(now))
     }
 
     /// One page of tasks matching `filter`, newest first.
     pub fn list_tasks(&self, filter: &TaskFilter) -> Result<TaskPage> {
-        let ask = self.page_ask(filter)?;
+        self.tasks_page(&self.page_ask(filter)?)
+    }
+
+    /// The page `ask` (checked, its streams looked at) asks for.
+    fn tasks_page(&self, ask: &PageAsk) -> Result<TaskPage> {
         let PageAsk {
             limit,
             wanted,
             streams,
             statuses,
             ..
-        } = &ask;
+        } = ask;
         let (limit, before) = (*limit, ask.before.as_ref());
         if wanted.is_everything() {
             let read =
                 |stream: &Name, status: TaskStatus, id: &TaskId| self.spool.read_task(stream, status, id);
-            if let Some((tasks, next_cursor)) = self.newest_page(&ask, read, |t: &Task| &t.id)? {
+            if let Some((tasks, next_cursor)) = self.newest_page(ask, read, |t: &Task| &t.id)? {
                 return Ok(TaskPage { tasks, next_cursor });
             }
             // The page met two copies of one task (or an extra copy, or an
@@ -212,7 +216,7 @@ impl Queue {
             for stream in streams {
                 self.settle_quietly(stream);
             }
-            if let Some((tasks, next_cursor)) = self.newest_page(&ask, read, |t: &Task| &t.id)? {
+            if let Some((tasks, next_cursor)) = self.newest_page(ask, read, |t: &Task| &t.id)? {
                 return Ok(TaskPage { tasks, next_cursor });
             }
         }
