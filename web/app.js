@@ -374,6 +374,24 @@ function taskChanged(ev) {
   scheduleRefresh();
 }
 
+/// Whether the live events carry each task's row (the server's "hello"
+/// says so): then an event without one means the file left that folder,
+/// and the event of where it went brings the row.
+let eventsListings = false;
+
+export function eventsCarryListings() {
+  return eventsListings;
+}
+
+function hello(ev) {
+  try {
+    eventsListings = JSON.parse(ev.data).listings === true;
+  } catch {
+    eventsListings = false;
+  }
+  changed();
+}
+
 function connectEvents() {
   const dot = document.getElementById("live");
   if (!window.EventSource) {
@@ -390,7 +408,8 @@ function connectEvents() {
   source.onerror = () => setState("off", "reconnecting…");
   source.onmessage = changed;
   // "hello" starts every connection, so a reconnect catches up on what it missed.
-  for (const name of ["hello", "stream", "session", "reload"]) {
+  source.addEventListener("hello", hello);
+  for (const name of ["stream", "session", "reload"]) {
     source.addEventListener(name, changed);
   }
   source.addEventListener("task", taskChanged);

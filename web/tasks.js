@@ -2,7 +2,7 @@
 // and task detail (summary first, payload, output, error, timing, history and
 // the stream's instructions). Conflicts are drawn by conflicts.js.
 
-import { streamLink, api, attempt, fill, formatDuration, formatTime, h, link, listOf, notify, isStale, parseTime, pretty, pushParams, route, statusBadges, taskDuration, timeEl } from "./app.js";
+import { streamLink, api, attempt, eventsCarryListings, fill, formatDuration, formatTime, h, link, listOf, notify, isStale, parseTime, pretty, pushParams, route, statusBadges, taskDuration, timeEl } from "./app.js";
 import { conflictBadge, conflictsSection } from "./conflicts.js";
 
 const PAGE_SIZE = 50;
@@ -401,8 +401,7 @@ route("tasks", "Tasks", async (main, r) => {
 
   /// Applies one live task event to the rows shown, without a refetch.
   function onTask(ev) {
-    if (!ev.listing) return Boolean(ev.id) && listingsSeen;
-    listingsSeen = true;
+    if (!ev.listing) return Boolean(ev.id) && eventsCarryListings();
     const t = ev.listing;
     const at = page.tasks.findIndex((x) => x.id === t.id);
     if (at >= 0) {
@@ -443,11 +442,6 @@ route("tasks", "Tasks", async (main, r) => {
   await Promise.all([options(), load(cursor, newer)]);
   return { refresh, onTask, tick };
 });
-
-/// Set once a task event carried a listing: from then on an event without
-/// one means the file left that folder, and the event of where it went
-/// follows.
-let listingsSeen = false;
 
 function section(title, ...children) {
   return h("section", { class: "detail-section" }, h("h2", {}, title), ...children);
