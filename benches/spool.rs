@@ -25,7 +25,9 @@
 //! compare two builds of the library run after run;
 //! `SPARKQ_BENCH_ONLY=processes` the whole-process section alone (one-shot
 //! commands against `/bin/true` and `nq`, a minute or two), to compare
-//! two binaries with `SPARKQ_BEFORE_BIN`.
+//! two binaries with `SPARKQ_BEFORE_BIN`; `SPARKQ_BENCH_ONLY=running`
+//! the one-shot claim's curve over 0, 100 and 1,000 running tasks alone
+//! (with `SPARKQ_BEFORE_BIN` too, a minute).
 
 // The case modules live in `benches/spool/`; a bench's root resolves
 // `mod` paths beside itself, hence the explicit paths.
@@ -37,6 +39,8 @@ mod cli;
 mod inproc;
 #[path = "spool/project.rs"]
 mod project;
+#[path = "spool/running.rs"]
+mod running;
 #[path = "spool/stats.rs"]
 mod stats;
 #[path = "spool/throughput.rs"]
@@ -62,6 +66,8 @@ struct Plan {
     pending_sizes: Vec<usize>,
     latency_samples: usize,
     process_runs: usize,
+    /// One-shot claims per binary, running set and fsync setting.
+    running_samples: usize,
 }
 
 impl Plan {
@@ -78,6 +84,7 @@ impl Plan {
                 pending_sizes: vec![1_000, 10_000],
                 latency_samples: 5,
                 process_runs: 20,
+                running_samples: 10,
             }
         } else {
             Plan {
@@ -90,6 +97,7 @@ impl Plan {
                 pending_sizes: vec![1_000, 10_000, 100_000],
                 latency_samples: 20,
                 process_runs: 100,
+                running_samples: 60,
             }
         }
     }
@@ -149,6 +157,14 @@ fn main() {
         return;
     }
 
+    if std::env::var_os("SPARKQ_BENCH_ONLY").is_some_and(|v| v == "running") {
+        report.running = running_curves(root, &bin, before.as_deref(), plan.running_samples);
+        println!("\nTargets of issue 12, each against its reference from this run (fsync on | fsync off)");
+        report.print_running_targets();
+        println!("\nload average after: {}", load_average());
+        return;
+    }
+
     let throughput = throughput::run(&plan, root, &bin);
     report.in_process_ratio = throughput.in_process_ratio;
     report.cli_drain_4 = Some(throughput.cli_drain_4.clone());
@@ -200,8 +216,17 @@ fn main() {
         &rows,
     );
     print_processes(&report.processes);
+    report.running = running_curves(root, &bin, before.as_deref(), plan.running_samples);
     report.print_targets();
     println!("\nload average after: {}", load_average());
+}
+
+/// The one-shot claim's curve over the running set (see `running`), for
+/// this binary and `before` if given.
+fn running_curves(root: &Path, bin: &Path, before: Option<&Path>, samples: usize) -> Vec<running::Curve> {
+    let mut bins = vec![("", bin)];
+    bins.extend(before.map(|b| (BEFORE, b)));
+    running::run(root, &bins, samples)
 }
 
 /// One process case: a series of `runs` runs, with fsync on (`true`) or
@@ -210,7 +235,7 @@ type ProcessCase<'a> = dyn Fn(bool, usize) -> Round + 'a;
 
 /// Process rows are measured in chunks of this many runs, every case's
 /// chunk in turn, so a burst of load elsewhere hits all of them alike.
-const CHUNK: usize = 10;
+pub(crate) const CHUNK: usize = 10;
 
 /// One command's whole-process measures: wall time, and CPU per run, with
 /// fsync on and off.
@@ -367,6 +392,8 @@ struct Report {
     two_process_base: Option<(Measure, Measure)>,
     one_shot: Vec<(usize, Measure, Measure)>,
     processes: Vec<ProcessRow>,
+    /// This binary's curve, then the before binary's if measured.
+    running: Vec<running::Curve>,
 }
 
 impl Report {
@@ -388,7 +415,26 @@ impl Report {
     fn print_targets(&self) {
         self.print_throughput_targets();
         self.print_process_targets();
+        self.print_running_targets();
         self.print_before();
+    }
+
+    fn print_running_targets(&self) {
+        let Some(now) = self.running.first() else {
+            return;
+        };
+        let (on, off) = now.growth();
+        let most = running::RUNNING[running::RUNNING.len() - 1];
+        target(
+            &format!("one `sparkq claim` with {most} running <= 1.2x with 0 running, p50"),
+            format!("{on:.2}x | {off:.2}x"),
+            on <= 1.2,
+            off <= 1.2,
+        );
+        if let Some(before) = self.running.get(1) {
+            let (b_on, b_off) = before.growth();
+            println!("  (the same growth for SPARKQ_BEFORE_BIN: {b_on:.2}x | {b_off:.2}x)");
+        }
     }
 
     fn print_throughput_targets(&self) {
