@@ -254,14 +254,16 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
         );
     }
     // What a stopped watcher leaves behind (a worker's done flag, or the
-    // lock and FIFO of one killed with -9), in this project's own runtime
-    // folder only, and then that folder if nothing else is left in it.
+    // lock and FIFO of one killed with -9) and the one-shot sweeps' hints,
+    // in this project's own runtime folder only, and then that folder if
+    // nothing else is left in it.
     if runtime.check()? {
         for stream in &streams {
             for path in [
                 runtime.lock(stream),
                 runtime.fifo(stream),
                 runtime.done_flag(stream),
+                runtime.claims_hint(stream),
             ] {
                 match std::fs::remove_file(&path) {
                     Ok(()) => out.push_str(&format!("removed   {}\n", path.display())),

@@ -109,7 +109,7 @@ impl Queue {
         lock_: &StreamLock,
     ) -> Result<(PendingScan, SweepReport)> {
         let Some(index) = &self.index else {
-            return self.touch(stream, lock_);
+            return self.touch_one_shot(stream, lock_);
         };
         let entry = index.stream(&stream.name);
         // A listing being made (the warm-up at start) is waited for, not
@@ -305,10 +305,10 @@ impl Queue {
         if settled && ix.claimed_seen == Some(modified) {
             return;
         }
-        let Ok((ids, _)) = self.spool.list_claims(stream) else {
+        let Ok((claims, _)) = self.spool.list_claims(stream) else {
             return;
         };
-        let listed: std::collections::BTreeSet<TaskId> = ids.into_iter().collect();
+        let listed: std::collections::BTreeSet<TaskId> = claims.into_iter().map(|claim| claim.id).collect();
         ix.running.retain(|id| listed.contains(id));
         for id in listed {
             ix.running.add(id);

@@ -46,7 +46,7 @@ fn a_warm_index_reads_every_summary_at_start_and_keeps_them_across_a_recheck() {
             summary.id
         );
     }
-    let folders = Queue::new(queue.config().clone());
+    let folders = Queue::new(queue.config().clone()).with_runtime_dir(queue.runtime_dir());
     assert_eq!(
         queue.stats(24, None).unwrap().tools,
         folders.stats(24, None).unwrap().tools
@@ -91,7 +91,7 @@ fn until_waiting(entry: &StreamEntry, n: usize) {
 fn a_claim_during_a_listing_waits_for_it_and_claims_from_it() {
     let dir = tempfile::tempdir().unwrap();
     let queue = indexed_queue(dir.path());
-    let other = Queue::new(queue.config().clone());
+    let other = Queue::new(queue.config().clone()).with_runtime_dir(queue.runtime_dir());
     let tasks = queue
         .enqueue_batch("a", (0..40).map(|_| new()).collect())
         .unwrap();
@@ -200,7 +200,7 @@ fn the_warm_up_reads_every_summary_while_requests_are_served_and_answers_a_waiti
         std::thread::sleep(Duration::from_millis(20));
     }
     // A dashboard asked meanwhile (here, after) gets the folders' answer.
-    let folders = Queue::new(queue.config().clone());
+    let folders = Queue::new(queue.config().clone()).with_runtime_dir(queue.runtime_dir());
     assert_eq!(
         queue.stats(24, None).unwrap().tools,
         folders.stats(24, None).unwrap().tools

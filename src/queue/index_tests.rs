@@ -66,7 +66,7 @@ fn an_id_the_index_still_lists_but_another_process_took_is_skipped() {
     let tasks = queue.enqueue_batch("a", (0..3).map(|_| new()).collect()).unwrap();
     assert_eq!(queue.peek("a").unwrap().unwrap().task.id, tasks[0].id);
     // Another process (a queue without the index) claims the head.
-    let other = Queue::new(queue.config().clone());
+    let other = Queue::new(queue.config().clone()).with_runtime_dir(queue.runtime_dir());
     assert_eq!(other.claim("a", "x").unwrap().unwrap().task.id, tasks[0].id);
     let mine = queue.claim("a", "w").unwrap().unwrap();
     assert_eq!(mine.task.id, tasks[1].id);
@@ -120,7 +120,7 @@ fn lost_events_and_replaced_folders_make_a_stream_stale() {
 fn pages_and_counts_from_the_index_agree_with_the_folders() {
     let dir = tempfile::tempdir().unwrap();
     let queue = indexed_queue(dir.path());
-    let folders = Queue::new(queue.config().clone());
+    let folders = Queue::new(queue.config().clone()).with_runtime_dir(queue.runtime_dir());
     queue
         .enqueue_batch("a", (0..30).map(|_| new()).collect())
         .unwrap();
@@ -254,7 +254,7 @@ fn stats_and_since_from_the_index_equal_a_folder_read_through_random_changes() {
     let dir = tempfile::tempdir().unwrap();
     let queue = indexed_queue(dir.path());
     queue.create_stream("b", "s", "Do that.").unwrap();
-    let folders = Queue::new(queue.config().clone());
+    let folders = Queue::new(queue.config().clone()).with_runtime_dir(queue.runtime_dir());
     let seed = fastrand::u64(..);
     let mut rng = fastrand::Rng::with_seed(seed);
     let now = Timestamp::now();
@@ -379,7 +379,7 @@ fn the_recheck_reads_the_folders_in_the_background_before_the_index_ages_out() {
 fn the_recheck_drops_a_summary_whose_file_changed_without_an_event() {
     let dir = tempfile::tempdir().unwrap();
     let queue = indexed_queue(dir.path());
-    let folders = Queue::new(queue.config().clone());
+    let folders = Queue::new(queue.config().clone()).with_runtime_dir(queue.runtime_dir());
     queue.enqueue("a", new()).unwrap();
     let c = queue.claim("a", "w").unwrap().unwrap();
     let done = complete_ok(&queue, &c);
@@ -428,7 +428,7 @@ fn a_rebuild_without_the_lock_racing_arrivals_claims_and_deletes_hands_out_every
     let dir = tempfile::tempdir().unwrap();
     let queue = indexed_queue(dir.path());
     // Another process: enqueues, claims and deletes through the folders.
-    let other = Queue::new(queue.config().clone());
+    let other = Queue::new(queue.config().clone()).with_runtime_dir(queue.runtime_dir());
     let seed = fastrand::u64(..);
     let stream = Name::parse("a").unwrap();
     let mut created: Vec<TaskId> = queue
@@ -552,7 +552,7 @@ fn a_rebuild_without_the_lock_racing_arrivals_claims_and_deletes_hands_out_every
 fn changes_made_while_a_rebuild_lists_are_applied_to_its_listing() {
     let dir = tempfile::tempdir().unwrap();
     let queue = indexed_queue(dir.path());
-    let other = Queue::new(queue.config().clone());
+    let other = Queue::new(queue.config().clone()).with_runtime_dir(queue.runtime_dir());
     let tasks = queue.enqueue_batch("a", (0..5).map(|_| new()).collect()).unwrap();
     assert!(queue.peek("a").unwrap().is_some(), "the index is built");
     let stream = Name::parse("a").unwrap();
@@ -621,7 +621,7 @@ fn a_batch_abandoned_after_a_look_is_recovered_once_its_folder_is_heard_of() {
     // ...until a batch folder appears: here one whose writer died after
     // its commit point (no lock file, the PUBLISH marker), staged from a
     // task another process queued.
-    let other = Queue::new(queue.config().clone());
+    let other = Queue::new(queue.config().clone()).with_runtime_dir(queue.runtime_dir());
     let task = other.enqueue("a", new()).unwrap();
     let stream_dir = queue.spool.stream_dir(&stream);
     let staged = stream_dir.join(".batch-dead.tmp");
@@ -699,7 +699,10 @@ fn a_kept_stream_file_is_read_again_once_another_process_changes_it() {
     std::fs::rename(dir.path().join("x.json"), &file).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     assert!(queue.claim("a", "w").unwrap().is_some());
-    Queue::new(queue.config().clone()).end_stream("a").unwrap();
+    Queue::new(queue.config().clone())
+        .with_runtime_dir(queue.runtime_dir())
+        .end_stream("a")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     assert!(matches!(
         queue.claim("a", "w"),
@@ -716,7 +719,7 @@ fn a_process_lists_and_counts_what_it_just_wrote_through_random_changes() {
     let mut rng = fastrand::Rng::with_seed(seed);
     let dir = tempfile::tempdir().unwrap();
     let queue = indexed_queue(dir.path());
-    let folders = Queue::new(queue.config().clone());
+    let folders = Queue::new(queue.config().clone()).with_runtime_dir(queue.runtime_dir());
     let stream = Name::parse("a").unwrap();
     let _ = queue.peek("a").unwrap();
     let mut running: Vec<(TaskId, Option<String>)> = Vec::new();

@@ -39,6 +39,7 @@ mod stale;
 mod stats;
 mod status;
 mod streams;
+mod sweep_hint;
 mod sync;
 mod temp;
 mod touch;
@@ -82,6 +83,9 @@ pub struct Queue {
     /// report from the same process finds its task without listing every
     /// stream (see `finish`). A hint the folders always overrule.
     claimed_in: Arc<finish::ClaimedIn>,
+    /// The project's runtime folder, when it is not the one the environment
+    /// chooses (see [`Queue::with_runtime_dir`]).
+    runtime: Option<crate::runtime::RuntimeDir>,
 }
 
 impl Queue {
@@ -93,6 +97,7 @@ impl Queue {
             spool,
             index: None,
             claimed_in: Arc::default(),
+            runtime: None,
         }
     }
 

@@ -10,7 +10,18 @@ use crate::runtime::{self, Acquired, PidFile, Probe, RuntimeDir};
 impl Queue {
     /// This project's runtime folder (see [`RuntimeDir::for_project`]).
     pub fn runtime_dir(&self) -> RuntimeDir {
-        RuntimeDir::for_project(&self.config.root, &self.config.project_name)
+        match &self.runtime {
+            Some(dir) => dir.clone(),
+            None => RuntimeDir::for_project(&self.config.root, &self.config.project_name),
+        }
+    }
+
+    /// This queue with `dir` as the project's runtime folder, in place of
+    /// the one the environment chooses: for a caller that keeps its own
+    /// (a test, which must never touch the user's).
+    pub fn with_runtime_dir(mut self, dir: RuntimeDir) -> Queue {
+        self.runtime = Some(dir);
+        self
     }
 
     /// The server running for this project, if one holds its lock. A pid

@@ -8,13 +8,19 @@ use crate::config::{Config, SetupAnswers, render_config};
 use crate::model::Task;
 
 /// A queue over a new project in `dir` (the default `sparkq.yml`), with
-/// session `s` and its stream `a`.
+/// session `s` and its stream `a`, and its runtime folder in `dir` too.
 pub(super) fn queue_in(dir: &std::path::Path) -> Queue {
     let text = render_config(&SetupAnswers::defaults("t"));
-    let queue = Queue::new(Config::from_yaml(&text, &dir.join("sparkq.yml")).unwrap());
+    let queue = Queue::new(Config::from_yaml(&text, &dir.join("sparkq.yml")).unwrap())
+        .with_runtime_dir(runtime_in(dir));
     queue.create_session("s", None).unwrap();
     queue.create_stream("a", "s", "Do it.").unwrap();
     queue
+}
+
+/// A runtime folder of its own for the project in `dir`.
+pub(super) fn runtime_in(dir: &std::path::Path) -> crate::runtime::RuntimeDir {
+    crate::runtime::RuntimeDir::under(&dir.join("runtime"), false, dir, "t")
 }
 
 /// A run-bash task with an empty payload and `timeout`.

@@ -11,7 +11,7 @@ use crate::model::{TaskStatus, Timestamp};
 
 fn queue_in(dir: &std::path::Path) -> Queue {
     let config = Config::from_yaml("spool: { fsync: false }", &dir.join("sparkq.yml")).unwrap();
-    let queue = Queue::new(config);
+    let queue = Queue::new(config).with_runtime_dir(test_support::runtime_in(dir));
     queue.create_session("s1", None).unwrap();
     queue.create_stream("a", "s1", "brief").unwrap();
     queue

@@ -11,16 +11,41 @@ use crate::model::{Stream, TaskId, TaskStatus, Timestamp};
 use crate::spool::{PendingScan, StreamLock};
 
 impl Queue {
-    /// Adopts dropped files and sweeps dead claims of `stream`; returns the
-    /// pending folder as it is afterwards. The caller holds `_lock`.
-    pub(super) fn touch(&self, stream: &Stream, _lock: &StreamLock) -> Result<(PendingScan, SweepReport)> {
+    /// Adopts dropped files and sweeps dead claims of `stream`, reading
+    /// every claim; returns the pending folder as it is afterwards. The
+    /// caller holds `lock`.
+    pub(super) fn touch(&self, stream: &Stream, lock: &StreamLock) -> Result<(PendingScan, SweepReport)> {
+        self.touch_sweeping(stream, lock, false)
+    }
+
+    /// [`Queue::touch`] as a process without an index looks before every
+    /// claim, peek and list: its sweep reads only the claims that changed
+    /// since the last such look (see `sweep_hint`).
+    pub(super) fn touch_one_shot(
+        &self,
+        stream: &Stream,
+        lock: &StreamLock,
+    ) -> Result<(PendingScan, SweepReport)> {
+        self.touch_sweeping(stream, lock, true)
+    }
+
+    fn touch_sweeping(
+        &self,
+        stream: &Stream,
+        _lock: &StreamLock,
+        hinted: bool,
+    ) -> Result<(PendingScan, SweepReport)> {
         // A batch whose writer died is published or discarded before
         // anything is listed, so no look sees part of one. One that cannot
         // be finished now (a full disk) must not stop the stream: the next
         // look tries again, and `doctor --fix` reports why.
         let _ = self.spool.recover_batches(&stream.name);
         // Sweep first: a dead claim it re-queues must be in the listing.
-        let report = self.sweep_dead_locked(stream, Timestamp::now())?;
+        let report = if hinted {
+            self.sweep_dead_hinted(stream, Timestamp::now())?
+        } else {
+            self.sweep_dead_locked(stream, Timestamp::now())?
+        };
         let mut scan = self.spool.scan_pending(&stream.name)?;
         if !scan.drops.is_empty() || !scan.adopting.is_empty() || !scan.foreign.is_empty() {
             let build = |drop: crate::spool::DroppedFile<'_>| self.task_from_drop(stream, drop);

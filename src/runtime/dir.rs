@@ -7,6 +7,7 @@
 //!     <stream>.lock                 the stream's watcher: its pid, held with the OS lock
 //!     <stream>.pipe                 the FIFO a waiting worker reads (mode 0600)
 //!     <stream>.done                 the worker's "I am idle" flag
+//!     <stream>.claims               one-shot sweeps' hint of the claims they read
 //! ```
 //!
 //! `<base>` is `$SPARKQ_RUNTIME_DIR` when set, else `$XDG_RUNTIME_DIR/sparkq`
@@ -138,6 +139,12 @@ impl RuntimeDir {
     /// when it wakes that worker.
     pub fn done_flag(&self, stream: &str) -> PathBuf {
         self.dir.join(format!("{stream}.done"))
+    }
+
+    /// `<stream>.claims`: what the last sweep of a process without an index
+    /// read of the stream's claims (see `queue::sweep_hint`).
+    pub fn claims_hint(&self, stream: &str) -> PathBuf {
+        self.dir.join(format!("{stream}.claims"))
     }
 
     /// Makes the folder (and SparkQ's base folder) private to the user if

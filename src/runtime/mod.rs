@@ -26,6 +26,7 @@ mod process;
 pub(crate) use dir::fnv1a;
 pub use dir::{RUNTIME_DIR_ENV, RuntimeBase, RuntimeDir};
 pub use error::Error;
+pub(crate) use files::my_uid;
 pub use files::{check_fifo, make_fifo};
 pub use lockfile::{Acquired, LockFile, Probe, pid_in, probe};
 pub use pidfile::PidFile;

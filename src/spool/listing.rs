@@ -7,8 +7,10 @@ use std::io::ErrorKind;
 
 use super::{Error, Foreign};
 
-/// Calls `f` with each entry of `dir` (name and, if it is not a regular
-/// file, what it is); a missing folder is empty.
+/// Calls `f` with each entry of `dir`: its name, what it is if it is not a
+/// regular file, and its inode number (from the listing, so a file that is
+/// replaced by a rename shows a new number without being looked at). A
+/// missing folder is empty.
 ///
 /// On Linux the folder is read with `getdents64` into one reused buffer
 /// (rustix's `RawDir`), so a name costs no allocation: `pending/` is read
@@ -16,9 +18,9 @@ use super::{Error, Foreign};
 /// entry's type comes with its name; where the file system does not say,
 /// it counts as a regular file and the reader checks it when it opens it.
 #[cfg(target_os = "linux")]
-pub(super) fn for_each_entry(
+pub(super) fn for_each_entry_ino(
     dir: &std::path::Path,
-    mut f: impl FnMut(&std::ffi::OsStr, Option<Foreign>),
+    mut f: impl FnMut(&std::ffi::OsStr, Option<Foreign>, u64),
 ) -> Result<(), Error> {
     use rustix::fs::{FileType, Mode, OFlags, RawDir};
     use std::mem::MaybeUninit;
@@ -46,18 +48,20 @@ pub(super) fn for_each_entry(
             FileType::Fifo => Some(Foreign::Fifo),
             _ => Some(Foreign::Special),
         };
-        f(std::ffi::OsStr::from_bytes(name), kind);
+        f(std::ffi::OsStr::from_bytes(name), kind, entry.ino());
     }
     Ok(())
 }
 
-/// Calls `f` with each entry of `dir` (name and, if it is not a regular
-/// file, what it is); a missing folder is empty.
+/// Calls `f` with each entry of `dir`: name, kind and inode number (see
+/// the Linux version). A missing folder is empty.
 #[cfg(not(target_os = "linux"))]
-pub(super) fn for_each_entry(
+pub(super) fn for_each_entry_ino(
     dir: &std::path::Path,
-    mut f: impl FnMut(&std::ffi::OsStr, Option<Foreign>),
+    mut f: impl FnMut(&std::ffi::OsStr, Option<Foreign>, u64),
 ) -> Result<(), Error> {
+    use std::os::unix::fs::DirEntryExt;
+
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
@@ -66,9 +70,17 @@ pub(super) fn for_each_entry(
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, "list", e))?;
         let kind = entry.file_type().ok().and_then(Foreign::of_type);
-        f(&entry.file_name(), kind);
+        f(&entry.file_name(), kind, entry.ino());
     }
     Ok(())
+}
+
+/// [`for_each_entry_ino`] without the inode numbers.
+pub(super) fn for_each_entry(
+    dir: &std::path::Path,
+    mut f: impl FnMut(&std::ffi::OsStr, Option<Foreign>),
+) -> Result<(), Error> {
+    for_each_entry_ino(dir, |name, kind, _| f(name, kind))
 }
 
 /// Calls `f` with the UTF-8 name of each regular file in `dir`: the names

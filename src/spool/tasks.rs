@@ -5,7 +5,7 @@ use std::collections::BinaryHeap;
 use std::ffi::OsString;
 use std::io::ErrorKind;
 
-use super::listing::{for_each_entry, for_each_name};
+use super::listing::{for_each_entry, for_each_entry_ino, for_each_name};
 use super::meta::to_json;
 use super::{Error, FolderFlush, Spool, Staged, stage, write_atomic};
 use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
@@ -14,6 +14,15 @@ use crate::model::{Name, Task, TaskId, TaskStatus, Timestamp};
 /// almost always takes the first; the rest cover files that vanish or turn
 /// out to be finished duplicates, and a claim that runs past them scans again.
 pub(crate) const SCAN_OLDEST: usize = 8;
+
+/// A task file in a `claimed/` folder, as its listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClaimedFile {
+    pub(crate) id: TaskId,
+    /// Its inode number. Every SparkQ write to a claimed file renames a new
+    /// file in, so a changed file shows a new number without being read.
+    pub(crate) ino: u64,
+}
 
 /// What one look at a stream's `pending/` folder found.
 #[derive(Debug, Default)]
@@ -132,20 +141,25 @@ impl Spool {
         Ok(ids)
     }
 
-    /// The ids in `stream`'s `claimed/` folder, in id order, and the names
-    /// of the markers of claims in flight there (see `claiming`): what a
-    /// sweep needs from one read of the folder.
-    pub(crate) fn list_claims(&self, stream: &Name) -> Result<(Vec<TaskId>, Vec<String>), Error> {
+    /// The files in `stream`'s `claimed/` folder, in id order, and the
+    /// names of the markers of claims in flight there (see `claiming`):
+    /// what a sweep needs from one read of the folder.
+    pub(crate) fn list_claims(&self, stream: &Name) -> Result<(Vec<ClaimedFile>, Vec<String>), Error> {
         let dir = self.state_path(stream, TaskStatus::Running);
-        let mut ids = Vec::new();
+        let mut claims = Vec::new();
         let mut markers = Vec::new();
-        for_each_name(&dir, |name| match TaskId::from_file_name(name) {
-            Some(id) => ids.push(id),
-            None if super::is_claim_marker(name) => markers.push(name.to_owned()),
-            None => {}
+        for_each_entry_ino(&dir, |raw, kind, ino| {
+            let Some(name) = raw.to_str().filter(|_| kind.is_none()) else {
+                return;
+            };
+            match TaskId::from_file_name(name) {
+                Some(id) => claims.push(ClaimedFile { id, ino }),
+                None if super::is_claim_marker(name) => markers.push(name.to_owned()),
+                None => {}
+            }
         })?;
-        ids.sort_unstable();
-        Ok((ids, markers))
+        claims.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        Ok((claims, markers))
     }
 
     /// Like [`Spool::list_ids`], and whether the folder also holds extra

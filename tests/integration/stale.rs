@@ -1,5 +1,7 @@
 //! Stale and dead claims (SPEC 4.6), and fencing of late reports.
 
+use std::path::PathBuf;
+
 use serde_json::Value;
 
 use crate::support::Project;
@@ -181,4 +183,59 @@ fn dead_claims_of_ended_streams_and_sessions_are_still_swept() {
             "{task}"
         );
     }
+}
+
+/// With many claims running, a one-shot command reads only the claims that
+/// changed since the last one-shot look (see `queue::sweep_hint`); a claim
+/// whose worker went quiet is still taken back by the next look, and so is
+/// one an outside tool rewrote. A hint file that is damaged changes nothing.
+#[test]
+fn one_shot_looks_take_back_dead_claims_among_many_running() {
+    let p = Project::with_stream("s");
+    p.set_max_attempts(3);
+    let batch: String = (0..40)
+        .map(|i| format!("{{\"tool_name\": \"run-bash\", \"payload\": {{\"n\": {i}}}, \"timeout\": 100}}\n"))
+        .collect();
+    p.sparkq_stdin(["enqueue", "--stream", "s", "--batch", "-"], &batch)
+        .success();
+    let ids: Vec<String> = (0..30)
+        .map(|_| p.claim("s")["id"].as_str().unwrap().to_owned())
+        .collect();
+    let hints = || -> Vec<PathBuf> {
+        walkdir::WalkDir::new(p.runtime_base())
+            .into_iter()
+            .map(|e| e.unwrap().into_path())
+            .filter(|path| path.extension().is_some_and(|x| x == "claims"))
+            .collect()
+    };
+    assert_eq!(
+        hints().len(),
+        1,
+        "the one-shot claims keep a hint in the runtime folder"
+    );
+
+    // Three workers go quiet (their claims now look 250 s old, past twice
+    // the timeout); the next one-shot look takes back exactly those.
+    let quiet = [&ids[3], &ids[17], &ids[29]];
+    for id in quiet {
+        p.age_claim("s", id, 250);
+    }
+    p.sparkq(["peek", "--stream", "s"]).success();
+    let pending = p.files("s", "pending");
+    let claimed = p.files("s", "claimed");
+    for id in &ids {
+        let file = format!("{id}.json");
+        let back = quiet.contains(&id);
+        assert_eq!(pending.contains(&file), back, "{id} queued again: {back}");
+        assert_eq!(claimed.contains(&file), !back, "{id} still claimed: {}", !back);
+    }
+
+    // A damaged hint is no hint: the look reads every claim.
+    for hint in hints() {
+        std::fs::write(&hint, "sparkq-claims 1\n12 34 56 tsk_x\n").unwrap();
+    }
+    p.age_claim("s", &ids[8], 250);
+    p.sparkq(["tasks"]).success();
+    assert!(p.files("s", "pending").contains(&format!("{}.json", ids[8])));
+    assert_eq!(p.files("s", "claimed").len(), 26);
 }

@@ -103,3 +103,32 @@ fn teardown_deletes_what_sparkq_wrote_and_keeps_and_names_the_rest() {
     assert!(outside.exists(), "a symlink in the spool is never followed");
     assert!(!p.path().join("sparkq.yml").exists());
 }
+
+/// With many claims running, one-shot commands keep a hint in the project's
+/// runtime folder (see `queue::sweep_hint`); teardown removes it with the
+/// folder, leaving nothing of the project behind.
+#[test]
+fn teardown_leaves_no_runtime_folder_after_many_claims() {
+    let p = Project::with_stream("s");
+    let batch: String = (0..20)
+        .map(|i| format!("{{\"tool_name\": \"run-bash\", \"payload\": {{\"n\": {i}}}}}\n"))
+        .collect();
+    p.sparkq_stdin(["enqueue", "--stream", "s", "--batch", "-"], &batch)
+        .success();
+    for _ in 0..20 {
+        p.claim("s");
+    }
+    assert!(
+        tree(p.runtime_base())
+            .iter()
+            .any(|name| name.ends_with("/s.claims")),
+        "a hint was kept: {:?}",
+        tree(p.runtime_base())
+    );
+    p.sparkq(["teardown", "--yes"]).success();
+    let left: Vec<String> = tree(p.runtime_base())
+        .into_iter()
+        .filter(|name| !name.starts_with("config-"))
+        .collect();
+    assert!(left.is_empty(), "the project's runtime folder went: {left:?}");
+}
