@@ -447,17 +447,10 @@ impl Queue {
         if let Some(counts) = self.indexed_counts(stream) {
             return Ok(counts);
         }
-        let now = Timestamp::now();
-        let running = self.spool.list_ids(stream, TaskStatus::Running)?;
-        let stale = running
-            .iter()
-            .filter(|id| {
-                matches!(self.spool.read_task(stream, TaskStatus::Running, id), Ok(Some(t)) if t.is_stale_at(now))
-            })
-            .count();
+        let (running, stale) = self.count_claims(stream, Timestamp::now())?;
         Ok(Counts {
             queued: self.spool.count_ids(stream, TaskStatus::Queued)?,
-            running: running.len(),
+            running,
             stale,
             succeeded: self.spool.count_ids(stream, TaskStatus::Succeeded)?,
             failed: self.spool.count_ids(stream, TaskStatus::Failed)?,

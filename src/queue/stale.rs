@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use super::sweep_hint::{Known, SweepHint};
 use super::{Queue, Result};
 pub use crate::model::auto_fail_message;
-use crate::model::{AttemptEnd, Stream, TaskId, TaskStatus, Timestamp};
+use crate::model::{AttemptEnd, Name, Stream, Task, TaskId, TaskStatus, Timestamp};
 
 /// From how many claims a sweep without an index keeps a hint (see
 /// `sweep_hint`): below it, reading every claim costs less than reading
@@ -104,9 +104,12 @@ impl Queue {
                 continue;
             }
             read += 1;
-            if let Some(dead_at) = self.sweep_claim(stream, &claim.id, &markers, now, &mut report)? {
+            if let Some(task) = self.sweep_claim(stream, &claim.id, &markers, now, &mut report)?
+                && let (Some(stale_at), Some(dead_at)) = (task.stale_at(), task.dead_at())
+            {
                 let k = Known {
                     ino: claim.ino,
+                    stale_at,
                     dead_at,
                     read_at: now,
                 };
@@ -122,11 +125,36 @@ impl Queue {
         Ok(report)
     }
 
+    /// How many claims `stream` has running, and how many of them are
+    /// stale at `now`: a claim that the stream's hint (see `sweep_hint`)
+    /// knows unchanged is not read. Counts follow a sweep, which has just
+    /// brought the hint up to date.
+    pub(super) fn count_claims(&self, stream: &Name, now: Timestamp) -> Result<(usize, usize)> {
+        let (claims, _) = self.spool.list_claims(stream)?;
+        let runtime = self.runtime_dir();
+        let hint = if claims.len() < HINT_FROM {
+            SweepHint::empty()
+        } else {
+            SweepHint::load(&runtime, stream)
+        };
+        let stale = claims
+            .iter()
+            .filter(|claim| match hint.trusted(claim, now) {
+                Some(k) => now > k.stale_at,
+                None => matches!(
+                    self.spool.read_task(stream, TaskStatus::Running, &claim.id),
+                    Ok(Some(t)) if t.is_stale_at(now)
+                ),
+            })
+            .count();
+        Ok((claims.len(), stale))
+    }
+
     /// Sweeps the claim of `id`: takes it back if it is dead, repairs it if
     /// its content lags its folder, and notes when it turns dead in
-    /// `report`. Returns that time when the claim was read, is alive and
-    /// agrees with its folder: what a hint may remember. The caller holds
-    /// the stream lock.
+    /// `report`. Returns the claim when it was read, is alive and agrees
+    /// with its folder: what a hint may remember. The caller holds the
+    /// stream lock.
     fn sweep_claim(
         &self,
         stream: &Stream,
@@ -134,7 +162,7 @@ impl Queue {
         markers: &[String],
         now: Timestamp,
         report: &mut SweepReport,
-    ) -> Result<Option<Timestamp>> {
+    ) -> Result<Option<Task>> {
         // One read per claimed file, and nothing else for a live claim
         // whose content agrees with its folder: this runs on every claim.
         let Ok(Some((task, lagged))) = self
@@ -155,12 +183,11 @@ impl Queue {
             return Ok(None);
         }
         let dead = task.is_dead_at(now);
-        let dead_at = task.dead_at().filter(|_| !dead);
-        if let Some(at) = dead_at {
+        if !dead && let Some(at) = task.dead_at() {
             report.note_next_dead(at);
         }
         if !dead && !lagged {
-            return Ok(dead_at);
+            return Ok(Some(task));
         }
         // A newer copy by the lattice (a crash between writing the result
         // or re-queueing and removing the claim, or a merge): never sweep
@@ -254,11 +281,12 @@ mod tests {
 
     /// The invariant of the hint (see `sweep_hint`): a sweep that trusts it
     /// takes back exactly the claims that are dead by their files, and
-    /// reports the same next death, whatever happened since the hint was
-    /// written: claims, heartbeats, reports, sweeps at other times, and
-    /// outside rewrites that move a claim's death earlier.
+    /// reports the same next death, and the counts after it find the same
+    /// stale claims, whatever happened since the hint was written: claims,
+    /// heartbeats, reports, sweeps at other times, and outside rewrites
+    /// that move a claim's death earlier.
     #[test]
-    fn a_hinted_sweep_takes_back_exactly_the_dead_claims() {
+    fn a_hinted_sweep_takes_back_exactly_the_dead_claims_and_counts_the_stale() {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -340,6 +368,14 @@ mod tests {
             let taken: BTreeSet<TaskId> = report.requeued.iter().chain(&report.failed).cloned().collect();
             assert_eq!(taken, dead, "seed {seed}: the dead claims, and no other");
             assert_eq!(report.next_dead, next_dead, "seed {seed}: the next death");
+            // Counts come right after a sweep, and read the same hint.
+            let alive: Vec<&Task> = tasks.iter().filter(|t| !t.is_dead_at(now)).collect();
+            let stale = alive.iter().filter(|t| t.is_stale_at(now)).count();
+            assert_eq!(
+                queue.count_claims(&stream.name, now).unwrap(),
+                (alive.len(), stale),
+                "seed {seed}: running and stale"
+            );
         }
         assert!(
             hinted_sweeps > steps / 4,

@@ -1,13 +1,16 @@
 //! What a process without an index remembers of a stream's claims between
 //! runs, so that a one-shot `claim`, `peek` or list need not read every
-//! claimed file to learn that none is dead yet.
+//! claimed file to learn that none is dead yet, nor `status` to count the
+//! stale ones.
 //!
 //! Every look at a stream sweeps its dead claims first (see `touch`), and
 //! a sweep must know when each claim turns dead: without a hint that is
 //! one read and one JSON parse per running task, on every call. The hint
 //! is one file per stream in the project's runtime folder (see
 //! `runtime::dir`), `<stream>.claims`, holding for each claim the sweep
-//! read: its file's inode number, when it turns dead, and when it was read.
+//! read: its file's inode number, when it turns stale and dead, and when
+//! it was read. Counts of stale claims (`status`, `stream list`) use it
+//! the same way, right after the sweep that wrote it.
 //!
 //! **It can only spare a read, never a sweep.** A sweep still lists
 //! `claimed/`, and it skips reading a claim only when the hint knows that
@@ -51,10 +54,10 @@ use crate::spool::ClaimedFile;
 pub(super) const TRUST_FOR: Duration = Duration::from_secs(60);
 
 /// The first line of a hint file: what it is and its format's version.
-const HEADER: &str = "sparkq-claims 1";
+const HEADER: &str = "sparkq-claims 2";
 
-/// The largest hint file read: about 70 bytes a claim, so room for a
-/// hundred thousand claims; a bigger file is not ours.
+/// The largest hint file read: about 85 bytes a claim, so room for about
+/// a hundred thousand claims; a bigger file is not ours.
 const MAX_HINT_BYTES: u64 = 8 << 20;
 
 /// What a sweep learned from reading one claim.
@@ -62,6 +65,9 @@ const MAX_HINT_BYTES: u64 = 8 << 20;
 pub(super) struct Known {
     /// The inode number of the file it read.
     pub(super) ino: u64,
+    /// When the claim turns stale unless a heartbeat comes (counts show
+    /// stale claims).
+    pub(super) stale_at: Timestamp,
     /// When the claim turns dead unless a heartbeat comes.
     pub(super) dead_at: Timestamp,
     /// When it was read.
@@ -92,6 +98,14 @@ impl SweepHint {
         }
     }
 
+    /// A hint that knows nothing.
+    pub(super) fn empty() -> SweepHint {
+        SweepHint {
+            path: None,
+            known: Vec::new(),
+        }
+    }
+
     /// What the hint knows of `claim`, if it may be trusted `now`: the same
     /// file, read less than [`TRUST_FOR`] ago, and not dead yet.
     pub(super) fn trusted(&self, claim: &ClaimedFile, now: Timestamp) -> Option<Known> {
@@ -116,15 +130,16 @@ impl SweepHint {
         if runtime.create().is_err() {
             return;
         }
-        let mut text = String::with_capacity(HEADER.len() + 2 + known.len() * 72);
+        let mut text = String::with_capacity(HEADER.len() + 2 + known.len() * 88);
         text.push_str(HEADER);
         text.push('\n');
         for (id, k) in known {
             use std::fmt::Write as _;
             let _ = writeln!(
                 text,
-                "{} {} {} {id}",
+                "{} {} {} {} {id}",
                 k.ino,
+                k.stale_at.unix_micros(),
                 k.dead_at.unix_micros(),
                 k.read_at.unix_micros()
             );
@@ -171,8 +186,9 @@ fn parse(text: &str) -> Option<Vec<(TaskId, Known)>> {
     }
     let mut known: Vec<(TaskId, Known)> = Vec::new();
     for line in lines {
-        let mut fields = line.splitn(4, ' ');
+        let mut fields = line.splitn(5, ' ');
         let ino = fields.next()?.parse().ok()?;
+        let stale_at = micros(fields.next()?)?;
         let dead_at = micros(fields.next()?)?;
         let read_at = micros(fields.next()?)?;
         let id = TaskId::parse(fields.next()?)?;
@@ -183,6 +199,7 @@ fn parse(text: &str) -> Option<Vec<(TaskId, Known)>> {
             id,
             Known {
                 ino,
+                stale_at,
                 dead_at,
                 read_at,
             },
@@ -218,6 +235,7 @@ mod tests {
             .map(|n| {
                 let k = Known {
                     ino: 1000 + n,
+                    stale_at: at(1_789_999_999_500_000 + n),
                     dead_at: at(1_790_000_000_000_000 + n),
                     read_at: at(1_789_999_999_000_000),
                 };
@@ -243,6 +261,7 @@ mod tests {
             TaskId::generate(),
             Known {
                 ino: 7,
+                stale_at: at(1_500_000),
                 dead_at: at(2_000_000),
                 read_at: at(1_000_000),
             },
@@ -260,7 +279,7 @@ mod tests {
             );
         }
         for bad in [
-            whole.replace(HEADER, "sparkq-claims 2"),
+            whole.replace(HEADER, "sparkq-claims 1"),
             whole.replace("end 1", "end 2"),
             whole.replace(" 2000000 ", " -5 "),
             format!("{whole}extra\n"),
@@ -289,6 +308,7 @@ mod tests {
                 claim.id.clone(),
                 Known {
                     ino: 42,
+                    stale_at: read_at,
                     dead_at,
                     read_at,
                 },
@@ -320,6 +340,7 @@ mod tests {
                 claim.id.clone(),
                 Known {
                     ino: 42,
+                    stale_at: later(1800),
                     dead_at: later(3600),
                     read_at,
                 },

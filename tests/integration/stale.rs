@@ -232,7 +232,7 @@ fn one_shot_looks_take_back_dead_claims_among_many_running() {
 
     // A damaged hint is no hint: the look reads every claim.
     for hint in hints() {
-        std::fs::write(&hint, "sparkq-claims 1\n12 34 56 tsk_x\n").unwrap();
+        std::fs::write(&hint, "sparkq-claims 2\n12 34 56 78 tsk_x\nend 1\n").unwrap();
     }
     p.age_claim("s", &ids[8], 250);
     p.sparkq(["tasks"]).success();
