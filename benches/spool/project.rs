@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::json;
 use sparkq::config::{Config, SetupAnswers, render_config};
 use sparkq::queue::{NewTask, Queue};
+use sparkq::runtime::RuntimeDir;
 
 /// The stream every case works on.
 pub(crate) const STREAM: &str = "bench";
@@ -56,11 +57,19 @@ impl Project {
         );
     }
 
-    /// A queue on this project with `fsync` as given, whatever the file says.
+    /// A queue on this project with `fsync` as given, whatever the file
+    /// says, and the runtime folder its commands use (see [`runtime_base`]),
+    /// so what it keeps there (the sweep hint) is theirs too.
     pub(crate) fn queue(&self, fsync: bool) -> Queue {
         let mut config = Config::load(&self.config_path()).expect("load sparkq.yml");
         config.fsync = fsync;
-        Queue::new(config)
+        let runtime = RuntimeDir::under(
+            &runtime_base(self.path()),
+            false,
+            &config.root,
+            &config.project_name,
+        );
+        Queue::new(config).with_runtime_dir(runtime)
     }
 
     /// Queues `n` tasks in one batch, without fsync (setting up is not
