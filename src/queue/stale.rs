@@ -99,7 +99,7 @@ impl Queue {
         for claim in &claims {
             if let Some(k) = hint.trusted(claim, now) {
                 report.note_next_dead(k.dead_at);
-                known.push((claim.id.clone(), k));
+                known.push((&claim.id, k));
                 kept += 1;
                 continue;
             }
@@ -113,7 +113,7 @@ impl Queue {
                     dead_at,
                     read_at: now,
                 };
-                known.push((claim.id.clone(), k));
+                known.push((&claim.id, k));
             }
         }
         // Rewriting the hint costs about as much as reading a few claims:

@@ -40,6 +40,7 @@
 //! (a torn or foreign file, someone else's) makes it empty.
 
 use std::io::{Read, Write};
+use std::ops::Range;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
@@ -79,8 +80,11 @@ pub(super) struct Known {
 #[derive(Debug)]
 pub(super) struct SweepHint {
     path: Option<PathBuf>,
+    /// The file's text: each entry's id is a slice of it, so loading a
+    /// hint of a thousand claims allocates nothing per claim.
+    text: String,
     /// In id order, as the sweep lists `claimed/` and writes the hint.
-    known: Vec<(TaskId, Known)>,
+    known: Vec<(Range<usize>, Known)>,
 }
 
 impl SweepHint {
@@ -88,12 +92,14 @@ impl SweepHint {
     /// there is none or it cannot be trusted.
     pub(super) fn load(runtime: &RuntimeDir, stream: &Name) -> SweepHint {
         let path = runtime.claims_hint(stream.as_str());
-        let known = match runtime.check() {
-            Ok(true) => read_known(&path).unwrap_or_default(),
-            _ => Vec::new(),
+        let text = match runtime.check() {
+            Ok(true) => read_text(&path).unwrap_or_default(),
+            _ => String::new(),
         };
+        let known = parse(&text).unwrap_or_default();
         SweepHint {
             path: Some(path),
+            text,
             known,
         }
     }
@@ -102,6 +108,7 @@ impl SweepHint {
     pub(super) fn empty() -> SweepHint {
         SweepHint {
             path: None,
+            text: String::new(),
             known: Vec::new(),
         }
     }
@@ -109,7 +116,11 @@ impl SweepHint {
     /// What the hint knows of `claim`, if it may be trusted `now`: the same
     /// file, read less than [`TRUST_FOR`] ago, and not dead yet.
     pub(super) fn trusted(&self, claim: &ClaimedFile, now: Timestamp) -> Option<Known> {
-        let at = self.known.binary_search_by(|(id, _)| id.cmp(&claim.id)).ok()?;
+        let id = claim.id.as_str();
+        let at = self
+            .known
+            .binary_search_by(|(range, _)| self.text[range.clone()].cmp(id))
+            .ok()?;
         let known = self.known[at].1;
         let fresh = known.read_at <= now && now.since(known.read_at) < TRUST_FOR;
         (known.ino == claim.ino && fresh && now <= known.dead_at).then_some(known)
@@ -123,28 +134,16 @@ impl SweepHint {
     /// Replaces the hint with `known`, in `runtime` (made if missing). A
     /// hint that cannot be written is left as it was: the next sweep reads
     /// more, nothing else.
-    pub(super) fn save(&self, runtime: &RuntimeDir, known: &[(TaskId, Known)]) {
+    pub(super) fn save(&self, runtime: &RuntimeDir, known: &[(&TaskId, Known)]) {
         let Some(path) = &self.path else {
             return;
         };
-        if runtime.create().is_err() {
+        let text = render(known);
+        // Past what a load reads, a hint would be written on every sweep
+        // and never used: with that many claims, every claim is read.
+        if text.len() as u64 > MAX_HINT_BYTES || runtime.create().is_err() {
             return;
         }
-        let mut text = String::with_capacity(HEADER.len() + 2 + known.len() * 88);
-        text.push_str(HEADER);
-        text.push('\n');
-        for (id, k) in known {
-            use std::fmt::Write as _;
-            let _ = writeln!(
-                text,
-                "{} {} {} {} {id}",
-                k.ino,
-                k.stale_at.unix_micros(),
-                k.dead_at.unix_micros(),
-                k.read_at.unix_micros()
-            );
-        }
-        text.push_str(&format!("end {}\n", known.len()));
         let Ok(mut temp) = tempfile::Builder::new()
             .prefix(".claims-")
             .tempfile_in(runtime.dir())
@@ -157,9 +156,29 @@ impl SweepHint {
     }
 }
 
-/// The claims a hint file holds, or `None` if it is missing, too big, not
-/// the user's own regular file, or not whole.
-fn read_known(path: &std::path::Path) -> Option<Vec<(TaskId, Known)>> {
+/// The text of a hint holding `known`, in the order given.
+fn render(known: &[(&TaskId, Known)]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(HEADER.len() + 16 + known.len() * 88);
+    text.push_str(HEADER);
+    text.push('\n');
+    for (id, k) in known {
+        let _ = writeln!(
+            text,
+            "{} {} {} {} {id}",
+            k.ino,
+            k.stale_at.unix_micros(),
+            k.dead_at.unix_micros(),
+            k.read_at.unix_micros()
+        );
+    }
+    let _ = writeln!(text, "end {}", known.len());
+    text
+}
+
+/// The text of a hint file, or `None` if it is missing, too big, or not
+/// the user's own regular file.
+fn read_text(path: &std::path::Path) -> Option<String> {
     // A link where the hint should be is not followed, nor a FIFO waited on.
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -172,31 +191,38 @@ fn read_known(path: &std::path::Path) -> Option<Vec<(TaskId, Known)>> {
     }
     let mut text = String::with_capacity(meta.len() as usize);
     file.take(MAX_HINT_BYTES).read_to_string(&mut text).ok()?;
-    parse(&text)
+    Some(text)
 }
 
-/// Parses a hint file's text: `None` unless it is whole (its header, then
-/// well-formed lines in strict id order, then `end <count>` matching them).
-fn parse(text: &str) -> Option<Vec<(TaskId, Known)>> {
+/// Parses a hint file's text into each claim's id (where it is in `text`)
+/// and what is known of it: `None` unless the text is whole (its header,
+/// then well-formed lines in strict id order, then `end <count>` matching
+/// them).
+fn parse(text: &str) -> Option<Vec<(Range<usize>, Known)>> {
     let body = text.strip_suffix('\n')?;
     let (body, count) = body.rsplit_once("\nend ")?;
     let mut lines = body.split('\n');
     if lines.next()? != HEADER {
         return None;
     }
-    let mut known: Vec<(TaskId, Known)> = Vec::new();
+    let mut known: Vec<(Range<usize>, Known)> = Vec::new();
+    let mut last = "";
+    let mut line_start = HEADER.len() + 1;
     for line in lines {
+        let line_end = line_start + line.len();
         let mut fields = line.splitn(5, ' ');
         let ino = fields.next()?.parse().ok()?;
         let stale_at = micros(fields.next()?)?;
         let dead_at = micros(fields.next()?)?;
         let read_at = micros(fields.next()?)?;
-        let id = TaskId::parse(fields.next()?)?;
-        if known.last().is_some_and(|(last, _)| *last >= id) {
+        let id = fields.next()?;
+        if !TaskId::is_valid(id) || id <= last {
             return None;
         }
+        last = id;
+        // The id is the line's last field.
         known.push((
-            id,
+            line_end - id.len()..line_end,
             Known {
                 ino,
                 stale_at,
@@ -204,6 +230,7 @@ fn parse(text: &str) -> Option<Vec<(TaskId, Known)>> {
                 read_at,
             },
         ));
+        line_start = line_end + 1;
     }
     (count.parse::<usize>().ok()? == known.len()).then_some(known)
 }
@@ -226,6 +253,29 @@ mod tests {
         RuntimeDir::under(dir.path(), false, dir.path(), "project")
     }
 
+    /// `known` as `save` takes it.
+    fn refs(known: &[(TaskId, Known)]) -> Vec<(&TaskId, Known)> {
+        known.iter().map(|(id, k)| (id, *k)).collect()
+    }
+
+    /// What `hint` knows, with owned ids.
+    fn entries(hint: &SweepHint) -> Vec<(TaskId, Known)> {
+        hint.known
+            .iter()
+            .map(|(range, k)| (TaskId::parse(&hint.text[range.clone()]).unwrap(), *k))
+            .collect()
+    }
+
+    /// A hint holding `known`, as a load of its file would make it.
+    fn hint_of(known: &[(TaskId, Known)]) -> SweepHint {
+        let text = render(&refs(known));
+        SweepHint {
+            path: None,
+            known: parse(&text).unwrap(),
+            text,
+        }
+    }
+
     #[test]
     fn a_saved_hint_reads_back_whole() {
         let dir = tempfile::tempdir().unwrap();
@@ -243,13 +293,41 @@ mod tests {
             })
             .collect();
         known.sort_by(|a, b| a.0.cmp(&b.0));
-        SweepHint::load(&runtime, &stream).save(&runtime, &known);
+        SweepHint::load(&runtime, &stream).save(&runtime, &refs(&known));
         let back = SweepHint::load(&runtime, &stream);
-        assert_eq!(back.known, known);
+        assert_eq!(entries(&back), known);
+        for (id, k) in &known {
+            let claim = ClaimedFile {
+                id: id.clone(),
+                ino: k.ino,
+            };
+            assert_eq!(back.trusted(&claim, k.read_at), Some(*k), "found by its id");
+        }
         // Out of order is not what a sweep writes.
         known.swap(0, 1);
-        SweepHint::load(&runtime, &stream).save(&runtime, &known);
+        SweepHint::load(&runtime, &stream).save(&runtime, &refs(&known));
         assert_eq!(SweepHint::load(&runtime, &stream).len(), 0);
+    }
+
+    #[test]
+    fn a_hint_too_big_to_load_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = runtime_in(&dir);
+        let stream = Name::parse("a").unwrap();
+        let k = Known {
+            ino: u64::MAX,
+            stale_at: at(1_790_000_000_000_000),
+            dead_at: at(1_790_000_000_000_000),
+            read_at: at(1_790_000_000_000_000),
+        };
+        let mut known: Vec<(TaskId, Known)> = (0..120_000).map(|_| (TaskId::generate(), k)).collect();
+        known.sort_by(|a, b| a.0.cmp(&b.0));
+        known.dedup_by(|a, b| a.0 == b.0);
+        SweepHint::load(&runtime, &stream).save(&runtime, &refs(&known));
+        assert!(!runtime.claims_hint("a").exists(), "never written, never read");
+        known.truncate(1_000);
+        SweepHint::load(&runtime, &stream).save(&runtime, &refs(&known));
+        assert_eq!(SweepHint::load(&runtime, &stream).len(), 1_000);
     }
 
     #[test]
@@ -266,7 +344,7 @@ mod tests {
                 read_at: at(1_000_000),
             },
         )];
-        SweepHint::load(&runtime, &stream).save(&runtime, &known);
+        SweepHint::load(&runtime, &stream).save(&runtime, &refs(&known));
         let path = runtime.dir().join("a.claims");
         let whole = std::fs::read_to_string(&path).unwrap();
         assert!(parse(&whole).is_some());
@@ -302,18 +380,15 @@ mod tests {
         };
         let read_at = at(10_000_000_000);
         let dead_at = read_at.saturating_add(Duration::from_secs(30));
-        let hint = SweepHint {
-            path: None,
-            known: vec![(
-                claim.id.clone(),
-                Known {
-                    ino: 42,
-                    stale_at: read_at,
-                    dead_at,
-                    read_at,
-                },
-            )],
-        };
+        let hint = hint_of(&[(
+            claim.id.clone(),
+            Known {
+                ino: 42,
+                stale_at: read_at,
+                dead_at,
+                read_at,
+            },
+        )]);
         let later = |secs| read_at.saturating_add(Duration::from_secs(secs));
         assert!(hint.trusted(&claim, later(0)).is_some());
         assert!(
@@ -334,18 +409,15 @@ mod tests {
             ino: 42,
         };
         assert!(hint.trusted(&other, later(1)).is_none(), "another task");
-        let long = SweepHint {
-            path: None,
-            known: vec![(
-                claim.id.clone(),
-                Known {
-                    ino: 42,
-                    stale_at: later(1800),
-                    dead_at: later(3600),
-                    read_at,
-                },
-            )],
-        };
+        let long = hint_of(&[(
+            claim.id.clone(),
+            Known {
+                ino: 42,
+                stale_at: later(1800),
+                dead_at: later(3600),
+                read_at,
+            },
+        )]);
         assert!(long.trusted(&claim, later(59)).is_some());
         assert!(
             long.trusted(&claim, later(60)).is_none(),
