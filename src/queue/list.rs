@@ -488,8 +488,10 @@ impl Queue {
             // With an index, this sweeps only when a claim can be dead,
             // and keeps the index current for the page and counts.
             let _ = self.touch_indexed(stream, &lock);
-        } else {
-            let _ = self.sweep_dead_locked(stream, Timestamp::now());
+        } else if self.sweep_indexed(stream).is_none() {
+            // Only when one can be due with an index, else reading only the
+            // claims that changed (see `sweep_hint`).
+            let _ = self.sweep_dead_hinted(stream, Timestamp::now());
         }
     }
 
