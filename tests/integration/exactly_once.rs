@@ -7,12 +7,11 @@ use crate::support::{Project, tier};
 
 const CLAIMERS: usize = 8;
 
-#[test]
-fn eight_processes_drain_every_task_exactly_once_in_fifo_order() {
-    let tasks = tier(500, 2000);
-    let p = Arc::new(Project::with_stream("race"));
+/// Queues `tasks` tasks into stream `race` in one batch, each line's fields
+/// followed by `extra`; their ids, in order.
+fn fill(p: &Project, tasks: usize, extra: &str) -> Vec<String> {
     let batch: String = (0..tasks)
-        .map(|i| format!("{{\"tool_name\": \"run-bash-fast\", \"payload\": {{\"n\": {i}}}}}\n"))
+        .map(|i| format!("{{\"tool_name\": \"run-bash-fast\", \"payload\": {{\"n\": {i}}}{extra}}}\n"))
         .collect();
     let enqueued: Vec<String> = p
         .sparkq_stdin(["enqueue", "--stream", "race", "--batch", "-"], &batch)
@@ -22,6 +21,14 @@ fn eight_processes_drain_every_task_exactly_once_in_fifo_order() {
         .map(str::to_owned)
         .collect();
     assert_eq!(enqueued.len(), tasks);
+    enqueued
+}
+
+#[test]
+fn eight_processes_drain_every_task_exactly_once_in_fifo_order() {
+    let tasks = tier(500, 2000);
+    let p = Arc::new(Project::with_stream("race"));
+    let enqueued = fill(&p, tasks, "");
 
     let seen = Arc::new(Mutex::new(Vec::new()));
     let workers: Vec<_> = (0..CLAIMERS)
@@ -94,18 +101,7 @@ fn quiet_workers_claims_come_back_and_every_task_is_done_once() {
     let tasks = tier(80, 300);
     let p = Arc::new(Project::with_stream("race"));
     p.set_max_attempts(100);
-    let batch: String = (0..tasks)
-        .map(|i| {
-            format!("{{\"tool_name\": \"run-bash-fast\", \"payload\": {{\"n\": {i}}}, \"timeout\": 1}}\n")
-        })
-        .collect();
-    let enqueued: Vec<String> = p
-        .sparkq_stdin(["enqueue", "--stream", "race", "--batch", "-"], &batch)
-        .success()
-        .stdout()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let enqueued = fill(&p, tasks, r#", "timeout": 1"#);
     // Thirty workers take a task each and are never heard from again.
     for _ in 0..30 {
         p.claim("race");
