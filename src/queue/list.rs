@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::filter::{TaskMatch, check_window};
 use super::{Error, Queue, Result};
 use crate::model::{Name, Stream, StreamStatus, Task, TaskId, TaskListing, TaskStatus, Timestamp};
+use crate::spool::{NewestAsk, PendingScan};
 
 /// The most tasks one page may hold.
 pub const MAX_PAGE: usize = 1000;
@@ -126,6 +127,9 @@ struct PageAsk {
     wanted: TaskMatch,
     streams: Vec<Stream>,
     statuses: Vec<TaskStatus>,
+    /// Per stream, the read of `pending/` its look made, holding the
+    /// page's newest queued ids (see [`Queue::touch_quietly`]).
+    listed: Vec<Option<PendingScan>>,
 }
 
 /// A page's rows, newest first, and the cursor of the next page.
@@ -155,15 +159,24 @@ impl Queue {
             (false, Some(status)) => vec![status],
             (false, None) => TaskStatus::ALL.to_vec(),
         };
-        for stream in &streams {
-            self.touch_quietly(stream);
-        }
+        // The page's queued ids come from the look's read of `pending/`
+        // when the page can use them.
+        let newest =
+            (wanted.is_everything() && statuses.contains(&TaskStatus::Queued)).then_some(NewestAsk {
+                n: limit + 1,
+                before: before.as_ref(),
+            });
+        let listed = streams
+            .iter()
+            .map(|stream| self.touch_quietly(stream, newest))
+            .collect();
         Ok(PageAsk {
             limit,
             before,
             wanted,
             streams,
             statuses,
+            listed,
         })
     }
 
@@ -180,7 +193,7 @@ impl Queue {
             let read = |stream: &Name, status: TaskStatus, id: &TaskId| {
                 index.listings.row(&self.spool, stream, status, id, now)
             };
-            let page = self.newest_page(&ask, read, |row: &TaskListing| &row.id)?;
+            let page = self.newest_page(&ask, &ask.listed, read, |row: &TaskListing| &row.id)?;
             if let Some((tasks, next_cursor)) = page {
                 return Ok(ListingPage { tasks, next_cursor });
             }
@@ -206,7 +219,7 @@ impl Queue {
         if wanted.is_everything() {
             let read =
                 |stream: &Name, status: TaskStatus, id: &TaskId| self.spool.read_task(stream, status, id);
-            if let Some((tasks, next_cursor)) = self.newest_page(ask, read, |t: &Task| &t.id)? {
+            if let Some((tasks, next_cursor)) = self.newest_page(ask, &ask.listed, read, |t: &Task| &t.id)? {
                 return Ok(TaskPage { tasks, next_cursor });
             }
             // The page met two copies of one task (or an extra copy, or an
@@ -216,7 +229,8 @@ impl Queue {
             for stream in streams {
                 self.settle_quietly(stream);
             }
-            if let Some((tasks, next_cursor)) = self.newest_page(ask, read, |t: &Task| &t.id)? {
+            // Settling changed the folders: they are read again.
+            if let Some((tasks, next_cursor)) = self.newest_page(ask, &[], read, |t: &Task| &t.id)? {
                 return Ok(TaskPage { tasks, next_cursor });
             }
         }
@@ -332,10 +346,12 @@ impl Queue {
     /// only the returned tasks are read, by `read` (a task, or its list
     /// row), which `id_of` names. `None` when that is not enough to be sure
     /// of the page (the same id in two folders, or unreadable files among
-    /// the candidates); the caller then lists everything.
+    /// the candidates); the caller then lists everything. A stream's queued
+    /// ids come from its read of `pending/` in `listed`, if there is one.
     fn newest_page<R>(
         &self,
         ask: &PageAsk,
+        listed: &[Option<PendingScan>],
         read: impl Fn(&Name, TaskStatus, &TaskId) -> std::result::Result<Option<R>, crate::spool::Error>,
         id_of: impl Fn(&R) -> &TaskId,
     ) -> Result<Option<Rows<R>>> {
@@ -346,7 +362,14 @@ impl Queue {
         let mut truncated = false;
         for (i, stream) in streams.iter().enumerate() {
             for status in statuses {
-                let (ids, extra_copies) = self.newest_ids(&stream.name, *status, before, want)?;
+                let (ids, extra_copies) = match listed.get(i).and_then(Option::as_ref) {
+                    Some(PendingScan {
+                        newest: Some(newest),
+                        extras,
+                        ..
+                    }) if *status == TaskStatus::Queued => (newest.clone(), *extras),
+                    _ => self.newest_ids(&stream.name, *status, before, want)?,
+                };
                 if extra_copies {
                     return Ok(None);
                 }
@@ -427,8 +450,8 @@ impl Queue {
             if session.as_ref().is_some_and(|s| s.name != stream.session) {
                 continue;
             }
-            self.touch_quietly(&stream);
-            let counts = self.counts(&stream.name)?;
+            let listed = self.touch_quietly(&stream, None);
+            let counts = self.counts_listed(&stream.name, listed.as_ref())?;
             infos.push(StreamInfo { stream, counts });
         }
         Ok(infos)
@@ -437,19 +460,29 @@ impl Queue {
     /// One stream, whole brief and counts: what `stream show` prints.
     pub fn stream_info(&self, name: &str) -> Result<StreamInfo> {
         let stream = self.stream(name)?;
-        self.touch_quietly(&stream);
-        let counts = self.counts(&stream.name)?;
+        let listed = self.touch_quietly(&stream, None);
+        let counts = self.counts_listed(&stream.name, listed.as_ref())?;
         Ok(StreamInfo { stream, counts })
     }
 
     /// How many tasks `stream` holds in each state.
     pub fn counts(&self, stream: &Name) -> Result<Counts> {
+        self.counts_listed(stream, None)
+    }
+
+    /// [`Queue::counts`], taking the queued count from `listed`, a read of
+    /// `pending/` just made (see [`Queue::touch_quietly`]), when given.
+    fn counts_listed(&self, stream: &Name, listed: Option<&PendingScan>) -> Result<Counts> {
         if let Some(counts) = self.indexed_counts(stream) {
             return Ok(counts);
         }
         let (running, stale) = self.count_claims(stream, Timestamp::now())?;
+        let queued = match listed {
+            Some(scan) => scan.total,
+            None => self.spool.count_ids(stream, TaskStatus::Queued)?,
+        };
         Ok(Counts {
-            queued: self.spool.count_ids(stream, TaskStatus::Queued)?,
+            queued,
             running,
             stale,
             succeeded: self.spool.count_ids(stream, TaskStatus::Succeeded)?,
@@ -475,23 +508,38 @@ impl Queue {
     /// sweep: its running tasks still fail or go back to the queue. An ended
     /// stream that has something dropped into it is looked at in full, so
     /// the drop fails with "stream ended" rather than waiting unseen.
-    pub(super) fn touch_quietly(&self, stream: &Stream) {
-        let Ok(lock) = self.spool.lock_stream(&stream.name) else {
-            return;
-        };
-        let has_drops = || {
-            self.spool
-                .scan_pending(&stream.name)
-                .is_ok_and(|scan| !scan.drops.is_empty() || !scan.foreign.is_empty())
-        };
-        if stream.status == StreamStatus::Active || has_drops() {
-            // With an index, this sweeps only when a claim can be dead,
-            // and keeps the index current for the page and counts.
-            let _ = self.touch_indexed(stream, &lock);
-        } else if self.sweep_indexed(stream).is_none() {
-            // Only when one can be due with an index, else reading only the
-            // claims that changed (see `sweep_hint`).
-            let _ = self.sweep_dead_hinted(stream, Timestamp::now());
+    ///
+    /// A process without an index gets back the look's read of `pending/`
+    /// as it is afterwards, with the page `newest` asks for: its count and
+    /// page then need no second read of a folder that may hold 100k files.
+    pub(super) fn touch_quietly(
+        &self,
+        stream: &Stream,
+        newest: Option<NewestAsk<'_>>,
+    ) -> Option<PendingScan> {
+        let lock = self.spool.lock_stream(&stream.name).ok()?;
+        let one_shot = self.index.is_none();
+        let ended = (stream.status != StreamStatus::Active)
+            .then(|| self.spool.scan_pending_for(&stream.name, newest));
+        let dropped_into = |scan: &PendingScan| !scan.drops.is_empty() || !scan.foreign.is_empty();
+        match ended {
+            Some(scan) if !scan.as_ref().is_ok_and(dropped_into) => {
+                // Only when one can be due with an index, else reading only
+                // the claims that changed (see `sweep_hint`).
+                let swept = self
+                    .sweep_indexed(stream)
+                    .unwrap_or_else(|| self.sweep_dead_hinted(stream, Timestamp::now()));
+                // A claim the sweep put back is not in the read made before.
+                scan.ok()
+                    .filter(|_| one_shot && swept.is_ok_and(|r| r.is_empty()))
+            }
+            _ if one_shot => self.touch_one_shot_for(stream, &lock, newest).ok(),
+            _ => {
+                // With an index, this sweeps only when a claim can be dead,
+                // and keeps the index current for the page and counts.
+                let _ = self.touch_indexed(stream, &lock);
+                None
+            }
         }
     }
 
@@ -505,3 +553,7 @@ impl Queue {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "list_tests.rs"]
+mod tests;

@@ -77,7 +77,7 @@ impl Queue {
             None => self.all_streams()?,
         };
         for stream in &streams {
-            self.touch_quietly(stream);
+            self.touch_quietly(stream, None);
         }
         // Text, tool and worker; the window is on the finish, not the update.
         let content = TaskMatch::of(

@@ -104,7 +104,7 @@ impl Queue {
             None => self.all_streams()?,
         };
         for stream in &streams {
-            self.touch_quietly(stream);
+            self.touch_quietly(stream, None);
         }
         let empty = || Tally {
             per_hour: vec![(0, 0); starts.len()],

@@ -8,14 +8,14 @@
 
 use super::{Queue, Result, SweepReport};
 use crate::model::{Stream, TaskId, TaskStatus, Timestamp};
-use crate::spool::{PendingScan, StreamLock};
+use crate::spool::{NewestAsk, PendingScan, StreamLock};
 
 impl Queue {
     /// Adopts dropped files and sweeps dead claims of `stream`, reading
     /// every claim; returns the pending folder as it is afterwards. The
     /// caller holds `lock`.
     pub(super) fn touch(&self, stream: &Stream, lock: &StreamLock) -> Result<(PendingScan, SweepReport)> {
-        self.touch_sweeping(stream, lock, false)
+        self.touch_sweeping(stream, lock, false, None)
     }
 
     /// [`Queue::touch`] as a process without an index looks before every
@@ -26,7 +26,19 @@ impl Queue {
         stream: &Stream,
         lock: &StreamLock,
     ) -> Result<(PendingScan, SweepReport)> {
-        self.touch_sweeping(stream, lock, true)
+        self.touch_sweeping(stream, lock, true, None)
+    }
+
+    /// [`Queue::touch_one_shot`] for a list: its read of `pending/` also
+    /// keeps the page `newest` asks for (see [`PendingScan::newest`]), so
+    /// the list's counts and page need no second read of the folder.
+    pub(super) fn touch_one_shot_for(
+        &self,
+        stream: &Stream,
+        lock: &StreamLock,
+        newest: Option<NewestAsk<'_>>,
+    ) -> Result<PendingScan> {
+        Ok(self.touch_sweeping(stream, lock, true, newest)?.0)
     }
 
     fn touch_sweeping(
@@ -34,6 +46,7 @@ impl Queue {
         stream: &Stream,
         _lock: &StreamLock,
         hinted: bool,
+        newest: Option<NewestAsk<'_>>,
     ) -> Result<(PendingScan, SweepReport)> {
         // A batch whose writer died is published or discarded before
         // anything is listed, so no look sees part of one. One that cannot
@@ -46,12 +59,12 @@ impl Queue {
         } else {
             self.sweep_dead_locked(stream, Timestamp::now())?
         };
-        let mut scan = self.spool.scan_pending(&stream.name)?;
+        let mut scan = self.spool.scan_pending_for(&stream.name, newest)?;
         if !scan.drops.is_empty() || !scan.adopting.is_empty() || !scan.foreign.is_empty() {
             let build = |drop: crate::spool::DroppedFile<'_>| self.task_from_drop(stream, drop);
             let adopted = self.spool.adopt_drops(&stream.name, &scan, &build)?;
             if !adopted.is_empty() || !scan.adopting.is_empty() {
-                scan = self.spool.scan_pending(&stream.name)?;
+                scan = self.spool.scan_pending_for(&stream.name, newest)?;
             }
         }
         Ok((scan, report))

@@ -67,7 +67,7 @@ pub(crate) use meta::StreamCache;
 pub(crate) use purged::{PURGED_DIR, TOMBSTONE_DAYS, Tombstone};
 pub(crate) use read::{DEFAULT_FILE_CAP, Foreign, file_cap_for};
 pub(crate) use rsync::{local_arg, rsync};
-pub(crate) use tasks::{ClaimMove, ClaimedFile, PendingScan, SCAN_OLDEST, check_name_and_folder};
+pub(crate) use tasks::{ClaimMove, ClaimedFile, NewestAsk, PendingScan, SCAN_OLDEST, check_name_and_folder};
 pub use teardown::Removal;
 pub(crate) use temp::STALE_TEMP_AGE;
 pub(crate) use tree_watch::{FolderWatch, TreeEvent, TreeWatch, watch_folders, watch_tree, watch_tree_paced};

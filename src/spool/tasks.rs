@@ -40,6 +40,58 @@ pub(crate) struct PendingScan {
     pub foreign: Vec<OsString>,
     /// Whether the folder holds extra copies (`<id>.json~…`) a sync left.
     pub extras: bool,
+    /// The newest task ids of a list page, newest first, when the look was
+    /// asked for them (see [`NewestAsk`]): a one-shot list reads `pending/`
+    /// once for its look and its page.
+    pub newest: Option<Vec<TaskId>>,
+}
+
+/// A list page's ask of a folder listing: its `n` newest task ids older
+/// than `before`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewestAsk<'a> {
+    pub(crate) n: usize,
+    pub(crate) before: Option<&'a TaskId>,
+}
+
+/// The `n` newest ids older than `before` among the names offered, kept in
+/// a bounded heap: names that cannot make the page are rejected as plain
+/// strings, without parsing, so a page of 100k names costs no sort.
+struct Newest<'a> {
+    ask: NewestAsk<'a>,
+    heap: BinaryHeap<std::cmp::Reverse<TaskId>>,
+}
+
+impl<'a> Newest<'a> {
+    fn new(ask: NewestAsk<'a>) -> Newest<'a> {
+        Newest {
+            ask,
+            heap: BinaryHeap::with_capacity(ask.n.saturating_add(1).min(4096)),
+        }
+    }
+
+    /// Offers the file stem `stem` (a task file's name without `.json`).
+    fn offer(&mut self, stem: &str) {
+        let NewestAsk { n, before } = self.ask;
+        if n == 0 || before.is_some_and(|b| stem >= b.as_str()) {
+            return;
+        }
+        if self.heap.len() == n && self.heap.peek().is_some_and(|min| stem <= min.0.as_str()) {
+            return;
+        }
+        if let Some(id) = TaskId::parse(stem) {
+            self.heap.push(std::cmp::Reverse(id));
+            if self.heap.len() > n {
+                self.heap.pop();
+            }
+        }
+    }
+
+    /// The ids kept, newest first.
+    fn into_ids(self) -> Vec<TaskId> {
+        // Ascending order of `Reverse` is descending order of ids.
+        self.heap.into_sorted_vec().into_iter().map(|r| r.0).collect()
+    }
 }
 
 impl PendingScan {
@@ -61,6 +113,16 @@ impl Spool {
         self.scan_pending_after(stream, None)
     }
 
+    /// Like [`Spool::scan_pending`], and the page `newest` asks for too, in
+    /// [`PendingScan::newest`], from the same single read of the folder.
+    pub(crate) fn scan_pending_for(
+        &self,
+        stream: &Name,
+        newest: Option<NewestAsk<'_>>,
+    ) -> Result<PendingScan, Error> {
+        self.scan_pending_keeping(stream, None, SCAN_OLDEST, newest)
+    }
+
     /// Like [`Spool::scan_pending`], but only task ids after `after` count:
     /// a claim that had to skip every id of one scan looks further on
     /// without meeting them again, so its loop always ends.
@@ -69,14 +131,14 @@ impl Spool {
         stream: &Name,
         after: Option<&TaskId>,
     ) -> Result<PendingScan, Error> {
-        self.scan_pending_keeping(stream, after, SCAN_OLDEST)
+        self.scan_pending_keeping(stream, after, SCAN_OLDEST, None)
     }
 
     /// Like [`Spool::scan_pending`], but [`PendingScan::oldest`] holds every
     /// task id of the folder: the one listing of `pending/` an index
     /// rebuild needs, ids and drops alike.
     pub(crate) fn scan_pending_all(&self, stream: &Name) -> Result<PendingScan, Error> {
-        self.scan_pending_keeping(stream, None, usize::MAX)
+        self.scan_pending_keeping(stream, None, usize::MAX, None)
     }
 
     fn scan_pending_keeping(
@@ -84,9 +146,11 @@ impl Spool {
         stream: &Name,
         after: Option<&TaskId>,
         keep: usize,
+        newest: Option<NewestAsk<'_>>,
     ) -> Result<PendingScan, Error> {
         let dir = self.state_path(stream, TaskStatus::Queued);
         let mut scan = PendingScan::default();
+        let mut newest = newest.map(Newest::new);
         let mut oldest: BinaryHeap<TaskId> = BinaryHeap::with_capacity(keep.min(SCAN_OLDEST) + 1);
         for_each_entry(&dir, |raw, kind| {
             let is_dot = raw.as_encoded_bytes().starts_with(b".");
@@ -111,6 +175,9 @@ impl Spool {
                     return;
                 }
                 scan.total += 1;
+                if let Some(newest) = &mut newest {
+                    newest.offer(stem);
+                }
                 let is_older = oldest.len() < keep || oldest.peek().is_some_and(|m| stem < m.as_str());
                 if is_older && let Some(id) = TaskId::parse(stem) {
                     oldest.push(id);
@@ -129,6 +196,7 @@ impl Spool {
             }
         })?;
         scan.oldest = oldest.into_sorted_vec();
+        scan.newest = newest.map(Newest::into_ids);
         Ok(scan)
     }
 
@@ -197,34 +265,18 @@ impl Spool {
         before: Option<&TaskId>,
         n: usize,
     ) -> Result<(Vec<TaskId>, bool), Error> {
-        use std::cmp::Reverse;
-        use std::collections::BinaryHeap;
-        let mut heap: BinaryHeap<Reverse<TaskId>> = BinaryHeap::with_capacity(n + 1);
-        let mut extra_copies = false;
         if n == 0 {
             return Ok((Vec::new(), false));
         }
+        let mut newest = Newest::new(NewestAsk { n, before });
+        let mut extra_copies = false;
         for_each_name(&self.state_path(stream, status), |name| {
-            let Some(stem) = name.strip_suffix(".json") else {
-                extra_copies |= super::extra_copy_id(name).is_some();
-                return;
-            };
-            if before.is_some_and(|b| stem >= b.as_str()) {
-                return;
-            }
-            if heap.len() == n && heap.peek().is_some_and(|Reverse(min)| stem <= min.as_str()) {
-                return;
-            }
-            if let Some(id) = TaskId::parse(stem) {
-                heap.push(Reverse(id));
-                if heap.len() > n {
-                    heap.pop();
-                }
+            match name.strip_suffix(".json") {
+                Some(stem) => newest.offer(stem),
+                None => extra_copies |= super::extra_copy_id(name).is_some(),
             }
         })?;
-        let mut ids: Vec<TaskId> = heap.into_iter().map(|Reverse(id)| id).collect();
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        Ok((ids, extra_copies))
+        Ok((newest.into_ids(), extra_copies))
     }
 
     /// How many task files `stream`'s `status` folder holds, without
