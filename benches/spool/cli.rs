@@ -77,7 +77,7 @@ pub(crate) fn wall_time(program: &Path, args: &[&str], dir: &Path, runs: usize) 
                 .args(args)
                 .current_dir(dir)
                 .env_remove("SPARKQ_CONFIG")
-                .env("SPARKQ_RUNTIME_DIR", super::project::runtime_base(dir))
+                .env("SPARKQ_RUNTIME_DIR", super::project::runtime_for(dir, program))
                 .stdin(Stdio::null())
                 .output()
                 .expect("run a process");

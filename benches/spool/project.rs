@@ -107,7 +107,7 @@ impl Project {
             .args(args)
             .current_dir(self.path())
             .env_remove("SPARKQ_CONFIG")
-            .env("SPARKQ_RUNTIME_DIR", runtime_base(self.path()))
+            .env("SPARKQ_RUNTIME_DIR", runtime_for(self.path(), bin))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .output()
@@ -127,4 +127,17 @@ impl Project {
 /// and never lands in the user's own runtime base.
 pub(crate) fn runtime_base(dir: &Path) -> PathBuf {
     dir.parent().unwrap_or(dir).join("runtime")
+}
+
+/// The runtime base of `bin`'s commands in the project at `dir`: the one
+/// above, or for `SPARKQ_BEFORE_BIN` a folder of its own, so that two
+/// builds whose sweep hints differ in format do not each throw the other's
+/// away, and read every claim, at every turn.
+pub(crate) fn runtime_for(dir: &Path, bin: &Path) -> PathBuf {
+    let before = std::env::var_os("SPARKQ_BEFORE_BIN");
+    if before.is_some_and(|before| Path::new(&before) == bin) {
+        runtime_base(dir).join("before")
+    } else {
+        runtime_base(dir)
+    }
 }

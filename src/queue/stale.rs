@@ -11,7 +11,7 @@ use serde::Serialize;
 #[cfg(test)]
 use std::collections::BTreeSet;
 
-use super::sweep_hint::{Known, SweepHint};
+use super::sweep_hint::{Known, Listed, SweepHint};
 use super::{Queue, Result};
 pub use crate::model::auto_fail_message;
 use crate::model::{AttemptEnd, Name, Stream, Task, TaskId, TaskStatus, Timestamp};
@@ -20,10 +20,6 @@ use crate::model::{AttemptEnd, Name, Stream, Task, TaskId, TaskStatus, Timestamp
 /// `sweep_hint`): below it, reading every claim costs less than reading
 /// and writing the hint.
 const HINT_FROM: usize = 16;
-
-/// How many claims a sweep reads (or finds gone) beyond its hint before it
-/// writes the hint again.
-const HINT_REWRITE_AFTER: usize = 8;
 
 /// When a waiter looks again at a claim the sweep found in flight.
 const IN_FLIGHT_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
@@ -80,30 +76,39 @@ impl Queue {
     /// The sweep of a process without an index before every `claim`,
     /// `peek` and list (see `touch_one_shot`): as
     /// [`Queue::sweep_dead_locked`], but a claim that the stream's hint
-    /// (see `sweep_hint`) knows unchanged and alive is not read again.
-    /// With an index, or few claims, it reads every claim. The caller holds
-    /// the stream lock.
+    /// (see `sweep_hint`) knows unchanged and alive is not read again, and
+    /// within a second of the listing that wrote the hint, before any claim
+    /// it saw can be dead, `claimed/` is not even listed. With an index, or
+    /// few claims, it reads every claim. The caller holds the stream lock.
     pub(super) fn sweep_dead_hinted(&self, stream: &Stream, now: Timestamp) -> Result<SweepReport> {
+        if self.index.is_some() {
+            return self.sweep_dead_locked(stream, now);
+        }
+        let runtime = self.runtime_dir();
+        if let Some(listed) = SweepHint::listed_of(&runtime, &stream.name)
+            && listed.spares(now)
+        {
+            return Ok(SweepReport {
+                next_dead: listed.next_dead,
+                ..SweepReport::default()
+            });
+        }
         let (claims, markers) = self.spool.list_claims(&stream.name)?;
         let mut report = SweepReport::default();
-        if self.index.is_some() || claims.len() < HINT_FROM {
+        if claims.len() < HINT_FROM {
             for claim in &claims {
                 self.sweep_claim(stream, &claim.id, &markers, now, &mut report)?;
             }
             return Ok(report);
         }
-        let runtime = self.runtime_dir();
         let hint = SweepHint::load(&runtime, &stream.name);
         let mut known = Vec::with_capacity(claims.len());
-        let (mut kept, mut read) = (0, 0);
         for claim in &claims {
             if let Some(k) = hint.trusted(claim, now) {
                 report.note_next_dead(k.dead_at);
                 known.push((&claim.id, k));
-                kept += 1;
                 continue;
             }
-            read += 1;
             if let Some(task) = self.sweep_claim(stream, &claim.id, &markers, now, &mut report)?
                 && let (Some(stale_at), Some(dead_at)) = (task.stale_at(), task.dead_at())
             {
@@ -116,12 +121,14 @@ impl Queue {
                 known.push((&claim.id, k));
             }
         }
-        // Rewriting the hint costs about as much as reading a few claims:
-        // it waits until what the hint failed to spare (claims read, and
-        // entries gone or out of date) is worth it.
-        if read + (hint.len() - kept) >= HINT_REWRITE_AFTER {
-            hint.save(&runtime, &known);
-        }
+        // Written after every listing, so the looks of the next second
+        // need not list (at most one write a second, against a listing
+        // of every claim on every look).
+        let listed = Listed {
+            at: now,
+            next_dead: report.next_dead,
+        };
+        hint.save(&runtime, listed, &known);
         Ok(report)
     }
 
@@ -279,12 +286,14 @@ mod tests {
         }
     }
 
-    /// The invariant of the hint (see `sweep_hint`): a sweep that trusts it
-    /// takes back exactly the claims that are dead by their files, and
-    /// reports the same next death, and the counts after it find the same
-    /// stale claims, whatever happened since the hint was written: claims,
-    /// heartbeats, reports, sweeps at other times, and outside rewrites
-    /// that move a claim's death earlier.
+    /// The invariant of the hint (see `sweep_hint`): a sweep that lists
+    /// `claimed/` and trusts the hint takes back exactly the claims that
+    /// are dead by their files, and reports the same next death, and the
+    /// counts after it find the same stale claims, whatever happened since
+    /// the hint was written: claims, heartbeats, reports, sweeps at other
+    /// times, and outside rewrites that move a claim's death earlier. A
+    /// sweep that the last listing spares takes nothing back, and leaves
+    /// only claims dead that changed since that listing.
     #[test]
     fn a_hinted_sweep_takes_back_exactly_the_dead_claims_and_counts_the_stale() {
         let seed = std::time::SystemTime::now()
@@ -300,7 +309,9 @@ mod tests {
         let start = Timestamp::now();
         let mut offset = Duration::ZERO;
         let mut held = Vec::new();
-        let mut hinted_sweeps = 0;
+        let (mut hinted_sweeps, mut spared_sweeps) = (0, 0);
+        // Claims made or rewritten since the test's last sweep that listed.
+        let mut changed: BTreeSet<TaskId> = BTreeSet::new();
         let steps = if std::env::var_os("SPARKQ_FULL_TESTS").is_some() {
             600
         } else {
@@ -315,11 +326,23 @@ mod tests {
                 < 4
             {
                 for _ in 0..8 {
-                    queue.enqueue("a", new_task(Some(2 + rng.below(10)))).unwrap();
+                    // A third die within the test's time, the rest live on
+                    // unless rewritten, so the running set grows past
+                    // where the hint is used.
+                    let timeout = if rng.below(3) == 0 {
+                        2 + rng.below(10)
+                    } else {
+                        60 + rng.below(240)
+                    };
+                    queue.enqueue("a", new_task(Some(timeout))).unwrap();
                 }
             }
             match rng.below(10) {
-                0..=3 => held.extend(queue.claim("a", "w").unwrap()),
+                0..=3 => {
+                    let claimed = queue.claim("a", "w").unwrap();
+                    changed.extend(claimed.iter().map(|c| c.task.id.clone()));
+                    held.extend(claimed);
+                }
                 4 if !held.is_empty() => {
                     let claim = &held[rng.below(held.len() as u64) as usize];
                     let _ = queue.heartbeat(claim.task.id.as_str(), claim.task.claim_token.as_deref());
@@ -336,20 +359,28 @@ mod tests {
                     let tasks = claimed_tasks(&queue, &stream);
                     if !tasks.is_empty() {
                         let task = &tasks[rng.below(tasks.len() as u64) as usize];
+                        changed.insert(task.id.clone());
                         move_start_back(
                             &queue,
                             &stream,
                             task,
-                            Duration::from_millis(rng.below(20_000)),
+                            Duration::from_millis(rng.below(200_000)),
                             false,
                         );
                     }
                 }
                 _ => offset += Duration::from_millis(rng.below(300)),
             }
+            // Half the sweeps come a second or more after the last: those
+            // list `claimed/`.
+            if rng.below(2) == 0 {
+                offset += super::super::sweep_hint::RELIST_AFTER;
+            }
             // Sweep at the test's time, which runs ahead of the clock, and
             // compare with the files read just before.
             let now = start.saturating_add(offset);
+            let runtime = queue.runtime_dir();
+            let spared = SweepHint::listed_of(&runtime, &stream.name).filter(|l| l.spares(now));
             let tasks = claimed_tasks(&queue, &stream);
             let dead: BTreeSet<TaskId> = tasks
                 .iter()
@@ -366,6 +397,27 @@ mod tests {
             let report = queue.sweep_dead_hinted(&stream, now).unwrap();
             drop(lock);
             let taken: BTreeSet<TaskId> = report.requeued.iter().chain(&report.failed).cloned().collect();
+            if let Some(listed) = spared {
+                spared_sweeps += 1;
+                assert!(taken.is_empty(), "seed {seed}: a spared sweep takes nothing back");
+                assert_eq!(report.next_dead, listed.next_dead, "seed {seed}: the listing's");
+                assert!(
+                    dead.is_subset(&changed),
+                    "seed {seed}: dead {dead:?}, but only {changed:?} changed since the listing"
+                );
+                assert_eq!(
+                    queue.count_claims(&stream.name, now).unwrap(),
+                    (tasks.len(), tasks.iter().filter(|t| t.is_stale_at(now)).count()),
+                    "seed {seed}: running and stale, none taken back"
+                );
+                continue;
+            }
+            // The hint keeps microseconds.
+            if SweepHint::listed_of(&runtime, &stream.name)
+                .is_some_and(|l| l.at.unix_micros() == now.unix_micros())
+            {
+                changed.clear();
+            }
             assert_eq!(taken, dead, "seed {seed}: the dead claims, and no other");
             assert_eq!(report.next_dead, next_dead, "seed {seed}: the next death");
             // Counts come right after a sweep, and read the same hint.
@@ -377,10 +429,64 @@ mod tests {
                 "seed {seed}: running and stale"
             );
         }
+        println!(
+            "seed {seed}: {hinted_sweeps} sweeps used the hint, {spared_sweeps} were spared the listing"
+        );
         assert!(
             hinted_sweeps > steps / 4,
             "the hint was in use ({hinted_sweeps} sweeps)"
         );
+        assert!(
+            spared_sweeps > steps / 20,
+            "the listing was spared ({spared_sweeps} sweeps)"
+        );
+    }
+
+    /// Within a second of a listing the next sweep lists nothing, but not
+    /// past the first death that listing saw coming: that claim is taken
+    /// back on time. A claim made since, though dead by an outside edit,
+    /// waits for the next listing, a second after the last at most.
+    #[test]
+    fn a_spared_sweep_never_passes_a_death_the_listing_saw() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = queue_in(dir.path());
+        let stream = queue.stream("a").unwrap();
+        for _ in 0..HINT_FROM {
+            queue.enqueue("a", new_task(Some(3600))).unwrap();
+            queue.claim("a", "w").unwrap().unwrap();
+        }
+        queue.enqueue("a", new_task(Some(1))).unwrap();
+        let id = queue.claim("a", "w").unwrap().unwrap().task.id;
+        // As its file holds it (to the microsecond).
+        let short = claimed_tasks(&queue, &stream)
+            .into_iter()
+            .find(|t| t.id == id)
+            .unwrap();
+        let sweep = |now| {
+            let _lock = queue.spool.lock_stream(&stream.name).unwrap();
+            queue.sweep_dead_hinted(&stream, now).unwrap()
+        };
+        let from_start = |millis| short.last_alive().saturating_add(Duration::from_millis(millis));
+        let dead_at = short.dead_at().unwrap();
+        assert_eq!(dead_at, from_start(2000));
+        // Listed at 1.5 s: the short claim dies at 2 s, inside the window.
+        let report = sweep(from_start(1500));
+        assert!(report.is_empty());
+        assert_eq!(report.next_dead, Some(dead_at));
+        assert!(sweep(from_start(1900)).is_empty(), "spared, nothing is dead");
+        let report = sweep(from_start(2100));
+        assert_eq!(report.failed, vec![short.id.clone()], "taken back at its death");
+        // A claim made after the listing that its own claim's look made,
+        // killed by an outside rewrite: unseen until a second after that
+        // listing.
+        queue.enqueue("a", new_task(Some(3600))).unwrap();
+        let late = queue.claim("a", "w").unwrap().unwrap().task;
+        let listed = SweepHint::listed_of(&queue.runtime_dir(), &stream.name).unwrap();
+        move_start_back(&queue, &stream, &late, Duration::from_secs(3 * 3600), false);
+        let in_window = listed.at.saturating_add(Duration::from_millis(900));
+        assert!(sweep(in_window).is_empty(), "spared: it changed since");
+        let report = sweep(listed.at.saturating_add(Duration::from_millis(1000)));
+        assert_eq!(report.failed, vec![late.id], "listed a second on");
     }
 
     /// An edit in place keeps the file's inode, so the hint cannot see it:

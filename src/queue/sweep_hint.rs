@@ -12,11 +12,11 @@
 //! it was read. Counts of stale claims (`status`, `stream list`) use it
 //! the same way, right after the sweep that wrote it.
 //!
-//! **It can only spare a read, never a sweep.** A sweep still lists
-//! `claimed/`, and it skips reading a claim only when the hint knows that
-//! id with the same inode number (the listing gives it with the name, for
-//! free), read less than [`TRUST_FOR`] ago, and not yet dead. Anything
-//! else is read as without a hint.
+//! **It spares reads, and for a second the listing; never a sweep.** A
+//! sweep lists `claimed/`, and it skips reading a claim only when the hint
+//! knows that id with the same inode number (the listing gives it with the
+//! name, for free), read less than [`TRUST_FOR`] ago, and not yet dead.
+//! Anything else is read as without a hint.
 //! - Every SparkQ write of a claimed file renames a new file in (a claim,
 //!   a heartbeat, a repair, a sync's copy), and a rename onto a name that
 //!   still exists gets a new inode: the changed file is read again.
@@ -29,9 +29,26 @@
 //! - A claim that lags its folder (in flight, or left by a claimer that
 //!   died) is never remembered: every sweep reads it.
 //!
+//!
+//! Listing `claimed/` costs as much as listing `pending/` (ext4 hashes
+//! every name on each read), so with a thousand claims running it was a
+//! third of a one-shot claim. The hint also records its sweep's listing:
+//! when it began, and when the first claim it left running turns dead. A
+//! sweep less than [`RELIST_AFTER`] after that listing, before that first
+//! death, lists nothing and takes nothing back (see [`Listed::spares`]):
+//! - every claim the listing saw is alive until that first death, unless
+//!   an outside edit moved its death earlier since;
+//! - a claim made since turns dead twice its timeout after it began, at
+//!   least two seconds (timeouts are 1 s or more), so after the window;
+//! - what the listing could not tell (a claim in flight, a claimer that
+//!   died between its rename and its rewrite) counts as a death one second
+//!   away, so it is looked at again within the window anyway.
+//!
 //! So the worst a wrong or hostile hint can do is delay taking back a dead
-//! claim by [`TRUST_FOR`]; it cannot hand a task out twice or lose one,
-//! since the sweep and the claim's rename decide as without it.
+//! claim by [`TRUST_FOR`] (by [`RELIST_AFTER`] for an edit that renames a
+//! file in); it cannot hand a task out twice or lose one, since the sweep
+//! and the claim's rename decide as without it, and a sweep that is spared
+//! changes nothing.
 //!
 //! The hint is read and written under the stream lock, like the sweep.
 //! It is written whole to a temporary file and renamed into place, never
@@ -54,8 +71,36 @@ use crate::spool::ClaimedFile;
 /// a removal and a new file that got the same inode number) goes unseen.
 pub(super) const TRUST_FOR: Duration = Duration::from_secs(60);
 
+/// How long after a sweep listed `claimed/` the next sweep may trust that
+/// listing instead of making one (see [`Listed::spares`]): less than the
+/// shortest life of a claim made since, twice the 1-second minimum timeout.
+pub(super) const RELIST_AFTER: Duration = Duration::from_secs(1);
+
 /// The first line of a hint file: what it is and its format's version.
-const HEADER: &str = "sparkq-claims 2";
+const HEADER: &str = "sparkq-claims 3";
+
+/// How much of a hint file holds its header and its listing line, at most.
+const HEAD_BYTES: usize = 96;
+
+/// The listing of `claimed/` that the sweep which wrote a hint made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Listed {
+    /// When the sweep began: a claim made or changed since may be missing
+    /// from what the hint knows.
+    pub(super) at: Timestamp,
+    /// When the first claim that sweep left running turns dead (or must be
+    /// looked at again), if any.
+    pub(super) next_dead: Option<Timestamp>,
+}
+
+impl Listed {
+    /// Whether a sweep at `now` may stand on this listing instead of
+    /// listing `claimed/` again: less than [`RELIST_AFTER`] after it, and
+    /// before any claim it saw turns dead. A clock set back lists again.
+    pub(super) fn spares(&self, now: Timestamp) -> bool {
+        self.at <= now && now.since(self.at) < RELIST_AFTER && self.next_dead.is_none_or(|dead| now < dead)
+    }
+}
 
 /// The largest hint file read: about 85 bytes a claim, so room for about
 /// a hundred thousand claims; a bigger file is not ours.
@@ -75,6 +120,10 @@ pub(super) struct Known {
     pub(super) read_at: Timestamp,
 }
 
+/// One claim a hint knows: where its id is in the hint's text, and what
+/// was learned of it.
+type Entry = (Range<usize>, Known);
+
 /// The claims of one stream that a sweep read, as the last sweep in a
 /// process without an index left them.
 #[derive(Debug)]
@@ -84,7 +133,7 @@ pub(super) struct SweepHint {
     /// hint of a thousand claims allocates nothing per claim.
     text: String,
     /// In id order, as the sweep lists `claimed/` and writes the hint.
-    known: Vec<(Range<usize>, Known)>,
+    known: Vec<Entry>,
 }
 
 impl SweepHint {
@@ -96,12 +145,32 @@ impl SweepHint {
             Ok(true) => read_text(&path).unwrap_or_default(),
             _ => String::new(),
         };
-        let known = parse(&text).unwrap_or_default();
+        let known = parse(&text).map(|(_, known)| known).unwrap_or_default();
         SweepHint {
             path: Some(path),
             text,
             known,
         }
+    }
+
+    /// The listing that the hint of `stream` was written after, read from
+    /// the first line or two of the file alone: what a sweep asks first,
+    /// so that one the listing spares reads nothing more.
+    pub(super) fn listed_of(runtime: &RuntimeDir, stream: &Name) -> Option<Listed> {
+        if !runtime.check().ok()? {
+            return None;
+        }
+        let (file, _) = open_own(&runtime.claims_hint(stream.as_str()))?;
+        let mut head = Vec::with_capacity(HEAD_BYTES);
+        file.take(HEAD_BYTES as u64).read_to_end(&mut head).ok()?;
+        let head = std::str::from_utf8(&head).ok()?;
+        let mut lines = head.split('\n');
+        if lines.next()? != HEADER {
+            return None;
+        }
+        // The line must be whole: followed by another, or the file's end.
+        let line = lines.next().filter(|_| lines.next().is_some())?;
+        parse_listed(line)
     }
 
     /// A hint that knows nothing.
@@ -127,18 +196,19 @@ impl SweepHint {
     }
 
     /// How many claims the hint knows.
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.known.len()
     }
 
-    /// Replaces the hint with `known`, in `runtime` (made if missing). A
-    /// hint that cannot be written is left as it was: the next sweep reads
-    /// more, nothing else.
-    pub(super) fn save(&self, runtime: &RuntimeDir, known: &[(&TaskId, Known)]) {
+    /// Replaces the hint with `known`, learned by a sweep whose listing is
+    /// `listed`, in `runtime` (made if missing). A hint that cannot be
+    /// written is left as it was: the next sweep reads more, nothing else.
+    pub(super) fn save(&self, runtime: &RuntimeDir, listed: Listed, known: &[(&TaskId, Known)]) {
         let Some(path) = &self.path else {
             return;
         };
-        let text = render(known);
+        let text = render(listed, known);
         // Past what a load reads, a hint would be written on every sweep
         // and never used: with that many claims, every claim is read.
         if text.len() as u64 > MAX_HINT_BYTES || runtime.create().is_err() {
@@ -156,12 +226,17 @@ impl SweepHint {
     }
 }
 
-/// The text of a hint holding `known`, in the order given.
-fn render(known: &[(&TaskId, Known)]) -> String {
+/// The text of a hint written after `listed`, holding `known`, in the
+/// order given.
+fn render(listed: Listed, known: &[(&TaskId, Known)]) -> String {
     use std::fmt::Write as _;
-    let mut text = String::with_capacity(HEADER.len() + 16 + known.len() * 88);
+    let mut text = String::with_capacity(HEAD_BYTES + 16 + known.len() * 88);
     text.push_str(HEADER);
     text.push('\n');
+    let next_dead = listed
+        .next_dead
+        .map_or_else(|| "-".to_owned(), |t| t.unix_micros().to_string());
+    let _ = writeln!(text, "listed {} {next_dead}", listed.at.unix_micros());
     for (id, k) in known {
         let _ = writeln!(
             text,
@@ -176,9 +251,9 @@ fn render(known: &[(&TaskId, Known)]) -> String {
     text
 }
 
-/// The text of a hint file, or `None` if it is missing, too big, or not
-/// the user's own regular file.
-fn read_text(path: &std::path::Path) -> Option<String> {
+/// The hint file at `path`, open, and its size; `None` if it is missing,
+/// too big, or not the user's own regular file.
+fn open_own(path: &std::path::Path) -> Option<(std::fs::File, u64)> {
     // A link where the hint should be is not followed, nor a FIFO waited on.
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -189,25 +264,33 @@ fn read_text(path: &std::path::Path) -> Option<String> {
     if !meta.is_file() || meta.uid() != crate::runtime::my_uid() || meta.len() > MAX_HINT_BYTES {
         return None;
     }
-    let mut text = String::with_capacity(meta.len() as usize);
+    Some((file, meta.len()))
+}
+
+/// The text of a hint file (see [`open_own`]).
+fn read_text(path: &std::path::Path) -> Option<String> {
+    let (file, len) = open_own(path)?;
+    let mut text = String::with_capacity(len as usize);
     file.take(MAX_HINT_BYTES).read_to_string(&mut text).ok()?;
     Some(text)
 }
 
-/// Parses a hint file's text into each claim's id (where it is in `text`)
-/// and what is known of it: `None` unless the text is whole (its header,
-/// then well-formed lines in strict id order, then `end <count>` matching
-/// them).
-fn parse(text: &str) -> Option<Vec<(Range<usize>, Known)>> {
+/// Parses a hint file's text into the listing it was written after, and
+/// each claim's id (where it is in `text`) and what is known of it: `None`
+/// unless the text is whole (its header, its listing, then well-formed
+/// lines in strict id order, then `end <count>` matching them).
+fn parse(text: &str) -> Option<(Listed, Vec<Entry>)> {
     let body = text.strip_suffix('\n')?;
     let (body, count) = body.rsplit_once("\nend ")?;
     let mut lines = body.split('\n');
     if lines.next()? != HEADER {
         return None;
     }
-    let mut known: Vec<(Range<usize>, Known)> = Vec::new();
+    let listed_line = lines.next()?;
+    let listed = parse_listed(listed_line)?;
+    let mut known: Vec<Entry> = Vec::new();
     let mut last = "";
-    let mut line_start = HEADER.len() + 1;
+    let mut line_start = HEADER.len() + 1 + listed_line.len() + 1;
     for line in lines {
         let line_end = line_start + line.len();
         let mut fields = line.splitn(5, ' ');
@@ -232,7 +315,18 @@ fn parse(text: &str) -> Option<Vec<(Range<usize>, Known)>> {
         ));
         line_start = line_end + 1;
     }
-    (count.parse::<usize>().ok()? == known.len()).then_some(known)
+    (count.parse::<usize>().ok()? == known.len()).then_some((listed, known))
+}
+
+/// Parses the listing line: `listed <micros> <micros, or - if none>`.
+fn parse_listed(line: &str) -> Option<Listed> {
+    let mut fields = line.strip_prefix("listed ")?.split(' ');
+    let at = micros(fields.next()?)?;
+    let next_dead = match fields.next()? {
+        "-" => None,
+        field => Some(micros(field)?),
+    };
+    fields.next().is_none().then_some(Listed { at, next_dead })
 }
 
 /// A time written as microseconds since the epoch.
@@ -266,12 +360,17 @@ mod tests {
             .collect()
     }
 
+    /// A listing at `at`, with no claim left to die.
+    fn listed_at(at: Timestamp) -> Listed {
+        Listed { at, next_dead: None }
+    }
+
     /// A hint holding `known`, as a load of its file would make it.
     fn hint_of(known: &[(TaskId, Known)]) -> SweepHint {
-        let text = render(&refs(known));
+        let text = render(listed_at(at(1)), &refs(known));
         SweepHint {
             path: None,
-            known: parse(&text).unwrap(),
+            known: parse(&text).unwrap().1,
             text,
         }
     }
@@ -293,9 +392,14 @@ mod tests {
             })
             .collect();
         known.sort_by(|a, b| a.0.cmp(&b.0));
-        SweepHint::load(&runtime, &stream).save(&runtime, &refs(&known));
+        let listed = Listed {
+            at: at(1_789_999_999_000_000),
+            next_dead: Some(at(1_790_000_000_000_000)),
+        };
+        SweepHint::load(&runtime, &stream).save(&runtime, listed, &refs(&known));
         let back = SweepHint::load(&runtime, &stream);
         assert_eq!(entries(&back), known);
+        assert_eq!(SweepHint::listed_of(&runtime, &stream), Some(listed));
         for (id, k) in &known {
             let claim = ClaimedFile {
                 id: id.clone(),
@@ -305,7 +409,7 @@ mod tests {
         }
         // Out of order is not what a sweep writes.
         known.swap(0, 1);
-        SweepHint::load(&runtime, &stream).save(&runtime, &refs(&known));
+        SweepHint::load(&runtime, &stream).save(&runtime, listed, &refs(&known));
         assert_eq!(SweepHint::load(&runtime, &stream).len(), 0);
     }
 
@@ -323,10 +427,11 @@ mod tests {
         let mut known: Vec<(TaskId, Known)> = (0..120_000).map(|_| (TaskId::generate(), k)).collect();
         known.sort_by(|a, b| a.0.cmp(&b.0));
         known.dedup_by(|a, b| a.0 == b.0);
-        SweepHint::load(&runtime, &stream).save(&runtime, &refs(&known));
+        let listed = listed_at(at(1_790_000_000_000_000));
+        SweepHint::load(&runtime, &stream).save(&runtime, listed, &refs(&known));
         assert!(!runtime.claims_hint("a").exists(), "never written, never read");
         known.truncate(1_000);
-        SweepHint::load(&runtime, &stream).save(&runtime, &refs(&known));
+        SweepHint::load(&runtime, &stream).save(&runtime, listed, &refs(&known));
         assert_eq!(SweepHint::load(&runtime, &stream).len(), 1_000);
     }
 
@@ -344,32 +449,71 @@ mod tests {
                 read_at: at(1_000_000),
             },
         )];
-        SweepHint::load(&runtime, &stream).save(&runtime, &refs(&known));
+        let listed = Listed {
+            at: at(900_000),
+            next_dead: Some(at(2_000_000)),
+        };
+        SweepHint::load(&runtime, &stream).save(&runtime, listed, &refs(&known));
         let path = runtime.dir().join("a.claims");
         let whole = std::fs::read_to_string(&path).unwrap();
         assert!(parse(&whole).is_some());
-        // Cut anywhere short of the end: never taken as a hint.
+        let head_end = whole.match_indices('\n').nth(1).unwrap().0 + 1;
+        // Cut anywhere short of the end: never taken as a hint, and its
+        // listing is not taken either unless that line is whole.
         for cut in 0..whole.len() {
             assert!(
                 parse(&whole[..cut]).is_none(),
                 "cut at {cut}: {:?}",
                 &whole[..cut]
             );
+            std::fs::write(&path, &whole[..cut]).unwrap();
+            assert_eq!(
+                SweepHint::listed_of(&runtime, &stream),
+                (cut >= head_end).then_some(listed),
+                "cut at {cut}"
+            );
         }
         for bad in [
-            whole.replace(HEADER, "sparkq-claims 1"),
+            whole.replace(HEADER, "sparkq-claims 2"),
             whole.replace("end 1", "end 2"),
             whole.replace(" 2000000 ", " -5 "),
+            whole.replace("listed 900000 2000000", "listed 900000"),
+            whole.replace("listed 900000 2000000", "listed 900000 2000000 7"),
+            whole.replace("listed 900000 2000000", "listed x 2000000"),
             format!("{whole}extra\n"),
         ] {
             assert!(parse(&bad).is_none(), "{bad:?}");
+            std::fs::write(&path, &bad).unwrap();
+            assert_eq!(SweepHint::load(&runtime, &stream).len(), 0, "{bad:?}");
         }
+        std::fs::write(&path, &whole).unwrap();
         // A link in its place is not followed.
         std::fs::remove_file(&path).unwrap();
         let elsewhere = dir.path().join("elsewhere");
         std::fs::write(&elsewhere, &whole).unwrap();
         std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
         assert_eq!(SweepHint::load(&runtime, &stream).len(), 0);
+    }
+
+    #[test]
+    fn a_listing_spares_the_next_only_within_a_second_and_before_a_death() {
+        let listed_at = at(10_000_000_000);
+        let later = |millis| listed_at.saturating_add(Duration::from_millis(millis));
+        let listed = Listed {
+            at: listed_at,
+            next_dead: Some(later(400)),
+        };
+        assert!(listed.spares(listed_at));
+        assert!(listed.spares(later(399)));
+        assert!(!listed.spares(later(400)), "a claim it saw may be dead");
+        let quiet = Listed {
+            at: listed_at,
+            next_dead: None,
+        };
+        assert!(quiet.spares(later(999)));
+        assert!(!quiet.spares(later(1000)), "a second on, it lists again");
+        let before = Timestamp::from_system(listed_at.to_system() - Duration::from_millis(1));
+        assert!(!quiet.spares(before), "a clock set back: it lists again");
     }
 
     #[test]

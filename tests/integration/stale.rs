@@ -215,11 +215,15 @@ fn one_shot_looks_take_back_dead_claims_among_many_running() {
     );
 
     // Three workers go quiet (their claims now look 250 s old, past twice
-    // the timeout); the next one-shot look takes back exactly those.
+    // the timeout); the next one-shot look a second after the last listing
+    // of claimed/ takes back exactly those. (Within that second a look
+    // trusts the listing: only an outside edit like this one, not time,
+    // can kill a claim that soon.)
     let quiet = [&ids[3], &ids[17], &ids[29]];
     for id in quiet {
         p.age_claim("s", id, 250);
     }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     p.sparkq(["peek", "--stream", "s"]).success();
     let pending = p.files("s", "pending");
     let claimed = p.files("s", "claimed");
