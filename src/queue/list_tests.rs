@@ -82,12 +82,13 @@ fn kill_claim(queue: &Queue, claim: &TaskBrief, attempts: u32) {
 
 /// Makes the entry at `path` look untouched for an hour if `settled`, so
 /// the next look adopts it (or sets it aside) instead of waiting for it to
-/// settle (see `spool::adopt`).
+/// settle (see `spool::adopt`); else just changed, so it waits.
 fn settle_now(path: &std::path::Path, settled: bool) {
-    if settled {
-        let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
-        std::fs::File::open(path).unwrap().set_modified(hour_ago).unwrap();
-    }
+    let modified = match settled {
+        true => std::time::SystemTime::now() - Duration::from_secs(3600),
+        false => std::time::SystemTime::now(),
+    };
+    std::fs::File::open(path).unwrap().set_modified(modified).unwrap();
 }
 
 #[test]
@@ -108,7 +109,14 @@ fn lists_and_counts_from_the_looks_read_match_the_folders_through_random_changes
     let mut held: Vec<TaskBrief> = Vec::new();
     let mut ended = false;
     let (mut requeued_while_ended, mut drops) = (0, 0);
+    // Drops left to wait: kept fresh until the end, so none settles between
+    // a step's first look and its truth being read (a slow run would see
+    // one adopted in between).
+    let mut waiting: Vec<std::path::PathBuf> = Vec::new();
     for step in 0..steps {
+        for path in &waiting {
+            settle_now(path, false);
+        }
         // Half way, the stream ends with claims still running: what its
         // looks then do is sweep, and fail what is dropped in.
         if step == steps / 2 {
@@ -129,6 +137,7 @@ fn lists_and_counts_from_the_looks_read_match_the_folders_through_random_changes
                     settle_now(&path, true);
                 }
             }
+            waiting.clear();
         }
         let what = match rng.u8(..8) {
             // A claim that dies after the end goes back to the ended
@@ -176,14 +185,22 @@ fn lists_and_counts_from_the_looks_read_match_the_folders_through_random_changes
                 };
                 let path = pending.join(format!("dropped-{step}.json"));
                 std::fs::write(&path, body).unwrap();
-                settle_now(&path, ended || rng.u8(..4) > 0);
+                if ended || rng.u8(..4) > 0 {
+                    settle_now(&path, true);
+                } else {
+                    waiting.push(path);
+                }
                 drops += 1;
                 "drop"
             }
             7 => {
                 let path = pending.join(format!("folder-{step}"));
                 std::fs::create_dir(&path).unwrap();
-                settle_now(&path, ended || rng.u8(..4) > 0);
+                if ended || rng.u8(..4) > 0 {
+                    settle_now(&path, true);
+                } else {
+                    waiting.push(path);
+                }
                 "a folder in pending/"
             }
             _ => "nothing",
