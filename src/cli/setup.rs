@@ -264,6 +264,7 @@ pub(super) fn teardown(explicit: Option<&Path>, args: TeardownArgs) -> anyhow::R
                 runtime.fifo(stream),
                 runtime.done_flag(stream),
                 runtime.claims_hint(stream),
+                runtime.claims_hint_temp(stream),
             ] {
                 match std::fs::remove_file(&path) {
                     Ok(()) => out.push_str(&format!("removed   {}\n", path.display())),

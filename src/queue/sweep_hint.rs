@@ -59,7 +59,6 @@
 use std::io::{Read, Write};
 use std::ops::Range;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::model::{Name, TaskId, Timestamp};
@@ -128,7 +127,8 @@ type Entry = (Range<usize>, Known);
 /// process without an index left them.
 #[derive(Debug)]
 pub(super) struct SweepHint {
-    path: Option<PathBuf>,
+    /// The stream whose hint file this is; `None` for a hint of nothing.
+    stream: Option<Name>,
     /// The file's text: each entry's id is a slice of it, so loading a
     /// hint of a thousand claims allocates nothing per claim.
     text: String,
@@ -140,14 +140,13 @@ impl SweepHint {
     /// The hint of `stream` in the project's `runtime` folder; empty if
     /// there is none or it cannot be trusted.
     pub(super) fn load(runtime: &RuntimeDir, stream: &Name) -> SweepHint {
-        let path = runtime.claims_hint(stream.as_str());
         let text = match runtime.check() {
-            Ok(true) => read_text(&path).unwrap_or_default(),
+            Ok(true) => read_text(&runtime.claims_hint(stream.as_str())).unwrap_or_default(),
             _ => String::new(),
         };
         let known = parse(&text).map(|(_, known)| known).unwrap_or_default();
         SweepHint {
-            path: Some(path),
+            stream: Some(stream.clone()),
             text,
             known,
         }
@@ -176,7 +175,7 @@ impl SweepHint {
     /// A hint that knows nothing.
     pub(super) fn empty() -> SweepHint {
         SweepHint {
-            path: None,
+            stream: None,
             text: String::new(),
             known: Vec::new(),
         }
@@ -205,7 +204,7 @@ impl SweepHint {
     /// `listed`, in `runtime` (made if missing). A hint that cannot be
     /// written is left as it was: the next sweep reads more, nothing else.
     pub(super) fn save(&self, runtime: &RuntimeDir, listed: Listed, known: &[(&TaskId, Known)]) {
-        let Some(path) = &self.path else {
+        let Some(stream) = &self.stream else {
             return;
         };
         let text = render(listed, known);
@@ -214,14 +213,19 @@ impl SweepHint {
         if text.len() as u64 > MAX_HINT_BYTES || runtime.create().is_err() {
             return;
         }
-        let Ok(mut temp) = tempfile::Builder::new()
-            .prefix(".claims-")
-            .tempfile_in(runtime.dir())
-        else {
-            return;
-        };
-        if temp.write_all(text.as_bytes()).is_ok() {
-            let _ = temp.persist(path);
+        // The stream lock is held: no other writer uses this temp name. A
+        // link or FIFO planted there is neither followed nor waited on.
+        let temp = runtime.claims_hint_temp(stream.as_str());
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&temp)
+            .and_then(|mut file| file.write_all(text.as_bytes()));
+        if written.is_ok() {
+            let _ = std::fs::rename(&temp, runtime.claims_hint(stream.as_str()));
         }
     }
 }
@@ -369,7 +373,7 @@ mod tests {
     fn hint_of(known: &[(TaskId, Known)]) -> SweepHint {
         let text = render(listed_at(at(1)), &refs(known));
         SweepHint {
-            path: None,
+            stream: None,
             known: parse(&text).unwrap().1,
             text,
         }
@@ -411,6 +415,42 @@ mod tests {
         known.swap(0, 1);
         SweepHint::load(&runtime, &stream).save(&runtime, listed, &refs(&known));
         assert_eq!(SweepHint::load(&runtime, &stream).len(), 0);
+    }
+
+    #[test]
+    fn a_write_killed_midway_leaves_one_temp_file_that_the_next_reuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = runtime_in(&dir);
+        let stream = Name::parse("a").unwrap();
+        runtime.create().unwrap();
+        let temp = runtime.claims_hint_temp("a");
+        // What a writer killed with -9 halfway through leaves.
+        std::fs::write(&temp, "sparkq-claims 3\nlisted 1 -\n12 3").unwrap();
+        let k = Known {
+            ino: 9,
+            stale_at: at(1_500_000),
+            dead_at: at(2_000_000),
+            read_at: at(1_000_000),
+        };
+        let known = vec![(TaskId::generate(), k)];
+        let listed = listed_at(at(1_000_000));
+        SweepHint::load(&runtime, &stream).save(&runtime, listed, &refs(&known));
+        assert_eq!(entries(&SweepHint::load(&runtime, &stream)), known);
+        let names: Vec<String> = std::fs::read_dir(runtime.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["a.claims".to_owned()],
+            "the temp file was renamed into place"
+        );
+        // A folder where the temp file goes: no hint is written, the last
+        // one stays, and nothing fails.
+        std::fs::create_dir(&temp).unwrap();
+        let other = vec![(TaskId::generate(), k)];
+        SweepHint::load(&runtime, &stream).save(&runtime, listed, &refs(&other));
+        assert_eq!(entries(&SweepHint::load(&runtime, &stream)), known);
     }
 
     #[test]

@@ -147,6 +147,14 @@ impl RuntimeDir {
         self.dir.join(format!("{stream}.claims"))
     }
 
+    /// `.<stream>.claims.tmp`: where the hint is written before it is
+    /// renamed into place. One name per stream, not a fresh one per write:
+    /// hints are written under the stream lock, and a writer killed midway
+    /// leaves one file that the next write reuses, not one more each time.
+    pub fn claims_hint_temp(&self, stream: &str) -> PathBuf {
+        self.dir.join(format!(".{stream}.claims.tmp"))
+    }
+
     /// Makes the folder (and SparkQ's base folder) private to the user if
     /// missing, and refuses either if it is someone else's or open to others.
     pub fn create(&self) -> Result<()> {
