@@ -40,9 +40,13 @@
 //!   an outside edit moved its death earlier since;
 //! - a claim made since turns dead twice its timeout after it began, at
 //!   least two seconds (timeouts are 1 s or more), so after the window;
-//! - what the listing could not tell (a claim in flight, a claimer that
-//!   died between its rename and its rewrite) counts as a death one second
-//!   away, so it is looked at again within the window anyway.
+//! - a claim the listing saw in flight counts as a death one second away,
+//!   so it is looked at again then.
+//!
+//! What a spared sweep leaves for the next listing, at most [`RELIST_AFTER`]
+//! later: a claimed file an outside tool renamed in already dead, and the
+//! repair of one that a claimer killed after the listing left half-made
+//! (its content still says queued; readers correct that in memory).
 //!
 //! So the worst a wrong or hostile hint can do is delay taking back a dead
 //! claim by [`TRUST_FOR`] (by [`RELIST_AFTER`] for an edit that renames a

@@ -160,7 +160,11 @@ fn claims_in_flight_race_sweeps_tokenless_heartbeats_and_kills() {
 
     // A claimer killed between the halves of its claim left its task's
     // file saying queued, and a marker the kernel unlocked: the next look
-    // repairs the file at once instead of waiting for the marker to age.
+    // that lists `claimed/` repairs the file at once instead of waiting
+    // for the marker to age. (A look within a second of the last listing
+    // trusts that listing, which may predate the kill; see
+    // `queue::sweep_hint`.)
+    std::thread::sleep(Duration::from_millis(1100));
     p.sparkq(["peek", "--stream", STREAM]).success();
     for name in p.files(STREAM, "claimed") {
         if name.starts_with('.') || !name.ends_with(".json") {
