@@ -27,7 +27,10 @@
 //! - **A bounded trail.** Projects come and go (every test suite and bench
 //!   makes hundreds in temp folders), and nothing says when an entry's
 //!   config is gone for good: past [`MAX_ENTRIES`], a write removes the
-//!   oldest entries. An entry still in use that goes costs one parse.
+//!   oldest entries. An entry still in use that goes costs one parse. A
+//!   temp file that a writer killed midway left (its name holds the
+//!   writer's pid, so each kill leaves another) is removed by the next
+//!   write once it is [`STALE_TEMP_AGE`] old.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -45,6 +48,10 @@ const MAX_ENTRY_BYTES: u64 = 8 * MAX_CONFIG_BYTES;
 /// The most entries kept in the base folder; past it, a write removes the
 /// oldest (by when written) down to half as many.
 const MAX_ENTRIES: usize = 64;
+
+/// How old a temp file of the cache must be to count as left by a writer
+/// that was killed: a write takes well under a millisecond.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Which executable file wrote an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,15 +170,25 @@ impl Cache {
         let Ok(listing) = std::fs::read_dir(self.base.path()) else {
             return;
         };
-        let entries: Vec<PathBuf> = listing
-            .filter_map(|e| {
-                let e = e.ok()?;
-                let name = e.file_name();
-                let name = name.to_str()?;
-                let is_entry = name.starts_with("config-") && name.ends_with(".json");
-                (is_entry && e.file_type().ok()?.is_file()).then(|| e.path())
-            })
-            .collect();
+        let mut entries: Vec<PathBuf> = Vec::new();
+        for e in listing.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str().filter(|n| n.starts_with("config-")) else {
+                continue;
+            };
+            if !e.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            if name.ends_with(".json") {
+                entries.push(e.path());
+            } else if name.ends_with(".tmp")
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_TEMP_AGE))
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
         if entries.len() <= most {
             return;
         }
@@ -301,6 +318,29 @@ mod tests {
         );
         let oldest = config_at(0);
         assert!(cache_at(0).get(&oldest, TEXT).is_none(), "the oldest went");
+    }
+
+    #[test]
+    fn a_write_removes_the_temp_files_killed_writers_left() {
+        let (_dir, path, cache) = setup();
+        cache.put(&path, TEXT, &Config::from_yaml(TEXT, &path).unwrap());
+        let base = cache.base.path().to_owned();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let left = base.join("config-0123456789abcdef.4242.tmp");
+        std::fs::write(&left, "{\"exe\"").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&left)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+        // One being written now, by another process: left alone.
+        let writing = base.join("config-0123456789abcdef.4343.tmp");
+        std::fs::write(&writing, "{").unwrap();
+        cache.put(&path, TEXT, &Config::from_yaml(TEXT, &path).unwrap());
+        assert!(!left.exists(), "a killed writer's temp file went");
+        assert!(writing.exists(), "a fresh one stays");
+        assert!(cache.get(&path, TEXT).is_some());
     }
 
     #[test]
