@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use sparkq::config::Config;
 use sparkq::model::{Phase, Task, TaskStatus};
 use sparkq::queue::{NewTask, Queue, Report};
+use sparkq::runtime::RuntimeDir;
 
 /// The seed of the random rounds: `SPARKQ_SYNC_SEED` to explore others.
 pub fn seed() -> u64 {
@@ -35,14 +36,23 @@ pub type FinishEvent = (u32, Option<String>, &'static str, String);
 pub type Facts = BTreeMap<String, ((u32, Phase), BTreeSet<FinishEvent>)>;
 
 impl Machine {
-    /// The project in `dir` (which holds `sparkq.yml`), without fsync.
+    /// The project in `dir` (which holds `sparkq.yml`), without fsync. Its
+    /// runtime folder is the one its `sparkq` commands use (see
+    /// [`crate::support::suite_runtime_base`]): what its sweeps keep there
+    /// (the claims hint) never lands in the user's own runtime base.
     pub fn open(name: &'static str, dir: &Path) -> Machine {
         let mut config = Config::load(&dir.join("sparkq.yml")).expect("config");
         config.fsync = false;
+        let runtime = RuntimeDir::under(
+            crate::support::suite_runtime_base(),
+            false,
+            &config.root,
+            &config.project_name,
+        );
         Machine {
             name,
             dir: dir.to_owned(),
-            queue: Queue::new(config),
+            queue: Queue::new(config).with_runtime_dir(runtime),
         }
     }
 
